@@ -1,0 +1,55 @@
+/// The state of one field: a register for scalars, an add-wins set for set fields.
+public enum FieldState: Hashable, Sendable {
+    case register(Register<Value>)
+    case set(ORSet)
+
+    /// Join of two states of the same field; nil when their kinds differ (a schema violation).
+    public func joined(with other: FieldState) -> FieldState? {
+        switch (self, other) {
+        case (.register(let a), .register(let b)): return .register(a.joined(with: b))
+        case (.set(let a), .set(let b)): return .set(a.joined(with: b))
+        default: return nil
+        }
+    }
+}
+
+/// A record: named field states. `$exists` is a hidden register written by every edit (true)
+/// and by delete (false); an edit concurrent with a delete keeps the record (update wins).
+public struct Record: Hashable, Sendable {
+    public static let existsField = "$exists"
+
+    public var fields: [String: FieldState]
+
+    public init(fields: [String: FieldState] = [:]) {
+        self.fields = fields
+    }
+
+    public var exists: Bool {
+        guard case .register(let r)? = fields[Self.existsField] else { return false }
+        return r.siblings.contains { $0.value == .bool(true) }
+    }
+
+    public func register(_ name: String) -> Register<Value> {
+        if case .register(let r)? = fields[name] { return r }
+        return Register()
+    }
+
+    public func set(_ name: String) -> ORSet {
+        if case .set(let s)? = fields[name] { return s }
+        return ORSet()
+    }
+
+    /// Joins field by field. Fields whose kinds disagree keep this side's state; the schema
+    /// check before any merge makes that case unreachable for validated input.
+    public func joined(with other: Record) -> Record {
+        var out = fields
+        for (name, state) in other.fields {
+            if let mine = out[name] {
+                out[name] = mine.joined(with: state) ?? mine
+            } else {
+                out[name] = state
+            }
+        }
+        return Record(fields: out)
+    }
+}

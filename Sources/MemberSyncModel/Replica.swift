@@ -1,0 +1,243 @@
+/// What became of an op handed to `Replica.apply`.
+public enum ApplyOutcome: Equatable, Sendable {
+    case applied
+    /// Already held: joins are idempotent, so nothing changed.
+    case duplicate
+}
+
+/// The answer to "which ops do you have that this version vector lacks".
+public enum DeltaAnswer: Sendable, Equatable {
+    case ops([Op])
+    /// Some needed ops were compacted away: send a snapshot instead.
+    case needsSnapshot
+}
+
+/// A full replica of the directory and registry, in memory and free of I/O. Local writes
+/// become ops; remote ops merge in any order, any number of times.
+public struct Replica: Sendable {
+    public let id: ReplicaID
+    public let schema: Schema
+    public private(set) var records: [RecordKey: Record] = [:]
+    /// Per origin, the highest counter up to which every op has been applied.
+    public private(set) var version = VersionVector()
+    /// Ops applied ahead of a gap, per origin; folded into `version` once the gap fills.
+    private var ahead: [ReplicaID: Set<UInt64>] = [:]
+    private var log: [ReplicaID: OriginLog] = [:]
+    public private(set) var clock: HybridClock
+
+    public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
+        self.id = id
+        self.schema = schema
+        self.clock = HybridClock(wallClock: wallClock)
+    }
+
+    // MARK: reading
+
+    public func record(_ key: RecordKey) -> Record? { records[key] }
+
+    /// Keys of existing (not deleted) records of one collection, sorted.
+    public func keys(in collection: String) -> [RecordKey] {
+        records.compactMap { $0.key.collection == collection && $0.value.exists ? $0.key : nil }.sorted()
+    }
+
+    public func holds(_ dot: Dot) -> Bool {
+        dot.counter <= version[dot.replica] || (ahead[dot.replica]?.contains(dot.counter) ?? false)
+    }
+
+    /// Counters at or below which ops of each origin are no longer held.
+    public var logFloor: VersionVector {
+        VersionVector(log.mapValues(\.floor))
+    }
+
+    public func op(_ dot: Dot) -> Op? { log[dot.replica]?.op(dot.counter) }
+
+    /// Number of ops held in the log.
+    public var logCount: Int { log.values.reduce(0) { $0 + $1.heldCount } }
+
+    /// Every field whose siblings disagree, sorted by record and field.
+    public func conflicts() -> [Conflict] {
+        var out: [Conflict] = []
+        for (key, record) in records {
+            for (name, state) in record.fields {
+                if case .register(let r) = state, r.isConflicted {
+                    out.append(Conflict(key: key, field: name, siblings: r.siblings))
+                }
+            }
+        }
+        return out.sorted { ($0.key, $0.field) < ($1.key, $1.field) }
+    }
+
+    /// Ops this replica holds that a holder of `other` lacks, in per-origin counter order, at
+    /// most `limit` of them. `.needsSnapshot` when some were compacted away.
+    public func ops(since other: VersionVector, limit: Int = .max) -> DeltaAnswer {
+        var out: [Op] = []
+        for (origin, originLog) in log.sorted(by: { $0.key < $1.key }) {
+            let from = other[origin]
+            let held = max(version[origin], ahead[origin]?.max() ?? 0)
+            guard held > from else { continue }
+            if from < originLog.floor { return .needsSnapshot }
+            var c = from + 1
+            while c <= held {
+                if let op = originLog.op(c) {
+                    out.append(op)
+                    if out.count >= limit { return .ops(out) }
+                }
+                c += 1
+            }
+        }
+        return .ops(out)
+    }
+
+    // MARK: writing
+
+    /// Applies a local edit: validates it, makes the op, applies it, and returns the op to
+    /// persist and send. Every edit also writes `$exists = true`.
+    public mutating func write(_ key: RecordKey, _ changes: [FieldChange]) throws(ModelError) -> Op {
+        guard !changes.isEmpty else { throw ModelError.emptyChange }
+        let record = records[key] ?? Record()
+        let dot = Dot(id, version[id] + 1)
+        let hlc = clock.now()
+        var fields: [String: FieldState] = [:]
+        do throws(SchemaError) {
+            _ = try schema.collection(key.collection)
+            for change in changes {
+                let type = try schema.fieldType(key.collection, change.field)
+                switch change {
+                case .assign(let field, let value):
+                    try schema.checkScalar(value, type: type, collection: key.collection, field: field)
+                    fields[field] = .register(record.register(field).writing(value, dot: dot, hlc: hlc))
+                case .add(let field, let element), .remove(let field, let element):
+                    try schema.checkElement(element, type: type, collection: key.collection, field: field)
+                    var present = true
+                    if case .remove = change { present = false }
+                    let current: ORSet
+                    if case .set(let pending)? = fields[field] { current = record.set(field).joined(with: pending) } else { current = record.set(field) }
+                    let delta = current.writing(element, present: present, dot: dot, hlc: hlc)
+                    if case .set(let pending)? = fields[field] {
+                        fields[field] = .set(ORSet(elements: pending.elements.merging(delta.elements) { _, new in new }))
+                    } else {
+                        fields[field] = .set(delta)
+                    }
+                }
+            }
+        } catch {
+            throw ModelError.schema(error)
+        }
+        fields[Record.existsField] = .register(record.register(Record.existsField).writing(.bool(true), dot: dot, hlc: hlc))
+        let op = Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: fields)
+        commit(op)
+        return op
+    }
+
+    /// Deletes a record by writing `$exists = false`; a concurrent edit elsewhere keeps it.
+    public mutating func delete(_ key: RecordKey) throws(ModelError) -> Op {
+        guard let record = records[key], record.exists else { throw ModelError.noSuchRecord(key) }
+        let dot = Dot(id, version[id] + 1)
+        let hlc = clock.now()
+        let state = record.register(Record.existsField).writing(.bool(false), dot: dot, hlc: hlc)
+        let op = Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: [Record.existsField: .register(state)])
+        commit(op)
+        return op
+    }
+
+    /// Checks that an op is well formed and obeys the schema, without applying it.
+    public func validate(_ op: Op) throws(ModelError) {
+        guard op.counter > 0 else { throw ModelError.malformedOp("counter must be at least 1") }
+        guard !op.fields.isEmpty else { throw ModelError.malformedOp("op changes no field") }
+        guard isValidSlug(op.key.id) else { throw ModelError.malformedOp("record id '\(op.key.id)' is not a slug") }
+        do {
+            _ = try schema.collection(op.key.collection)
+            for (name, state) in op.fields {
+                try schema.checkState(state, collection: op.key.collection, field: name)
+                // A delta may only carry values written by this op: nobody can smuggle in
+                // siblings attributed to another event.
+                let dots: [Dot]
+                switch state {
+                case .register(let r): dots = r.siblings.map(\.dot)
+                case .set(let s): dots = s.elements.values.flatMap { $0.siblings.map(\.dot) }
+                }
+                if dots.contains(where: { $0 != op.dot }) {
+                    throw ModelError.malformedOp("field \(name) carries a value not written by op \(op.dot)")
+                }
+            }
+        } catch let e as SchemaError {
+            throw ModelError.schema(e)
+        } catch let e as ModelError {
+            throw e
+        } catch {
+            throw ModelError.malformedOp("\(error)")
+        }
+    }
+
+    /// Merges a remote op. Duplicates and out-of-order arrivals are fine; invalid ops are
+    /// refused whole and change nothing.
+    @discardableResult
+    public mutating func apply(_ op: Op) throws(ModelError) -> ApplyOutcome {
+        if holds(op.dot) { return .duplicate }
+        try validate(op)
+        clock.observe(op.hlc)
+        commit(op)
+        return .applied
+    }
+
+    private mutating func commit(_ op: Op) {
+        let current = records[op.key] ?? Record()
+        records[op.key] = current.joined(with: Record(fields: op.fields))
+        log[op.origin, default: OriginLog()].insert(op)
+        markHeld(op.dot)
+    }
+
+    private mutating func markHeld(_ dot: Dot) {
+        let r = dot.replica
+        if dot.counter == version[r] + 1 {
+            var v = dot.counter
+            if var pending = ahead[r] {
+                while pending.remove(v + 1) != nil { v += 1 }
+                ahead[r] = pending.isEmpty ? nil : pending
+            }
+            version[r] = v
+        } else if dot.counter > version[r] {
+            ahead[r, default: []].insert(dot.counter)
+        }
+    }
+
+    // MARK: snapshots and compaction
+
+    public func snapshot() -> Snapshot {
+        Snapshot(version: version, records: records)
+    }
+
+    /// Joins a snapshot in. Ops it covers that this replica never held cannot be served
+    /// afterwards, so the log floor rises to the snapshot's version where that is ahead.
+    public mutating func load(_ snapshot: Snapshot) throws(ModelError) {
+        for (key, record) in snapshot.records {
+            do throws(SchemaError) {
+                _ = try schema.collection(key.collection)
+                for (name, state) in record.fields { try schema.checkState(state, collection: key.collection, field: name) }
+            } catch {
+                throw ModelError.schema(error)
+            }
+        }
+        for (key, record) in snapshot.records {
+            records[key] = (records[key] ?? Record()).joined(with: record)
+        }
+        for (origin, counter) in snapshot.version.entries where counter > version[origin] {
+            log[origin, default: OriginLog()].compact(through: counter)
+            version[origin] = counter
+            if var pending = ahead[origin] {
+                pending = pending.filter { $0 > counter }
+                var v = counter
+                while pending.remove(v + 1) != nil { v += 1 }
+                version[origin] = v
+                ahead[origin] = pending.isEmpty ? nil : pending
+            }
+        }
+    }
+
+    /// Drops ops covered by `stable` (what every live node has acknowledged).
+    public mutating func compact(below stable: VersionVector) {
+        for (origin, counter) in stable.entries {
+            log[origin]?.compact(through: min(counter, version[origin]))
+        }
+    }
+}

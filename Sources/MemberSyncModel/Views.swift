@@ -1,0 +1,74 @@
+/// What a reader sees of one field: the chosen value (or set members) and, when writers
+/// disagree, every sibling so the conflict can be shown and resolved.
+public struct FieldView: Equatable, Sendable {
+    public let name: String
+    public let value: Value?
+    public let members: [String]?
+    public let conflict: [Sibling<Value>]?
+}
+
+/// A record as readers see it.
+public struct RecordView: Equatable, Sendable {
+    public let key: RecordKey
+    public let fields: [FieldView]
+
+    public func field(_ name: String) -> FieldView? { fields.first { $0.name == name } }
+}
+
+extension Replica {
+    /// The visible record, or nil when it does not exist or was deleted.
+    public func view(_ key: RecordKey) -> RecordView? {
+        guard let record = records[key], record.exists else { return nil }
+        return Self.view(key: key, record: record)
+    }
+
+    static func view(key: RecordKey, record: Record) -> RecordView {
+        var out: [FieldView] = []
+        for name in record.fields.keys.sorted() where name != Record.existsField {
+            switch record.fields[name]! {
+            case .register(let r):
+                guard let winner = r.winner else { continue }
+                out.append(FieldView(name: name, value: winner.value, members: nil, conflict: r.isConflicted ? r.siblings : nil))
+            case .set(let s):
+                let members = s.members.sorted()
+                if members.isEmpty { continue }
+                out.append(FieldView(name: name, value: nil, members: members, conflict: nil))
+            }
+        }
+        return RecordView(key: key, fields: out)
+    }
+
+    /// SHA-256 over the visible state (existing records, field values, set members and the
+    /// siblings of conflicts), in a canonical order: equal on replicas holding the same state.
+    public func digest() -> String {
+        var hasher = SHA256Hasher()
+        for key in records.keys.sorted() {
+            let record = records[key]!
+            guard record.exists else { continue }
+            hasher.update(key.description)
+            if case .register(let e)? = record.fields[Record.existsField], e.isConflicted {
+                hasher.update("$exists-conflict")
+                for s in e.siblings { hasher.update(s.dot.description); hasher.update(s.value.description) }
+            }
+            for f in Self.view(key: key, record: record).fields {
+                hasher.update(f.name)
+                if let v = f.value { hasher.update("v"); hasher.update(valueTag(v)) }
+                if let m = f.members { hasher.update("m"); hasher.update(UInt64(m.count)); m.forEach { hasher.update($0) } }
+                if let c = f.conflict {
+                    hasher.update("c")
+                    for s in c { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
+                }
+            }
+            hasher.update("/")
+        }
+        return hexString(hasher.finalize())
+    }
+
+    private func valueTag(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return "s:" + s
+        case .int(let i): return "i:\(i)"
+        case .bool(let b): return "b:\(b)"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import MemberSyncModel
+import SwiftProtobuf
+
+/// Why a frame or message was refused. Decoding never traps: every bad input ends here.
+public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
+    case wrongFrameCount(Int)
+    case badSignature
+    case unsupportedVersion(String)
+    case oversized(Int)
+    case malformed(String)
+    case emptyEnvelope
+    case invalidField(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .wrongFrameCount(let n): return "expected 2 frames (signature, envelope), got \(n)"
+        case .badSignature: return "first frame is not an MSP signature"
+        case .unsupportedVersion(let v): return "unsupported protocol frame version \(v)"
+        case .oversized(let n): return "message of \(n) bytes exceeds the limit of \(WireLimits.maxMessageBytes)"
+        case .malformed(let why): return "malformed envelope: \(why)"
+        case .emptyEnvelope: return "envelope carries no message"
+        case .invalidField(let path, let reason): return "invalid \(path): \(reason)"
+        }
+    }
+}
+
+/// Turns messages into MSP/1 frames and back, strictly.
+public enum WireCodec {
+    /// `[signature, envelope]`, ready for a ZeroMQ multipart send.
+    public static func encode(_ message: Message) -> [[UInt8]] {
+        [ProtocolVersion.signature, encodeEnvelope(message)]
+    }
+
+    public static func encodeEnvelope(_ message: Message) -> [UInt8] {
+        let env = ProtoConvert.envelope(message)
+        // Serialising a fully built message cannot fail; an empty frame would be rejected
+        // by the receiver rather than crash anything.
+        return (try? env.serializedBytes()) ?? []
+    }
+
+    /// Decodes `[signature, envelope]`.
+    public static func decode(_ frames: [[UInt8]]) throws(WireError) -> Message {
+        guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
+        try checkSignature(frames[0])
+        return try decodeEnvelope(frames[1])
+    }
+
+    public static func checkSignature(_ frame: [UInt8]) throws(WireError) {
+        if frame == ProtocolVersion.signature { return }
+        let prefix = Array("MSP/".utf8)
+        if frame.count > prefix.count, frame.count <= 16, Array(frame.prefix(prefix.count)) == prefix {
+            throw .unsupportedVersion(String(decoding: frame.dropFirst(prefix.count), as: UTF8.self))
+        }
+        throw .badSignature
+    }
+
+    public static func decodeEnvelope(_ bytes: [UInt8]) throws(WireError) -> Message {
+        guard bytes.count <= WireLimits.maxMessageBytes else { throw .oversized(bytes.count) }
+        let env: Msp_V1_Envelope
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 32
+            env = try Msp_V1_Envelope(serializedBytes: bytes, options: options)
+        } catch {
+            throw .malformed(String(describing: error))
+        }
+        return try ProtoConvert.message(env)
+    }
+
+    /// Encodes one op on its own (the store keeps ops in this form).
+    public static func encodeOp(_ op: Op) -> [UInt8] {
+        (try? ProtoConvert.op(op).serializedBytes()) ?? []
+    }
+
+    public static func decodeOp(_ bytes: [UInt8]) throws(WireError) -> Op {
+        let p: Msp_V1_Op
+        do { p = try Msp_V1_Op(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }
+        return try ProtoConvert.op(p, path: "op")
+    }
+
+    /// Encodes one record's full state (the store keeps records in this form).
+    public static func encodeRecord(_ key: RecordKey, _ record: Record) -> [UInt8] {
+        (try? ProtoConvert.recordState(key, record).serializedBytes()) ?? []
+    }
+
+    public static func decodeRecord(_ bytes: [UInt8]) throws(WireError) -> (key: RecordKey, record: Record) {
+        let p: Msp_V1_RecordState
+        do { p = try Msp_V1_RecordState(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }
+        return try ProtoConvert.recordState(p, path: "record")
+    }
+
+    public static func encodeVersion(_ v: VersionVector) -> [UInt8] {
+        (try? ProtoConvert.vv(v).serializedBytes()) ?? []
+    }
+
+    public static func decodeVersion(_ bytes: [UInt8]) throws(WireError) -> VersionVector {
+        let p: Msp_V1_VersionVector
+        do { p = try Msp_V1_VersionVector(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }
+        return try ProtoConvert.vv(p, path: "version")
+    }
+}

@@ -1,0 +1,158 @@
+import XCTest
+import MemberSyncModel
+@testable import MemberSyncWire
+
+final class WireTests: XCTestCase {
+    static let t: @Sendable () -> UInt64 = { 1_700_000_000_000 }
+
+    func sampleOps() throws -> [Op] {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 0xbeef), wallClock: Self.t)
+        let key = RecordKey(collection: "organisations", id: "asker")
+        var ops = [try r.write(key, [.assign(field: "name", value: .string("Municipality of Asker")),
+                                     .assign(field: "population", value: .int(95_000)),
+                                     .add(field: "topics", element: "sustainability")])]
+        ops.append(try r.write(key, [.remove(field: "topics", element: "sustainability"), .add(field: "memberships", element: "oslo-region-alliance")]))
+        ops.append(try r.delete(key))
+        var signed = ops[0]
+        signed.signature = [1, 2, 3]
+        ops.append(signed)
+        return ops
+    }
+
+    func allMessages() throws -> [Message] {
+        let ops = try sampleOps()
+        let rid = ReplicaID(node: "brussels", epoch: 7)
+        let vv = VersionVector([rid: 3, ReplicaID(node: "asker", epoch: 0xbeef): 12])
+        var r = Replica(id: rid, wallClock: Self.t)
+        for op in ops.prefix(2) { try r.apply(op) }
+        return [
+            .hello(Hello(nodeID: "asker", replica: rid, role: "member", organisation: "asker", softwareVersion: "0.1.0", version: vv)),
+            .welcome(Welcome(nodeID: "brussels", replica: rid, role: "hub", softwareVersion: "0.1.0", protocolVersion: 1, version: vv)),
+            .pull(version: vv, maxOps: 500),
+            .opBatch(ops: ops, more: true, senderVersion: vv),
+            .push(ops),
+            .ack(vv),
+            .snapshotRequest(after: "organisations/asker", maxRecords: 100),
+            .snapshotPage(SnapshotPage(version: vv, records: r.records.map { ($0.key, $0.value) }, lastKey: "organisations/asker", done: true)),
+            .heartbeat(Heartbeat(nodeID: "asker", replica: rid, role: "member", version: vv, pending: 4)),
+            .error(code: .rejected, message: "not in roster"),
+            .op(ops[1]),
+        ]
+    }
+
+    func testEveryMessageRoundTrips() throws {
+        for m in try allMessages() {
+            XCTAssertEqual(try WireCodec.decode(WireCodec.encode(m)), m, m.kind)
+        }
+        for op in try sampleOps() {
+            XCTAssertEqual(try WireCodec.decodeOp(WireCodec.encodeOp(op)), op)
+        }
+    }
+
+    func testFramingErrorsAreTyped() throws {
+        let good = WireCodec.encode(.ack(VersionVector()))
+        XCTAssertThrowsError(try WireCodec.decode([good[1]])) { XCTAssertEqual($0 as? WireError, .wrongFrameCount(1)) }
+        XCTAssertThrowsError(try WireCodec.decode(good + [[]])) { XCTAssertEqual($0 as? WireError, .wrongFrameCount(3)) }
+        XCTAssertThrowsError(try WireCodec.decode([Array("MSP/9".utf8), good[1]])) {
+            XCTAssertEqual($0 as? WireError, .unsupportedVersion("9"))
+        }
+        XCTAssertThrowsError(try WireCodec.decode([Array("HTTP/1.1".utf8), good[1]])) { XCTAssertEqual($0 as? WireError, .badSignature) }
+        let huge = [UInt8](repeating: 0, count: WireLimits.maxMessageBytes + 1)
+        XCTAssertThrowsError(try WireCodec.decode([ProtocolVersion.signature, huge])) {
+            XCTAssertEqual($0 as? WireError, .oversized(huge.count))
+        }
+        XCTAssertThrowsError(try WireCodec.decode([ProtocolVersion.signature, []])) { XCTAssertEqual($0 as? WireError, .emptyEnvelope) }
+        XCTAssertThrowsError(try WireCodec.decode([ProtocolVersion.signature, [0xff, 0xff, 0xff]])) {
+            guard case .malformed? = $0 as? WireError else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testTruncatedMessagesNeverDecodeIntoSomethingElseSilently() throws {
+        for m in try allMessages() {
+            let bytes = WireCodec.encodeEnvelope(m)
+            for cut in stride(from: 1, to: bytes.count, by: max(1, bytes.count / 40)) {
+                do {
+                    let decoded = try WireCodec.decodeEnvelope(Array(bytes.prefix(cut)))
+                    XCTAssertNotEqual(decoded, m, "a truncated \(m.kind) decoded as the original")
+                } catch is WireError {
+                    // expected
+                }
+            }
+        }
+    }
+
+    func testSemanticChecksRejectBadFields() throws {
+        var p = ProtoConvert.op(try sampleOps()[0])
+        p.id = "Not A Slug"
+        var env = Msp_V1_Envelope()
+        env.op = p
+        XCTAssertThrowsError(try WireCodec.decodeEnvelope(try env.serializedBytes())) {
+            guard case .invalidField(let path, _)? = $0 as? WireError else { return XCTFail("\($0)") }
+            XCTAssertEqual(path, "op.id")
+        }
+        p = ProtoConvert.op(try sampleOps()[0])
+        p.counter = 0
+        env.op = p
+        XCTAssertThrowsError(try WireCodec.decodeEnvelope(try env.serializedBytes()))
+        var vv = Msp_V1_VersionVector()
+        var e = Msp_V1_VersionEntry()
+        e.replica.node = "asker"
+        e.counter = 1
+        vv.entries = [e, e]
+        var ack = Msp_V1_Ack()
+        ack.version = vv
+        env.ack = ack
+        XCTAssertThrowsError(try WireCodec.decodeEnvelope(try env.serializedBytes()), "duplicate vector entries are refused")
+    }
+
+    /// Seeded mutation fuzzing: flips, truncations, splices and random bytes over valid
+    /// messages. Every input must decode or throw a WireError; none may crash.
+    /// MSP_FUZZ_ITERATIONS raises the count (the README shows a million-input run).
+    func testMutationFuzzNeverCrashes() throws {
+        let iterations = Int(ProcessInfo.processInfo.environment["MSP_FUZZ_ITERATIONS"] ?? "") ?? 30_000
+        let corpus = try allMessages().map { WireCodec.encodeEnvelope($0) }
+        var rng = FuzzRandom(seed: 0x5eed)
+        var decoded = 0, rejected = 0
+        for i in 0..<iterations {
+            var bytes = corpus[i % corpus.count]
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                switch rng.next() % 6 {
+                case 0 where !bytes.isEmpty: bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                case 1 where !bytes.isEmpty: bytes.removeLast(Int(rng.next() % UInt64(bytes.count)))
+                case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: Int(rng.next() % UInt64(bytes.count + 1)))
+                case 3:
+                    let other = corpus[Int(rng.next() % UInt64(corpus.count))]
+                    bytes += other.prefix(Int(rng.next() % UInt64(other.count + 1)))
+                case 4: bytes = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                default: if !bytes.isEmpty { bytes[Int(rng.next() % UInt64(bytes.count))] = 0xff }
+                }
+            }
+            do {
+                _ = try WireCodec.decode([ProtocolVersion.signature, bytes])
+                decoded += 1
+            } catch {
+                rejected += 1
+            }
+        }
+        XCTAssertEqual(decoded + rejected, iterations)
+        XCTAssertGreaterThan(rejected, iterations / 10, "the mutations must actually break messages")
+        print("fuzz: \(iterations) inputs, \(decoded) decoded, \(rejected) rejected with a WireError")
+    }
+
+    func testVersionNegotiation() {
+        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 3), 1)
+        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 1), 1)
+        XCTAssertNil(ProtocolVersion.negotiate(theirMin: 2, theirMax: 4))
+    }
+}
+
+struct FuzzRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}
