@@ -151,10 +151,19 @@ public struct Replica: Sendable {
                 try schema.checkState(state, collection: op.key.collection, field: name)
                 // A delta may only carry values written by this op: nobody can smuggle in
                 // siblings attributed to another event.
+                let registers: [Register<Bool>?]
                 let dots: [Dot]
                 switch state {
-                case .register(let r): dots = r.siblings.map(\.dot)
-                case .set(let s): dots = s.elements.values.flatMap { $0.siblings.map(\.dot) }
+                case .register(let r):
+                    dots = r.siblings.map(\.dot)
+                    registers = []
+                    if r.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries no value") }
+                case .set(let s):
+                    dots = s.elements.values.flatMap { $0.siblings.map(\.dot) }
+                    registers = Array(s.elements.values)
+                }
+                if registers.contains(where: { $0?.siblings.isEmpty ?? true }) {
+                    throw ModelError.malformedOp("field \(name) carries a set element without a value")
                 }
                 if dots.contains(where: { $0 != op.dot }) {
                     throw ModelError.malformedOp("field \(name) carries a value not written by op \(op.dot)")
@@ -238,6 +247,24 @@ public struct Replica: Sendable {
     public mutating func compact(below stable: VersionVector) {
         for (origin, counter) in stable.entries {
             log[origin]?.compact(through: min(counter, version[origin]))
+        }
+    }
+}
+
+extension Replica {
+    /// Rebuilds a replica from what a store persisted: record states, the contiguous version,
+    /// per-origin log floors and the ops still held. Ops above `version` count as held ahead
+    /// of a gap. The clock moves past every stored timestamp so time never runs backwards.
+    public init(restoring id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64,
+                records: [RecordKey: Record], version: VersionVector, floor: VersionVector, ops: [Op]) {
+        self.init(id: id, schema: schema, wallClock: wallClock)
+        self.records = records
+        self.version = version
+        for (origin, f) in floor.entries { log[origin, default: OriginLog()].floor = f }
+        for op in ops {
+            log[op.origin, default: OriginLog()].insert(op)
+            if op.counter > version[op.origin] { ahead[op.origin, default: []].insert(op.counter) }
+            clock.observe(op.hlc)
         }
     }
 }

@@ -114,6 +114,7 @@ public enum ErrorCode: Int, Sendable {
     case unsupportedVersion = 2
     case rejected = 3
     case notReady = 4
+    case snapshotRequired = 5
 }
 
 /// Every MSP/1 message, in model types.

@@ -599,6 +599,9 @@ public nonisolated struct Msp_V1_Error: Sendable {
     case unsupportedVersion // = 2
     case rejected // = 3
     case notReady // = 4
+
+    /// the ops asked for were compacted: use SnapshotRequest
+    case snapshotRequired // = 5
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -612,6 +615,7 @@ public nonisolated struct Msp_V1_Error: Sendable {
       case 2: self = .unsupportedVersion
       case 3: self = .rejected
       case 4: self = .notReady
+      case 5: self = .snapshotRequired
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -623,6 +627,7 @@ public nonisolated struct Msp_V1_Error: Sendable {
       case .unsupportedVersion: return 2
       case .rejected: return 3
       case .notReady: return 4
+      case .snapshotRequired: return 5
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -634,6 +639,7 @@ public nonisolated struct Msp_V1_Error: Sendable {
       .unsupportedVersion,
       .rejected,
       .notReady,
+      .snapshotRequired,
     ]
 
   }
@@ -1751,7 +1757,7 @@ nonisolated extension Msp_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._Messag
 }
 
 nonisolated extension Msp_V1_Error.Code: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNSPECIFIED\0\u{1}BAD_REQUEST\0\u{1}UNSUPPORTED_VERSION\0\u{1}REJECTED\0\u{1}NOT_READY\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNSPECIFIED\0\u{1}BAD_REQUEST\0\u{1}UNSUPPORTED_VERSION\0\u{1}REJECTED\0\u{1}NOT_READY\0\u{1}SNAPSHOT_REQUIRED\0")
 }
 
 nonisolated extension Msp_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -1,0 +1,176 @@
+import Foundation
+
+/// Whether a node is an ordinary member office or the hub (the preferred rendezvous).
+public enum NodeRole: String, Sendable, Codable {
+    case member, hub
+}
+
+/// Everything a node needs to run, read from its TOML file.
+public struct NodeConfig: Sendable, Equatable {
+    public var nodeID: String
+    public var organisation: String
+    public var role: NodeRole
+    public var dataDir: String
+    /// ROUTER endpoint; the PUB socket binds the same host at port + 1.
+    public var listen: String
+    /// Hubs in order of preference.
+    public var hubEndpoints: [String]
+    /// Members to sync with directly while no hub answers.
+    public var peers: [String]
+    public var logLevel: String
+    public var heartbeatMilliseconds: Int
+    /// Silence after which a hub or peer link counts as down.
+    public var linkTimeoutMilliseconds: Int
+    /// Nodes not heard from for this long no longer hold back op-log compaction at the hub.
+    public var liveWindowMilliseconds: Int
+    public var pageSize: Int
+
+    public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
+                hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
+                heartbeatMilliseconds: Int = 1000, linkTimeoutMilliseconds: Int? = nil,
+                liveWindowMilliseconds: Int = 7 * 24 * 3600 * 1000, pageSize: Int = 1000) {
+        self.nodeID = nodeID
+        self.organisation = organisation
+        self.role = role
+        self.dataDir = dataDir
+        self.listen = listen
+        self.hubEndpoints = hubEndpoints
+        self.peers = peers
+        self.logLevel = logLevel
+        self.heartbeatMilliseconds = heartbeatMilliseconds
+        self.linkTimeoutMilliseconds = linkTimeoutMilliseconds ?? heartbeatMilliseconds * 3
+        self.liveWindowMilliseconds = liveWindowMilliseconds
+        self.pageSize = pageSize
+    }
+
+    public static let fileName = "membersync.toml"
+    public static let validLogLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Reads and checks a config file; every problem is reported with the file and key.
+    public static func load(path: String) throws(ConfigError) -> NodeConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        let table: [String: TOMLValue]
+        do { table = try TOMLSubset.parse(text) } catch { throw ConfigError(file: path, message: error.description) }
+        let baseDir = (path as NSString).deletingLastPathComponent
+        return try from(table, file: path, baseDir: baseDir.isEmpty ? "." : baseDir)
+    }
+
+    static func from(_ t: [String: TOMLValue], file: String, baseDir: String) throws(ConfigError) -> NodeConfig {
+        func fail(_ m: String) -> ConfigError { ConfigError(file: file, message: m) }
+        func string(_ k: String, default d: String? = nil) throws(ConfigError) -> String {
+            switch t[k] {
+            case .string(let s)?: return s
+            case nil: if let d { return d }; throw fail("missing key '\(k)'")
+            default: throw fail("'\(k)' must be a string")
+            }
+        }
+        func strings(_ k: String) throws(ConfigError) -> [String] {
+            switch t[k] {
+            case .array(let a)?: return a
+            case nil: return []
+            default: throw fail("'\(k)' must be an array of strings")
+            }
+        }
+        func int(_ k: String, default d: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
+            switch t[k] {
+            case .integer(let i)?:
+                guard range.contains(i) else { throw fail("'\(k)' must be between \(range.lowerBound) and \(range.upperBound)") }
+                return i
+            case nil: return d
+            default: throw fail("'\(k)' must be an integer")
+            }
+        }
+        let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
+                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size"]
+        if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
+            throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        let nodeID = try string("node_id")
+        guard isSlug(nodeID) else { throw fail("node_id '\(nodeID)' must be a lowercase slug (a-z, 0-9, '-')") }
+        let organisation = try string("organisation", default: nodeID)
+        guard isSlug(organisation) else { throw fail("organisation '\(organisation)' must be a lowercase slug") }
+        let roleText = try string("role", default: "member")
+        guard let role = NodeRole(rawValue: roleText) else { throw fail("role must be \"member\" or \"hub\", not '\(roleText)'") }
+        var dataDir = try string("data_dir", default: ".")
+        if !dataDir.hasPrefix("/") { dataDir = (baseDir as NSString).appendingPathComponent(dataDir) }
+        let listen = try string("listen")
+        let hubs = try strings("hub_endpoints"), peers = try strings("peers")
+        for e in [listen] + hubs + peers {
+            do { _ = try Endpoint.publisher(for: e) } catch { throw fail(error.description) }
+        }
+        let level = try string("log_level", default: "info")
+        guard validLogLevels.contains(level) else { throw fail("log_level must be one of \(validLogLevels.joined(separator: ", "))") }
+        let hb = try int("heartbeat_ms", default: 1000, range: 20...60_000)
+        return NodeConfig(
+            nodeID: nodeID, organisation: organisation, role: role, dataDir: dataDir, listen: listen,
+            hubEndpoints: hubs, peers: peers, logLevel: level, heartbeatMilliseconds: hb,
+            linkTimeoutMilliseconds: try int("link_timeout_ms", default: hb * 3, range: 60...600_000),
+            liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
+            pageSize: try int("page_size", default: 1000, range: 1...20_000))
+    }
+
+    /// The TOML text `membersync init` writes.
+    public func tomlText() -> String {
+        func q(_ s: String) -> String { TOMLSubset.quote(s) }
+        func list(_ a: [String]) -> String { "[" + a.map(q).joined(separator: ", ") + "]" }
+        return """
+        # MemberSync node configuration (written by `membersync init`).
+        # Run it with: membersyncd --config \(q((dataDir as NSString).appendingPathComponent(Self.fileName)))
+
+        # This node's id: a lowercase slug, unique in the federation.
+        node_id = \(q(nodeID))
+        # The organisation (organisations/<id>) this node's office belongs to.
+        organisation = \(q(organisation))
+        # "member" for a member office, "hub" for the Brussels hub.
+        role = \(q(role.rawValue))
+        # Where the replica database and the control socket live.
+        data_dir = \(q(dataDir))
+        # ROUTER endpoint other nodes connect to; the PUB socket uses the same host, port + 1.
+        listen = \(q(listen))
+        # Hubs in order of preference (members only).
+        hub_endpoints = \(list(hubEndpoints))
+        # Members to sync with directly while no hub answers.
+        peers = \(list(peers))
+        # trace, debug, info, notice, warning, error or critical.
+        log_level = \(q(logLevel))
+        # Heartbeat interval; a link silent for link_timeout_ms counts as down.
+        heartbeat_ms = \(heartbeatMilliseconds)
+        link_timeout_ms = \(linkTimeoutMilliseconds)
+
+        """
+    }
+}
+
+func isSlug(_ s: String) -> Bool {
+    let b = Array(s.utf8)
+    guard !b.isEmpty, b.count <= 64, b[0] != UInt8(ascii: "-") else { return false }
+    return b.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
+}
+
+/// A configuration problem, naming the file.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let message: String
+    public var description: String { "\(file): \(message)" }
+}
+
+/// Endpoint conventions shared by every node.
+public enum Endpoint {
+    /// The PUB endpoint paired with a ROUTER endpoint: same host, port + 1 (tcp), or the
+    /// path with `.pub` appended (ipc).
+    public static func publisher(for router: String) throws(ConfigError) -> String {
+        func bad(_ why: String) -> ConfigError { ConfigError(file: "endpoint", message: "'\(router)': \(why)") }
+        if router.hasPrefix("ipc://") {
+            guard router.count > 6 else { throw bad("empty ipc path") }
+            return router + ".pub"
+        }
+        guard router.hasPrefix("tcp://") else { throw bad("endpoints look like tcp://HOST:PORT or ipc://PATH") }
+        guard let colon = router.lastIndex(of: ":"), colon > router.index(router.startIndex, offsetBy: 6),
+              let port = Int(router[router.index(after: colon)...]), (1...65534).contains(port)
+        else { throw bad("needs a numeric port between 1 and 65534") }
+        return String(router[..<colon]) + ":\(port + 1)"
+    }
+}

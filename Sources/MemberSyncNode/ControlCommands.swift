@@ -1,0 +1,99 @@
+import Foundation
+import MemberSyncModel
+import MemberSyncWire
+
+extension Node {
+    /// Serves one control request. Writes are durable before this returns.
+    func handleControl(_ request: JSONObject) throws -> Any {
+        guard let command = request["command"] as? String else { throw ControlError("missing 'command'") }
+        let now = wallClockMilliseconds()
+        func key() throws -> RecordKey {
+            guard let text = request["key"] as? String else { throw ControlError("missing 'key' (COLLECTION/ID)") }
+            let k: RecordKey
+            do { k = try RecordKey(parsing: text) } catch { throw ControlError(error.description) }
+            do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError(error.description) }
+            return k
+        }
+        switch command {
+        case "ping":
+            return ["node_id": config.nodeID]
+        case "set":
+            let k = try key()
+            let args = request["changes"] as? [String] ?? []
+            let changes = try EditParser.changes(args, key: k, schema: engine.replica.schema)
+            let (op, directives): (Op, [Directive])
+            do { (op, directives) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
+            try commitLocal(directives)
+            return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
+        case "delete":
+            let k = try key()
+            let (op, directives): (Op, [Directive])
+            do { (op, directives) = try engine.localDelete(k, now: now) } catch { throw ControlError(error.description) }
+            try commitLocal(directives)
+            return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
+        case "get":
+            let k = try key()
+            guard let view = engine.replica.view(k) else { throw ControlError("no such record: \(k)") }
+            return JSONView.record(view)
+        case "list":
+            guard let collection = request["collection"] as? String else { throw ControlError("missing 'collection'") }
+            do { _ = try engine.replica.schema.collection(collection) } catch { throw ControlError(error.description) }
+            return engine.replica.keys(in: collection).compactMap { engine.replica.view($0).map(JSONView.record) }
+        case "conflicts":
+            return engine.replica.conflicts().map { c -> JSONObject in
+                ["key": c.key.description, "field": c.field, "values": c.siblings.map(JSONView.sibling)]
+            }
+        case "status":
+            return status(now: now)
+        default:
+            throw ControlError("unknown command '\(command)'")
+        }
+    }
+
+    /// Persists a local write before anything else happens; if that fails the CLI hears it.
+    private func commitLocal(_ directives: [Directive]) throws {
+        guard case .persist(let ops, let keys)? = directives.first else { throw ControlError("internal: write produced no persist step") }
+        do {
+            let replica = engine.replica
+            try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
+                             version: replica.version, floor: replica.logFloor)
+        } catch {
+            throw ControlError("write applied in memory but not stored: \(error)")
+        }
+        execute(Array(directives.dropFirst()))
+    }
+
+    func status(now: UInt64) -> JSONObject {
+        func linkInfo(_ s: LinkState) -> JSONObject {
+            var o: JSONObject = ["endpoint": s.endpoint, "connected": engine.isUp(s, now: now)]
+            if let n = s.remoteNode { o["node_id"] = n }
+            if s.lastHeard > 0 { o["last_heard"] = JSONView.isoTime(milliseconds: s.lastHeard) }
+            return o
+        }
+        let replica = engine.replica
+        let activeHub = engine.activeHub(now: now)
+        let mode: String
+        if config.role == .hub { mode = "hub" } else if activeHub != nil { mode = "via-hub" } else if !engine.syncLinks(now: now).isEmpty { mode = "fallback-peers" } else { mode = "offline" }
+        var clients: [JSONObject] = []
+        for c in engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }) {
+            clients.append(["node_id": c.nodeID, "organisation": c.organisation, "role": c.role,
+                            "software_version": c.softwareVersion, "protocol": c.protocolVersion,
+                            "last_seen": JSONView.isoTime(milliseconds: c.lastSeen),
+                            "ops_behind": c.version.missing(from: replica.version)])
+        }
+        var out: JSONObject = [
+            "node_id": config.nodeID, "organisation": config.organisation, "role": config.role.rawValue,
+            "replica": replica.id.description, "listen": config.listen, "mode": mode,
+            "hubs": engine.hubs.map(linkInfo), "peers": engine.peers.map(linkInfo),
+            "version": JSONView.version(replica.version), "pending": engine.pendingCount,
+            "digest": replica.digest(), "records": replica.records.values.filter(\.exists).count,
+            "conflicts": replica.conflicts().count, "ops_in_log": replica.logCount,
+            "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
+            "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
+            "messages_dropped": dropped, "clients": clients,
+            "uptime_seconds": (now &- startedAt) / 1000,
+        ]
+        if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
+        return out
+    }
+}

@@ -1,0 +1,324 @@
+import Foundation
+import Logging
+import MemberSyncModel
+import MemberSyncStore
+import MemberSyncWire
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Milliseconds since the Unix epoch, from the system clock.
+public func wallClockMilliseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+}
+
+/// Why a node could not start.
+public struct NodeStartError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// A running node: the reactor that owns every ZeroMQ socket on one thread, feeds the sync
+/// engine, persists what it applies, and serves the CLI on the control socket.
+public final class Node {
+    public let config: NodeConfig
+    let logger: Logger
+    let store: Store
+    var engine: SyncEngine
+    let context: ZMQContext
+    let router: ZMQSocket
+    let publisher: ZMQSocket
+    let control: ZMQSocket
+    var hubLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
+    var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
+    public let controlPath: String
+    public let startedAt = wallClockMilliseconds()
+    private var lockFD: Int32 = -1
+    /// Undecodable or unexpected messages, by reason.
+    var dropped: [String: UInt64] = [:]
+
+    public static func controlSocketPath(dataDir: String) -> String {
+        (dataDir as NSString).appendingPathComponent("control.sock")
+    }
+
+    static func lockPath(dataDir: String) -> String {
+        (dataDir as NSString).appendingPathComponent("membersyncd.lock")
+    }
+
+    /// True when a daemon holds the data directory's lock, so a CLI need not wait for a
+    /// control socket that a killed node left behind.
+    public static func isRunning(dataDir: String) -> Bool {
+        let fd = open(lockPath(dataDir: dataDir), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
+    public init(config: NodeConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        // One daemon per data directory: the lock is released by the kernel when we exit,
+        // however we exit.
+        lockFD = open(Self.lockPath(dataDir: config.dataDir), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            if lockFD >= 0 { close(lockFD) }
+            throw NodeStartError(message: "another membersyncd is already running with data directory \(config.dataDir)")
+        }
+        store = try Store(path: (config.dataDir as NSString).appendingPathComponent(Store.fileName))
+        let id = try store.identity(node: config.nodeID)
+        let replica = try store.loadReplica(id: id, wallClock: { wallClockMilliseconds() })
+        engine = SyncEngine(config: config, replica: replica)
+        context = try ZMQContext()
+
+        router = try ZMQSocket(context, .router)
+        try router.setRouterMandatory(true)
+        try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1))
+        try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
+        try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
+        try router.setSendHighWaterMark(10_000)
+        try router.setReceiveHighWaterMark(10_000)
+        try router.bind(config.listen)
+
+        publisher = try ZMQSocket(context, .pub)
+        try publisher.setSendHighWaterMark(10_000)
+        try publisher.bind(try Endpoint.publisher(for: config.listen))
+
+        controlPath = Self.controlSocketPath(dataDir: config.dataDir)
+        if FileManager.default.fileExists(atPath: controlPath) {
+            // A stale socket file from a killed node; a live one would hold the replica
+            // database lock first (see the lock file below).
+            try? FileManager.default.removeItem(atPath: controlPath)
+        }
+        let oldMask = umask(0o077)
+        control = try ZMQSocket(context, .rep)
+        do {
+            try control.bind("ipc://" + controlPath)
+            umask(oldMask)
+        } catch {
+            umask(oldMask)
+            throw error
+        }
+        chmod(controlPath, 0o600)
+
+        for e in config.hubEndpoints { hubLinks.append(try makeLink(e)) }
+        for e in config.peers { peerLinks.append(try makeLink(e)) }
+        logger.info("node started", metadata: [
+            "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
+            "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
+        ])
+    }
+
+    private func makeLink(_ endpoint: String) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
+        let dealer = try ZMQSocket(context, .dealer)
+        try dealer.setIdentity(Array(config.nodeID.utf8))
+        try dealer.setImmediate(true)
+        try dealer.setReconnectInterval(milliseconds: 100, max: 2000)
+        try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
+        try dealer.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
+        try dealer.setSendHighWaterMark(10_000)
+        try dealer.connect(endpoint)
+        let sub = try ZMQSocket(context, .sub)
+        try sub.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
+        try sub.setReconnectInterval(milliseconds: 100, max: 2000)
+        try sub.setReceiveHighWaterMark(100_000)
+        try sub.subscribe(Array("MSP/".utf8))
+        try sub.connect(try Endpoint.publisher(for: endpoint))
+        return (dealer, sub)
+    }
+
+    /// Runs the reactor until `shouldStop` returns true (checked at least every 50 ms).
+    public func run(shouldStop: () -> Bool) {
+        enum Source { case router, control, dealer(LinkID), sub(LinkID) }
+        var poller = Poller()
+        var sources: [Source] = []
+        poller.add(.socket(router)); sources.append(.router)
+        poller.add(.socket(control)); sources.append(.control)
+        for (i, l) in hubLinks.enumerated() {
+            poller.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
+            poller.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
+        }
+        for (i, l) in peerLinks.enumerated() {
+            poller.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
+            poller.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
+        }
+        var lastTick: UInt64 = 0
+        while !shouldStop() {
+            let ready: [Int]
+            do { ready = try poller.poll(timeoutMilliseconds: 25) } catch {
+                logger.error("poll failed", metadata: ["error": "\(error)"])
+                break
+            }
+            for index in ready {
+                switch sources[index] {
+                case .router: drain(router) { frames, now in self.onRouterFrames(frames, now: now) }
+                case .control: serveControl()
+                case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: false) }
+                case .sub(let l): drain(subSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: true) }
+                }
+            }
+            let now = wallClockMilliseconds()
+            if now &- lastTick >= 25 {
+                lastTick = now
+                execute(engine.onTick(now: now))
+            }
+        }
+        logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
+        for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
+        router.close(); publisher.close(); control.close()
+        try? FileManager.default.removeItem(atPath: controlPath)
+    }
+
+    deinit {
+        if lockFD >= 0 { close(lockFD) }
+    }
+
+    func dealerSocket(_ l: LinkID) -> ZMQSocket {
+        switch l {
+        case .hub(let i): return hubLinks[i].dealer
+        case .peer(let i): return peerLinks[i].dealer
+        }
+    }
+
+    func subSocket(_ l: LinkID) -> ZMQSocket {
+        switch l {
+        case .hub(let i): return hubLinks[i].sub
+        case .peer(let i): return peerLinks[i].sub
+        }
+    }
+
+    /// Reads up to a batch of messages from one socket, then persists everything they
+    /// changed in one transaction before any reply or publication goes out.
+    private func drain(_ socket: ZMQSocket, _ handle: ([[UInt8]], UInt64) -> [Directive]) {
+        var directives: [Directive] = []
+        for _ in 0..<512 {
+            guard let frames = try? socket.receive(dontWait: true) else { break }
+            directives += handle(frames, wallClockMilliseconds())
+        }
+        execute(directives)
+    }
+
+    private func drop(_ reason: String, _ detail: String) {
+        dropped[reason, default: 0] += 1
+        logger.warning("message dropped", metadata: ["reason": "\(reason)", "detail": "\(detail.prefix(200))"])
+    }
+
+    private func onRouterFrames(_ frames: [[UInt8]], now: UInt64) -> [Directive] {
+        guard frames.count >= 2 else { drop("framing", "no routing id"); return [] }
+        let client = frames[0]
+        do {
+            let message = try WireCodec.decode(Array(frames.dropFirst()))
+            return engine.onRequest(from: client, message, now: now)
+        } catch {
+            drop("decode", error.description)
+            return []
+        }
+    }
+
+    private func onLinkFrames(_ l: LinkID, _ frames: [[UInt8]], now: UInt64, subscription: Bool) -> [Directive] {
+        do {
+            let message = try WireCodec.decode(frames)
+            return subscription ? engine.onSubscription(l, message, now: now) : engine.onLinkMessage(l, message, now: now)
+        } catch {
+            drop("decode", error.description)
+            return []
+        }
+    }
+
+    /// Executes directives: first one durable commit of everything to persist, then the
+    /// sends in order.
+    func execute(_ directives: [Directive]) {
+        guard !directives.isEmpty else { return }
+        var ops: [Op] = []
+        var keys = Set<RecordKey>()
+        var persist = false, compaction = false
+        for d in directives {
+            switch d {
+            case .persist(let o, let k):
+                persist = true
+                ops += o
+                keys.formUnion(k)
+            case .persistCompaction:
+                compaction = true
+            default:
+                break
+            }
+        }
+        if persist {
+            do {
+                let replica = engine.replica
+                try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
+                                 version: replica.version, floor: replica.logFloor)
+            } catch {
+                // Not durable: send nothing that would acknowledge it. The node keeps running;
+                // peers resend what they do not see acknowledged.
+                logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        if compaction {
+            do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
+                logger.error("compaction failed", metadata: ["error": "\(error)"])
+            }
+        }
+        for d in directives {
+            switch d {
+            case .persist, .persistCompaction:
+                continue
+            case .send(let l, let m):
+                send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
+            case .reply(let client, let m):
+                send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
+            case .publish(let m):
+                send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
+            case .rememberNode(let nodeID):
+                rememberNode(nodeID)
+            }
+        }
+    }
+
+    private func send(_ socket: ZMQSocket, _ frames: [[UInt8]], what: String, to: String) {
+        do {
+            if try !socket.send(frames, dontWait: true) {
+                logger.debug("send would block; dropped (anti-entropy will repair)", metadata: ["msg": "\(what)", "peer": "\(to)"])
+            }
+        } catch {
+            logger.debug("send failed", metadata: ["msg": "\(what)", "peer": "\(to)", "error": "\(error)"])
+        }
+    }
+
+    private func rememberNode(_ nodeID: String) {
+        guard let c = engine.clients[nodeID] else { return }
+        let info: JSONObject = ["organisation": c.organisation, "role": c.role, "software_version": c.softwareVersion,
+                                "protocol": c.protocolVersion, "last_seen": c.lastSeen]
+        try? store.savePeer(nodeID, info: String(decoding: JSONView.encode(info), as: UTF8.self))
+    }
+
+    // MARK: control socket
+
+    private func serveControl() {
+        guard let frames = try? control.receive(dontWait: true) else { return }
+        let reply: JSONObject
+        do {
+            let request = try JSONView.decodeObject(frames.last ?? [])
+            reply = ["ok": true, "result": try handleControl(request)]
+        } catch let e as ControlError {
+            reply = ["ok": false, "error": e.message]
+        } catch {
+            reply = ["ok": false, "error": "\(error)"]
+        }
+        _ = try? control.send([JSONView.encode(reply)])
+    }
+}
+
+// ZMQ_ROUTER_HANDOVER from zmq.h, re-exported here so the node need not import the C module.
+let ZMQ_ROUTER_HANDOVER_OPTION: Int32 = 56

@@ -1,0 +1,497 @@
+import MemberSyncModel
+import MemberSyncWire
+
+/// An outbound link: this node's DEALER + SUB to a hub or a fallback peer.
+public enum LinkID: Hashable, Sendable, CustomStringConvertible {
+    case hub(Int)
+    case peer(Int)
+
+    public var description: String {
+        switch self {
+        case .hub(let i): return "hub[\(i)]"
+        case .peer(let i): return "peer[\(i)]"
+        }
+    }
+}
+
+/// What the I/O shell must do, in order. `persist` always precedes the replies and
+/// publications that depend on it, so nothing is acknowledged before it is durable.
+public enum Directive: Equatable, Sendable {
+    /// Store these ops, the current states of these records, and the current version.
+    case persist(ops: [Op], keys: [RecordKey])
+    /// Drop ops covered by the replica's log floor from the store.
+    case persistCompaction
+    case send(LinkID, Message)
+    case reply(client: [UInt8], Message)
+    case publish(Message)
+    /// Remember what we know about a node that talked to us (hub roster view).
+    case rememberNode(String)
+}
+
+/// State of one outbound link.
+public struct LinkState: Sendable {
+    public let endpoint: String
+    public var welcomed = false
+    public var lastHeard: UInt64 = 0
+    public var lastHelloSent: UInt64 = 0
+    /// What the other side is known to hold (from Welcome, Heartbeat, Ack, OpBatch).
+    public var remoteVersion = VersionVector()
+    public var remoteNode: String?
+    var pullSentAt: UInt64?
+    var pushSentAt: UInt64?
+    /// Version captured by the first page of a snapshot being fetched.
+    var snapshotVersion: VersionVector?
+    var snapshotRequestedAt: UInt64?
+
+    init(endpoint: String) { self.endpoint = endpoint }
+}
+
+/// What a node knows about another node that connected to it (the hub's roster view).
+public struct ClientInfo: Sendable, Equatable {
+    public var nodeID: String
+    public var organisation: String
+    public var role: String
+    public var softwareVersion: String
+    public var protocolVersion: UInt32
+    public var version: VersionVector
+    public var lastSeen: UInt64
+    public var identity: [UInt8]
+}
+
+/// Counters the node exposes in status and metrics.
+public struct EngineCounters: Sendable, Equatable {
+    public var opsApplied: UInt64 = 0
+    public var opsDuplicate: UInt64 = 0
+    /// Rejected remote ops by reason (schema, malformed, ...).
+    public var opsRejected: [String: UInt64] = [:]
+    public var localWrites: UInt64 = 0
+    public var snapshotsServed: UInt64 = 0
+    public var snapshotsLoaded: UInt64 = 0
+}
+
+/// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
+/// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
+public struct SyncEngine: Sendable {
+    public let config: NodeConfig
+    public private(set) var replica: Replica
+    public private(set) var hubs: [LinkState]
+    public private(set) var peers: [LinkState]
+    public private(set) var clients: [String: ClientInfo] = [:]
+    public private(set) var counters = EngineCounters()
+    /// The hub's acknowledged version, as last reported by the active hub.
+    public private(set) var hubAcked = VersionVector()
+    private var lastHeartbeat: UInt64 = 0
+    private var lastCompaction: UInt64 = 0
+
+    public static let softwareVersion = "0.1.0"
+    /// Records per snapshot page: small enough that a page of large records stays far below
+    /// the 8 MiB message limit.
+    public static let snapshotPageRecords = 500
+    /// Resend unacknowledged pushes and unanswered pulls after this long.
+    let retryMilliseconds: UInt64 = 1000
+    let compactionIntervalMilliseconds: UInt64 = 10_000
+
+    public init(config: NodeConfig, replica: Replica) {
+        self.config = config
+        self.replica = replica
+        hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
+        peers = config.peers.map { LinkState(endpoint: $0) }
+    }
+
+    var id: ReplicaID { replica.id }
+
+    // MARK: link selection
+
+    func link(_ l: LinkID) -> LinkState {
+        switch l {
+        case .hub(let i): return hubs[i]
+        case .peer(let i): return peers[i]
+        }
+    }
+
+    mutating func update(_ l: LinkID, _ body: (inout LinkState) -> Void) {
+        switch l {
+        case .hub(let i): body(&hubs[i])
+        case .peer(let i): body(&peers[i])
+        }
+    }
+
+    func isUp(_ s: LinkState, now: UInt64) -> Bool {
+        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds)
+    }
+
+    /// The preferred hub that is answering, if any.
+    public func activeHub(now: UInt64) -> Int? {
+        hubs.indices.first { isUp(hubs[$0], now: now) }
+    }
+
+    /// The links this node syncs with now: the active hub, or else every answering peer.
+    public func syncLinks(now: UInt64) -> [LinkID] {
+        if let h = activeHub(now: now) { return [.hub(h)] }
+        return peers.indices.filter { isUp(peers[$0], now: now) }.map { .peer($0) }
+    }
+
+    /// Links that should be greeted: all hubs always, peers only while no hub answers.
+    func linksToGreet(now: UInt64) -> [LinkID] {
+        var out: [LinkID] = hubs.indices.map { .hub($0) }
+        if activeHub(now: now) == nil { out += peers.indices.map { .peer($0) } }
+        return out
+    }
+
+    /// Own ops the hub has not yet acknowledged.
+    public var pendingCount: UInt64 {
+        let mine = replica.version[id]
+        let acked = hubAcked[id]
+        return mine > acked ? mine - acked : 0
+    }
+
+    func hello() -> Message {
+        .hello(Hello(nodeID: config.nodeID, replica: id, role: config.role.rawValue, organisation: config.organisation,
+                     softwareVersion: Self.softwareVersion, version: replica.version))
+    }
+
+    func heartbeat() -> Message {
+        .heartbeat(Heartbeat(nodeID: config.nodeID, replica: id, role: config.role.rawValue, version: replica.version, pending: pendingCount))
+    }
+
+    // MARK: local writes
+
+    /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
+    /// publish it, and push it to whoever this node syncs with.
+    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+        let op = try replica.write(key, changes)
+        return (op, afterLocal(op, now: now))
+    }
+
+    public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+        let op = try replica.delete(key)
+        return (op, afterLocal(op, now: now))
+    }
+
+    private mutating func afterLocal(_ op: Op, now: UInt64) -> [Directive] {
+        counters.localWrites += 1
+        var out: [Directive] = [.persist(ops: [op], keys: [op.key]), .publish(.op(op))]
+        for l in syncLinks(now: now) {
+            update(l) { $0.pushSentAt = now }
+            out.append(.send(l, .push([op])))
+        }
+        return out
+    }
+
+    // MARK: applying remote ops
+
+    /// Applies remote ops; invalid ones are dropped and counted, never stopping the rest.
+    mutating func applyRemote(_ ops: [Op]) -> [Op] {
+        var applied: [Op] = []
+        for op in ops {
+            do {
+                switch try replica.apply(op) {
+                case .applied:
+                    applied.append(op)
+                    counters.opsApplied += 1
+                case .duplicate:
+                    counters.opsDuplicate += 1
+                }
+            } catch {
+                let reason: String
+                switch error {
+                case .schema: reason = "schema"
+                case .malformedOp: reason = "malformed"
+                default: reason = "other"
+                }
+                counters.opsRejected[reason, default: 0] += 1
+            }
+        }
+        return applied
+    }
+
+    func persist(_ ops: [Op]) -> [Directive] {
+        guard !ops.isEmpty else { return [] }
+        var seen = Set<RecordKey>()
+        let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
+        return [.persist(ops: ops, keys: keys)]
+    }
+
+    // MARK: requests from other nodes (our ROUTER)
+
+    /// Handles a request that arrived on this node's ROUTER from `client` (its routing id).
+    public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
+        switch message {
+        case .hello(let h):
+            guard let chosen = ProtocolVersion.negotiate(theirMin: h.minProtocol, theirMax: h.maxProtocol) else {
+                return [.reply(client: client, .error(code: .unsupportedVersion,
+                    message: "this node speaks MSP \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current), you offered \(h.minProtocol)...\(h.maxProtocol)"))]
+            }
+            clients[h.nodeID] = ClientInfo(nodeID: h.nodeID, organisation: h.organisation, role: h.role, softwareVersion: h.softwareVersion,
+                                           protocolVersion: chosen, version: h.version, lastSeen: now, identity: client)
+            return [.rememberNode(h.nodeID), .reply(client: client, .welcome(Welcome(
+                nodeID: config.nodeID, replica: id, role: config.role.rawValue, softwareVersion: Self.softwareVersion,
+                protocolVersion: chosen, version: replica.version)))]
+        case .heartbeat(let hb):
+            if var c = clients[hb.nodeID] {
+                c.version = hb.version
+                c.lastSeen = now
+                c.identity = client
+                clients[hb.nodeID] = c
+            } else {
+                // Not greeted yet (e.g. we restarted): ask it to say hello again.
+                return [.reply(client: client, .error(code: .notReady, message: "say hello first"))]
+            }
+            return []
+        case .pull(let version, let maxOps):
+            let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
+            touch(client: client, version: version, now: now)
+            switch replica.ops(since: version, limit: limit + 1) {
+            case .needsSnapshot:
+                return [.reply(client: client, .error(code: .snapshotRequired, message: "ops below the log floor were compacted; fetch a snapshot"))]
+            case .ops(let ops):
+                let more = ops.count > limit
+                return [.reply(client: client, .opBatch(ops: Array(ops.prefix(limit)), more: more, senderVersion: replica.version))]
+            }
+        case .push(let ops):
+            let applied = applyRemote(ops)
+            var out = persist(applied)
+            out.append(.reply(client: client, .ack(replica.version)))
+            // Relay: every op newly applied from a push goes out on our PUB.
+            out += applied.map { .publish(.op($0)) }
+            return out
+        case .snapshotRequest(let after, let maxRecords):
+            let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
+            let keys = replica.records.keys.filter { $0.description > after }.sorted { $0.description < $1.description }
+            let page = keys.prefix(limit)
+            counters.snapshotsServed += after.isEmpty ? 1 : 0
+            return [.reply(client: client, .snapshotPage(SnapshotPage(
+                version: replica.version, records: page.map { ($0, replica.records[$0]!) },
+                lastKey: page.last?.description ?? after, done: keys.count <= limit)))]
+        case .op(let op):
+            let applied = applyRemote([op])
+            return persist(applied) + applied.map { .publish(.op($0)) }
+        case .welcome, .opBatch, .ack, .snapshotPage, .error:
+            return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
+        }
+    }
+
+    private mutating func touch(client: [UInt8], version: VersionVector, now: UInt64) {
+        if let entry = clients.first(where: { $0.value.identity == client }) {
+            clients[entry.key]?.lastSeen = now
+            clients[entry.key]?.version.merge(version)
+        }
+    }
+
+    // MARK: replies on our links (DEALER)
+
+    /// Handles a message from one of this node's outbound links.
+    public mutating func onLinkMessage(_ l: LinkID, _ message: Message, now: UInt64) -> [Directive] {
+        update(l) { $0.lastHeard = now }
+        switch message {
+        case .welcome(let w):
+            guard (ProtocolVersion.minimumSupported...ProtocolVersion.current).contains(w.protocolVersion) else {
+                return []
+            }
+            update(l) {
+                $0.welcomed = true
+                $0.remoteVersion = w.version
+                $0.remoteNode = w.nodeID
+                $0.pullSentAt = nil
+                $0.pushSentAt = nil
+            }
+            if case .hub = l { hubAcked = w.version }
+            return syncWith(l, now: now)
+        case .opBatch(let ops, let more, let senderVersion):
+            let applied = applyRemote(ops)
+            update(l) {
+                $0.pullSentAt = nil
+                $0.remoteVersion.merge(senderVersion)
+            }
+            var out = persist(applied)
+            if more || replica.version.missing(from: senderVersion) > 0 && !ops.isEmpty {
+                out += pull(l, now: now)
+            }
+            return out
+        case .ack(let v):
+            update(l) {
+                $0.remoteVersion.merge(v)
+                $0.pushSentAt = nil
+            }
+            if case .hub = l { hubAcked.merge(v) }
+            return pushIfLacking(l, now: now)
+        case .error(let code, _):
+            switch code {
+            case .snapshotRequired:
+                update(l) {
+                    $0.pullSentAt = nil
+                    $0.snapshotVersion = nil
+                    $0.snapshotRequestedAt = now
+                }
+                return [.send(l, .snapshotRequest(after: "", maxRecords: UInt32(Self.snapshotPageRecords)))]
+            case .notReady:
+                update(l) { $0.welcomed = false }
+                return greet(l, now: now)
+            default:
+                return []
+            }
+        case .snapshotPage(let page):
+            return onSnapshotPage(l, page, now: now)
+        case .heartbeat(let hb):
+            return onRemoteHeartbeat(l, hb, now: now)
+        case .op(let op):
+            return onLiveOp(l, op, now: now)
+        case .hello, .pull, .push, .snapshotRequest:
+            return []
+        }
+    }
+
+    private mutating func onSnapshotPage(_ l: LinkID, _ page: SnapshotPage, now: UInt64) -> [Directive] {
+        var state = link(l)
+        // The first page's version is the one the whole snapshot dominates.
+        let version = state.snapshotVersion ?? page.version
+        state.snapshotVersion = version
+        state.snapshotRequestedAt = now
+        var records: [RecordKey: Record] = [:]
+        for (k, r) in page.records { records[k] = r }
+        var out: [Directive] = []
+        do {
+            try replica.load(Snapshot(version: VersionVector(), records: records))
+        } catch {
+            counters.opsRejected["snapshot", default: 0] += 1
+            update(l) { $0.snapshotVersion = nil; $0.snapshotRequestedAt = nil }
+            return []
+        }
+        out.append(.persist(ops: [], keys: Array(records.keys)))
+        if page.done {
+            try? replica.load(Snapshot(version: version, records: [:]))
+            counters.snapshotsLoaded += 1
+            state.snapshotVersion = nil
+            state.snapshotRequestedAt = nil
+            update(l) { $0 = state }
+            out.append(.persist(ops: [], keys: []))
+            out.append(.persistCompaction)
+            out += pull(l, now: now)
+        } else {
+            update(l) { $0 = state }
+            out.append(.send(l, .snapshotRequest(after: page.lastKey, maxRecords: UInt32(Self.snapshotPageRecords))))
+        }
+        return out
+    }
+
+    // MARK: subscriptions (SUB)
+
+    /// Handles a message published by a hub or peer we subscribe to.
+    public mutating func onSubscription(_ l: LinkID, _ message: Message, now: UInt64) -> [Directive] {
+        switch message {
+        case .op(let op):
+            if link(l).welcomed { update(l) { $0.lastHeard = now } }
+            return onLiveOp(l, op, now: now)
+        case .heartbeat(let hb):
+            return onRemoteHeartbeat(l, hb, now: now)
+        default:
+            return []
+        }
+    }
+
+    private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
+        let gap = op.counter > replica.version[op.origin] + 1
+        let applied = applyRemote([op])
+        var out = persist(applied)
+        // A hub relays ops it learns from any source to everyone.
+        if config.role == .hub { out += applied.map { .publish(.op($0)) } }
+        if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
+        return out
+    }
+
+    private mutating func onRemoteHeartbeat(_ l: LinkID, _ hb: Heartbeat, now: UInt64) -> [Directive] {
+        let wasWelcomed = link(l).welcomed
+        update(l) {
+            if wasWelcomed { $0.lastHeard = now }
+            $0.remoteVersion.merge(hb.version)
+        }
+        guard wasWelcomed else { return greet(l, now: now) }
+        guard syncLinks(now: now).contains(l) else { return [] }
+        var out: [Directive] = []
+        if replica.version.missing(from: hb.version) > 0 { out += pull(l, now: now) }
+        out += pushIfLacking(l, now: now)
+        return out
+    }
+
+    // MARK: anti-entropy
+
+    /// Pull what we lack and push what they lack.
+    mutating func syncWith(_ l: LinkID, now: UInt64) -> [Directive] {
+        var out: [Directive] = []
+        if replica.version.missing(from: link(l).remoteVersion) > 0 { out += pull(l, now: now) }
+        out += pushIfLacking(l, now: now)
+        return out
+    }
+
+    mutating func pull(_ l: LinkID, now: UInt64) -> [Directive] {
+        let s = link(l)
+        if let sent = s.pullSentAt, now &- sent < retryMilliseconds { return [] }
+        if s.snapshotRequestedAt != nil { return [] }
+        update(l) { $0.pullSentAt = now }
+        return [.send(l, .pull(version: replica.version, maxOps: UInt32(config.pageSize)))]
+    }
+
+    mutating func pushIfLacking(_ l: LinkID, now: UInt64) -> [Directive] {
+        let s = link(l)
+        guard syncLinks(now: now).contains(l) else { return [] }
+        if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
+        guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
+        update(l) { $0.pushSentAt = now }
+        return [.send(l, .push(ops))]
+    }
+
+    mutating func greet(_ l: LinkID, now: UInt64) -> [Directive] {
+        if now &- link(l).lastHelloSent < UInt64(config.heartbeatMilliseconds) { return [] }
+        update(l) { $0.lastHelloSent = now }
+        return [.send(l, hello())]
+    }
+
+    // MARK: time
+
+    /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
+    public mutating func onTick(now: UInt64) -> [Directive] {
+        var out: [Directive] = []
+        for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
+            let s = link(l)
+            if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }
+            if let at = s.snapshotRequestedAt, now &- at > 5 * retryMilliseconds {
+                update(l) { $0.snapshotRequestedAt = nil; $0.snapshotVersion = nil }
+            }
+        }
+        for l in linksToGreet(now: now) where !link(l).welcomed { out += greet(l, now: now) }
+        if now &- lastHeartbeat >= UInt64(config.heartbeatMilliseconds) {
+            lastHeartbeat = now
+            let hb = heartbeat()
+            out.append(.publish(hb))
+            for l in syncLinks(now: now) {
+                out.append(.send(l, hb))
+                out += syncWith(l, now: now)
+            }
+        } else {
+            for l in syncLinks(now: now) {
+                if let sent = link(l).pushSentAt, now &- sent >= retryMilliseconds { out += pushIfLacking(l, now: now) }
+            }
+        }
+        if config.role == .hub && now &- lastCompaction >= compactionIntervalMilliseconds {
+            lastCompaction = now
+            out += compact(now: now)
+        }
+        return out
+    }
+
+    /// The version every live node has acknowledged, or nil when no node is live.
+    public func stableVersion(now: UInt64) -> VersionVector? {
+        let live = clients.values.filter { now &- $0.lastSeen <= UInt64(config.liveWindowMilliseconds) }
+        guard var stable = live.first?.version else { return nil }
+        for c in live.dropFirst() { stable = stable.meet(c.version) }
+        return stable.meet(replica.version)
+    }
+
+    /// Compacts the op log below what every live node holds (hub only).
+    public mutating func compact(now: UInt64) -> [Directive] {
+        guard let stable = stableVersion(now: now) else { return [] }
+        let before = replica.logFloor
+        replica.compact(below: stable)
+        return replica.logFloor == before ? [] : [.persistCompaction]
+    }
+}

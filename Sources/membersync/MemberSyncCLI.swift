@@ -1,0 +1,222 @@
+import ArgumentParser
+import Foundation
+import MemberSyncModel
+import MemberSyncNode
+import ZeroMQ
+
+/// Options every command that talks to a node shares.
+struct NodeOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The node's data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).")
+    var dataDir: String?
+
+    @Flag(name: .customLong("json"), help: "Machine-readable JSON output.")
+    var json = false
+
+    var resolvedDataDir: String {
+        dataDir ?? ProcessInfo.processInfo.environment["MEMBERSYNC_DATA_DIR"] ?? FileManager.default.currentDirectoryPath
+    }
+
+    var client: ControlClient { ControlClient(dataDir: resolvedDataDir) }
+}
+
+/// Runs a command body, turning failures into `membersync: message` and an exit status.
+func runReporting(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let f as CLIFailure {
+        FileHandle.standardError.write(Data("membersync: \(f.message)\n".utf8))
+        throw ExitCode(f.code)
+    } catch let e as ControlError {
+        FileHandle.standardError.write(Data("membersync: \(e.message)\n".utf8))
+        throw ExitCode(1)
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as ValidationError {
+        throw e
+    } catch {
+        FileHandle.standardError.write(Data("membersync: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+@main
+struct MemberSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "membersync",
+        abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
+        version: SyncEngine.softwareVersion,
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self]
+    )
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a node's data directory and its membersync.toml.")
+
+    @Argument(help: "The data directory to create.") var directory: String
+    @Option(name: .customLong("id"), help: "This node's id (a lowercase slug, unique in the federation).") var id: String
+    @Option(help: "The organisation this office belongs to (organisations/<id>).") var organisation: String
+    @Flag(help: "Make this node the hub.") var hub = false
+    @Option(help: "ROUTER endpoint to bind, tcp://HOST:PORT (the PUB socket takes PORT+1).") var listen: String
+    @Option(name: .customLong("hub-endpoint"), help: "A hub's endpoint; repeat in order of preference.") var hubEndpoints: [String] = []
+    @Option(name: .customLong("peer"), help: "A fallback peer's endpoint; repeat for several.") var peers: [String] = []
+    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
+    @Flag(help: "Overwrite an existing membersync.toml.") var force = false
+    @Flag(name: .customLong("json"), help: "Machine-readable JSON output.") var json = false
+
+    func validate() throws {
+        guard isValidSlug(id) else { throw ValidationError("--id '\(id)' must be a lowercase slug (a-z, 0-9, '-')") }
+        guard isValidSlug(organisation) else { throw ValidationError("--organisation '\(organisation)' must be a lowercase slug") }
+        if !hub && hubEndpoints.isEmpty && peers.isEmpty {
+            throw ValidationError("a member needs at least one --hub-endpoint or --peer to sync with")
+        }
+        guard (20...60_000).contains(heartbeatMs) else { throw ValidationError("--heartbeat-ms must be between 20 and 60000") }
+        for e in [listen] + hubEndpoints + peers {
+            do { _ = try Endpoint.publisher(for: e) } catch { throw ValidationError(error.message) }
+        }
+    }
+
+    func run() throws {
+        try runReporting {
+            let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let path = (dir as NSString).appendingPathComponent(NodeConfig.fileName)
+            if FileManager.default.fileExists(atPath: path) && !force {
+                throw CLIFailure(message: "\(path) already exists (use --force to overwrite)", code: 1)
+            }
+            let config = NodeConfig(nodeID: id, organisation: organisation, role: hub ? .hub : .member, dataDir: dir,
+                                    listen: listen, hubEndpoints: hubEndpoints, peers: peers, heartbeatMilliseconds: heartbeatMs)
+            try config.tomlText().write(toFile: path, atomically: true, encoding: .utf8)
+            if json {
+                Output.json(["config": path, "node_id": id, "role": config.role.rawValue])
+            } else {
+                print("wrote \(path)\nstart the node with: membersyncd --config \(path)")
+            }
+        }
+    }
+}
+
+struct SetFields: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Create or edit a record: FIELD=VALUE, FIELD+=ELEMENT (add to a set), FIELD-=ELEMENT (remove).")
+
+    @OptionGroup var options: NodeOptions
+    @Argument(help: "COLLECTION/ID, e.g. organisations/asker") var key: String
+    @Argument(help: "FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") var changes: [String] = []
+
+    func validate() throws {
+        if changes.isEmpty { throw ValidationError("give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
+    }
+
+    func run() throws {
+        try runReporting {
+            let result = try options.client.call(["command": "set", "key": key, "changes": changes])
+            if options.json { Output.json(result) } else {
+                let r = result as? JSONObject ?? [:]
+                print("ok \(Output.text(r["key"] ?? key)) (op \(Output.text(r["origin"] ?? "")):\(Output.text(r["counter"] ?? "")))")
+            }
+        }
+    }
+}
+
+struct Get: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one record.")
+    @OptionGroup var options: NodeOptions
+    @Argument(help: "COLLECTION/ID") var key: String
+
+    func run() throws {
+        try runReporting {
+            let result = try options.client.call(["command": "get", "key": key])
+            if options.json { Output.json(result) } else { print(Output.card(result as? JSONObject ?? [:])) }
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the records of a collection.")
+    @OptionGroup var options: NodeOptions
+    @Argument(help: "organisations, contacts, offices, networks, projects or nodes") var collection: String
+
+    func run() throws {
+        try runReporting {
+            let result = try options.client.call(["command": "list", "collection": collection])
+            if options.json { Output.json(result); return }
+            let records = result as? [JSONObject] ?? []
+            let title = collection == "projects" ? "title" : "name"
+            let rows = records.map { r -> [String] in
+                let f = r["fields"] as? JSONObject ?? [:]
+                return [Output.text(r["key"] ?? ""), Output.text(f[title] ?? f["organisation"] ?? ""), r["conflicts"] == nil ? "" : "conflict"]
+            }
+            print(Output.table(["KEY", title.uppercased(), ""], rows))
+            print("\(records.count) record(s)")
+        }
+    }
+}
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete a record (an edit made concurrently elsewhere keeps it).")
+    @OptionGroup var options: NodeOptions
+    @Argument(help: "COLLECTION/ID") var key: String
+
+    func run() throws {
+        try runReporting {
+            let result = try options.client.call(["command": "delete", "key": key])
+            if options.json { Output.json(result) } else { print("deleted \(key)") }
+        }
+    }
+}
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every conflicted field with all its values and their origins.")
+    @OptionGroup var options: NodeOptions
+
+    func run() throws {
+        try runReporting {
+            let result = try options.client.call(["command": "conflicts"])
+            if options.json { Output.json(result); return }
+            let conflicts = result as? [JSONObject] ?? []
+            if conflicts.isEmpty { print("no conflicts"); return }
+            for c in conflicts {
+                print("\(Output.text(c["key"] ?? "")) \(Output.text(c["field"] ?? "")):")
+                for v in c["values"] as? [JSONObject] ?? [] { print("  - " + Output.siblingText(v)) }
+            }
+            print("\(conflicts.count) conflict(s); resolve one by setting the field again")
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the node's state. Exit status: 0 healthy, 1 degraded (no hub or peer reachable), 2 node unreachable.")
+    @OptionGroup var options: NodeOptions
+
+    func run() throws {
+        var degraded = false
+        try runReporting {
+            let result = try options.client.call(["command": "status"])
+            let s = result as? JSONObject ?? [:]
+            let mode = s["mode"] as? String ?? "?"
+            degraded = mode == "offline" || mode == "fallback-peers"
+            if options.json { Output.json(s); return }
+            func links(_ key: String) -> String {
+                let l = s[key] as? [JSONObject] ?? []
+                if l.isEmpty { return "-" }
+                return l.map { "\(Output.text($0["endpoint"] ?? "")) (\(($0["connected"] as? Bool ?? false) ? "connected" : "not connected"))" }.joined(separator: ", ")
+            }
+            let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
+            print(Output.aligned([
+                ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")), organisation \(Output.text(s["organisation"] ?? "")))"),
+                ("replica", Output.text(s["replica"] ?? "")),
+                ("mode", mode),
+                ("hubs", links("hubs")),
+                ("peers", links("peers")),
+                ("version", version.isEmpty ? "-" : version),
+                ("pending", Output.text(s["pending"] ?? 0)),
+                ("records", Output.text(s["records"] ?? 0)),
+                ("conflicts", Output.text(s["conflicts"] ?? 0)),
+                ("digest", Output.text(s["digest"] ?? "")),
+            ]))
+        }
+        if degraded { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Result of one CLI run.
+struct CLIResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
+}
+
+/// A federation of real `membersyncd` processes on 127.0.0.1 in a temporary directory.
+/// Every process it starts is killed in `shutdown()`, which tests call from tearDown.
+/// `@unchecked Sendable`: `cli` may run on writer threads; it touches no shared state
+/// except reading `root`/`binDir`, which never change. Process bookkeeping stays on the test thread.
+final class Federation: @unchecked Sendable {
+    let root: String
+    let binDir: String
+    var processes: [String: Process] = [:]
+    var ports: [String: Int] = [:]
+    let heartbeatMs: Int
+
+    init(heartbeatMs: Int = 100) throws {
+        self.heartbeatMs = heartbeatMs
+        root = NSTemporaryDirectory() + "msync-e2e-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        binDir = try Self.findBinaries()
+    }
+
+    /// The directory holding `membersyncd` and `membersync` (built by `swift build`).
+    static func findBinaries() throws -> String {
+        if let dir = ProcessInfo.processInfo.environment["MEMBERSYNC_BIN_DIR"] { return dir }
+        var url = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("membersyncd").path) { return url.path }
+        }
+        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug"
+        if FileManager.default.isExecutableFile(atPath: fallback + "/membersyncd") { return fallback }
+        throw XCTSkip("membersyncd not built: run `swift build` before `swift test` (scripts/test.sh does)")
+    }
+
+    func dataDir(_ node: String) -> String { root + "/" + node }
+    func endpoint(_ node: String) -> String { "tcp://127.0.0.1:\(ports[node]!)" }
+
+    /// A free port P with P+1 also free (the ROUTER and the PUB).
+    static func freePortPair() -> Int {
+        for _ in 0..<200 {
+            let p = Int.random(in: 20_000..<60_000)
+            if canBind(p) && canBind(p + 1) { return p }
+        }
+        return 45_000
+    }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
+    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil) throws {
+        if ports[name] == nil { ports[name] = Self.freePortPair() }
+        var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
+                    "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)"]
+        if hub { args.append("--hub") }
+        for h in hubs { args += ["--hub-endpoint", endpoint(h)] }
+        for p in peers {
+            if ports[p] == nil { ports[p] = Self.freePortPair() }
+            args += ["--peer", endpoint(p)]
+        }
+        let r = cli(args)
+        XCTAssertEqual(r.status, 0, "init \(name): \(r.stderr)")
+    }
+
+    func start(_ name: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
+        p.arguments = ["--config", dataDir(name) + "/membersync.toml"]
+        let logPath = root + "/\(name).log"
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logHandle.seekToEndOfFile()
+        p.standardOutput = logHandle
+        p.standardError = logHandle
+        try p.run()
+        processes[name] = p
+        // Ready when the control socket answers.
+        let ready = waitUntil(timeout: 10) { self.cli(["status", "--data-dir", self.dataDir(name), "--json"]).status != 2 }
+        XCTAssertTrue(ready, "\(name) did not start; log:\n\(log(name))")
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOfFile: root + "/\(name).log", encoding: .utf8)) ?? ""
+    }
+
+    func signal(_ name: String, _ sig: Int32) {
+        guard let p = processes[name], p.isRunning else { return }
+        kill(p.processIdentifier, sig)
+    }
+
+    /// SIGTERM and wait; returns how long the node took to exit.
+    @discardableResult
+    func stop(_ name: String) -> TimeInterval {
+        guard let p = processes[name] else { return 0 }
+        let start = Date()
+        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        _ = waitUntil(timeout: 10) { !p.isRunning }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        processes[name] = nil
+        return Date().timeIntervalSince(start)
+    }
+
+    func killHard(_ name: String) {
+        guard let p = processes[name] else { return }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        processes[name] = nil
+    }
+
+    func shutdown() {
+        for name in processes.keys { killHard(name) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Runs the CLI with a hard time limit.
+    @discardableResult
+    func cli(_ args: [String], timeout: TimeInterval = 20) -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/membersync")
+        p.arguments = args
+        // Output goes to files, not pipes: nothing can block on a full pipe.
+        let base = root + "/cli-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
+            return CLIResult(status: -1, stdout: "", stderr: "cannot create output files")
+        }
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch { return CLIResult(status: -1, stdout: "", stderr: "\(error)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(2000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        try? out.close()
+        try? err.close()
+        let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
+        let errData = FileManager.default.contents(atPath: base + ".err") ?? Data()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// `membersync COMMAND --data-dir <node> ARGS...`
+    @discardableResult
+    func on(_ node: String, _ command: String, _ args: String...) -> CLIResult {
+        cli([command, "--data-dir", dataDir(node)] + args)
+    }
+
+    func status(_ node: String) -> [String: Any] {
+        cli(["status", "--data-dir", dataDir(node), "--json"]).json as? [String: Any] ?? [:]
+    }
+
+    func digest(_ node: String) -> String? { status(node)["digest"] as? String }
+
+    func conflicts(_ node: String) -> [[String: Any]] {
+        on(node, "conflicts", "--json").json as? [[String: Any]] ?? []
+    }
+
+    /// Waits until every node reports the same digest; returns it, or nil on timeout.
+    func converge(_ nodes: [String], timeout: TimeInterval = 20) -> String? {
+        var digest: String?
+        let ok = waitUntil(timeout: timeout) {
+            let ds = nodes.map { self.digest($0) }
+            digest = ds.first ?? nil
+            return digest != nil && ds.allSatisfy { $0 == digest }
+        }
+        return ok ? digest : nil
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
+func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
