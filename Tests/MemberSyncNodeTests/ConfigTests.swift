@@ -1,0 +1,54 @@
+import XCTest
+@testable import MemberSyncNode
+
+final class ConfigTests: XCTestCase {
+    func write(_ text: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "cfg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/membersync.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testInitTextLoadsBackToTheSameConfig() throws {
+        let config = NodeConfig(nodeID: "asker", organisation: "asker", role: .member, dataDir: "/var/lib/membersync",
+                                listen: "tcp://0.0.0.0:7410", hubEndpoints: ["tcp://hub.example:7400", "tcp://hub2.example:7400"],
+                                peers: ["tcp://baerum.example:7410"], heartbeatMilliseconds: 500)
+        XCTAssertEqual(try NodeConfig.load(path: try write(config.tomlText())), config)
+    }
+
+    func testRelativeDataDirIsResolvedAgainstTheConfigFile() throws {
+        let path = try write("node_id = \"hub\"\nrole = \"hub\"\nlisten = \"tcp://127.0.0.1:7400\"\ndata_dir = \"state\"\n")
+        let c = try NodeConfig.load(path: path)
+        XCTAssertEqual(c.dataDir, (path as NSString).deletingLastPathComponent + "/state")
+        XCTAssertEqual(c.organisation, "hub")
+        XCTAssertEqual(c.linkTimeoutMilliseconds, 3000)
+    }
+
+    func testBadConfigsNameTheProblem() throws {
+        let cases: [(String, String)] = [
+            ("listen = \"tcp://127.0.0.1:7400\"\n", "missing key 'node_id'"),
+            ("node_id = \"Asker\"\nlisten = \"tcp://127.0.0.1:7400\"\n", "node_id"),
+            ("node_id = \"a\"\nlisten = \"tcp://127.0.0.1\"\n", "numeric port"),
+            ("node_id = \"a\"\nlisten = \"http://x:1\"\n", "tcp://HOST:PORT"),
+            ("node_id = \"a\"\nrole = \"boss\"\nlisten = \"tcp://127.0.0.1:1\"\n", "role"),
+            ("node_id = \"a\"\nlisten = \"tcp://127.0.0.1:1\"\ncolour = \"red\"\n", "unknown key 'colour'"),
+            ("node_id = a\n", "line 1"),
+            ("node_id = \"a\"\nnode_id = \"b\"\n", "given twice"),
+            ("[server]\n", "tables"),
+            ("node_id = \"a\"\nlisten = \"tcp://127.0.0.1:1\"\nheartbeat_ms = 5\n", "heartbeat_ms"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try NodeConfig.load(path: try write(text)), text) { error in
+                XCTAssertTrue("\(error)".contains(expected), "'\(error)' should mention \(expected)")
+                XCTAssertTrue("\(error)".contains("membersync.toml"), "names the file")
+            }
+        }
+    }
+
+    func testPublisherEndpointConvention() throws {
+        XCTAssertEqual(try Endpoint.publisher(for: "tcp://127.0.0.1:7400"), "tcp://127.0.0.1:7401")
+        XCTAssertEqual(try Endpoint.publisher(for: "ipc:///run/ms/router"), "ipc:///run/ms/router.pub")
+        XCTAssertThrowsError(try Endpoint.publisher(for: "tcp://127.0.0.1:65535"))
+    }
+}

@@ -1,0 +1,143 @@
+import MemberSyncModel
+import MemberSyncWire
+@testable import MemberSyncNode
+
+/// Drives several SyncEngines over an in-memory network: no sockets, simulated time, and
+/// faults on demand (nodes down, published messages dropped). Messages go through the real
+/// wire codec so what the engines see is exactly what would cross a socket.
+struct SimulatedNetwork {
+    var engines: [String: SyncEngine] = [:]
+    var down: Set<String> = []
+    var now: UInt64 = 1_700_000_000_000
+    /// Fraction of PUB messages lost (slow joiners, high-water marks).
+    var publishLoss = 0.0
+    var rng = SplitMix(seed: 1)
+    var queue: [(to: String, deliver: Delivery)] = []
+    var messagesSent = 0
+    var persisted = 0
+
+    enum Delivery {
+        case request(from: String, Message)
+        case linkMessage(from: String, Message)
+        case subscription(from: String, Message)
+    }
+
+    static func endpoint(_ name: String) -> String { "ipc:///sim/\(name)" }
+    static func name(of endpoint: String) -> String { String(endpoint.dropFirst("ipc:///sim/".count)) }
+
+    mutating func addNode(_ name: String, role: NodeRole, hubs: [String] = [], peers: [String] = [], pageSize: Int = 1000) {
+        let config = NodeConfig(nodeID: name, organisation: name, role: role, dataDir: "/sim/\(name)", listen: Self.endpoint(name),
+                                hubEndpoints: hubs.map(Self.endpoint), peers: peers.map(Self.endpoint),
+                                heartbeatMilliseconds: 100, linkTimeoutMilliseconds: 300, liveWindowMilliseconds: 60_000, pageSize: pageSize)
+        let clockNow = now
+        let replica = Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clockNow })
+        engines[name] = SyncEngine(config: config, replica: replica)
+    }
+
+    func linkID(of node: String, to target: String) -> LinkID? {
+        guard let e = engines[node] else { return nil }
+        if let i = e.hubs.firstIndex(where: { Self.name(of: $0.endpoint) == target }) { return .hub(i) }
+        if let i = e.peers.firstIndex(where: { Self.name(of: $0.endpoint) == target }) { return .peer(i) }
+        return nil
+    }
+
+    func target(of node: String, _ link: LinkID) -> String {
+        let e = engines[node]!
+        switch link {
+        case .hub(let i): return Self.name(of: e.hubs[i].endpoint)
+        case .peer(let i): return Self.name(of: e.peers[i].endpoint)
+        }
+    }
+
+    /// Round-trips a message through the real codec.
+    func wire(_ m: Message) -> Message {
+        try! WireCodec.decode(WireCodec.encode(m))
+    }
+
+    mutating func route(from node: String, _ directives: [Directive]) {
+        for d in directives {
+            switch d {
+            case .persist, .persistCompaction:
+                persisted += 1
+            case .rememberNode:
+                break
+            case .send(let link, let m):
+                messagesSent += 1
+                queue.append((target(of: node, link), .request(from: node, wire(m))))
+            case .reply(let client, let m):
+                messagesSent += 1
+                queue.append((String(decoding: client, as: UTF8.self), .linkMessage(from: node, wire(m))))
+            case .publish(let m):
+                for (name, _) in engines where name != node && linkID(of: name, to: node) != nil {
+                    messagesSent += 1
+                    if Double(rng.next() % 10_000) / 10_000 < publishLoss { continue }
+                    queue.append((name, .subscription(from: node, wire(m))))
+                }
+            }
+        }
+    }
+
+    mutating func deliverAll() {
+        var budget = 1_000_000
+        while !queue.isEmpty && budget > 0 {
+            budget -= 1
+            let (to, delivery) = queue.removeFirst()
+            guard !down.contains(to), var e = engines[to] else { continue }
+            let out: [Directive]
+            switch delivery {
+            case .request(let from, let m):
+                if down.contains(from) { continue }
+                out = e.onRequest(from: Array(from.utf8), m, now: now)
+            case .linkMessage(let from, let m):
+                guard let l = linkID(of: to, to: from) else { continue }
+                out = e.onLinkMessage(l, m, now: now)
+            case .subscription(let from, let m):
+                guard let l = linkID(of: to, to: from) else { continue }
+                out = e.onSubscription(l, m, now: now)
+            }
+            engines[to] = e
+            route(from: to, out)
+        }
+    }
+
+    /// Advances simulated time in 50 ms steps, ticking every live node and delivering.
+    mutating func run(milliseconds: UInt64) {
+        let end = now + milliseconds
+        while now < end {
+            now += 50
+            for name in engines.keys.sorted() where !down.contains(name) {
+                var e = engines[name]!
+                let out = e.onTick(now: now)
+                engines[name] = e
+                route(from: name, out)
+            }
+            deliverAll()
+        }
+    }
+
+    @discardableResult
+    mutating func write(_ node: String, _ key: String, _ changes: [FieldChange]) throws -> Op {
+        var e = engines[node]!
+        let (op, out) = try e.localWrite(try RecordKey(parsing: key), changes, now: now)
+        engines[node] = e
+        if !down.contains(node) { route(from: node, out) }
+        deliverAll()
+        return op
+    }
+
+    func digests(_ names: [String]) -> Set<String> {
+        Set(names.map { engines[$0]!.replica.digest() })
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
