@@ -24,6 +24,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// Nodes not heard from for this long no longer hold back op-log compaction at the hub.
     public var liveWindowMilliseconds: Int
     public var pageSize: Int
+    /// Messages queued per subscriber on the PUB socket before libzmq drops (anti-entropy
+    /// repairs drops; tests lower it to provoke them).
+    public var publishHighWaterMark: Int = 10_000
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -84,7 +87,7 @@ public struct NodeConfig: Sendable, Equatable {
             }
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
-                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size"]
+                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -104,12 +107,14 @@ public struct NodeConfig: Sendable, Equatable {
         let level = try string("log_level", default: "info")
         guard validLogLevels.contains(level) else { throw fail("log_level must be one of \(validLogLevels.joined(separator: ", "))") }
         let hb = try int("heartbeat_ms", default: 1000, range: 20...60_000)
-        return NodeConfig(
+        var config = NodeConfig(
             nodeID: nodeID, organisation: organisation, role: role, dataDir: dataDir, listen: listen,
             hubEndpoints: hubs, peers: peers, logLevel: level, heartbeatMilliseconds: hb,
             linkTimeoutMilliseconds: try int("link_timeout_ms", default: hb * 3, range: 60...600_000),
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
             pageSize: try int("page_size", default: 1000, range: 1...20_000))
+        config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
+        return config
     }
 
     /// The TOML text `membersync init` writes.

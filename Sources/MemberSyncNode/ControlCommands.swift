@@ -45,6 +45,8 @@ extension Node {
             }
         case "status":
             return status(now: now)
+        case "inspect":
+            return inspect(try key())
         default:
             throw ControlError("unknown command '\(command)'")
         }

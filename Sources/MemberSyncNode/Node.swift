@@ -90,7 +90,7 @@ public final class Node {
         try router.bind(config.listen)
 
         publisher = try ZMQSocket(context, .pub)
-        try publisher.setSendHighWaterMark(10_000)
+        try publisher.setSendHighWaterMark(Int32(clamping: config.publishHighWaterMark))
         try publisher.bind(try Endpoint.publisher(for: config.listen))
 
         controlPath = Self.controlSocketPath(dataDir: config.dataDir)

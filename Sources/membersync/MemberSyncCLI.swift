@@ -45,7 +45,7 @@ struct MemberSync: ParsableCommand {
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
-        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self]
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, Inspect.self]
     )
 }
 
@@ -218,5 +218,18 @@ struct Status: ParsableCommand {
             ]))
         }
         if degraded { throw ExitCode(1) }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a record's raw CRDT state: every field's siblings with their dots and causal context (JSON).")
+    @OptionGroup var options: NodeOptions
+    @Argument(help: "COLLECTION/ID") var key: String
+
+    func run() throws {
+        try runReporting {
+            Output.json(try options.client.call(["command": "inspect", "key": key]))
+        }
     }
 }
