@@ -49,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore"]),
+        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel"]),
