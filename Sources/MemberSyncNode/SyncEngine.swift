@@ -245,8 +245,9 @@ public struct SyncEngine: Sendable {
             case .needsSnapshot:
                 return [.reply(client: client, .error(code: .snapshotRequired, message: "ops below the log floor were compacted; fetch a snapshot"))]
             case .ops(let ops):
-                let more = ops.count > limit
-                return [.reply(client: client, .opBatch(ops: Array(ops.prefix(limit)), more: more, senderVersion: replica.version))]
+                let page = WireSize.prefix(Array(ops.prefix(limit)))
+                let more = ops.count > page.count
+                return [.reply(client: client, .opBatch(ops: page, more: more, senderVersion: replica.version))]
             }
         case .push(let ops):
             let applied = applyRemote(ops)
@@ -258,11 +259,18 @@ public struct SyncEngine: Sendable {
         case .snapshotRequest(let after, let maxRecords):
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
             let keys = replica.records.keys.filter { $0.description > after }.sorted { $0.description < $1.description }
-            let page = keys.prefix(limit)
+            // Cut by count and by size; at least one record so a page always makes progress.
+            var page: [RecordKey] = []
+            var bytes = 0
+            for key in keys.prefix(limit) {
+                bytes += WireSize.record(key, replica.records[key]!)
+                if bytes > WireSize.pageBudgetBytes && !page.isEmpty { break }
+                page.append(key)
+            }
             counters.snapshotsServed += after.isEmpty ? 1 : 0
             return [.reply(client: client, .snapshotPage(SnapshotPage(
                 version: replica.version, records: page.map { ($0, replica.records[$0]!) },
-                lastKey: page.last?.description ?? after, done: keys.count <= limit)))]
+                lastKey: page.last?.description ?? after, done: page.count == keys.count)))]
         case .op(let op):
             let applied = applyRemote([op])
             return persist(applied) + applied.map { .publish(.op($0)) }
@@ -437,7 +445,7 @@ public struct SyncEngine: Sendable {
         if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
         guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
         update(l) { $0.pushSentAt = now }
-        return [.send(l, .push(ops))]
+        return [.send(l, .push(WireSize.prefix(ops)))]
     }
 
     mutating func greet(_ l: LinkID, now: UInt64) -> [Directive] {

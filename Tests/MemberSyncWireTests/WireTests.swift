@@ -156,3 +156,29 @@ struct FuzzRandom {
         return state
     }
 }
+
+final class WireSizeTests: XCTestCase {
+    /// The estimate must never be below the real encoding, or pages could exceed the limit.
+    func testEstimatesAreUpperBoundsAndPagesStayUnderTheLimit() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 3), wallClock: { 1_700_000_000_000 })
+        var ops: [Op] = []
+        let big = String(repeating: "x", count: 4000)
+        for i in 0..<3000 {
+            let key = RecordKey(collection: "organisations", id: "org-\(i % 50)")
+            ops.append(try r.write(key, [.assign(field: "description", value: .string(big)), .add(field: "topics", element: "t\(i % 7)"),
+                                         .assign(field: "population", value: .int(Int64(i)))]))
+        }
+        for op in ops.prefix(200) {
+            XCTAssertGreaterThanOrEqual(WireSize.op(op), WireCodec.encodeOp(op).count)
+        }
+        for (key, record) in r.records {
+            XCTAssertGreaterThanOrEqual(WireSize.record(key, record), WireCodec.encodeRecord(key, record).count)
+        }
+        let page = WireSize.prefix(ops)
+        XCTAssertLessThan(page.count, ops.count, "3000 ops of 4 KB do not fit one page")
+        let encoded = WireCodec.encodeEnvelope(.opBatch(ops: page, more: true, senderVersion: r.version))
+        XCTAssertLessThanOrEqual(encoded.count, WireLimits.maxMessageBytes)
+        XCTAssertNoThrow(try WireCodec.decode([ProtocolVersion.signature, encoded]))
+        XCTAssertEqual(WireSize.prefix([ops[0]], budget: 1).count, 1, "one large op still moves")
+    }
+}
