@@ -49,14 +49,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ"]),
+        .target(name: "MemberSyncHarness"),
+        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel"]),
+        .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore"]),
+        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncHarness"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,16 +1,11 @@
 import Foundation
+import MemberSyncHarness
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Result of one CLI call.
-struct CLIResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-    var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
-}
+typealias CLIResult = CommandResult
 
 /// The processes under test: a hub and members, each member linked to the hub and to every
 /// other member through its own FaultyLink so any pair can be partitioned.
@@ -38,26 +33,11 @@ final class Cluster: @unchecked Sendable {
     static func linkKey(_ from: String, _ to: String) -> String { "\(from)->\(to)" }
     func dataDir(_ n: String) -> String { root + "/" + n }
 
-    static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = FaultyLink.loopback(port)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
     private var usedPorts: Set<Int> = []
     func freePortPair() -> Int {
-        for _ in 0..<500 {
-            let p = Int.random(in: 20_000..<60_000)
-            if !usedPorts.contains(p), !usedPorts.contains(p + 1), Self.canBind(p), Self.canBind(p + 1) {
-                usedPorts.formUnion([p, p + 1])
-                return p
-            }
-        }
-        return 47_000
+        let p = LoopbackPorts.freePair(avoiding: usedPorts)
+        usedPorts.formUnion([p, p + 1])
+        return p
     }
 
     /// Creates every node's config and every relay.
@@ -157,30 +137,7 @@ final class Cluster: @unchecked Sendable {
     // MARK: CLI
 
     func cli(_ args: [String], timeout: TimeInterval = 10) -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/membersync")
-        p.arguments = args
-        let base = root + "/cli-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: base + ".out")
-            try? FileManager.default.removeItem(atPath: base + ".err")
-        }
-        guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
-            return CLIResult(status: -1, stdout: "", stderr: "cannot create output files")
-        }
-        p.standardOutput = out
-        p.standardError = err
-        do { try p.run() } catch { return CLIResult(status: -1, stdout: "", stderr: "\(error)") }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(2000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        try? out.close(); try? err.close()
-        return CLIResult(status: p.terminationStatus,
-                         stdout: String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),
-                         stderr: String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self))
+        CommandRunner.run(binDir + "/membersync", args, timeout: timeout, scratchDir: root)
     }
 
     func on(_ n: String, _ args: [String], timeout: TimeInterval = 10) -> CLIResult {

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,7 @@ final class FaultyLink: @unchecked Sendable {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = Self.loopback(listenPort)
+        var addr = LoopbackPorts.address(listenPort)
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -35,14 +36,6 @@ final class FaultyLink: @unchecked Sendable {
         }
         let t = Thread { [self] in acceptLoop() }
         t.start()
-    }
-
-    static func loopback(_ port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
     }
 
     /// Partitions (true) or heals (false) the link.
@@ -89,7 +82,7 @@ final class FaultyLink: @unchecked Sendable {
             }
             if isCut { close(client); continue }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = Self.loopback(targetPort)
+            var addr = LoopbackPorts.address(targetPort)
             let rc = withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }

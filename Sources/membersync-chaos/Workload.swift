@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 
 /// A write the CLI acknowledged, with the dot it was given.
 struct AckedWrite: Sendable {
@@ -8,19 +9,6 @@ struct AckedWrite: Sendable {
     let kind: Kind
     let origin: String
     let counter: UInt64
-}
-
-/// Deterministic randomness (SplitMix64): the same seed replays the same workload and faults.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Edits concentrated on few records and fields, so many are concurrent with each other.

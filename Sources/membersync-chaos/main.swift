@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncStore
@@ -167,7 +168,8 @@ func runChaos() -> Int32 {
     let (acked, attempts) = log.snapshot
     say("chaos: faults injected: " + faultCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     say("chaos: \(attempts) edits attempted, \(acked.count) acknowledged")
-    report(acked.count >= 1000, "workload: at least 1000 acknowledged edits (\(acked.count))")
+    let expected = max(100, min(1000, Int(duration * 25)))
+    report(acked.count >= expected, "workload: at least \(expected) acknowledged edits (\(acked.count))")
 
     let healStart = Date()
     var digests: [String: String] = [:]

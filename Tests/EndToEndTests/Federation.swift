@@ -1,17 +1,12 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Result of one CLI run.
-struct CLIResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-    var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
-}
+typealias CLIResult = CommandResult
 
 /// A federation of real `membersyncd` processes on 127.0.0.1 in a temporary directory.
 /// Every process it starts is killed in `shutdown()`, which tests call from tearDown.
@@ -48,26 +43,7 @@ final class Federation: @unchecked Sendable {
     func endpoint(_ node: String) -> String { "tcp://127.0.0.1:\(ports[node]!)" }
 
     /// A free port P with P+1 also free (the ROUTER and the PUB).
-    static func freePortPair() -> Int {
-        for _ in 0..<200 {
-            let p = Int.random(in: 20_000..<60_000)
-            if canBind(p) && canBind(p + 1) { return p }
-        }
-        return 45_000
-    }
-
-    static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
+    static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
     func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil) throws {
@@ -137,32 +113,7 @@ final class Federation: @unchecked Sendable {
     /// Runs the CLI with a hard time limit.
     @discardableResult
     func cli(_ args: [String], timeout: TimeInterval = 20) -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/membersync")
-        p.arguments = args
-        // Output goes to files, not pipes: nothing can block on a full pipe.
-        let base = root + "/cli-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: base + ".out")
-            try? FileManager.default.removeItem(atPath: base + ".err")
-        }
-        guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
-            return CLIResult(status: -1, stdout: "", stderr: "cannot create output files")
-        }
-        p.standardOutput = out
-        p.standardError = err
-        do { try p.run() } catch { return CLIResult(status: -1, stdout: "", stderr: "\(error)") }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(2000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        try? out.close()
-        try? err.close()
-        let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
-        let errData = FileManager.default.contents(atPath: base + ".err") ?? Data()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        CommandRunner.run(binDir + "/membersync", args, timeout: timeout, scratchDir: root)
     }
 
     /// `membersync COMMAND --data-dir <node> ARGS...`

@@ -1,3 +1,4 @@
+import MemberSyncHarness
 import XCTest
 @testable import MemberSyncModel
 

@@ -1,17 +1,5 @@
+import MemberSyncHarness
 import MemberSyncModel
-
-/// Seeded, reproducible randomness (SplitMix64) so a failing property prints a replayable seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A simulated federation: replicas that write at random and exchange ops at random, which
 /// yields realistic field and record states (with conflicts, removals, deletes) to test laws on.

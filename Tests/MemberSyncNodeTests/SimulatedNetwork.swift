@@ -1,3 +1,4 @@
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncNode
@@ -11,7 +12,7 @@ struct SimulatedNetwork {
     var now: UInt64 = 1_700_000_000_000
     /// Fraction of PUB messages lost (slow joiners, high-water marks).
     var publishLoss = 0.0
-    var rng = SplitMix(seed: 1)
+    var rng = SeededRandom(seed: 1)
     var queue: [(to: String, deliver: Delivery)] = []
     var messagesSent = 0
     var persisted = 0
@@ -127,17 +128,5 @@ struct SimulatedNetwork {
 
     func digests(_ names: [String]) -> Set<String> {
         Set(names.map { engines[$0]!.replica.digest() })
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Deterministic randomness (SplitMix64), so a seeded test or chaos run replays exactly.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// What a finished command printed and how it exited.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
+}
+
+/// Runs programs for tests and tools: output to files (nothing can block on a full pipe) and
+/// a hard time limit, after which the program is killed.
+public enum CommandRunner {
+    public static func run(_ executable: String, _ args: [String], timeout: TimeInterval, scratchDir: String) -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        let base = scratchDir + "/cmd-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
+            return CommandResult(status: -1, stdout: "", stderr: "cannot create output files in \(scratchDir)")
+        }
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch { return CommandResult(status: -1, stdout: "", stderr: "\(error)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(2000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        try? out.close()
+        try? err.close()
+        return CommandResult(status: p.terminationStatus,
+                             stdout: String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),
+                             stderr: String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self))
+    }
+}
+
+/// Loopback ports for test federations.
+public enum LoopbackPorts {
+    public static func address(_ port: Int) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return addr
+    }
+
+    public static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = address(port)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// A port P with P+1 also free (a node's ROUTER and PUB), avoiding `taken`.
+    public static func freePair(avoiding taken: Set<Int> = []) -> Int {
+        for _ in 0..<500 {
+            let p = Int.random(in: 20_000..<60_000)
+            if !taken.contains(p), !taken.contains(p + 1), canBind(p), canBind(p + 1) { return p }
+        }
+        return 47_000
+    }
+}
