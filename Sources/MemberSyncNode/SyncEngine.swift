@@ -381,7 +381,12 @@ public struct SyncEngine: Sendable {
                 $0.remoteVersion.merge(senderVersion)
             }
             var out = persist(applied)
-            if more || replica.version.missing(from: senderVersion) > 0 && !ops.isEmpty {
+            // Pull on at once only while batches bring something new. A batch of nothing new
+            // is most likely the answer to a retried Pull whose first answer was already
+            // applied (or holds only ops we reject); pulling again at once would keep a
+            // duplicate Pull in flight for as long as applying a page takes longer than the
+            // retry interval, halving catch-up. The next heartbeat resumes pulling.
+            if !applied.isEmpty && (more || replica.version.missing(from: senderVersion) > 0) {
                 out += pull(l, now: now)
             }
             return out
