@@ -6,7 +6,8 @@ import ZeroMQ
 
 /// Options every command that talks to a node shares.
 struct NodeOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The node's data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).")
+    @Option(name: .customLong("data-dir"), help: "The node's data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).",
+            completion: .directory)
     var dataDir: String?
 
     @Flag(name: .customLong("json"), help: "Machine-readable JSON output.")
