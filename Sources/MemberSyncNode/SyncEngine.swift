@@ -196,9 +196,9 @@ public struct SyncEngine: Sendable {
     /// Applies many local edits (an import batch) and persists them in one transaction. The ops
     /// travel by the usual paged Push (and, from a hub, by the members' paged Pull once a
     /// heartbeat shows them): one message per page instead of one PUB message and one Push per
-    /// op, which halves the cost of a large import. Edits are
-    /// validated by the caller beforehand; should one still fail, the ops made before it are
-    /// kept and persisted (they are already in the replica) and the failure is returned.
+    /// op, which halves the cost of a large import. The caller validates the edits first;
+    /// should one still fail, the ops made before it are kept and persisted (they are already
+    /// in the replica) and the failure is returned.
     public mutating func localWrites(_ writes: [(key: RecordKey, changes: [FieldChange])], now: UInt64)
         -> (ops: [Op], failure: (index: Int, error: ModelError)?, directives: [Directive]) {
         var ops: [Op] = []
