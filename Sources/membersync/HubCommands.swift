@@ -101,7 +101,7 @@ struct HubCompact: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let r = try options.client.call(["command": "compact"]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 120).call(["command": "compact"]) as? JSONObject ?? [:]
             if options.json { Output.json(r); return }
             print("dropped \(Output.text(r["dropped"] ?? 0)) op(s); \(Output.text(r["ops_in_log"] ?? 0)) left in the log")
             if let note = r["note"] { print("note: \(Output.text(note))") }
@@ -120,7 +120,7 @@ struct HubSnapshot: ParsableCommand {
     func run() throws {
         try runReporting {
             let path = absolute(file)
-            let r = try options.client.call(["command": "snapshot", "path": path, "force": force]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 600).call(["command": "snapshot", "path": path, "force": force]) as? JSONObject ?? [:]
             if options.json { Output.json(r); return }
             print("wrote \(path): \(Output.text(r["records"] ?? 0)) record(s), \(Output.text(r["ops_in_log"] ?? 0)) op(s), \(Output.text(r["bytes"] ?? 0)) bytes")
         }
@@ -137,7 +137,7 @@ struct HubRestore: ParsableCommand {
     func run() throws {
         try runReporting {
             let path = absolute(file)
-            let r = try options.client.call(["command": "restore", "path": path]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 600).call(["command": "restore", "path": path]) as? JSONObject ?? [:]
             if options.json { Output.json(r); return }
             print(Output.aligned([
                 ("restored from", "\(path) (replica \(Output.text(r["backup_replica"] ?? "")))"),

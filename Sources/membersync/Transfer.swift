@@ -6,6 +6,16 @@ import MemberSyncNode
 /// Collection names, for shell completion.
 let collectionNames = Schema.memberSync.collections.keys.sorted()
 
+extension NodeOptions {
+    /// A client for requests that may legitimately take long (a batch on a busy node, merging a
+    /// large snapshot): the default 15 s is meant for detecting a node that does not answer.
+    func client(timeoutSeconds: Int) -> ControlClient {
+        var c = client
+        c.timeoutMilliseconds = timeoutSeconds * 1000
+        return c
+    }
+}
+
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import records from a JSON Lines file (the export format).",
@@ -45,7 +55,7 @@ struct Import: ParsableCommand {
                 }
                 return
             }
-            let client = options.client
+            let client = options.client(timeoutSeconds: 120)
             var totals = ["created": 0, "updated": 0, "unchanged": 0, "ops": 0]
             var bar = ProgressBar(label: "importing", unit: "records", json: options.json)
             var done = 0
@@ -116,7 +126,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let client = options.client
+            let client = options.client(timeoutSeconds: 120)
             let tmp = output.map { $0 + ".partial-\(getpid())" }
             let sink: FileHandle
             if let tmp {
@@ -130,7 +140,7 @@ struct Export: ParsableCommand {
             var after = "", count = 0, conflicted = 0, headerWritten = false
             do {
                 while true {
-                    var request: JSONObject = ["command": "export", "format": format.rawValue, "after": after, "limit": 2000]
+                    var request: JSONObject = ["command": "export", "format": format.rawValue, "after": after, "limit": 10_000]
                     if let collection { request["collection"] = collection }
                     let page = try client.call(request) as? JSONObject ?? [:]
                     if !headerWritten, let header = page["header"] as? String {

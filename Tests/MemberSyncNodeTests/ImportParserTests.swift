@@ -83,6 +83,13 @@ final class ImportParserTests: XCTestCase {
         XCTAssertEqual(target.digest(), source.digest())
     }
 
+    func testExportStringsSurviveAJSONParser() throws {
+        for text in ["plain", "quote \" and \\ backslash", "tab\tnew\nline\r", "bell \u{07} nul \u{01}", "Bærum – Øvre Eiker 🌍", "a/b"] {
+            let encoded = JSONText.string(text)
+            XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(encoded.utf8), options: [.fragmentsAllowed]) as? String, text, encoded)
+        }
+    }
+
     func testCSVQuotesOnlyWhatNeedsIt() {
         XCTAssertEqual(CSVFormat.cell("plain"), "plain")
         XCTAssertEqual(CSVFormat.cell("a,b"), "\"a,b\"")
