@@ -127,7 +127,8 @@ struct History: ParsableCommand {
 
     /// `population=95000, topics +climate -transport`
     static func changes(_ fields: JSONObject) -> String {
-        fields.keys.sorted().map { name -> String in
+        if fields.isEmpty { return "(no field changed)" }
+        return fields.keys.sorted().map { name -> String in
             if let set = fields[name] as? JSONObject {
                 let added = (set["added"] as? [String] ?? []).map { "+" + $0 }
                 let removed = (set["removed"] as? [String] ?? []).map { "-" + $0 }
