@@ -54,6 +54,17 @@ public struct Replica: Sendable {
     /// Number of ops held in the log.
     public var logCount: Int { log.values.reduce(0) { $0 + $1.heldCount } }
 
+    /// The ops still held in the log, oldest first (by HLC, then dot); only those touching
+    /// `key` when one is given. Ops at or below an origin's log floor were compacted away (or
+    /// arrived inside a snapshot) and are not in the answer: history is what the log holds.
+    public func heldOps(for key: RecordKey? = nil) -> [Op] {
+        var out: [Op] = []
+        for originLog in log.values {
+            for case let op? in originLog.ops where key == nil || op.key == key { out.append(op) }
+        }
+        return out.sorted { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }
+    }
+
     /// Every field whose siblings disagree, sorted by record and field.
     public func conflicts() -> [Conflict] {
         var out: [Conflict] = []
@@ -91,9 +102,11 @@ public struct Replica: Sendable {
     // MARK: writing
 
     /// Applies a local edit: validates it, makes the op, applies it, and returns the op to
-    /// persist and send. Every edit also writes `$exists = true`.
-    public mutating func write(_ key: RecordKey, _ changes: [FieldChange]) throws(ModelError) -> Op {
-        guard !changes.isEmpty else { throw ModelError.emptyChange }
+    /// persist and send. Every edit also writes `$exists = true`. `allowEmpty` permits an edit
+    /// that only writes `$exists = true`: it creates (or revives) a record with no fields, which
+    /// import needs for exact round trips and resolve needs for an edit-versus-delete conflict.
+    public mutating func write(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false) throws(ModelError) -> Op {
+        guard !changes.isEmpty || allowEmpty else { throw ModelError.emptyChange }
         let record = records[key] ?? Record()
         let dot = Dot(id, version[id] + 1)
         let hlc = clock.now()
@@ -219,14 +232,7 @@ public struct Replica: Sendable {
     /// Joins a snapshot in. Ops it covers that this replica never held cannot be served
     /// afterwards, so the log floor rises to the snapshot's version where that is ahead.
     public mutating func load(_ snapshot: Snapshot) throws(ModelError) {
-        for (key, record) in snapshot.records {
-            do throws(SchemaError) {
-                _ = try schema.collection(key.collection)
-                for (name, state) in record.fields { try schema.checkState(state, collection: key.collection, field: name) }
-            } catch {
-                throw ModelError.schema(error)
-            }
-        }
+        try validate(snapshot)
         for (key, record) in snapshot.records {
             records[key] = (records[key] ?? Record()).joined(with: record)
         }
@@ -239,6 +245,18 @@ public struct Replica: Sendable {
                 while pending.remove(v + 1) != nil { v += 1 }
                 version[origin] = v
                 ahead[origin] = pending.isEmpty ? nil : pending
+            }
+        }
+    }
+
+    /// Checks every record of a snapshot against the schema, changing nothing.
+    public func validate(_ snapshot: Snapshot) throws(ModelError) {
+        for (key, record) in snapshot.records {
+            do throws(SchemaError) {
+                _ = try schema.collection(key.collection)
+                for (name, state) in record.fields { try schema.checkState(state, collection: key.collection, field: name) }
+            } catch {
+                throw ModelError.schema(error)
             }
         }
     }

@@ -22,7 +22,8 @@ extension Replica {
         return Self.view(key: key, record: record)
     }
 
-    static func view(key: RecordKey, record: Record) -> RecordView {
+    /// The visible form of a record state, whether or not it exists.
+    public static func view(key: RecordKey, record: Record) -> RecordView {
         var out: [FieldView] = []
         for name in record.fields.keys.sorted() where name != Record.existsField {
             switch record.fields[name]! {

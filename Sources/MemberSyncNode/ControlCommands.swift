@@ -36,9 +36,7 @@ extension Node {
             guard let view = engine.replica.view(k) else { throw ControlError("no such record: \(k)") }
             return JSONView.record(view)
         case "list":
-            guard let collection = request["collection"] as? String else { throw ControlError("missing 'collection'") }
-            do { _ = try engine.replica.schema.collection(collection) } catch { throw ControlError(error.description) }
-            return engine.replica.keys(in: collection).compactMap { engine.replica.view($0).map(JSONView.record) }
+            return try listRecords(request)
         case "conflicts":
             return engine.replica.conflicts().map { c -> JSONObject in
                 ["key": c.key.description, "field": c.field, "values": c.siblings.map(JSONView.sibling)]
@@ -48,12 +46,13 @@ extension Node {
         case "inspect":
             return inspect(try key())
         default:
+            if let result = try handleDirectoryControl(command, request, now: now) { return result }
             throw ControlError("unknown command '\(command)'")
         }
     }
 
     /// Persists a local write before anything else happens; if that fails the CLI hears it.
-    private func commitLocal(_ directives: [Directive]) throws {
+    func commitLocal(_ directives: [Directive]) throws {
         guard case .persist(let ops, let keys)? = directives.first else { throw ControlError("internal: write produced no persist step") }
         do {
             let replica = engine.replica

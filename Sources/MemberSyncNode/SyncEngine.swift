@@ -28,6 +28,21 @@ public enum Directive: Equatable, Sendable {
     case rememberNode(String)
 }
 
+/// What merging a backup into a running replica changed.
+public struct BackupMerge: Sendable, Equatable {
+    public var replica: ReplicaID
+    public var recordsInBackup: Int
+    public var opsInBackup: Int
+    public var opsAdded: Int
+    public var opsRejected: Int
+    /// Records that did not exist here (or were deleted) and exist after the merge.
+    public var recordsCreated: Int
+    /// Records whose state changed, created ones included.
+    public var recordsChanged: [RecordKey]
+    public var versionBefore: VersionVector
+    public var versionAfter: VersionVector
+}
+
 /// State of one outbound link.
 public struct LinkState: Sendable {
     public let endpoint: String
@@ -158,8 +173,8 @@ public struct SyncEngine: Sendable {
 
     /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
     /// publish it, and push it to whoever this node syncs with.
-    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], now: UInt64) throws(ModelError) -> (Op, [Directive]) {
-        let op = try replica.write(key, changes)
+    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+        let op = try replica.write(key, changes, allowEmpty: allowEmpty)
         return (op, afterLocal(op, now: now))
     }
 
@@ -176,6 +191,68 @@ public struct SyncEngine: Sendable {
             out.append(.send(l, .push([op])))
         }
         return out
+    }
+
+    /// Applies many local edits (an import batch) and persists them in one transaction. The ops
+    /// travel by the usual paged Push (and, from a hub, by the members' paged Pull once a
+    /// heartbeat shows them): one message per page instead of one PUB message and one Push per
+    /// op, which halves the cost of a large import. The caller validates the edits first;
+    /// should one still fail, the ops made before it are kept and persisted (they are already
+    /// in the replica) and the failure is returned.
+    public mutating func localWrites(_ writes: [(key: RecordKey, changes: [FieldChange])], now: UInt64)
+        -> (ops: [Op], failure: (index: Int, error: ModelError)?, directives: [Directive]) {
+        var ops: [Op] = []
+        var failure: (index: Int, error: ModelError)?
+        for (i, w) in writes.enumerated() {
+            do {
+                ops.append(try replica.write(w.key, w.changes, allowEmpty: true))
+            } catch {
+                failure = (i, error)
+                break
+            }
+        }
+        counters.localWrites += UInt64(ops.count)
+        var out = persist(ops)
+        for l in syncLinks(now: now) { out += pushIfLacking(l, now: now) }
+        return (ops, failure, out)
+    }
+
+    /// Joins a backup (a replica loaded from another database file) into this replica: first
+    /// every op its log holds, applied like remote ops (validated, deduplicated, logged so they
+    /// can be served), then its records and version, joined like a snapshot. Joins are
+    /// idempotent, so merging a backup that is older, newer or the same is safe. Nothing
+    /// changes when a record of the backup fails the schema.
+    public mutating func merge(backup: Replica) throws(ModelError) -> (BackupMerge, [Directive]) {
+        let snapshot = backup.snapshot()
+        try replica.validate(snapshot)
+        let before = replica
+        let rejectedBefore = counters.opsRejected.values.reduce(0, +)
+        let backupOps = backup.heldOps()
+        let applied = applyRemote(backupOps)
+        try replica.load(snapshot)
+        var created = 0, changed: [RecordKey] = []
+        for key in snapshot.records.keys.sorted() where before.records[key] != replica.records[key] {
+            changed.append(key)
+            if !(before.records[key]?.exists ?? false) && (replica.records[key]?.exists ?? false) { created += 1 }
+        }
+        var keys = Set(changed)
+        keys.formUnion(applied.map(\.key))
+        var out: [Directive] = [.persist(ops: applied, keys: keys.sorted())]
+        if replica.logFloor != before.logFloor { out.append(.persistCompaction) }
+        let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
+                                 opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
+                                 recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
+        return (report, out)
+    }
+
+    /// Runs compaction now (the operator's `hub compact`) and says how many ops it dropped,
+    /// or why it could not.
+    public mutating func compactNow(now: UInt64) -> (dropped: Int, stable: VersionVector?, directives: [Directive]) {
+        let before = replica.logCount
+        let stable = stableVersion(now: now)
+        let directives = compact(now: now)
+        lastCompaction = now
+        return (before - replica.logCount, stable, directives)
     }
 
     // MARK: applying remote ops
@@ -312,7 +389,12 @@ public struct SyncEngine: Sendable {
                 $0.remoteVersion.merge(senderVersion)
             }
             var out = persist(applied)
-            if more || replica.version.missing(from: senderVersion) > 0 && !ops.isEmpty {
+            // Pull on at once only while batches bring something new. A batch of nothing new
+            // is most likely the answer to a retried Pull whose first answer was already
+            // applied (or holds only ops we reject); pulling again at once would keep a
+            // duplicate Pull in flight for as long as applying a page takes longer than the
+            // retry interval, halving catch-up. The next heartbeat resumes pulling.
+            if !applied.isEmpty && (more || replica.version.missing(from: senderVersion) > 0) {
                 out += pull(l, now: now)
             }
             return out

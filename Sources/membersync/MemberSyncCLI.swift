@@ -6,7 +6,8 @@ import ZeroMQ
 
 /// Options every command that talks to a node shares.
 struct NodeOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The node's data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).")
+    @Option(name: .customLong("data-dir"), help: "The node's data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).",
+            completion: .directory)
     var dataDir: String?
 
     @Flag(name: .customLong("json"), help: "Machine-readable JSON output.")
@@ -45,7 +46,8 @@ struct MemberSync: ParsableCommand {
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
-        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, Inspect.self]
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self,
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self]
     )
 }
 
@@ -135,11 +137,15 @@ struct Get: ParsableCommand {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the records of a collection.")
     @OptionGroup var options: NodeOptions
-    @Argument(help: "organisations, contacts, offices, networks, projects or nodes") var collection: String
+    @Argument(help: "organisations, contacts, offices, networks, projects or nodes", completion: .list(collectionNames)) var collection: String
+    @Option(name: .customLong("where"), help: "FIELD=VALUE: only records with this value (for a set field: containing it). Repeat to combine.")
+    var conditions: [String] = []
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "list", "collection": collection])
+            var request: JSONObject = ["command": "list", "collection": collection]
+            if !conditions.isEmpty { request["where"] = conditions }
+            let result = try options.client.call(request)
             if options.json { Output.json(result); return }
             let records = result as? [JSONObject] ?? []
             let title = collection == "projects" ? "title" : "name"

@@ -4,7 +4,7 @@ import MemberSyncNode
 /// Human and JSON renderings of control results.
 enum Output {
     static func json(_ object: Any) {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
         print(String(decoding: data, as: UTF8.self))
     }
 
