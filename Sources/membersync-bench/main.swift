@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// membersync-bench: runs MemberSync's benchmarks next to their baselines and writes the
+/// results as JSON and Markdown. Normally started by `Benchmarks/run.sh`.
+///
+///   membersync-bench [--quick] [--only NAME,...] [--python PATH] [--pycrdt-script PATH]
+///                    [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]
+///                    [--command TEXT]
+///
+/// NAME: merge, transport, e2e, latency, catchup, snapshot, scale.
+struct Options {
+    var quick = false
+    var only: Set<String>? = nil
+    var python: String? = nil
+    var script = "Benchmarks/pycrdt_merge.py"
+    var binDir: String = {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().path
+    }()
+    var workDir: String? = nil
+    var jsonPath: String? = nil
+    var markdownPath: String? = nil
+    var command: String? = nil
+
+    static func parse(_ args: [String]) throws -> Options {
+        var o = Options()
+        var i = 0
+        func value() throws -> String {
+            i += 1
+            guard i < args.count else { throw BenchFailure("\(args[i - 1]) needs a value") }
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--quick": o.quick = true
+            case "--only": o.only = Set(try value().split(separator: ",").map(String.init))
+            case "--python": o.python = try value()
+            case "--pycrdt-script": o.script = try value()
+            case "--bin-dir": o.binDir = try value()
+            case "--work-dir": o.workDir = try value()
+            case "--json": o.jsonPath = try value()
+            case "--markdown": o.markdownPath = try value()
+            case "--command": o.command = try value()
+            case "-h", "--help":
+                print("usage: membersync-bench [--quick] [--only merge,transport,e2e,latency,catchup,snapshot,scale] [--python PATH] [--pycrdt-script PATH] [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]")
+                exit(0)
+            default: throw BenchFailure("unknown argument \(args[i])")
+            }
+            i += 1
+        }
+        return o
+    }
+
+    func wants(_ name: String) -> Bool { only?.contains(name) ?? true }
+}
+
+/// Sizes of every benchmark; `--quick` shrinks them for a smoke test.
+struct Sizes {
+    var mergeOps = 1_000_000, mergeRecords = 20_000
+    var transportMessages = 200_000
+    var e2eOps = 200_000
+    var latencyEdits = 10_000, latencyRate = 500.0
+    var catchupOps = 1_000_000
+    var snapshotRecords = 1_000_000
+    var scaleNodes = [2, 4, 8, 16, 32, 64], scaleOpsPerNode = 200
+
+    static let quick = Sizes(mergeOps: 20_000, mergeRecords: 2_000, transportMessages: 20_000, e2eOps: 4_000,
+                             latencyEdits: 300, latencyRate: 500, catchupOps: 10_000, snapshotRecords: 10_000,
+                             scaleNodes: [2, 4, 8], scaleOpsPerNode: 50)
+}
+
+signal(SIGPIPE, SIG_IGN)
+let options: Options
+do { options = try Options.parse(Array(CommandLine.arguments.dropFirst())) } catch {
+    FileHandle.standardError.write(Data("membersync-bench: \(error)\n".utf8))
+    exit(2)
+}
+let sizes = options.quick ? Sizes.quick : Sizes()
+let workDir = options.workDir ?? NSTemporaryDirectory() + "membersync-bench-\(getpid())"
+try? FileManager.default.removeItem(atPath: workDir)
+try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+
+let report = Report()
+report.mode = options.quick ? "quick" : "full"
+report.command = options.command ?? (["membersync-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+report.details["sizes"] = [
+    "merge_ops": sizes.mergeOps, "merge_records": sizes.mergeRecords, "transport_messages": sizes.transportMessages,
+    "e2e_ops": sizes.e2eOps, "latency_edits": sizes.latencyEdits, "latency_rate_per_second": sizes.latencyRate,
+    "catchup_ops": sizes.catchupOps, "snapshot_records": sizes.snapshotRecords, "scale_nodes": sizes.scaleNodes,
+    "scale_ops_per_node": sizes.scaleOpsPerNode,
+]
+
+var failures = 0
+@MainActor
+func section(_ name: String, _ body: () throws -> Void) {
+    guard options.wants(name) else { return }
+    let t0 = now()
+    do { try body() } catch {
+        failures += 1
+        report.notes.append("\(name) failed: \(error)")
+        progress("\(name) FAILED: \(error)")
+    }
+    progress(String(format: "%@ took %.1f s", name, now() - t0))
+}
+
+section("merge") {
+    try MergeBench(ops: sizes.mergeOps, records: sizes.mergeRecords, workDir: workDir, python: options.python, script: options.script).run(report)
+}
+
+let jsonData = try JSONSerialization.data(withJSONObject: report.json(), options: [.prettyPrinted, .sortedKeys])
+if let p = options.jsonPath { try jsonData.write(to: URL(fileURLWithPath: p)) }
+let markdown = report.markdown()
+if let p = options.markdownPath { try markdown.write(toFile: p, atomically: true, encoding: .utf8) }
+print(markdown)
+try? FileManager.default.removeItem(atPath: workDir)
+exit(failures == 0 ? 0 : 1)
