@@ -168,6 +168,36 @@ public struct SyncEngine: Sendable {
         return (op, afterLocal(op, now: now))
     }
 
+    /// Applies several edits as one batch: one persist step for all of them (one transaction,
+    /// one fsync), their publications, and pushes of at most `pageSize` ops per link. If an edit
+    /// fails, the edits before it stay applied and are persisted by the returned directives;
+    /// the error says which edit failed.
+    public mutating func localWriteBatch(_ edits: [(RecordKey, [FieldChange])], now: UInt64) -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
+        var ops: [Op] = []
+        ops.reserveCapacity(edits.count)
+        var failure: (Int, ModelError)?
+        for (i, (key, changes)) in edits.enumerated() {
+            do { ops.append(try replica.write(key, changes)) } catch {
+                failure = (i, error)
+                break
+            }
+        }
+        guard !ops.isEmpty else { return ([], [], failure) }
+        counters.localWrites += UInt64(ops.count)
+        var out = persist(ops)
+        out += ops.map { .publish(.op($0)) }
+        for l in syncLinks(now: now) {
+            update(l) { $0.pushSentAt = now }
+            var start = 0
+            while start < ops.count {
+                let end = min(ops.count, start + config.pageSize)
+                out.append(.send(l, .push(Array(ops[start..<end]))))
+                start = end
+            }
+        }
+        return (ops, out, failure)
+    }
+
     private mutating func afterLocal(_ op: Op, now: UInt64) -> [Directive] {
         counters.localWrites += 1
         var out: [Directive] = [.persist(ops: [op], keys: [op.key]), .publish(.op(op))]

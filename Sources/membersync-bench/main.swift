@@ -66,11 +66,11 @@ struct Sizes {
     var latencyEdits = 10_000, latencyRate = 500.0
     var catchupOps = 1_000_000
     var snapshotRecords = 1_000_000
-    var scaleNodes = [2, 4, 8, 16, 32, 64], scaleOpsPerNode = 200
+    var scaleNodes = [2, 4, 8, 16, 32, 64], scaleTotalOps = 6_300
 
     static let quick = Sizes(mergeOps: 20_000, mergeRecords: 2_000, transportMessages: 20_000, e2eOps: 4_000,
                              latencyEdits: 300, latencyRate: 500, catchupOps: 10_000, snapshotRecords: 10_000,
-                             scaleNodes: [2, 4, 8], scaleOpsPerNode: 50)
+                             scaleNodes: [2, 4, 8], scaleTotalOps: 630)
 }
 
 signal(SIGPIPE, SIG_IGN)
@@ -91,7 +91,7 @@ report.details["sizes"] = [
     "merge_ops": sizes.mergeOps, "merge_records": sizes.mergeRecords, "transport_messages": sizes.transportMessages,
     "e2e_ops": sizes.e2eOps, "latency_edits": sizes.latencyEdits, "latency_rate_per_second": sizes.latencyRate,
     "catchup_ops": sizes.catchupOps, "snapshot_records": sizes.snapshotRecords, "scale_nodes": sizes.scaleNodes,
-    "scale_ops_per_node": sizes.scaleOpsPerNode,
+    "scale_total_ops": sizes.scaleTotalOps,
 ]
 
 var failures = 0
@@ -109,6 +109,30 @@ func section(_ name: String, _ body: () throws -> Void) {
 
 section("merge") {
     try MergeBench(ops: sizes.mergeOps, records: sizes.mergeRecords, workDir: workDir, python: options.python, script: options.script).run(report)
+}
+
+section("transport") {
+    try TransportBench.run(report, messages: sizes.transportMessages, sizes: [64, 256, 1024, 16384])
+}
+section("e2e") {
+    try EndToEndBench(ops: sizes.e2eOps, batch: 1000, workDir: workDir, binDir: options.binDir).run(report)
+}
+section("latency") {
+    try LatencyBench(edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: workDir, label: "disk").run(report)
+    if !options.quick && FileManager.default.fileExists(atPath: "/dev/shm") {
+        // Same again with every store on tmpfs, where fsync costs nothing: the difference is
+        // the disk's share of the latency.
+        try LatencyBench(edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: "/dev/shm/membersync-bench-\(getpid())", label: "tmpfs").run(report)
+    }
+}
+section("catchup") {
+    try CatchUpBench(ops: sizes.catchupOps, workDir: workDir, binDir: options.binDir).run(report)
+}
+section("snapshot") {
+    try SnapshotBench(records: sizes.snapshotRecords, workDir: workDir, binDir: options.binDir).run(report)
+}
+section("scale") {
+    try ScaleBench(nodeCounts: sizes.scaleNodes, totalOps: sizes.scaleTotalOps).run(report)
 }
 
 let jsonData = try JSONSerialization.data(withJSONObject: report.json(), options: [.prettyPrinted, .sortedKeys])
