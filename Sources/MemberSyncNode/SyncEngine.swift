@@ -81,6 +81,8 @@ public struct SyncEngine: Sendable {
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
+    /// Record keys in snapshot order (bytewise `collection/id`), kept between pages.
+    private var snapshotOrder: [(String, RecordKey)] = []
     private var lastCompaction: UInt64 = 0
 
     public static let softwareVersion = "0.1.0"
@@ -287,12 +289,22 @@ public struct SyncEngine: Sendable {
             return out
         case .snapshotRequest(let after, let maxRecords):
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
-            let keys = replica.records.keys.filter { $0.description > after }.sorted { $0.description < $1.description }
-            let page = keys.prefix(limit)
+            // Records are never removed (a delete is a state), so an unchanged count means an
+            // unchanged key set and the sorted order can be reused: a snapshot of N records
+            // costs one sort, not one per page.
+            if snapshotOrder.count != replica.records.count {
+                snapshotOrder = replica.records.keys.map { ($0.description, $0) }.sorted { $0.0 < $1.0 }
+            }
+            var lo = 0, hi = snapshotOrder.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if snapshotOrder[mid].0 > after { hi = mid } else { lo = mid + 1 }
+            }
+            let page = snapshotOrder[lo..<min(snapshotOrder.count, lo + limit)]
             counters.snapshotsServed += after.isEmpty ? 1 : 0
             return [.reply(client: client, .snapshotPage(SnapshotPage(
-                version: replica.version, records: page.map { ($0, replica.records[$0]!) },
-                lastKey: page.last?.description ?? after, done: keys.count <= limit)))]
+                version: replica.version, records: page.map { ($0.1, replica.records[$0.1]!) },
+                lastKey: page.last?.0 ?? after, done: snapshotOrder.count - lo <= limit)))]
         case .op(let op):
             let applied = applyRemote([op])
             return persist(applied) + applied.map { .publish(.op($0)) }
