@@ -9,7 +9,7 @@ import Glibc
 ///
 ///   membersync-bench [--quick] [--only NAME,...] [--python PATH] [--pycrdt-script PATH]
 ///                    [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]
-///                    [--command TEXT]
+///                    [--command TEXT] [--size NAME=N]
 ///
 /// NAME: merge, transport, e2e, latency, catchup, snapshot, scale.
 struct Options {
@@ -25,6 +25,7 @@ struct Options {
     var jsonPath: String? = nil
     var markdownPath: String? = nil
     var command: String? = nil
+    var sizeOverrides: [String: Int] = [:]
 
     static func parse(_ args: [String]) throws -> Options {
         var o = Options()
@@ -45,8 +46,13 @@ struct Options {
             case "--json": o.jsonPath = try value()
             case "--markdown": o.markdownPath = try value()
             case "--command": o.command = try value()
+            case "--size":
+                // NAME=N overrides one size, e.g. --size catchup=100000
+                let kv = try value().split(separator: "=")
+                guard kv.count == 2, let n = Int(kv[1]) else { throw BenchFailure("--size takes NAME=NUMBER") }
+                o.sizeOverrides[String(kv[0])] = n
             case "-h", "--help":
-                print("usage: membersync-bench [--quick] [--only merge,transport,e2e,latency,catchup,snapshot,scale] [--python PATH] [--pycrdt-script PATH] [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]")
+                print("usage: membersync-bench [--quick] [--only merge,transport,e2e,latency,catchup,snapshot,scale] [--size NAME=N] [--python PATH] [--pycrdt-script PATH] [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]")
                 exit(0)
             default: throw BenchFailure("unknown argument \(args[i])")
             }
@@ -79,7 +85,21 @@ do { options = try Options.parse(Array(CommandLine.arguments.dropFirst())) } cat
     FileHandle.standardError.write(Data("membersync-bench: \(error)\n".utf8))
     exit(2)
 }
-let sizes = options.quick ? Sizes.quick : Sizes()
+var sizes = options.quick ? Sizes.quick : Sizes()
+for (name, n) in options.sizeOverrides {
+    switch name {
+    case "merge": sizes.mergeOps = n
+    case "transport": sizes.transportMessages = n
+    case "e2e": sizes.e2eOps = n
+    case "latency": sizes.latencyEdits = n
+    case "catchup": sizes.catchupOps = n
+    case "snapshot": sizes.snapshotRecords = n
+    case "scale": sizes.scaleTotalOps = n
+    default:
+        FileHandle.standardError.write(Data("membersync-bench: unknown size '\(name)' (merge, transport, e2e, latency, catchup, snapshot, scale)\n".utf8))
+        exit(2)
+    }
+}
 let workDir = options.workDir ?? NSTemporaryDirectory() + "membersync-bench-\(getpid())"
 try? FileManager.default.removeItem(atPath: workDir)
 try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
