@@ -156,6 +156,9 @@ struct FuzzRandom {
         return state
     }
 
+}
+
+extension WireTests {
     /// The direct encoder must write exactly the bytes of the generated code.
     func testDirectEncodingMatchesGeneratedCode() throws {
         var a = Replica(id: ReplicaID(node: "asker", epoch: 0xbeef), wallClock: Self.t)
