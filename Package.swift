@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "membersyncd", targets: ["membersyncd"]),
         .executable(name: "membersync", targets: ["membersync"]),
+        .executable(name: "membersync-bench", targets: ["membersync-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -52,6 +53,13 @@ let package = Package(
         .target(name: "MemberSyncHarness"),
         .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
+        .executableTarget(
+            name: "membersync-bench",
+            dependencies: [
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),

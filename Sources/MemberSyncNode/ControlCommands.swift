@@ -25,6 +25,32 @@ extension Node {
             do { (op, directives) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
             try commitLocal(directives)
             return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
+        case "set-many":
+            // Several edits in one transaction (one fsync): bulk loads and benchmarks.
+            // {"edits": [{"key": "COLLECTION/ID", "changes": ["FIELD=VALUE", ...]}, ...]}
+            guard let list = request["edits"] as? [JSONObject] else { throw ControlError("missing 'edits' (a list of {key, changes})") }
+            var edits: [(RecordKey, [FieldChange])] = []
+            edits.reserveCapacity(list.count)
+            for (i, e) in list.enumerated() {
+                guard let text = e["key"] as? String else { throw ControlError("edit \(i): missing 'key' (COLLECTION/ID)") }
+                let k: RecordKey
+                do { k = try RecordKey(parsing: text) } catch { throw ControlError("edit \(i): \(error.description)") }
+                do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError("edit \(i): \(error.description)") }
+                let args = e["changes"] as? [String] ?? []
+                if args.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
+                do { edits.append((k, try EditParser.changes(args, key: k, schema: engine.replica.schema))) } catch {
+                    throw ControlError("edit \(i): \(error.message)")
+                }
+            }
+            let (ops, directives, failure) = engine.localWriteBatch(edits, now: now)
+            if !directives.isEmpty { try commitLocal(directives) }
+            if let failure { throw ControlError("edit \(failure.index): \(failure.error.description) (the \(ops.count) edits before it were stored)") }
+            return ["count": ops.count, "origin": engine.replica.id.description,
+                    "first_counter": ops.first?.counter ?? 0, "last_counter": ops.last?.counter ?? 0]
+        case "version":
+            // A cheap status: the node version only (status also digests every record).
+            return ["replica": engine.replica.id.description, "version": JSONView.version(engine.replica.version),
+                    "records": engine.replica.records.count]
         case "delete":
             let k = try key()
             let (op, directives): (Op, [Directive])
@@ -61,6 +87,7 @@ extension Node {
         } catch {
             throw ControlError("write applied in memory but not stored: \(error)")
         }
+        onCommit?(ops)
         execute(Array(directives.dropFirst()))
     }
 

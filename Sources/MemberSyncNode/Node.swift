@@ -40,6 +40,9 @@ public final class Node {
     private var lockFD: Int32 = -1
     /// Undecodable or unexpected messages, by reason.
     var dropped: [String: UInt64] = [:]
+    /// Called on the reactor thread after every durable commit, with the ops it stored
+    /// (local and remote). For in-process observers such as the latency benchmark.
+    public var onCommit: (([Op]) -> Void)?
 
     public static func controlSocketPath(dataDir: String) -> String {
         (dataDir as NSString).appendingPathComponent("control.sock")
@@ -264,6 +267,7 @@ public final class Node {
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }
+            if !ops.isEmpty { onCommit?(ops) }
         }
         if compaction {
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {

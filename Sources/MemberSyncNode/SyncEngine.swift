@@ -96,6 +96,8 @@ public struct SyncEngine: Sendable {
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
+    /// Record keys in snapshot order (bytewise `collection/id`), kept between pages.
+    private var snapshotOrder: [(String, RecordKey)] = []
     private var lastCompaction: UInt64 = 0
 
     public static let softwareVersion = "0.1.0"
@@ -181,6 +183,36 @@ public struct SyncEngine: Sendable {
     public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
         let op = try replica.delete(key)
         return (op, afterLocal(op, now: now))
+    }
+
+    /// Applies several edits as one batch: one persist step for all of them (one transaction,
+    /// one fsync), their publications, and pushes of at most `pageSize` ops per link. If an edit
+    /// fails, the edits before it stay applied and are persisted by the returned directives;
+    /// the error says which edit failed.
+    public mutating func localWriteBatch(_ edits: [(RecordKey, [FieldChange])], now: UInt64) -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
+        var ops: [Op] = []
+        ops.reserveCapacity(edits.count)
+        var failure: (Int, ModelError)?
+        for (i, (key, changes)) in edits.enumerated() {
+            do { ops.append(try replica.write(key, changes)) } catch {
+                failure = (i, error)
+                break
+            }
+        }
+        guard !ops.isEmpty else { return ([], [], failure) }
+        counters.localWrites += UInt64(ops.count)
+        var out = persist(ops)
+        out += ops.map { .publish(.op($0)) }
+        for l in syncLinks(now: now) {
+            update(l) { $0.pushSentAt = now }
+            var start = 0
+            while start < ops.count {
+                let end = min(ops.count, start + config.pageSize)
+                out.append(.send(l, .push(Array(ops[start..<end]))))
+                start = end
+            }
+        }
+        return (ops, out, failure)
     }
 
     private mutating func afterLocal(_ op: Op, now: UInt64) -> [Directive] {
@@ -335,19 +367,29 @@ public struct SyncEngine: Sendable {
             return out
         case .snapshotRequest(let after, let maxRecords):
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
-            let keys = replica.records.keys.filter { $0.description > after }.sorted { $0.description < $1.description }
+            // Records are never removed (a delete is a state), so an unchanged count means an
+            // unchanged key set and the sorted order can be reused: a snapshot of N records
+            // costs one sort, not one per page.
+            if snapshotOrder.count != replica.records.count {
+                snapshotOrder = replica.records.keys.map { ($0.description, $0) }.sorted { $0.0 < $1.0 }
+            }
+            var lo = 0, hi = snapshotOrder.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if snapshotOrder[mid].0 > after { hi = mid } else { lo = mid + 1 }
+            }
             // Cut by count and by size; at least one record so a page always makes progress.
-            var page: [RecordKey] = []
+            var page: [(String, RecordKey)] = []
             var bytes = 0
-            for key in keys.prefix(limit) {
-                bytes += WireSize.record(key, replica.records[key]!)
+            for entry in snapshotOrder[lo..<min(snapshotOrder.count, lo + limit)] {
+                bytes += WireSize.record(entry.1, replica.records[entry.1]!)
                 if bytes > WireSize.pageBudgetBytes && !page.isEmpty { break }
-                page.append(key)
+                page.append(entry)
             }
             counters.snapshotsServed += after.isEmpty ? 1 : 0
             return [.reply(client: client, .snapshotPage(SnapshotPage(
-                version: replica.version, records: page.map { ($0, replica.records[$0]!) },
-                lastKey: page.last?.description ?? after, done: page.count == keys.count)))]
+                version: replica.version, records: page.map { ($0.1, replica.records[$0.1]!) },
+                lastKey: page.last?.0 ?? after, done: lo + page.count >= snapshotOrder.count)))]
         case .op(let op):
             let applied = applyRemote([op])
             return persist(applied) + applied.map { .publish(.op($0)) }

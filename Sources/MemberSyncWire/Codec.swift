@@ -33,6 +33,8 @@ public enum WireCodec {
     }
 
     public static func encodeEnvelope(_ message: Message) -> [UInt8] {
+        // Ops, pushes and op batches (the bulk of the traffic) skip the generated types.
+        if let bytes = DirectEncoding.envelope(message) { return bytes }
         let env = ProtoConvert.envelope(message)
         // Serialising a fully built message cannot fail; an empty frame would be rejected
         // by the receiver rather than crash anything.
@@ -70,7 +72,7 @@ public enum WireCodec {
 
     /// Encodes one op on its own (the store keeps ops in this form).
     public static func encodeOp(_ op: Op) -> [UInt8] {
-        (try? ProtoConvert.op(op).serializedBytes()) ?? []
+        DirectEncoding.op(op)
     }
 
     public static func decodeOp(_ bytes: [UInt8]) throws(WireError) -> Op {
@@ -81,7 +83,7 @@ public enum WireCodec {
 
     /// Encodes one record's full state (the store keeps records in this form).
     public static func encodeRecord(_ key: RecordKey, _ record: Record) -> [UInt8] {
-        (try? ProtoConvert.recordState(key, record).serializedBytes()) ?? []
+        DirectEncoding.record(key, record)
     }
 
     public static func decodeRecord(_ bytes: [UInt8]) throws(WireError) -> (key: RecordKey, record: Record) {

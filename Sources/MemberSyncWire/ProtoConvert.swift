@@ -174,40 +174,62 @@ enum ProtoConvert {
         .invalidField(path: path, reason: reason)
     }
 
+    // Paths name the offending field in errors ("op.fields[2].register.siblings[0].dot").
+    // They are passed as closures and only built when a check fails: building them eagerly
+    // for every field and sibling cost more than the protobuf parse itself.
+    typealias Path = () -> String
+
     static func text(_ s: String, _ path: String, max: Int = WireLimits.maxTextBytes) throws(WireError) -> String {
-        guard s.utf8.count <= max else { throw fail(path, "longer than \(max) bytes") }
+        try text(s, { path }, max: max)
+    }
+
+    static func text(_ s: String, _ path: Path, max: Int = WireLimits.maxTextBytes) throws(WireError) -> String {
+        guard s.utf8.count <= max else { throw fail(path(), "longer than \(max) bytes") }
         return s
     }
 
     static func slug(_ s: String, _ path: String) throws(WireError) -> String {
-        guard isValidSlug(s) else { throw fail(path, "'\(s.prefix(80))' is not a lowercase slug") }
+        try slug(s, { path })
+    }
+
+    static func slug(_ s: String, _ path: Path) throws(WireError) -> String {
+        guard isValidSlug(s) else { throw fail(path(), "'\(s.prefix(80))' is not a lowercase slug") }
         return s
     }
 
     static func replica(_ p: Msp_V1_ReplicaId, present: Bool, _ path: String) throws(WireError) -> ReplicaID {
-        guard present else { throw fail(path, "missing") }
-        return ReplicaID(node: try slug(p.node, path + ".node"), epoch: p.epoch)
+        try replica(p, present: present, { path })
+    }
+
+    static func replica(_ p: Msp_V1_ReplicaId, present: Bool, _ path: Path) throws(WireError) -> ReplicaID {
+        guard present else { throw fail(path(), "missing") }
+        return ReplicaID(node: try slug(p.node, { path() + ".node" }), epoch: p.epoch)
     }
 
     static func vv(_ p: Msp_V1_VersionVector, path: String) throws(WireError) -> VersionVector {
-        guard p.entries.count <= WireLimits.maxVersionEntries else { throw fail(path, "too many entries") }
+        try vv(p, { path })
+    }
+
+    static func vv(_ p: Msp_V1_VersionVector, _ path: Path) throws(WireError) -> VersionVector {
+        guard p.entries.count <= WireLimits.maxVersionEntries else { throw fail(path(), "too many entries") }
         var out: [ReplicaID: UInt64] = [:]
+        out.reserveCapacity(p.entries.count)
         for (i, e) in p.entries.enumerated() {
-            let r = try replica(e.replica, present: e.hasReplica, "\(path).entries[\(i)].replica")
-            guard out[r] == nil else { throw fail("\(path).entries[\(i)]", "replica \(r) listed twice") }
+            let r = try replica(e.replica, present: e.hasReplica, { "\(path()).entries[\(i)].replica" })
+            guard out[r] == nil else { throw fail("\(path()).entries[\(i)]", "replica \(r) listed twice") }
             out[r] = e.counter
         }
         return VersionVector(out)
     }
 
-    static func dot(_ p: Msp_V1_Dot, present: Bool, _ path: String) throws(WireError) -> Dot {
-        guard present else { throw fail(path, "missing") }
-        guard p.counter > 0 else { throw fail(path + ".counter", "must be at least 1") }
-        return Dot(try replica(p.replica, present: p.hasReplica, path + ".replica"), p.counter)
+    static func dot(_ p: Msp_V1_Dot, present: Bool, _ path: Path) throws(WireError) -> Dot {
+        guard present else { throw fail(path(), "missing") }
+        guard p.counter > 0 else { throw fail(path() + ".counter", "must be at least 1") }
+        return Dot(try replica(p.replica, present: p.hasReplica, { path() + ".replica" }), p.counter)
     }
 
-    static func value(_ p: Msp_V1_Value, present: Bool, _ path: String) throws(WireError) -> Value {
-        guard present, let kind = p.kind else { throw fail(path, "missing") }
+    static func value(_ p: Msp_V1_Value, present: Bool, _ path: Path) throws(WireError) -> Value {
+        guard present, let kind = p.kind else { throw fail(path(), "missing") }
         switch kind {
         case .text(let s): return .string(try text(s, path))
         case .integer(let i): return .int(i)
@@ -215,63 +237,75 @@ enum ProtoConvert {
         }
     }
 
-    static func register<V>(_ p: Msp_V1_Register, _ path: String, _ decode: (Msp_V1_Value, Bool, String) throws(WireError) -> V) throws(WireError) -> Register<V> {
-        guard p.siblings.count <= WireLimits.maxSiblingsPerRegister else { throw fail(path, "too many siblings") }
+    static func register<V>(_ p: Msp_V1_Register, _ path: Path, _ decode: (Msp_V1_Value, Bool, Path) throws(WireError) -> V) throws(WireError) -> Register<V> {
+        guard p.siblings.count <= WireLimits.maxSiblingsPerRegister else { throw fail(path(), "too many siblings") }
         var siblings: [Sibling<V>] = []
+        siblings.reserveCapacity(p.siblings.count)
+        // Registers hold one or two siblings almost always: a linear duplicate check beats
+        // hashing into a set until they grow.
+        let useSet = p.siblings.count > 16
         var seen = Set<Dot>()
         for (i, s) in p.siblings.enumerated() {
-            let sp = "\(path).siblings[\(i)]"
-            let d = try dot(s.dot, present: s.hasDot, sp + ".dot")
-            guard seen.insert(d).inserted else { throw fail(sp, "dot \(d) appears twice") }
-            siblings.append(Sibling(dot: d, hlc: HLC(raw: s.hlc), value: try decode(s.value, s.hasValue, sp + ".value")))
+            let d = try dot(s.dot, present: s.hasDot, { "\(path()).siblings[\(i)].dot" })
+            let duplicate = useSet ? !seen.insert(d).inserted : siblings.contains { $0.dot == d }
+            guard !duplicate else { throw fail("\(path()).siblings[\(i)]", "dot \(d) appears twice") }
+            // `path` does not escape; the compiler cannot see that through `decode`.
+            let v = try withoutActuallyEscaping(path) { (path) throws(WireError) -> V in
+                try decode(s.value, s.hasValue, { "\(path()).siblings[\(i)].value" })
+            }
+            siblings.append(Sibling(dot: d, hlc: HLC(raw: s.hlc), value: v))
         }
-        return Register(siblings: siblings, context: try vv(p.context, path: path + ".context"))
+        return Register(siblings: siblings, context: try vv(p.context, { path() + ".context" }))
     }
 
-    static func fieldStates(_ fields: [Msp_V1_FieldState], _ path: String) throws(WireError) -> [String: FieldState] {
-        guard fields.count <= WireLimits.maxFieldsPerOp else { throw fail(path, "too many fields") }
+    static func fieldStates(_ fields: [Msp_V1_FieldState], _ path: Path) throws(WireError) -> [String: FieldState] {
+        guard fields.count <= WireLimits.maxFieldsPerOp else { throw fail(path(), "too many fields") }
         var out: [String: FieldState] = [:]
+        out.reserveCapacity(fields.count)
         for (i, f) in fields.enumerated() {
-            let fp = "\(path)[\(i)]"
-            let name = try text(f.name, fp + ".name", max: 64)
-            guard !name.isEmpty else { throw fail(fp + ".name", "empty") }
-            guard out[name] == nil else { throw fail(fp, "field \(name) appears twice") }
+            let name = try text(f.name, { "\(path())[\(i)].name" }, max: 64)
+            guard !name.isEmpty else { throw fail("\(path())[\(i)].name", "empty") }
+            guard out[name] == nil else { throw fail("\(path())[\(i)]", "field \(name) appears twice") }
             switch f.state {
             case .register(let r)?:
-                out[name] = .register(try register(r, fp + ".register") { (v, present, p) throws(WireError) in try value(v, present: present, p) })
+                out[name] = .register(try register(r, { "\(path())[\(i)].register" }) { (v, present, p) throws(WireError) in try value(v, present: present, p) })
             case .set(let s)?:
-                guard s.elements.count <= WireLimits.maxSiblingsPerRegister else { throw fail(fp, "too many set elements") }
+                guard s.elements.count <= WireLimits.maxSiblingsPerRegister else { throw fail("\(path())[\(i)]", "too many set elements") }
                 var elements: [String: Register<Bool>] = [:]
+                elements.reserveCapacity(s.elements.count)
                 for (j, e) in s.elements.enumerated() {
-                    let ep = "\(fp).set.elements[\(j)]"
-                    let element = try text(e.element, ep + ".element", max: 1024)
-                    guard elements[element] == nil else { throw fail(ep, "element appears twice") }
-                    guard e.hasPresence else { throw fail(ep + ".presence", "missing") }
-                    elements[element] = try register(e.presence, ep + ".presence") { (v, present, p) throws(WireError) -> Bool in
-                        guard case .bool(let b) = try value(v, present: present, p) else { throw fail(p, "presence must be boolean") }
+                    let element = try text(e.element, { "\(path())[\(i)].set.elements[\(j)].element" }, max: 1024)
+                    guard elements[element] == nil else { throw fail("\(path())[\(i)].set.elements[\(j)]", "element appears twice") }
+                    guard e.hasPresence else { throw fail("\(path())[\(i)].set.elements[\(j)].presence", "missing") }
+                    elements[element] = try register(e.presence, { "\(path())[\(i)].set.elements[\(j)].presence" }) { (v, present, p) throws(WireError) -> Bool in
+                        guard case .bool(let b) = try value(v, present: present, p) else { throw fail(p(), "presence must be boolean") }
                         return b
                     }
                 }
                 out[name] = .set(ORSet(elements: elements))
             case nil:
-                throw fail(fp, "carries neither a register nor a set")
+                throw fail("\(path())[\(i)]", "carries neither a register nor a set")
             }
         }
         return out
     }
 
-    static func key(_ collection: String, _ id: String, _ path: String) throws(WireError) -> RecordKey {
-        guard !collection.isEmpty, collection.utf8.count <= 64 else { throw fail(path + ".collection", "empty or too long") }
-        return RecordKey(collection: collection, id: try slug(id, path + ".id"))
+    static func key(_ collection: String, _ id: String, _ path: Path) throws(WireError) -> RecordKey {
+        guard !collection.isEmpty, collection.utf8.count <= 64 else { throw fail(path() + ".collection", "empty or too long") }
+        return RecordKey(collection: collection, id: try slug(id, { path() + ".id" }))
     }
 
     static func op(_ p: Msp_V1_Op, path: String) throws(WireError) -> Op {
-        guard p.counter > 0 else { throw fail(path + ".counter", "must be at least 1") }
-        guard p.signature.count <= 256 else { throw fail(path + ".signature", "too long") }
-        return Op(origin: try replica(p.origin, present: p.hasOrigin, path + ".origin"),
+        try op(p, { path })
+    }
+
+    static func op(_ p: Msp_V1_Op, _ path: Path) throws(WireError) -> Op {
+        guard p.counter > 0 else { throw fail(path() + ".counter", "must be at least 1") }
+        guard p.signature.count <= 256 else { throw fail(path() + ".signature", "too long") }
+        return Op(origin: try replica(p.origin, present: p.hasOrigin, { path() + ".origin" }),
                   counter: p.counter, hlc: HLC(raw: p.hlc),
                   key: try key(p.collection, p.id, path),
-                  fields: try fieldStates(p.fields, path + ".fields"),
+                  fields: try fieldStates(p.fields, { path() + ".fields" }),
                   signature: [UInt8](p.signature))
     }
 
@@ -279,12 +313,16 @@ enum ProtoConvert {
         guard list.count <= WireLimits.maxOpsPerMessage else { throw fail(path, "more than \(WireLimits.maxOpsPerMessage) ops") }
         var out: [Op] = []
         out.reserveCapacity(list.count)
-        for (i, o) in list.enumerated() { out.append(try op(o, path: "\(path)[\(i)]")) }
+        for (i, o) in list.enumerated() { out.append(try op(o, { "\(path)[\(i)]" })) }
         return out
     }
 
     static func recordState(_ p: Msp_V1_RecordState, path: String) throws(WireError) -> (key: RecordKey, record: Record) {
-        (try key(p.collection, p.id, path), Record(fields: try fieldStates(p.fields, path + ".fields")))
+        try recordState(p, { path })
+    }
+
+    static func recordState(_ p: Msp_V1_RecordState, _ path: Path) throws(WireError) -> (key: RecordKey, record: Record) {
+        (try key(p.collection, p.id, path), Record(fields: try fieldStates(p.fields, { path() + ".fields" })))
     }
 
     static func message(_ env: Msp_V1_Envelope) throws(WireError) -> Message {
@@ -321,7 +359,8 @@ enum ProtoConvert {
         case .snapshotPage(let p):
             guard p.records.count <= WireLimits.maxRecordsPerPage else { throw fail("snapshot_page.records", "too many records") }
             var records: [(key: RecordKey, record: Record)] = []
-            for (i, r) in p.records.enumerated() { records.append(try recordState(r, path: "snapshot_page.records[\(i)]")) }
+            records.reserveCapacity(p.records.count)
+            for (i, r) in p.records.enumerated() { records.append(try recordState(r, { "snapshot_page.records[\(i)]" })) }
             return .snapshotPage(SnapshotPage(version: try vv(p.version, path: "snapshot_page.version"), records: records,
                                               lastKey: try text(p.lastKey, "snapshot_page.last_key", max: 200), done: p.done))
         case .heartbeat(let p):

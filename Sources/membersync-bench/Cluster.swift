@@ -1,0 +1,172 @@
+import Foundation
+import MemberSyncNode
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A federation of real `membersyncd` processes on 127.0.0.1 (the ideas of the end-to-end
+/// tests' harness): config files written directly, control requests over each node's ipc
+/// control socket, every process killed in `shutdown()`.
+final class ProcessCluster {
+    let root: String
+    let binDir: String
+    private(set) var processes: [String: Process] = [:]
+    private var ports: [String: Int] = [:]
+    private let context: ZMQContext
+    private var sockets: [String: ZMQSocket] = [:]
+
+    init(root: String, binDir: String) throws {
+        self.root = root
+        self.binDir = binDir
+        guard FileManager.default.isExecutableFile(atPath: binDir + "/membersyncd") else {
+            throw BenchFailure("membersyncd not found in \(binDir) (build it: swift build -c release --product membersyncd)")
+        }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        context = try ZMQContext()
+    }
+
+    func dataDir(_ name: String) -> String { root + "/" + name }
+    func endpoint(_ name: String) -> String { "tcp://127.0.0.1:\(ports[name]!)" }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    static func freePortPair() -> Int {
+        var rng = SplitMix64(seed: UInt64(getpid()) &* 7919 &+ UInt64(Date().timeIntervalSince1970 * 1000))
+        for _ in 0..<500 {
+            let p = 20_000 + rng.below(40_000)
+            if canBind(p) && canBind(p + 1) { return p }
+        }
+        return 47_000
+    }
+
+    /// Writes `membersync.toml` for a node (hub when `hubs` is empty).
+    func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200, pageSize: Int = 1000) throws {
+        if ports[name] == nil { ports[name] = Self.freePortPair() }
+        let dir = dataDir(name)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let list = hubs.map { "\"\(endpoint($0))\"" }.joined(separator: ", ")
+        let toml = """
+            node_id = "\(name)"
+            organisation = "\(name)"
+            role = "\(hubs.isEmpty ? "hub" : "member")"
+            data_dir = "\(dir)"
+            listen = "\(endpoint(name))"
+            hub_endpoints = [\(list)]
+            log_level = "warning"
+            heartbeat_ms = \(heartbeatMs)
+            page_size = \(pageSize)
+
+            """
+        try toml.write(toFile: dir + "/membersync.toml", atomically: true, encoding: .utf8)
+    }
+
+    /// Starts a configured node and waits until its control socket answers.
+    func start(_ name: String, timeout: Double = 60) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
+        p.arguments = ["--config", dataDir(name) + "/membersync.toml"]
+        let log = root + "/\(name).log"
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        processes[name] = p
+        let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, ["command": "ping"], timeoutMs: 500)) != nil }
+        if !ok { throw BenchFailure("\(name) did not start; log: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(500))") }
+    }
+
+    func pid(_ name: String) -> Int32? { processes[name]?.processIdentifier }
+
+    /// SIGTERM, then wait for the process to exit.
+    func stop(_ name: String) {
+        sockets[name]?.close()
+        sockets[name] = nil
+        guard let p = processes[name] else { return }
+        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        if !waitFor(timeout: 20, interval: 0.01, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        processes[name] = nil
+    }
+
+    func shutdown() {
+        for name in Array(processes.keys) { stop(name) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// One control request (the CLI's JSON protocol) over a REQ socket kept per node.
+    func control(_ name: String, _ request: [String: Any], timeoutMs: Int = 120_000) throws -> Any {
+        let socket: ZMQSocket
+        if let s = sockets[name] { socket = s } else {
+            socket = try ZMQSocket(context, .req)
+            try socket.setLinger(milliseconds: 0)
+            try socket.connect("ipc://" + Node.controlSocketPath(dataDir: dataDir(name)))
+            sockets[name] = socket
+        }
+        try socket.send([JSONView.encode(request)])
+        var poller = Poller()
+        poller.add(.socket(socket))
+        guard try poller.poll(timeoutMilliseconds: timeoutMs) == [0], let frames = try socket.receive(dontWait: true) else {
+            socket.close()
+            sockets[name] = nil
+            throw BenchFailure("\(name) did not answer \(request["command"] ?? "?") within \(timeoutMs) ms")
+        }
+        let reply = try JSONView.decodeObject(frames.last ?? [])
+        guard reply["ok"] as? Bool == true else { throw BenchFailure("\(name): \(reply["error"] ?? "refused")") }
+        return reply["result"] ?? NSNull()
+    }
+
+    /// The node's version vector, by replica id text.
+    func version(_ name: String) throws -> [String: UInt64] {
+        let r = try control(name, ["command": "version"]) as? [String: Any] ?? [:]
+        var out: [String: UInt64] = [:]
+        for (k, v) in r["version"] as? [String: Any] ?? [:] { out[k] = (v as? NSNumber)?.uint64Value ?? 0 }
+        return out
+    }
+
+    func replicaID(_ name: String) throws -> String {
+        (try control(name, ["command": "version"]) as? [String: Any])?["replica"] as? String ?? ""
+    }
+
+    func status(_ name: String) throws -> [String: Any] {
+        try control(name, ["command": "status"]) as? [String: Any] ?? [:]
+    }
+
+    /// Waits until every member reports it syncs through its hub.
+    func waitLinked(_ members: [String], timeout: Double = 30) throws {
+        let ok = waitFor(timeout: timeout, interval: 0.05) {
+            members.allSatisfy { ((try? self.status($0))?["mode"] as? String) == "via-hub" }
+        }
+        if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
+    }
+
+    /// Sends edits through `set-many` in batches; returns the counters of the last op.
+    @discardableResult
+    func writeBatches(_ name: String, _ edits: [AbstractOp], batch: Int) throws -> UInt64 {
+        var last: UInt64 = 0
+        var i = 0
+        while i < edits.count {
+            let chunk = edits[i..<min(edits.count, i + batch)]
+            let request: [String: Any] = ["command": "set-many",
+                                          "edits": chunk.map { ["key": $0.key.description, "changes": [$0.cliChange]] as [String: Any] }]
+            let r = try control(name, request) as? [String: Any] ?? [:]
+            last = (r["last_counter"] as? NSNumber)?.uint64Value ?? last
+            i += batch
+        }
+        return last
+    }
+}

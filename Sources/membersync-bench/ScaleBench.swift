@@ -1,0 +1,159 @@
+import Foundation
+import MemberSyncModel
+import MemberSyncNode
+import MemberSyncWire
+
+/// Scale: a hub and N-1 members as real `SyncEngine` state machines in one process, joined by
+/// an in-memory message bus that plays the sockets (DEALER->ROUTER sends, ROUTER replies,
+/// PUB fan-out to every subscriber). Every message is encoded once when sent and decoded at
+/// every delivery, as on the wire; persistence is skipped (no disk). Time is virtual (1 ms per
+/// round; timers tick every 25 ms of it). After the links are up, `totalOps` single-field
+/// edits are spread evenly over the members (one edit per member per round); measured until
+/// every node holds every op: wall-clock time, messages sent and deliveries per op.
+struct ScaleBench {
+    let nodeCounts: [Int]
+    let totalOps: Int
+
+    enum Delivery {
+        case toRouter(from: Int, Message)
+        case toDealer(Int, Message)
+        case toSubscriber(Int, Message)
+    }
+
+    struct Outcome {
+        let nodes: Int
+        let seconds: Double
+        let sent: Int
+        let delivered: Int
+        let bytes: Int
+        let virtualMilliseconds: UInt64
+    }
+
+    static func simulate(nodes n: Int, totalOps: Int) throws -> Outcome {
+        let clock = Shared<UInt64>(1_764_000_000_000)
+        let hubEndpoint = "tcp://hub.invalid:7400"
+        var engines: [SyncEngine] = []
+        var index: [String: Int] = [:]
+        for i in 0..<n {
+            let name = i == 0 ? "brussels" : "member-\(i)"
+            index[name] = i
+            let config = NodeConfig(nodeID: name, organisation: name, role: i == 0 ? .hub : .member, dataDir: "/nonexistent",
+                                    listen: "tcp://\(name).invalid:7400", hubEndpoints: i == 0 ? [] : [hubEndpoint])
+            engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.get() })))
+        }
+        var queue: [Delivery] = []
+        var head = 0
+        var counting = false
+        var sent = 0, delivered = 0, bytes = 0
+
+        func wire(_ m: Message) throws -> Message {
+            let frames = WireCodec.encode(m)
+            if counting { bytes += frames[1].count }
+            return try WireCodec.decode(frames)
+        }
+        func emit(_ from: Int, _ directives: [Directive]) {
+            for d in directives {
+                switch d {
+                case .send(_, let m):
+                    queue.append(.toRouter(from: from, m)); if counting { sent += 1 }
+                case .reply(let client, let m):
+                    if let to = index[String(decoding: client, as: UTF8.self)] { queue.append(.toDealer(to, m)) }
+                    if counting { sent += 1 }
+                case .publish(let m):
+                    if counting { sent += 1 }
+                    if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
+                case .persist, .persistCompaction, .rememberNode:
+                    break
+                }
+            }
+        }
+        func drain() throws {
+            while head < queue.count {
+                let d = queue[head]
+                head += 1
+                let t = clock.get()
+                switch d {
+                case .toRouter(let from, let m):
+                    let client = Array(engines[from].config.nodeID.utf8)
+                    emit(0, engines[0].onRequest(from: client, try wire(m), now: t))
+                case .toDealer(let to, let m):
+                    emit(to, engines[to].onLinkMessage(.hub(0), try wire(m), now: t))
+                case .toSubscriber(let to, let m):
+                    emit(to, engines[to].onSubscription(.hub(0), try wire(m), now: t))
+                }
+                if counting { delivered += 1 }
+            }
+            queue.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        func tick() throws {
+            let t = clock.get()
+            for i in 0..<n { emit(i, engines[i].onTick(now: t)) }
+            try drain()
+        }
+        // Links up.
+        for _ in 0..<40 {
+            try tick()
+            clock.update { $0 += 25 }
+            if (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.get()) != nil }) { break }
+        }
+        guard (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.get()) != nil }) else { throw BenchFailure("scale: links not up with \(n) nodes") }
+
+        let members = n - 1
+        let perMember = max(1, totalOps / members)
+        let workload = Workload(records: members * 8, seed: 61)
+        var rng = SplitMix64(seed: 67)
+        var members2: [String: Set<String>] = [:]
+        counting = true
+        let start = now()
+        let virtualStart = clock.get()
+        for round in 0..<perMember {
+            for m in 1..<n {
+                let r = workload.records[(m - 1) * 8 + rng.below(8)]
+                let field = Workload.pickField(r.key.collection, &rng)
+                let change = Workload.change(r.key, field, owner: engines[m].config.nodeID, &rng, members: &members2)
+                let fc: FieldChange
+                switch change {
+                case .assign(let v): fc = .assign(field: field, value: v)
+                case .element(let e, let present): fc = present ? .add(field: field, element: e) : .remove(field: field, element: e)
+                }
+                let (_, directives) = try engines[m].localWrite(r.key, [fc], now: clock.get())
+                emit(m, directives)
+            }
+            try drain()
+            clock.update { $0 += 1 }
+            if round % 25 == 24 { try tick() }
+        }
+        let total = perMember * members
+        var rounds = 0
+        func converged() -> Bool {
+            let v = engines[0].replica.version
+            return v.total == UInt64(total) && engines.allSatisfy { $0.replica.version == v }
+        }
+        while !converged() {
+            clock.update { $0 += 25 }
+            try tick()
+            rounds += 1
+            if rounds > 100_000 { throw BenchFailure("scale: \(n) nodes did not converge") }
+        }
+        return Outcome(nodes: n, seconds: now() - start, sent: sent, delivered: delivered, bytes: bytes,
+                       virtualMilliseconds: clock.get() - virtualStart)
+    }
+
+    func run(_ report: Report) throws {
+        var details: [[String: Any]] = []
+        for n in nodeCounts {
+            progress("scale: \(n) nodes, \(totalOps) ops")
+            let o = try Self.simulate(nodes: n, totalOps: totalOps)
+            let ops = Double(max(1, totalOps / (n - 1)) * (n - 1))
+            details.append(["nodes": n, "ops": Int(ops), "seconds": o.seconds, "messages_sent": o.sent, "deliveries": o.delivered,
+                            "bytes_delivered": o.bytes, "messages_sent_per_op": Double(o.sent) / ops,
+                            "deliveries_per_op": Double(o.delivered) / ops, "bytes_per_op": Double(o.bytes) / ops,
+                            "virtual_ms_to_converge": o.virtualMilliseconds, "ops_per_second": ops / o.seconds])
+            report.add(ResultRow(benchmark: "Scale", metric: "\(n) nodes: time to converge, \(Int(ops)) ops", value: o.seconds, unit: "s",
+                                 note: String(format: "%.1f msgs sent/op, %.1f deliveries/op, %.0f B/op",
+                                              Double(o.sent) / ops, Double(o.delivered) / ops, Double(o.bytes) / ops)))
+        }
+        report.details["scale"] = details
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SplitMix64: a tiny, fast, seeded generator, so every run builds the same workload.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
+    mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
+}
+
+/// Monotonic seconds.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// CPU seconds used by the calling thread: unlike wall time, barely disturbed by other
+/// processes competing for the cores.
+func threadCPUTime() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func sleepSeconds(_ s: Double) {
+    if s > 0 { usleep(UInt32(s * 1e6)) }
+}
+
+/// Percentile of sorted values (nearest rank).
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[max(0, min(sorted.count - 1, rank))]
+}
+
+/// Waits for `condition`, polling every `interval` seconds; false on timeout.
+func waitFor(timeout: Double, interval: Double = 0.005, _ condition: () -> Bool) -> Bool {
+    let deadline = now() + timeout
+    while now() < deadline {
+        if condition() { return true }
+        sleepSeconds(interval)
+    }
+    return condition()
+}
+
+/// Peak and current resident set size of a process, from /proc/PID/status, in bytes.
+func memoryOf(pid: Int32) -> (peak: Int, current: Int)? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    func kb(_ field: String) -> Int? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
+        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+    }
+    guard let peak = kb("VmHWM"), let cur = kb("VmRSS") else { return nil }
+    return (peak, cur)
+}
+
+/// What the benchmark ran on: reported next to every result.
+struct MachineInfo {
+    static func collect() -> [String: Any] {
+        var cpu = "unknown"
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let colon = line.firstIndex(of: ":") {
+            cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var memory = 0
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }) {
+            memory = (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1024
+        }
+        var load = ""
+        if let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+            load = text.split(separator: " ").prefix(3).joined(separator: " ")
+        }
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        return [
+            "nproc": ProcessInfo.processInfo.activeProcessorCount,
+            "cpu_model": cpu,
+            "memory_bytes": memory,
+            "kernel": kernel,
+            "load_average_at_start": load,
+            "hostname": ProcessInfo.processInfo.hostName,
+        ]
+    }
+}
+
+/// Runs a child process to completion; returns (status, stdout). Output goes to files so no
+/// pipe can fill up.
+func runProcess(_ path: String, _ args: [String], environment: [String: String]? = nil, stderrTo: String? = nil) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let out = NSTemporaryDirectory() + "msbench-\(UUID().uuidString).out"
+    FileManager.default.createFile(atPath: out, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let handle = FileHandle(forWritingAtPath: out)!
+    p.standardOutput = handle
+    if let stderrTo {
+        FileManager.default.createFile(atPath: stderrTo, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: stderrTo)
+    }
+    try p.run()
+    p.waitUntilExit()
+    try? handle.close()
+    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    return (p.terminationStatus, text)
+}
+
+/// Prints progress to stderr (stdout stays clean for the final report).
+func progress(_ s: String) {
+    FileHandle.standardError.write(Data("[bench] \(s)\n".utf8))
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func formatRate(_ x: Double) -> String {
+    if x.isNaN { return "n/a" }
+    if x >= 1e6 { return String(format: "%.2f M", x / 1e6) }
+    if x >= 1e3 { return String(format: "%.1f k", x / 1e3) }
+    return String(format: "%.0f", x)
+}
+
+func formatBytes(_ b: Double) -> String {
+    let k = 1024.0
+    if b >= k * k * k { return String(format: "%.2f GiB", b / (k * k * k)) }
+    if b >= k * k { return String(format: "%.1f MiB", b / (k * k)) }
+    if b >= k { return String(format: "%.1f KiB", b / k) }
+    return String(format: "%.0f B", b)
+}
