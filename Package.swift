@@ -24,7 +24,13 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "MemberSyncCrypto", dependencies: ["CSodium"]),
         .target(name: "MemberSyncModel"),
         .target(
             name: "MemberSyncWire",
@@ -34,7 +40,7 @@ let package = Package(
         .target(
             name: "MemberSyncNode",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "membersync",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ",
+                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,7 +61,7 @@ let package = Package(
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire"]),
+        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore"]),
     ],
     swiftLanguageModes: [.v6]

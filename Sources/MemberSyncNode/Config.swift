@@ -27,6 +27,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// Messages queued per subscriber on the PUB socket before libzmq drops (anti-entropy
     /// repairs drops; tests lower it to provoke them).
     public var publishHighWaterMark: Int = 10_000
+    /// Development mode on a trusted network: remote ops are applied without checking their
+    /// signatures or the write rules. Must be set explicitly (`insecure = true`).
+    public var insecure: Bool = false
+    /// Signing keys (hex Ed25519 public keys) of the hubs this node trusts, by hub node id:
+    /// the root of trust that lets a member accept the roster the hub operator writes.
+    public var hubSigningKeys: [String: String] = [:]
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -87,7 +93,8 @@ public struct NodeConfig: Sendable, Equatable {
             }
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
-                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark"]
+                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
+                                  "insecure", "hub_signing_keys"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -114,7 +121,30 @@ public struct NodeConfig: Sendable, Equatable {
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
             pageSize: try int("page_size", default: 1000, range: 1...20_000))
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
+        switch t["insecure"] {
+        case .boolean(let b)?: config.insecure = b
+        case nil: break
+        default: throw fail("'insecure' must be true or false")
+        }
+        for entry in try strings("hub_signing_keys") {
+            let (hub, key) = try Self.parseHubSigningKey(entry, file: file)
+            config.hubSigningKeys[hub] = key
+        }
         return config
+    }
+
+    /// Parses `NODE_ID:HEX` (a hub's node id and its 32-byte Ed25519 public key in hex).
+    public static func parseHubSigningKey(_ entry: String, file: String = "hub_signing_keys") throws(ConfigError) -> (String, String) {
+        func fail(_ m: String) -> ConfigError { ConfigError(file: file, message: m) }
+        let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, isSlug(parts[0]) else {
+            throw fail("hub signing key '\(entry)' must look like HUB_NODE_ID:HEX_PUBLIC_KEY")
+        }
+        let key = parts[1].lowercased()
+        guard key.utf8.count == 64, key.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw fail("hub signing key of \(parts[0]) must be 64 hex digits (an Ed25519 public key)")
+        }
+        return (parts[0], key)
     }
 
     /// The TOML text `membersync init` writes.
@@ -144,6 +174,10 @@ public struct NodeConfig: Sendable, Equatable {
         # Heartbeat interval; a link silent for link_timeout_ms counts as down.
         heartbeat_ms = \(heartbeatMilliseconds)
         link_timeout_ms = \(linkTimeoutMilliseconds)
+        # Signing keys of the hubs whose roster this node trusts, as HUB_NODE_ID:HEX.
+        hub_signing_keys = \(list(hubSigningKeys.keys.sorted().map { "\($0):\(hubSigningKeys[$0]!)" }))
+        # true only on a trusted development network: remote ops are not verified.
+        insecure = \(insecure)
 
         """
     }

@@ -77,7 +77,11 @@ public final class Node {
         store = try Store(path: (config.dataDir as NSString).appendingPathComponent(Store.fileName))
         let id = try store.identity(node: config.nodeID)
         let replica = try store.loadReplica(id: id, wallClock: { wallClockMilliseconds() })
-        engine = SyncEngine(config: config, replica: replica)
+        let signingKey = try NodeKeys.loadSigningKey(dataDir: config.dataDir)
+        if signingKey == nil && !config.insecure {
+            throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
+        }
+        engine = SyncEngine(config: config, replica: replica, signingKey: signingKey)
         context = try ZMQContext()
 
         router = try ZMQSocket(context, .router)
@@ -115,6 +119,7 @@ public final class Node {
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
+            "security": "\(config.insecure ? "OFF (insecure = true: remote ops are not verified)" : "on")",
         ])
     }
 
@@ -282,6 +287,8 @@ public final class Node {
                 send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
             case .rememberNode(let nodeID):
                 rememberNode(nodeID)
+            case .rejected(let dot, let reason, let detail):
+                logger.warning("op rejected", metadata: ["op.dot": "\(dot)", "op.origin": "\(dot.replica)", "reason": "\(reason)", "detail": "\(detail.prefix(300))"])
             }
         }
     }

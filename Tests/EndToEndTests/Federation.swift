@@ -73,7 +73,7 @@ final class Federation: @unchecked Sendable {
     func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
-                    "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)"]
+                    "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)", "--insecure"]
         if hub { args.append("--hub") }
         for h in hubs { args += ["--hub-endpoint", endpoint(h)] }
         for p in peers {
