@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
         .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

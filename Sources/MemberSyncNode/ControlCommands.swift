@@ -62,6 +62,7 @@ extension Node {
         } catch {
             throw ControlError("write applied in memory but not stored: \(error)")
         }
+        if ops.contains(where: { $0.key.collection == "nodes" }) { rosterChanged() }
         execute(Array(directives.dropFirst()))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,7 @@ import Glibc
 /// widened by the umask, refused at startup if readable by others) and are never logged.
 ///
 /// - `signing.key` / `signing.pub`: the Ed25519 key that signs this node's ops (hex).
+/// - `curve.key` / `curve.pub`: the CURVE key pair of this node's sockets (Z85).
 public enum NodeKeys {
     public static let signingSecretFile = "signing.key"
     public static let signingPublicFile = "signing.pub"
@@ -25,6 +27,29 @@ public enum NodeKeys {
         try writeSecret(path(dataDir, signingSecretFile), Hex.encode(pair.secretKey) + "\n")
         try (Hex.encode(pair.publicKey) + "\n").write(toFile: path(dataDir, signingPublicFile), atomically: true, encoding: .utf8)
         return pair
+    }
+
+    public static let curveSecretFile = "curve.key"
+    public static let curvePublicFile = "curve.pub"
+
+    /// Returns the node's CURVE key pair, creating it when missing (an existing one is kept).
+    public static func ensureCurveKey(dataDir: String) throws -> CurveKeyPair {
+        if let existing = try loadCurveKey(dataDir: dataDir) { return existing }
+        let pair = try CurveKeyPair.generate()
+        try writeSecret(path(dataDir, curveSecretFile), pair.secretKey + "\n")
+        try (pair.publicKey + "\n").write(toFile: path(dataDir, curvePublicFile), atomically: true, encoding: .utf8)
+        return pair
+    }
+
+    /// The node's CURVE key pair, or nil when the file does not exist.
+    public static func loadCurveKey(dataDir: String) throws -> CurveKeyPair? {
+        let file = path(dataDir, curveSecretFile)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let secret = try readSecret(file).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pub = CurveKeyPair.publicKey(forSecret: secret) else {
+            throw NodeStartError(message: "\(file) is not a Z85 CURVE secret key")
+        }
+        return CurveKeyPair(publicKey: pub, secretKey: secret)
     }
 
     /// The node's signing key, or nil when the file does not exist.

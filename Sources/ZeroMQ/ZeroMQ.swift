@@ -290,6 +290,14 @@ public struct CurveKeyPair: Sendable, Equatable, Codable {
         return CurveKeyPair(publicKey: str(pub), secretKey: str(sec))
     }
 
+    /// Z85 text of a binary key (32 bytes), e.g. the CURVE key a ZAP request carries.
+    public static func z85(_ binary: [UInt8]) -> String? {
+        guard binary.count == 32 else { return nil }
+        var out = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&out, binary, 32) != nil else { return nil }
+        return String(decoding: out.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Derives the public key from a Z85 secret key; nil when the text is not a valid key.
     public static func publicKey(forSecret secret: String) -> String? {
         guard secret.utf8.count == 40 else { return nil }
