@@ -180,6 +180,47 @@ final class HostileTests: XCTestCase {
         huge.close()
     }
 
+    func mode(_ path: String) -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return -1 }
+        return Int(st.st_mode & 0o777)
+    }
+
+    func testControlSocketAndSecretKeysAreReachableOnlyByTheNodesUser() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        let dir = fed.dataDir("brussels")
+        XCTAssertEqual(mode(dir), 0o700, "data directory")
+        XCTAssertEqual(mode(dir + "/signing.key"), 0o600)
+        XCTAssertEqual(mode(dir + "/curve.key"), 0o600)
+        try fed.start("brussels")
+        XCTAssertEqual(mode(dir + "/control.sock"), 0o600, "the CLI's control socket is the node user's only")
+        // Secrets never reach the log or status output.
+        let secret = try String(contentsOfFile: dir + "/signing.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let curveSecret = try String(contentsOfFile: dir + "/curve.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let status = fed.cli(["status", "--data-dir", dir, "--json"]).stdout
+        for text in [fed.log("brussels"), status] {
+            XCTAssertFalse(text.contains(secret))
+            XCTAssertFalse(text.contains(curveSecret))
+        }
+        fed.stop("brussels")
+        // A secret key others can read is refused at startup.
+        chmod(dir + "/signing.key", 0o644)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: fed.binDir + "/membersyncd")
+        p.arguments = ["--config", dir + "/membersync.toml"]
+        let errFile = fed.root + "/refused.err"
+        FileManager.default.createFile(atPath: errFile, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: errFile)
+        p.standardOutput = FileHandle(forWritingAtPath: errFile)
+        try p.run()
+        XCTAssertTrue(waitUntil(timeout: 10) { !p.isRunning })
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(err.contains("chmod 600"), err)
+    }
+
     func tcpConnect(_ port: Int) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return -1 }
