@@ -11,12 +11,17 @@ extension Node {
         if config.adminKeys.contains(key) { return "admin" }
         if config.hubKeys.contains(key) { return "hub" }
         if config.peerKeys.contains(key) { return "peer" }
+        return rosterCurveKeys[key]
+    }
+
+    func currentRosterCurveKeys() -> [String: String] {
         let replica = engine.replica
+        var out: [String: String] = [:]
         for k in replica.keys(in: "nodes") {
-            guard let r = replica.record(k), !WriteAuthority.isRevoked(r) else { continue }
-            if WriteAuthority.text(r, "curve_key") == key { return k.id }
+            guard let r = replica.record(k), !WriteAuthority.isRevoked(r), let key = WriteAuthority.text(r, "curve_key") else { continue }
+            out[key] = k.id
         }
-        return nil
+        return out
     }
 
     /// Answers one ZAP request: 200 for an admitted CURVE key, 400 otherwise.
@@ -52,6 +57,7 @@ extension Node {
     /// bound socket, so all peers reconnect (within the reconnect interval) and pass the ZAP
     /// handler again, which now refuses the revoked key; anti-entropy repairs anything lost.
     func rosterChanged() {
+        rosterCurveKeys = currentRosterCurveKeys()
         let revoked = currentlyRevoked()
         let newlyRevoked = revoked.subtracting(revokedNodes)
         revokedNodes = revoked

@@ -62,7 +62,7 @@ extension Node {
         } catch {
             throw ControlError("write applied in memory but not stored: \(error)")
         }
-        if ops.contains(where: { $0.key.collection == "nodes" }) { rosterChanged() }
+        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         execute(Array(directives.dropFirst()))
     }
 

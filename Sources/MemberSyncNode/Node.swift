@@ -42,6 +42,9 @@ public final class Node {
     var socketGeneration = 0
     /// Nodes the roster revokes: refused at ZAP, and their routing ids ignored.
     var revokedNodes: Set<String> = []
+    /// CURVE keys of the roster's non-revoked entries, by key: rebuilt on every roster change
+    /// so a ZAP request costs a lookup, not a scan of the replica.
+    var rosterCurveKeys: [String: String] = [:]
     var hubLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     public let controlPath: String
@@ -129,6 +132,7 @@ public final class Node {
         for (i, e) in config.hubEndpoints.enumerated() { hubLinks.append(try makeLink(e, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)) }
         for (i, e) in config.peers.enumerated() { peerLinks.append(try makeLink(e, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)) }
         revokedNodes = currentlyRevoked()
+        rosterCurveKeys = currentRosterCurveKeys()
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
@@ -370,7 +374,7 @@ public final class Node {
                 return
             }
         }
-        if ops.contains(where: { $0.key.collection == "nodes" }) { rosterChanged() }
+        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         if compaction {
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
                 logger.error("compaction failed", metadata: ["error": "\(error)"])
