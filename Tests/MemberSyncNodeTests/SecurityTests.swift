@@ -172,4 +172,40 @@ final class SecurityTests: XCTestCase {
             XCTAssertEqual(net.engines[n]!.replica.view(key("organisations/asker"))?.fields.first { $0.name == "name" }?.value, .string("Asker"), "earlier ops stay")
         }
     }
+
+    /// Hostile bytes all the way into a secure engine: signed ops are mutated at random on the
+    /// wire; whatever still decodes is pushed to the hub. Only ops whose canonical bytes are
+    /// exactly those an admitted origin signed may ever be applied.
+    func testMutatedSignedOpsNeverApplyUnlessUnchanged() throws {
+        var net = try secureFederation(admit: members)
+        let askerKey = net.keys["asker"]!
+        var originals: [Op] = []
+        for i in 0..<20 {
+            originals.append(try craft(origin: "asker", epoch: UInt32(100 + i), signer: askerKey, "organisations/asker",
+                                       [.assign(field: "name", value: .string("Asker \(i)")), .add(field: "topics", element: "t\(i)")]))
+        }
+        let signed = Set(originals.map { WireCodec.canonicalBytes($0) })
+        var rng = SplitMix(seed: 0x5ec)
+        var decoded = 0
+        for i in 0..<20_000 {
+            var bytes = WireCodec.encodeEnvelope(.push([originals[i % originals.count]]))
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 3 {
+                case 0: bytes[at] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
+                }
+            }
+            guard case .push(let ops)? = try? WireCodec.decode([ProtocolVersion.signature, bytes]) else { continue }
+            decoded += 1
+            _ = pushToHub(&net, from: "asker", ops)
+        }
+        guard case .ops(let held) = net.engines["brussels"]!.replica.ops(since: VersionVector()) else { return XCTFail() }
+        for op in held where op.origin.node == "asker" {
+            XCTAssertTrue(signed.contains(WireCodec.canonicalBytes(op)), "a changed op was applied: \(op.dot)")
+        }
+        XCTAssertGreaterThan(decoded, 1000, "enough mutants decoded to reach the checks")
+        XCTAssertGreaterThan(net.engines["brussels"]!.counters.opsRejected.values.reduce(0, +), 0)
+    }
 }
