@@ -146,7 +146,11 @@ public final class Node {
         let router = try ZMQSocket(context, .router)
         try router.setLinger(milliseconds: 200)
         try router.setRouterMandatory(true)
-        try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1))
+        // Handover lets a restarted node reclaim its routing id from a connection that has not
+        // timed out yet. With CURVE on it would also let an admitted node take over another
+        // node's id at connection level, before any message can be checked, so a secure node
+        // leaves it off: a duplicate id waits until the old connection's heartbeat times out.
+        if curve == nil { try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1)) }
         try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
         try router.setSendHighWaterMark(10_000)
@@ -260,7 +264,7 @@ public final class Node {
             }
             for index in ready where generation == socketGeneration {
                 switch sources[index] {
-                case .router: drain(router) { frames, now in self.onRouterFrames(frames, now: now) }
+                case .router: drainRouter()
                 case .control: serveControl()
                 case .zap: serveZAP()
                 case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: false) }
@@ -312,14 +316,30 @@ public final class Node {
         execute(directives)
     }
 
+    /// Like `drain`, for the ROUTER: each message comes with the ZAP user id of its connection.
+    private func drainRouter() {
+        var directives: [Directive] = []
+        for _ in 0..<512 {
+            guard let received = try? router.receive(dontWait: true, property: curve == nil ? nil : "User-Id") else { break }
+            directives += onRouterFrames(received.frames, userID: received.property, now: wallClockMilliseconds())
+        }
+        execute(directives)
+    }
+
     private func drop(_ reason: String, _ detail: String) {
         dropped[reason, default: 0] += 1
         logger.warning("message dropped", metadata: ["reason": "\(reason)", "detail": "\(detail.prefix(200))"])
     }
 
-    private func onRouterFrames(_ frames: [[UInt8]], now: UInt64) -> [Directive] {
+    private func onRouterFrames(_ frames: [[UInt8]], userID: String?, now: UInt64) -> [Directive] {
         guard frames.count >= 2 else { drop("framing", "no routing id"); return [] }
         let client = frames[0]
+        // A connection admitted by a roster key speaks only under that node's id: an admitted
+        // member cannot take over another node's routing id (and so its session).
+        if let userID, rosterCurveKeys.values.contains(userID), client != Array(userID.utf8) {
+            drop("impersonation", "connection of \(userID) used routing id \(String(decoding: client, as: UTF8.self))")
+            return []
+        }
         if !revokedNodes.isEmpty, revokedNodes.contains(String(decoding: client, as: UTF8.self)) {
             drop("revoked", "message from revoked node \(String(decoding: client, as: UTF8.self))")
             return []

@@ -287,6 +287,9 @@ public struct SyncEngine: Sendable {
     public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
         switch message {
         case .hello(let h):
+            if authority != nil, client != Array(h.nodeID.utf8) {
+                return [.reply(client: client, .error(code: .rejected, message: "node_id \(h.nodeID) differs from the routing id"))]
+            }
             guard let chosen = ProtocolVersion.negotiate(theirMin: h.minProtocol, theirMax: h.maxProtocol) else {
                 return [.reply(client: client, .error(code: .unsupportedVersion,
                     message: "this node speaks MSP \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current), you offered \(h.minProtocol)...\(h.maxProtocol)"))]

@@ -244,6 +244,13 @@ public final class ZMQSocket {
     /// Receives one whole multipart message, or nil when `dontWait` and nothing is queued
     /// (or the receive timeout expired).
     public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {
+        try receive(dontWait: dontWait, property: nil)?.frames
+    }
+
+    /// Like `receive`, also returning a metadata property of the message (`zmq_msg_gets`),
+    /// e.g. "User-Id", the user id the ZAP handler gave the sender's connection.
+    public func receive(dontWait: Bool = false, property: String?) throws -> (frames: [[UInt8]], property: String?)? {
+        var value: String?
         let h = try live("zmq_msg_recv")
         var frames: [[UInt8]] = []
         var msg = zmq_msg_t()
@@ -259,12 +266,14 @@ public final class ZMQSocket {
                 throw err
             }
             let size = zmq_msg_size(&msg)
+            // Metadata rides on the frames the peer sent (a ROUTER's routing-id frame has none).
+            if value == nil, let property, let p = zmq_msg_gets(&msg, property) { value = String(cString: p) }
             if size > 0, let data = zmq_msg_data(&msg) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&msg) == 0 { return frames }
+            if zmq_msg_more(&msg) == 0 { return (frames, value) }
         }
     }
 }

@@ -127,6 +127,15 @@ final class HostileTests: XCTestCase {
         let mallory = try rawDealer(context, identity: "mallory", key: malloryCurve)
         _ = try mallory.send(WireCodec.encode(hello("mallory")))
         XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
+        // Mallory's key under another node's routing id: dropped unanswered. For a connected
+        // node (asker) libzmq already refuses the duplicate id; for any other id the node's
+        // check of the connection's ZAP user id drops every message.
+        for victim in ["asker", "oslomet"] {
+            let imposter = try rawDealer(context, identity: victim, key: malloryCurve)
+            _ = try imposter.send(WireCodec.encode(hello(victim)))
+            XCTAssertNil(try imposter.receive(), "no Welcome for a connection claiming to be \(victim)")
+            imposter.close()
+        }
 
         let honest = try craft(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
         let forged = try craft(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
@@ -174,6 +183,8 @@ final class HostileTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rejected["schema"] ?? 0, 1, "\(rejected)")
         let dropped = hubStatus()["messages_dropped"] as? [String: Int] ?? [:]
         XCTAssertGreaterThanOrEqual(dropped["decode"] ?? 0, 3, "\(dropped)")
+        XCTAssertGreaterThanOrEqual(dropped["impersonation"] ?? 0, 1, "\(dropped)")
+        XCTAssertEqual(fed.status("asker")["mode"] as? String, "via-hub", "the real asker keeps its session")
         if silent >= 0 { close(silent) }
         if partial >= 0 { close(partial) }
         mallory.close()
