@@ -78,11 +78,12 @@ final class Federation: @unchecked Sendable {
     }
 
     /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
-    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil) throws {
+    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil, force: Bool = false) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
                     "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)", "--json"]
         if !secure { args.append("--insecure") }
+        if force { args.append("--force") }  // keeps the node's existing keys
         if hub { args.append("--hub") }
         for h in hubs {
             args += ["--hub-endpoint", endpoint(h)]

@@ -191,6 +191,27 @@ final class HostileTests: XCTestCase {
         huge.close()
     }
 
+    func testSecureFallbackPeersSyncWhileTheHubIsDown() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        // Peers need each other's CURVE keys: create both, then re-init (keys are kept).
+        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
+        for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) }
+        try fed.start("brussels")
+        for m in members { fed.admit(m) }
+        for m in members { try fed.start(m) }
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        fed.stop("brussels")
+        XCTAssertTrue(waitUntil(timeout: 15) { self.members.allSatisfy { self.fed.status($0)["mode"] as? String == "fallback-peers" } },
+                      "members link to each other over CURVE: \(fed.status("asker"))")
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "population=95000").status, 0)
+        XCTAssertEqual(fed.on("baerum", "set", "organisations/baerum", "name=Bærum").status, 0)
+        XCTAssertNotNil(fed.converge(members), "signed ops verified against the roster travel between peers")
+        XCTAssertEqual(field("baerum", "organisations/asker", "population") as? Int, 95000)
+        try fed.start("brussels")
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+    }
+
     func mode(_ path: String) -> Int {
         var st = stat()
         guard stat(path, &st) == 0 else { return -1 }
