@@ -25,7 +25,13 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "MemberSyncCrypto", dependencies: ["CSodium"]),
         .target(name: "MemberSyncModel"),
         .target(
             name: "MemberSyncWire",
@@ -35,7 +41,7 @@ let package = Package(
         .target(
             name: "MemberSyncNode",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "membersync",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ",
+                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,8 +70,8 @@ let package = Package(
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncHarness"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "MemberSyncHarness"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

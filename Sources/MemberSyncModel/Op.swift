@@ -40,12 +40,15 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedOp(String)
     case noSuchRecord(RecordKey)
     case emptyChange
+    /// Refused by write authorisation (who may write what); the reason names the rule.
+    case unauthorised(String)
 
     public var description: String {
         switch self {
         case .schema(let e): return e.description
         case .malformedOp(let why): return "malformed op: \(why)"
         case .noSuchRecord(let key): return "no such record: \(key)"
+        case .unauthorised(let why): return "not allowed: \(why)"
         case .emptyChange: return "nothing to change: give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT"
         }
     }

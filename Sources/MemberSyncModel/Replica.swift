@@ -24,6 +24,9 @@ public struct Replica: Sendable {
     private var ahead: [ReplicaID: Set<UInt64>] = [:]
     private var log: [ReplicaID: OriginLog] = [:]
     public private(set) var clock: HybridClock
+    /// Signs this replica's own ops before they are committed (the node installs the origin's
+    /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
+    public var signer: (@Sendable (Op) -> [UInt8])?
 
     public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
         self.id = id
@@ -106,6 +109,13 @@ public struct Replica: Sendable {
     /// that only writes `$exists = true`: it creates (or revives) a record with no fields, which
     /// import needs for exact round trips and resolve needs for an edit-versus-delete conflict.
     public mutating func write(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false) throws(ModelError) -> Op {
+        let op = try prepareWrite(key, changes, allowEmpty: allowEmpty)
+        return commitLocal(op)
+    }
+
+    /// Builds the op for a local edit without applying it (only the clock advances), so the
+    /// caller can check it, e.g. for write authorisation, before `commitLocal`.
+    public mutating func prepareWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false) throws(ModelError) -> Op {
         guard !changes.isEmpty || allowEmpty else { throw ModelError.emptyChange }
         let record = records[key] ?? Record()
         let dot = Dot(id, version[id] + 1)
@@ -137,18 +147,29 @@ public struct Replica: Sendable {
             throw ModelError.schema(error)
         }
         fields[Record.existsField] = .register(record.register(Record.existsField).writing(.bool(true), dot: dot, hlc: hlc))
-        let op = Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: fields)
-        commit(op)
-        return op
+        return Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: fields)
     }
 
     /// Deletes a record by writing `$exists = false`; a concurrent edit elsewhere keeps it.
     public mutating func delete(_ key: RecordKey) throws(ModelError) -> Op {
+        commitLocal(try prepareDelete(key))
+    }
+
+    /// Builds the delete op without applying it (see `prepareWrite`).
+    public mutating func prepareDelete(_ key: RecordKey) throws(ModelError) -> Op {
         guard let record = records[key], record.exists else { throw ModelError.noSuchRecord(key) }
         let dot = Dot(id, version[id] + 1)
         let hlc = clock.now()
         let state = record.register(Record.existsField).writing(.bool(false), dot: dot, hlc: hlc)
-        let op = Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: [Record.existsField: .register(state)])
+        return Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: [Record.existsField: .register(state)])
+    }
+
+    /// Signs (when a signer is installed) and applies an op made by `prepareWrite` or
+    /// `prepareDelete`; returns the op as stored and sent.
+    @discardableResult
+    public mutating func commitLocal(_ prepared: Op) -> Op {
+        var op = prepared
+        if let signer { op.signature = signer(op) }
         commit(op)
         return op
     }

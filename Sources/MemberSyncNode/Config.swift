@@ -27,6 +27,19 @@ public struct NodeConfig: Sendable, Equatable {
     /// Messages queued per subscriber on the PUB socket before libzmq drops (anti-entropy
     /// repairs drops; tests lower it to provoke them).
     public var publishHighWaterMark: Int = 10_000
+    /// Development mode on a trusted network: no CURVE encryption or admission on the
+    /// inter-node sockets, and remote ops are applied without checking their signatures or
+    /// the write rules. Must be set explicitly (`insecure = true`).
+    public var insecure: Bool = false
+    /// Signing keys (hex Ed25519 public keys) of the hubs this node trusts, by hub node id:
+    /// the root of trust that lets a member accept the roster the hub operator writes.
+    public var hubSigningKeys: [String: String] = [:]
+    /// CURVE public keys (Z85) of the hubs, parallel to `hubEndpoints`, and of the peers,
+    /// parallel to `peers`: a link only talks to a server holding that key.
+    public var hubKeys: [String] = []
+    public var peerKeys: [String] = []
+    /// CURVE public keys admitted by this node's ZAP handler besides the roster's.
+    public var adminKeys: [String] = []
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -87,7 +100,8 @@ public struct NodeConfig: Sendable, Equatable {
             }
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
-                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark"]
+                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
+                                  "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -114,7 +128,44 @@ public struct NodeConfig: Sendable, Equatable {
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
             pageSize: try int("page_size", default: 1000, range: 1...20_000))
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
+        switch t["insecure"] {
+        case .boolean(let b)?: config.insecure = b
+        case nil: break
+        default: throw fail("'insecure' must be true or false")
+        }
+        config.hubKeys = try strings("hub_keys")
+        config.peerKeys = try strings("peer_keys")
+        config.adminKeys = try strings("admin_keys")
+        for k in config.hubKeys + config.peerKeys + config.adminKeys where !isZ85Key(k) {
+            throw fail("'\(k)' is not a CURVE public key (40 Z85 characters, as in curve.pub)")
+        }
+        if !config.insecure {
+            guard config.hubKeys.count == hubs.count else {
+                throw fail("hub_keys must give one CURVE key per entry of hub_endpoints, in the same order (\(hubs.count) endpoints, \(config.hubKeys.count) keys); a node without keys runs unencrypted only with insecure = true")
+            }
+            guard config.peerKeys.count == peers.count else {
+                throw fail("peer_keys must give one CURVE key per entry of peers, in the same order (\(peers.count) peers, \(config.peerKeys.count) keys); a node without keys runs unencrypted only with insecure = true")
+            }
+        }
+        for entry in try strings("hub_signing_keys") {
+            let (hub, key) = try Self.parseHubSigningKey(entry, file: file)
+            config.hubSigningKeys[hub] = key
+        }
         return config
+    }
+
+    /// Parses `NODE_ID:HEX` (a hub's node id and its 32-byte Ed25519 public key in hex).
+    public static func parseHubSigningKey(_ entry: String, file: String = "hub_signing_keys") throws(ConfigError) -> (String, String) {
+        func fail(_ m: String) -> ConfigError { ConfigError(file: file, message: m) }
+        let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, isSlug(parts[0]) else {
+            throw fail("hub signing key '\(entry)' must look like HUB_NODE_ID:HEX_PUBLIC_KEY")
+        }
+        let key = parts[1].lowercased()
+        guard key.utf8.count == 64, key.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw fail("hub signing key of \(parts[0]) must be 64 hex digits (an Ed25519 public key)")
+        }
+        return (parts[0], key)
     }
 
     /// The TOML text `membersync init` writes.
@@ -144,9 +195,25 @@ public struct NodeConfig: Sendable, Equatable {
         # Heartbeat interval; a link silent for link_timeout_ms counts as down.
         heartbeat_ms = \(heartbeatMilliseconds)
         link_timeout_ms = \(linkTimeoutMilliseconds)
+        # Signing keys of the hubs whose roster this node trusts, as HUB_NODE_ID:HEX.
+        hub_signing_keys = \(list(hubSigningKeys.keys.sorted().map { "\($0):\(hubSigningKeys[$0]!)" }))
+        # CURVE public keys of the hubs and peers above, in the same order.
+        hub_keys = \(list(hubKeys))
+        peer_keys = \(list(peerKeys))
+        # Extra CURVE public keys this node admits besides the roster's (e.g. an operator tool).
+        admin_keys = \(list(adminKeys))
+        # true only on a trusted development network: no CURVE encryption or admission, and
+        # remote ops are not verified.
+        insecure = \(insecure)
 
         """
     }
+}
+
+/// 40 characters of the Z85 alphabet: the text form of a 32-byte CURVE key.
+func isZ85Key(_ s: String) -> Bool {
+    let alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
+    return s.utf8.count == 40 && s.utf8.allSatisfy { alphabet.contains($0) }
 }
 
 func isSlug(_ s: String) -> Bool {

@@ -88,6 +88,7 @@ extension Node {
             throw ControlError("write applied in memory but not stored: \(error)")
         }
         onCommit?(ops)
+        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         execute(Array(directives.dropFirst()))
     }
 

@@ -54,7 +54,7 @@ extension Node {
                 if creates { created += 1 } else { updated += 1 }
             }
         }
-        let (ops, failure, directives) = engine.localWrites(writes, now: now)
+        let (ops, directives, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
         if ops.isEmpty { execute(directives) } else { try commitLocal(directives) }
         if let failure {
             throw ControlError("line \(writeLines[failure.index]): \(failure.error); the \(ops.count) record(s) of this batch before it were imported")

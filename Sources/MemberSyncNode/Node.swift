@@ -30,9 +30,21 @@ public final class Node {
     let store: Store
     var engine: SyncEngine
     let context: ZMQContext
-    let router: ZMQSocket
-    let publisher: ZMQSocket
+    var router: ZMQSocket
+    var publisher: ZMQSocket
     let control: ZMQSocket
+    /// This node's CURVE key pair; nil with `insecure = true` (no encryption, no admission).
+    let curve: CurveKeyPair?
+    /// The ZAP handler (RFC 27): a REP socket at inproc://zeromq.zap.01 in the reactor's poll
+    /// set, consulted by libzmq for every CURVE handshake on this node's server sockets.
+    let zap: ZMQSocket?
+    /// Bumped when the server sockets are re-created after a revocation; the poller follows.
+    var socketGeneration = 0
+    /// Nodes the roster revokes: refused at ZAP, and their routing ids ignored.
+    var revokedNodes: Set<String> = []
+    /// CURVE keys of the roster's non-revoked entries, by key: rebuilt on every roster change
+    /// so a ZAP request costs a lookup, not a scan of the replica.
+    var rosterCurveKeys: [String: String] = [:]
     var hubLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     public let controlPath: String
@@ -80,21 +92,28 @@ public final class Node {
         store = try Store(path: (config.dataDir as NSString).appendingPathComponent(Store.fileName))
         let id = try store.identity(node: config.nodeID)
         let replica = try store.loadReplica(id: id, wallClock: { wallClockMilliseconds() })
-        engine = SyncEngine(config: config, replica: replica)
+        let signingKey = try NodeKeys.loadSigningKey(dataDir: config.dataDir)
+        if signingKey == nil && !config.insecure {
+            throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
+        }
+        engine = SyncEngine(config: config, replica: replica, signingKey: signingKey)
         context = try ZMQContext()
 
-        router = try ZMQSocket(context, .router)
-        try router.setRouterMandatory(true)
-        try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1))
-        try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
-        try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
-        try router.setSendHighWaterMark(10_000)
-        try router.setReceiveHighWaterMark(10_000)
-        try router.bind(config.listen)
-
-        publisher = try ZMQSocket(context, .pub)
-        try publisher.setSendHighWaterMark(Int32(clamping: config.publishHighWaterMark))
-        try publisher.bind(try Endpoint.publisher(for: config.listen))
+        if config.insecure {
+            curve = nil
+            zap = nil
+        } else {
+            guard let key = try NodeKeys.loadCurveKey(dataDir: config.dataDir) else {
+                throw NodeStartError(message: "no CURVE key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.curveSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
+            }
+            curve = key
+            // The handler must be bound before any CURVE server socket accepts a connection.
+            let handler = try ZMQSocket(context, .rep)
+            try handler.setLinger(milliseconds: 0)
+            try handler.bind("inproc://zeromq.zap.01")
+            zap = handler
+        }
+        (router, publisher) = try Self.makeServerSockets(context, config, curve)
 
         controlPath = Self.controlSocketPath(dataDir: config.dataDir)
         if FileManager.default.fileExists(atPath: controlPath) {
@@ -113,16 +132,90 @@ public final class Node {
         }
         chmod(controlPath, 0o600)
 
-        for e in config.hubEndpoints { hubLinks.append(try makeLink(e)) }
-        for e in config.peers { peerLinks.append(try makeLink(e)) }
+        for (i, e) in config.hubEndpoints.enumerated() { hubLinks.append(try makeLink(e, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)) }
+        for (i, e) in config.peers.enumerated() { peerLinks.append(try makeLink(e, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)) }
+        revokedNodes = currentlyRevoked()
+        rosterCurveKeys = currentRosterCurveKeys()
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
+            "security": "\(config.insecure ? "OFF (insecure = true: remote ops are not verified)" : "on")",
         ])
     }
 
-    private func makeLink(_ endpoint: String) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
+    /// The ROUTER and PUB every node binds; with a CURVE key both are CURVE servers whose
+    /// handshakes go through the ZAP handler.
+    static func makeServerSockets(_ context: ZMQContext, _ config: NodeConfig, _ curve: CurveKeyPair?) throws -> (ZMQSocket, ZMQSocket) {
+        let router = try ZMQSocket(context, .router)
+        try router.setLinger(milliseconds: 200)
+        try router.setRouterMandatory(true)
+        // Handover lets a restarted node reclaim its routing id from a connection that has not
+        // timed out yet. With CURVE on it would also let an admitted node take over another
+        // node's id at connection level, before any message can be checked, so a secure node
+        // leaves it off: a duplicate id waits until the old connection's heartbeat times out.
+        if curve == nil { try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1)) }
+        try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
+        try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
+        try router.setSendHighWaterMark(10_000)
+        try router.setReceiveHighWaterMark(10_000)
+        let publisher = try ZMQSocket(context, .pub)
+        try publisher.setLinger(milliseconds: 200)
+        try publisher.setSendHighWaterMark(Int32(clamping: config.publishHighWaterMark))
+        if let curve {
+            for s in [router, publisher] {
+                try s.makeCurveServer(secretKey: curve.secretKey)
+                try s.setZAPDomain("membersync")
+            }
+        }
+        try bindRetrying(router, config.listen)
+        try bindRetrying(publisher, try Endpoint.publisher(for: config.listen))
+        return (router, publisher)
+    }
+
+    /// libzmq closes a listener asynchronously, so re-binding its port right after closing the
+    /// old socket can briefly fail with EADDRINUSE.
+    static func bindRetrying(_ socket: ZMQSocket, _ endpoint: String) throws {
+        var attempt = 0
+        while true {
+            do { return try socket.bind(endpoint) } catch {
+                attempt += 1
+                if attempt >= 40 { throw error }
+                usleep(50_000)
+            }
+        }
+    }
+
+    static let linkRenewalMilliseconds: UInt64 = 5000
+
+    /// libzmq never reconnects a connection whose CURVE handshake the server refused (ZAP 400
+    /// is a protocol error that ends the session), so a node admitted after its first attempt
+    /// would stay out. Links that should be up but are not get fresh sockets every few seconds.
+    func renewSilentLinks(now: UInt64) {
+        for l in engine.linksToGreet(now: now) where !engine.link(l).welcomed {
+            let endpoint = engine.link(l).endpoint
+            do {
+                switch l {
+                case .hub(let i):
+                    let fresh = try makeLink(endpoint, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)
+                    hubLinks[i].dealer.close(); hubLinks[i].sub.close()
+                    hubLinks[i] = fresh
+                case .peer(let i):
+                    let fresh = try makeLink(endpoint, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)
+                    peerLinks[i].dealer.close(); peerLinks[i].sub.close()
+                    peerLinks[i] = fresh
+                }
+                socketGeneration += 1
+            } catch {
+                logger.error("cannot renew link", metadata: ["link": "\(l)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func makeLink(_ endpoint: String, serverKey: String?) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
         let dealer = try ZMQSocket(context, .dealer)
+        if let curve, let serverKey {
+            try dealer.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
+        }
         try dealer.setIdentity(Array(config.nodeID.utf8))
         try dealer.setImmediate(true)
         try dealer.setReconnectInterval(milliseconds: 100, max: 2000)
@@ -131,6 +224,9 @@ public final class Node {
         try dealer.setSendHighWaterMark(10_000)
         try dealer.connect(endpoint)
         let sub = try ZMQSocket(context, .sub)
+        if let curve, let serverKey {
+            try sub.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
+        }
         try sub.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try sub.setReconnectInterval(milliseconds: 100, max: 2000)
         try sub.setReceiveHighWaterMark(100_000)
@@ -141,35 +237,48 @@ public final class Node {
 
     /// Runs the reactor until `shouldStop` returns true (checked at least every 50 ms).
     public func run(shouldStop: () -> Bool) {
-        enum Source { case router, control, dealer(LinkID), sub(LinkID) }
+        enum Source { case router, control, zap, dealer(LinkID), sub(LinkID) }
         var poller = Poller()
         var sources: [Source] = []
-        poller.add(.socket(router)); sources.append(.router)
-        poller.add(.socket(control)); sources.append(.control)
-        for (i, l) in hubLinks.enumerated() {
-            poller.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
-            poller.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
-        }
-        for (i, l) in peerLinks.enumerated() {
-            poller.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
-            poller.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
-        }
+        var generation = -1
         var lastTick: UInt64 = 0
+        var lastLinkRenewal = wallClockMilliseconds()
         while !shouldStop() {
+            if generation != socketGeneration {
+                generation = socketGeneration
+                poller = Poller()
+                sources = []
+                poller.add(.socket(router)); sources.append(.router)
+                poller.add(.socket(control)); sources.append(.control)
+                if let zap { poller.add(.socket(zap)); sources.append(.zap) }
+                for (i, l) in hubLinks.enumerated() {
+                    poller.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
+                    poller.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
+                }
+                for (i, l) in peerLinks.enumerated() {
+                    poller.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
+                    poller.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
+                }
+            }
             let ready: [Int]
             do { ready = try poller.poll(timeoutMilliseconds: 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }
-            for index in ready {
+            for index in ready where generation == socketGeneration {
                 switch sources[index] {
-                case .router: drain(router) { frames, now in self.onRouterFrames(frames, now: now) }
+                case .router: drainRouter()
                 case .control: serveControl()
+                case .zap: serveZAP()
                 case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: false) }
                 case .sub(let l): drain(subSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: true) }
                 }
             }
             let now = wallClockMilliseconds()
+            if curve != nil && now &- lastLinkRenewal >= Self.linkRenewalMilliseconds {
+                lastLinkRenewal = now
+                renewSilentLinks(now: now)
+            }
             if now &- lastTick >= 25 {
                 lastTick = now
                 execute(engine.onTick(now: now))
@@ -177,7 +286,7 @@ public final class Node {
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
-        router.close(); publisher.close(); control.close()
+        router.close(); publisher.close(); control.close(); zap?.close()
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 
@@ -210,14 +319,34 @@ public final class Node {
         execute(directives)
     }
 
+    /// Like `drain`, for the ROUTER: each message comes with the ZAP user id of its connection.
+    private func drainRouter() {
+        var directives: [Directive] = []
+        for _ in 0..<512 {
+            guard let received = try? router.receive(dontWait: true, property: curve == nil ? nil : "User-Id") else { break }
+            directives += onRouterFrames(received.frames, userID: received.property, now: wallClockMilliseconds())
+        }
+        execute(directives)
+    }
+
     private func drop(_ reason: String, _ detail: String) {
         dropped[reason, default: 0] += 1
         logger.warning("message dropped", metadata: ["reason": "\(reason)", "detail": "\(detail.prefix(200))"])
     }
 
-    private func onRouterFrames(_ frames: [[UInt8]], now: UInt64) -> [Directive] {
+    private func onRouterFrames(_ frames: [[UInt8]], userID: String?, now: UInt64) -> [Directive] {
         guard frames.count >= 2 else { drop("framing", "no routing id"); return [] }
         let client = frames[0]
+        // A connection admitted by a roster key speaks only under that node's id: an admitted
+        // member cannot take over another node's routing id (and so its session).
+        if let userID, rosterCurveKeys.values.contains(userID), client != Array(userID.utf8) {
+            drop("impersonation", "connection of \(userID) used routing id \(String(decoding: client, as: UTF8.self))")
+            return []
+        }
+        if !revokedNodes.isEmpty, revokedNodes.contains(String(decoding: client, as: UTF8.self)) {
+            drop("revoked", "message from revoked node \(String(decoding: client, as: UTF8.self))")
+            return []
+        }
         do {
             let message = try WireCodec.decode(Array(frames.dropFirst()))
             return engine.onRequest(from: client, message, now: now)
@@ -269,6 +398,7 @@ public final class Node {
             }
             if !ops.isEmpty { onCommit?(ops) }
         }
+        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         if compaction {
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
                 logger.error("compaction failed", metadata: ["error": "\(error)"])
@@ -286,6 +416,8 @@ public final class Node {
                 send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
             case .rememberNode(let nodeID):
                 rememberNode(nodeID)
+            case .rejected(let dot, let reason, let detail):
+                logger.warning("op rejected", metadata: ["op.dot": "\(dot)", "op.origin": "\(dot.replica)", "reason": "\(reason)", "detail": "\(detail.prefix(300))"])
             }
         }
     }

@@ -1,3 +1,4 @@
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
 
@@ -26,6 +27,8 @@ public enum Directive: Equatable, Sendable {
     case publish(Message)
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
+    /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
+    case rejected(dot: Dot, reason: String, detail: String)
 }
 
 /// What merging a backup into a running replica changed.
@@ -57,6 +60,10 @@ public struct LinkState: Sendable {
     /// Version captured by the first page of a snapshot being fetched.
     var snapshotVersion: VersionVector?
     var snapshotRequestedAt: UInt64?
+    /// No Pull before this time: the last one brought only ops we refused (MSP 5.6).
+    var pullBackoffUntil: UInt64?
+    /// The highest counter per origin of the ops last pushed on this link.
+    var pushedVersion = VersionVector()
 
     init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -99,6 +106,10 @@ public struct SyncEngine: Sendable {
     /// Record keys in snapshot order (bytewise `collection/id`), kept between pages.
     private var snapshotOrder: [(String, RecordKey)] = []
     private var lastCompaction: UInt64 = 0
+    /// Signature and write-rule checks; nil when the config says `insecure = true`.
+    public let authority: WriteAuthority?
+    /// Rejections since the last directives were built, reported as `.rejected` directives.
+    private var rejections: [Directive] = []
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page: small enough that a page of large records stays far below
@@ -108,9 +119,18 @@ public struct SyncEngine: Sendable {
     let retryMilliseconds: UInt64 = 1000
     let compactionIntervalMilliseconds: UInt64 = 10_000
 
-    public init(config: NodeConfig, replica: Replica) {
+    /// `signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`).
+    public init(config: NodeConfig, replica: Replica, signingKey: SigningKeyPair? = nil) {
         self.config = config
+        var replica = replica
+        if let signingKey {
+            replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
+        }
         self.replica = replica
+        authority = config.insecure ? nil : WriteAuthority(
+            nodeID: config.nodeID, role: config.role, organisation: config.organisation,
+            ownSigningKey: signingKey?.publicKey,
+            hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
         hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
         peers = config.peers.map { LinkState(endpoint: $0) }
     }
@@ -176,42 +196,57 @@ public struct SyncEngine: Sendable {
     /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
     /// publish it, and push it to whoever this node syncs with.
     public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
-        let op = try replica.write(key, changes, allowEmpty: allowEmpty)
-        return (op, afterLocal(op, now: now))
+        let op = try replica.prepareWrite(key, changes, allowEmpty: allowEmpty)
+        return try commitLocal(op, now: now)
     }
 
     public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
-        let op = try replica.delete(key)
+        let op = try replica.prepareDelete(key)
+        return try commitLocal(op, now: now)
+    }
+
+    /// A local edit that breaks the write rules is refused here, before it is applied: the
+    /// other nodes would reject it anyway.
+    private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+        try authorise(prepared)
+        let op = replica.commitLocal(prepared)
+        if op.key.collection == "nodes" { clearPullBackoff() }
         return (op, afterLocal(op, now: now))
     }
 
-    /// Applies several edits as one batch: one persist step for all of them (one transaction,
-    /// one fsync), their publications, and pushes of at most `pageSize` ops per link. If an edit
-    /// fails, the edits before it stay applied and are persisted by the returned directives;
-    /// the error says which edit failed.
-    public mutating func localWriteBatch(_ edits: [(RecordKey, [FieldChange])], now: UInt64) -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
+    /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
+    private func authorise(_ prepared: Op) throws(ModelError) {
+        guard let authority else { return }
+        do { try authority.checkLocal(prepared, in: replica) } catch { throw ModelError.unauthorised(error.detail) }
+    }
+
+    /// Applies several edits as one batch (set-many, import): each is checked like a single
+    /// local edit (schema and write rules), then all are persisted in one step (one
+    /// transaction, one fsync). Small batches are also published live; every batch reaches
+    /// the links by the usual paged, ack-clocked Push. If an edit fails, the edits before it
+    /// stay applied and are persisted by the returned directives; the error says which one.
+    /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
+    public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
+        -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
         var ops: [Op] = []
         ops.reserveCapacity(edits.count)
-        var failure: (Int, ModelError)?
-        for (i, (key, changes)) in edits.enumerated() {
-            do { ops.append(try replica.write(key, changes)) } catch {
+        var failure: (index: Int, error: ModelError)?
+        for (i, edit) in edits.enumerated() {
+            do throws(ModelError) {
+                let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
+                try authorise(prepared)
+                ops.append(replica.commitLocal(prepared))
+            } catch {
                 failure = (i, error)
                 break
             }
         }
         guard !ops.isEmpty else { return ([], [], failure) }
         counters.localWrites += UInt64(ops.count)
+        if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         var out = persist(ops)
-        out += ops.map { .publish(.op($0)) }
-        for l in syncLinks(now: now) {
-            update(l) { $0.pushSentAt = now }
-            var start = 0
-            while start < ops.count {
-                let end = min(ops.count, start + config.pageSize)
-                out.append(.send(l, .push(Array(ops[start..<end]))))
-                start = end
-            }
-        }
+        if ops.count <= config.pageSize { out += ops.map { .publish(.op($0)) } }
+        for l in syncLinks(now: now) { out += pushIfLacking(l, now: now) }
         return (ops, out, failure)
     }
 
@@ -219,34 +254,13 @@ public struct SyncEngine: Sendable {
         counters.localWrites += 1
         var out: [Directive] = [.persist(ops: [op], keys: [op.key]), .publish(.op(op))]
         for l in syncLinks(now: now) {
-            update(l) { $0.pushSentAt = now }
+            update(l) {
+                $0.pushSentAt = now
+                $0.pushedVersion.merge(VersionVector([op.origin: op.counter]))
+            }
             out.append(.send(l, .push([op])))
         }
         return out
-    }
-
-    /// Applies many local edits (an import batch) and persists them in one transaction. The ops
-    /// travel by the usual paged Push (and, from a hub, by the members' paged Pull once a
-    /// heartbeat shows them): one message per page instead of one PUB message and one Push per
-    /// op, which halves the cost of a large import. The caller validates the edits first;
-    /// should one still fail, the ops made before it are kept and persisted (they are already
-    /// in the replica) and the failure is returned.
-    public mutating func localWrites(_ writes: [(key: RecordKey, changes: [FieldChange])], now: UInt64)
-        -> (ops: [Op], failure: (index: Int, error: ModelError)?, directives: [Directive]) {
-        var ops: [Op] = []
-        var failure: (index: Int, error: ModelError)?
-        for (i, w) in writes.enumerated() {
-            do {
-                ops.append(try replica.write(w.key, w.changes, allowEmpty: true))
-            } catch {
-                failure = (i, error)
-                break
-            }
-        }
-        counters.localWrites += UInt64(ops.count)
-        var out = persist(ops)
-        for l in syncLinks(now: now) { out += pushIfLacking(l, now: now) }
-        return (ops, failure, out)
     }
 
     /// Joins a backup (a replica loaded from another database file) into this replica: first
@@ -289,36 +303,71 @@ public struct SyncEngine: Sendable {
 
     // MARK: applying remote ops
 
-    /// Applies remote ops; invalid ones are dropped and counted, never stopping the rest.
+    /// Applies remote ops; invalid ones are dropped, counted and reported, never stopping the
+    /// rest. A refused op is not marked held, so it is fetched again later. Ops refused only
+    /// because their origin or grant was not known yet are retried at once when the same batch
+    /// brought roster changes (ops arrive in replica-id order, so a member's ops can precede
+    /// the hub's roster entry that admits it).
     mutating func applyRemote(_ ops: [Op]) -> [Op] {
         var applied: [Op] = []
-        for op in ops {
-            do {
-                switch try replica.apply(op) {
-                case .applied:
-                    applied.append(op)
-                    counters.opsApplied += 1
-                case .duplicate:
+        var retry: [Op] = []
+        var rosterChanged = false
+        var queue = ops
+        for pass in 0..<3 {
+            var refused: [(Op, String, String)] = []
+            for op in queue {
+                if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
+                    continue
                 }
-            } catch {
-                let reason: String
-                switch error {
-                case .schema: reason = "schema"
-                case .malformedOp: reason = "malformed"
-                default: reason = "other"
+                do {
+                    try replica.validate(op)
+                    if let authority { try authority.checkRemote(op, in: replica) }
+                    if try replica.apply(op) == .applied {
+                        applied.append(op)
+                        counters.opsApplied += 1
+                        if op.key.collection == "nodes" { rosterChanged = true }
+                    }
+                } catch let e as AuthRejection {
+                    refused.append((op, e.reason, e.detail))
+                } catch let e as ModelError {
+                    switch e {
+                    case .schema: refused.append((op, "schema", e.description))
+                    case .malformedOp: refused.append((op, "malformed", e.description))
+                    default: refused.append((op, "other", e.description))
+                    }
+                } catch {
+                    refused.append((op, "other", "\(error)"))
                 }
-                counters.opsRejected[reason, default: 0] += 1
             }
+            retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
+            let final = pass == 2 || !rosterChanged || retry.isEmpty
+            for (op, reason, detail) in refused where final || !retry.contains(op) {
+                counters.opsRejected[reason, default: 0] += 1
+                rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
+            }
+            if final { break }
+            queue = retry
+            rosterChanged = false
         }
+        if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         return applied
     }
 
-    func persist(_ ops: [Op]) -> [Directive] {
-        guard !ops.isEmpty else { return [] }
+    mutating func clearPullBackoff() {
+        for i in hubs.indices { hubs[i].pullBackoffUntil = nil }
+        for i in peers.indices { peers[i].pullBackoffUntil = nil }
+    }
+
+    /// Rejections to report, then the persist step for what was applied.
+    mutating func persist(_ ops: [Op]) -> [Directive] {
+        var out = rejections
+        rejections = []
+        guard !ops.isEmpty else { return out }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        return [.persist(ops: ops, keys: keys)]
+        out.append(.persist(ops: ops, keys: keys))
+        return out
     }
 
     // MARK: requests from other nodes (our ROUTER)
@@ -327,6 +376,9 @@ public struct SyncEngine: Sendable {
     public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
         switch message {
         case .hello(let h):
+            if authority != nil, client != Array(h.nodeID.utf8) {
+                return [.reply(client: client, .error(code: .rejected, message: "node_id \(h.nodeID) differs from the routing id"))]
+            }
             guard let chosen = ProtocolVersion.negotiate(theirMin: h.minProtocol, theirMax: h.maxProtocol) else {
                 return [.reply(client: client, .error(code: .unsupportedVersion,
                     message: "this node speaks MSP \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current), you offered \(h.minProtocol)...\(h.maxProtocol)"))]
@@ -426,30 +478,47 @@ public struct SyncEngine: Sendable {
             return syncWith(l, now: now)
         case .opBatch(let ops, let more, let senderVersion):
             let applied = applyRemote(ops)
+            let refused = ops.filter { !replica.holds($0.dot) }
             update(l) {
                 $0.pullSentAt = nil
                 $0.remoteVersion.merge(senderVersion)
             }
             var out = persist(applied)
-            // Pull on at once only while batches bring something new. A batch of nothing new
-            // is most likely the answer to a retried Pull whose first answer was already
-            // applied (or holds only ops we reject); pulling again at once would keep a
-            // duplicate Pull in flight for as long as applying a page takes longer than the
-            // retry interval, halving catch-up. The next heartbeat resumes pulling.
-            if !applied.isEmpty && (more || replica.version.missing(from: senderVersion) > 0) {
+            if more && !refused.isEmpty {
+                // Page past the refused ops: ask as if we held them, so one refused op cannot
+                // pin every later page; they are fetched again by a later ordinary Pull.
+                var skip = replica.version
+                for op in refused { skip.merge(VersionVector([op.origin: op.counter])) }
+                update(l) { $0.pullSentAt = now }
+                out.append(.send(l, .pull(version: skip, maxOps: UInt32(config.pageSize))))
+            } else if !refused.isEmpty && applied.isEmpty {
+                // Only refused ops came back: do not ask again until the roster changes or a
+                // while has passed (MSP 5.6: rate-limit pulls that return only refused ops).
+                let until = now + 10 * retryMilliseconds
+                update(l) { $0.pullBackoffUntil = until }
+            } else if !applied.isEmpty && (more || replica.version.missing(from: senderVersion) > 0) {
+                // Pull on at once only while batches bring something new. A batch of nothing new
+                // is most likely the answer to a retried Pull whose first answer was already
+                // applied; pulling again at once would keep a duplicate Pull in flight for as
+                // long as applying a page takes longer than the retry interval, halving
+                // catch-up. The next heartbeat resumes pulling.
                 out += pull(l, now: now)
             }
             return out
         case .ack(let v):
             update(l) {
                 $0.remoteVersion.merge(v)
-                $0.pushSentAt = nil
+                // Push on at once only when the receiver took everything we pushed; if it
+                // refused some ops (e.g. not admitted yet), resend after the retry interval
+                // instead of looping push -> ack -> push.
+                if $0.pushedVersion.entries.allSatisfy({ v[$0.key] >= $0.value }) { $0.pushSentAt = nil }
             }
             if case .hub = l { hubAcked.merge(v) }
             return pushIfLacking(l, now: now)
         case .error(let code, _):
             switch code {
             case .snapshotRequired:
+                if authority != nil, case .peer = l { return [] }
                 update(l) {
                     $0.pullSentAt = nil
                     $0.snapshotVersion = nil
@@ -475,6 +544,11 @@ public struct SyncEngine: Sendable {
 
     private mutating func onSnapshotPage(_ l: LinkID, _ page: SnapshotPage, now: UInt64) -> [Directive] {
         var state = link(l)
+        // Snapshot pages carry record states, which no origin signed: accept them only as the
+        // answer to our own request, and with security on only from a hub (the operator's
+        // node), never from a fallback peer.
+        guard state.snapshotRequestedAt != nil else { return [] }
+        if authority != nil, case .peer = l { return [] }
         // The first page's version is the one the whole snapshot dominates.
         let version = state.snapshotVersion ?? page.version
         state.snapshotVersion = version
@@ -559,6 +633,7 @@ public struct SyncEngine: Sendable {
         let s = link(l)
         if let sent = s.pullSentAt, now &- sent < retryMilliseconds { return [] }
         if s.snapshotRequestedAt != nil { return [] }
+        if let until = s.pullBackoffUntil, now < until { return [] }
         update(l) { $0.pullSentAt = now }
         return [.send(l, .pull(version: replica.version, maxOps: UInt32(config.pageSize)))]
     }
@@ -568,8 +643,14 @@ public struct SyncEngine: Sendable {
         guard syncLinks(now: now).contains(l) else { return [] }
         if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
         guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
-        update(l) { $0.pushSentAt = now }
-        return [.send(l, .push(WireSize.prefix(ops)))]
+        let page = WireSize.prefix(ops)
+        var pushed = VersionVector()
+        for op in page { pushed.merge(VersionVector([op.origin: op.counter])) }
+        update(l) {
+            $0.pushSentAt = now
+            $0.pushedVersion = pushed
+        }
+        return [.send(l, .push(page))]
     }
 
     mutating func greet(_ l: LinkID, now: UInt64) -> [Directive] {

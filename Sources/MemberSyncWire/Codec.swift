@@ -75,6 +75,16 @@ public enum WireCodec {
         DirectEncoding.op(op)
     }
 
+    /// The bytes an op's signature covers: the op encoded with an empty signature. The encoding
+    /// is deterministic (fields, set elements, siblings and version-vector entries are written
+    /// in sorted order, protobuf fields in number order) and the model forms are normalised on
+    /// decoding, so a receiver recomputes exactly the bytes the origin signed.
+    public static func canonicalBytes(_ op: Op) -> [UInt8] {
+        var unsigned = op
+        unsigned.signature = []
+        return encodeOp(unsigned)
+    }
+
     public static func decodeOp(_ bytes: [UInt8]) throws(WireError) -> Op {
         let p: Msp_V1_Op
         do { p = try Msp_V1_Op(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }

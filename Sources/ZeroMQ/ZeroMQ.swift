@@ -244,6 +244,13 @@ public final class ZMQSocket {
     /// Receives one whole multipart message, or nil when `dontWait` and nothing is queued
     /// (or the receive timeout expired).
     public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {
+        try receive(dontWait: dontWait, property: nil)?.frames
+    }
+
+    /// Like `receive`, also returning a metadata property of the message (`zmq_msg_gets`),
+    /// e.g. "User-Id", the user id the ZAP handler gave the sender's connection.
+    public func receive(dontWait: Bool = false, property: String?) throws -> (frames: [[UInt8]], property: String?)? {
+        var value: String?
         let h = try live("zmq_msg_recv")
         var frames: [[UInt8]] = []
         var msg = zmq_msg_t()
@@ -259,12 +266,14 @@ public final class ZMQSocket {
                 throw err
             }
             let size = zmq_msg_size(&msg)
+            // Metadata rides on the frames the peer sent (a ROUTER's routing-id frame has none).
+            if value == nil, let property, let p = zmq_msg_gets(&msg, property) { value = String(cString: p) }
             if size > 0, let data = zmq_msg_data(&msg) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&msg) == 0 { return frames }
+            if zmq_msg_more(&msg) == 0 { return (frames, value) }
         }
     }
 }
@@ -288,6 +297,14 @@ public struct CurveKeyPair: Sendable, Equatable, Codable {
             String(decoding: a.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return CurveKeyPair(publicKey: str(pub), secretKey: str(sec))
+    }
+
+    /// Z85 text of a binary key (32 bytes), e.g. the CURVE key a ZAP request carries.
+    public static func z85(_ binary: [UInt8]) -> String? {
+        guard binary.count == 32 else { return nil }
+        var out = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&out, binary, 32) != nil else { return nil }
+        return String(decoding: out.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Derives the public key from a Z85 secret key; nil when the text is not a valid key.

@@ -68,6 +68,8 @@ final class ProcessCluster {
             log_level = "warning"
             heartbeat_ms = \(heartbeatMs)
             page_size = \(pageSize)
+            # The benchmarks measure replication itself; CURVE and signature checks are off.
+            insecure = true
 
             """
         try toml.write(toFile: dir + "/membersync.toml", atomically: true, encoding: .utf8)

@@ -64,8 +64,10 @@ struct LatencyBench {
         while abs(p3 - hubPort) < 2 || abs(p3 - p2) < 2 { p3 = ProcessCluster.freePortPair() }
         let hubEndpoint = "tcp://127.0.0.1:\(hubPort)"
         func config(_ name: String, _ port: Int, hub: Bool) -> NodeConfig {
-            NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: root + "/" + name,
-                       listen: "tcp://127.0.0.1:\(port)", hubEndpoints: hub ? [] : [hubEndpoint], heartbeatMilliseconds: 200)
+            var c = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: root + "/" + name,
+                               listen: "tcp://127.0.0.1:\(port)", hubEndpoints: hub ? [] : [hubEndpoint], heartbeatMilliseconds: 200)
+            c.insecure = true  // replication latency only; see Benchmarks/README.md
+            return c
         }
         let nodes = [NodeThread(), NodeThread(), NodeThread()]
         let configs = [config("brussels", hubPort, hub: true), config("asker", p2, hub: false), config("baerum", p3, hub: false)]

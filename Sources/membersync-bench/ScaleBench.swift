@@ -37,8 +37,9 @@ struct ScaleBench {
         for i in 0..<n {
             let name = i == 0 ? "brussels" : "member-\(i)"
             index[name] = i
-            let config = NodeConfig(nodeID: name, organisation: name, role: i == 0 ? .hub : .member, dataDir: "/nonexistent",
+            var config = NodeConfig(nodeID: name, organisation: name, role: i == 0 ? .hub : .member, dataDir: "/nonexistent",
                                     listen: "tcp://\(name).invalid:7400", hubEndpoints: i == 0 ? [] : [hubEndpoint])
+            config.insecure = true  // replication cost only; signature checks are measured apart
             engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.get() })))
         }
         var queue: [Delivery] = []
@@ -62,7 +63,7 @@ struct ScaleBench {
                 case .publish(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
-                case .persist, .persistCompaction, .rememberNode:
+                case .persist, .persistCompaction, .rememberNode, .rejected:
                     break
                 }
             }

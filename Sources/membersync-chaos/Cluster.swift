@@ -53,11 +53,11 @@ final class Cluster: @unchecked Sendable {
         }
         func endpoint(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
         var hubArgs = ["init", dataDir(hub), "--id", hub, "--organisation", "oslo-region-european-office", "--hub",
-                       "--listen", endpoint(routerPorts[hub]!), "--heartbeat-ms", "\(heartbeatMs)", "--force"]
+                       "--listen", endpoint(routerPorts[hub]!), "--heartbeat-ms", "\(heartbeatMs)", "--force", "--insecure"]
         try check(cli(hubArgs), "init \(hub)")
         for m in members {
             var args = ["init", dataDir(m), "--id", m, "--organisation", m, "--listen", endpoint(routerPorts[m]!),
-                        "--heartbeat-ms", "\(heartbeatMs)", "--force",
+                        "--heartbeat-ms", "\(heartbeatMs)", "--force", "--insecure",
                         "--hub-endpoint", endpoint(links[Self.linkKey(m, hub)]!.router.listenPort)]
             for other in members where other != m { args += ["--peer", endpoint(links[Self.linkKey(m, other)]!.router.listenPort)] }
             try check(cli(args), "init \(m)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncNode
 import ZeroMQ
@@ -62,6 +63,10 @@ struct Init: ParsableCommand {
     @Option(name: .customLong("hub-endpoint"), help: "A hub's endpoint; repeat in order of preference.") var hubEndpoints: [String] = []
     @Option(name: .customLong("peer"), help: "A fallback peer's endpoint; repeat for several.") var peers: [String] = []
     @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
+    @Option(name: .customLong("hub-signing-key"), help: "A hub's signing key as HUB_ID:HEX (printed by the hub's init); repeat for several hubs.") var hubSigningKeys: [String] = []
+    @Option(name: .customLong("hub-key"), help: "The CURVE public key (curve.pub) of each --hub-endpoint, repeated in the same order.") var hubKeys: [String] = []
+    @Option(name: .customLong("peer-key"), help: "The CURVE public key (curve.pub) of each --peer, repeated in the same order.") var peerKeys: [String] = []
+    @Flag(help: "Trusted test network only: apply remote ops without verifying signatures or write rules.") var insecure = false
     @Flag(help: "Overwrite an existing membersync.toml.") var force = false
     @Flag(name: .customLong("json"), help: "Machine-readable JSON output.") var json = false
 
@@ -75,6 +80,15 @@ struct Init: ParsableCommand {
         for e in [listen] + hubEndpoints + peers {
             do { _ = try Endpoint.publisher(for: e) } catch { throw ValidationError(error.message) }
         }
+        for k in hubSigningKeys {
+            do { _ = try NodeConfig.parseHubSigningKey(k, file: "--hub-signing-key") } catch { throw ValidationError(error.description) }
+        }
+        if !insecure && (hubKeys.count != hubEndpoints.count || peerKeys.count != peers.count) {
+            throw ValidationError("give one --hub-key per --hub-endpoint and one --peer-key per --peer, in the same order (their curve.pub), or --insecure on a trusted test network")
+        }
+        if !hub && !insecure && hubSigningKeys.isEmpty {
+            throw ValidationError("a member needs --hub-signing-key HUB_ID:HEX (from the hub's `membersync init`) to trust the hub's roster, or --insecure on a trusted test network")
+        }
     }
 
     func run() throws {
@@ -85,13 +99,33 @@ struct Init: ParsableCommand {
             if FileManager.default.fileExists(atPath: path) && !force {
                 throw CLIFailure(message: "\(path) already exists (use --force to overwrite)", code: 1)
             }
-            let config = NodeConfig(nodeID: id, organisation: organisation, role: hub ? .hub : .member, dataDir: dir,
+            var config = NodeConfig(nodeID: id, organisation: organisation, role: hub ? .hub : .member, dataDir: dir,
                                     listen: listen, hubEndpoints: hubEndpoints, peers: peers, heartbeatMilliseconds: heartbeatMs)
+            config.insecure = insecure
+            config.hubKeys = hubKeys
+            config.peerKeys = peerKeys
+            for k in hubSigningKeys {
+                let (hubID, key) = try NodeConfig.parseHubSigningKey(k, file: "--hub-signing-key")
+                config.hubSigningKeys[hubID] = key
+            }
+            let signing = try NodeKeys.ensureSigningKey(dataDir: dir)
+            let signingKey = Hex.encode(signing.publicKey)
+            let curveKey = try NodeKeys.ensureCurveKey(dataDir: dir).publicKey
             try config.tomlText().write(toFile: path, atomically: true, encoding: .utf8)
+            do { _ = try NodeConfig.load(path: path) } catch { throw CLIFailure(message: "\(error)", code: 1) }
             if json {
-                Output.json(["config": path, "node_id": id, "role": config.role.rawValue])
+                Output.json(["config": path, "node_id": id, "role": config.role.rawValue, "signing_key": signingKey, "curve_key": curveKey])
             } else {
-                print("wrote \(path)\nstart the node with: membersyncd --config \(path)")
+                print("wrote \(path)")
+                print("signing key (public): \(signingKey)")
+                print("CURVE key (public):   \(curveKey)")
+                if hub {
+                    print("members trust this hub with: --hub-signing-key \(id):\(signingKey) --hub-key '\(curveKey)'")
+                } else {
+                    print("the hub operator admits this node with:")
+                    print("  membersync set nodes/\(id) organisation=\(organisation) role=member signing_key=\(signingKey) 'curve_key=\(curveKey)'")
+                }
+                print("start the node with: membersyncd --config \(path)")
             }
         }
     }

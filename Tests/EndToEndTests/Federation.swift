@@ -18,9 +18,17 @@ final class Federation: @unchecked Sendable {
     var processes: [String: Process] = [:]
     var ports: [String: Int] = [:]
     let heartbeatMs: Int
+    /// With `secure`, nodes run with CURVE, signed ops and write rules (no `--insecure`):
+    /// members trust the hubs' keys and the hub operator must `admit` every member.
+    let secure: Bool
+    /// Public keys printed by `membersync init`, per node.
+    var signingKeys: [String: String] = [:]
+    var curveKeys: [String: String] = [:]
+    var organisations: [String: String] = [:]
 
-    init(heartbeatMs: Int = 100) throws {
+    init(heartbeatMs: Int = 100, secure: Bool = false) throws {
         self.heartbeatMs = heartbeatMs
+        self.secure = secure
         root = NSTemporaryDirectory() + "msync-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         binDir = try Self.findBinaries()
@@ -46,18 +54,35 @@ final class Federation: @unchecked Sendable {
     static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
-    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil) throws {
+    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil, force: Bool = false) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
-                    "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)"]
+                    "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)", "--json"]
+        if !secure { args.append("--insecure") }
+        if force { args.append("--force") }  // keeps the node's existing keys
         if hub { args.append("--hub") }
-        for h in hubs { args += ["--hub-endpoint", endpoint(h)] }
+        for h in hubs {
+            args += ["--hub-endpoint", endpoint(h)]
+            if secure { args += ["--hub-key", curveKeys[h] ?? "", "--hub-signing-key", "\(h):\(signingKeys[h] ?? "")"] }
+        }
         for p in peers {
             if ports[p] == nil { ports[p] = Self.freePortPair() }
             args += ["--peer", endpoint(p)]
+            if secure { args += ["--peer-key", curveKeys[p] ?? ""] }
         }
         let r = cli(args)
         XCTAssertEqual(r.status, 0, "init \(name): \(r.stderr)")
+        let out = r.json as? [String: Any] ?? [:]
+        signingKeys[name] = out["signing_key"] as? String
+        curveKeys[name] = out["curve_key"] as? String
+        organisations[name] = organisation ?? name
+    }
+
+    /// The hub operator puts a member into the roster (its keys from its init output).
+    func admit(_ name: String, on hub: String = "brussels", role: String = "member") {
+        let r = on(hub, "set", "nodes/\(name)", "organisation=\(organisations[name] ?? name)", "role=\(role)",
+                   "signing_key=\(signingKeys[name] ?? "")", "curve_key=\(curveKeys[name] ?? "")")
+        XCTAssertEqual(r.status, 0, "admit \(name): \(r.stderr)")
     }
 
     func start(_ name: String) throws {

@@ -14,7 +14,17 @@ final class ConfigTests: XCTestCase {
         let config = NodeConfig(nodeID: "asker", organisation: "asker", role: .member, dataDir: "/var/lib/membersync",
                                 listen: "tcp://0.0.0.0:7410", hubEndpoints: ["tcp://hub.example:7400", "tcp://hub2.example:7400"],
                                 peers: ["tcp://baerum.example:7410"], heartbeatMilliseconds: 500)
-        XCTAssertEqual(try NodeConfig.load(path: try write(config.tomlText())), config)
+        var secure = config
+        secure.hubKeys = ["rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"]
+        secure.peerKeys = ["JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"]
+        secure.hubSigningKeys = ["brussels": String(repeating: "ab", count: 32)]
+        XCTAssertEqual(try NodeConfig.load(path: try write(secure.tomlText())), secure)
+        XCTAssertThrowsError(try NodeConfig.load(path: try write(config.tomlText())), "no CURVE keys and not insecure") { error in
+            XCTAssertTrue("\(error)".contains("insecure = true"), "\(error)")
+        }
+        var insecure = config
+        insecure.insecure = true
+        XCTAssertEqual(try NodeConfig.load(path: try write(insecure.tomlText())), insecure)
     }
 
     func testRelativeDataDirIsResolvedAgainstTheConfigFile() throws {

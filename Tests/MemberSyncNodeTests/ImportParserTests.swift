@@ -102,7 +102,8 @@ final class ImportParserTests: XCTestCase {
     // MARK: engine
 
     func engine(_ node: String, role: NodeRole = .hub, hubs: [String] = []) -> SyncEngine {
-        let config = NodeConfig(nodeID: node, organisation: node, role: role, dataDir: "/nonexistent", listen: "tcp://127.0.0.1:1", hubEndpoints: hubs)
+        var config = NodeConfig(nodeID: node, organisation: node, role: role, dataDir: "/nonexistent", listen: "tcp://127.0.0.1:1", hubEndpoints: hubs)
+        config.insecure = true  // import mechanics, not write rules (SecurityTests cover those)
         return SyncEngine(config: config, replica: replica(node))
     }
 
@@ -111,7 +112,7 @@ final class ImportParserTests: XCTestCase {
         let writes: [(key: RecordKey, changes: [FieldChange])] = (0..<50).map {
             (RecordKey(collection: "contacts", id: "c\($0)"), [.assign(field: "name", value: .string("C \($0)"))])
         }
-        let (ops, failure, directives) = e.localWrites(writes, now: 1)
+        let (ops, directives, failure) = e.localWriteBatch(writes, allowEmpty: true, now: 1)
         XCTAssertNil(failure)
         XCTAssertEqual(ops.count, 50)
         XCTAssertEqual(directives.filter { if case .persist = $0 { return true } else { return false } }.count, 1)

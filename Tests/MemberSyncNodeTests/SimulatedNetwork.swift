@@ -1,4 +1,5 @@
 import MemberSyncHarness
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncNode
@@ -16,6 +17,10 @@ struct SimulatedNetwork {
     var queue: [(to: String, deliver: Delivery)] = []
     var messagesSent = 0
     var persisted = 0
+    /// Every node's signing key (secure nodes sign and verify; insecure ones only sign).
+    var keys: [String: SigningKeyPair] = [:]
+    /// Rejections reported by each node, as directives.
+    var rejected: [String: [Directive]] = [:]
 
     enum Delivery {
         case request(from: String, Message)
@@ -26,13 +31,20 @@ struct SimulatedNetwork {
     static func endpoint(_ name: String) -> String { "ipc:///sim/\(name)" }
     static func name(of endpoint: String) -> String { String(endpoint.dropFirst("ipc:///sim/".count)) }
 
-    mutating func addNode(_ name: String, role: NodeRole, hubs: [String] = [], peers: [String] = [], pageSize: Int = 1000) {
-        let config = NodeConfig(nodeID: name, organisation: name, role: role, dataDir: "/sim/\(name)", listen: Self.endpoint(name),
+    /// Adds a node. `secure: false` (the default, as in the sync tests) applies remote ops
+    /// without checking signatures or write rules; secure members trust their hubs' keys.
+    mutating func addNode(_ name: String, role: NodeRole, hubs: [String] = [], peers: [String] = [], pageSize: Int = 1000,
+                          secure: Bool = false, organisation: String? = nil) {
+        var config = NodeConfig(nodeID: name, organisation: organisation ?? name, role: role, dataDir: "/sim/\(name)", listen: Self.endpoint(name),
                                 hubEndpoints: hubs.map(Self.endpoint), peers: peers.map(Self.endpoint),
                                 heartbeatMilliseconds: 100, linkTimeoutMilliseconds: 300, liveWindowMilliseconds: 60_000, pageSize: pageSize)
+        config.insecure = !secure
+        for h in hubs { if let k = keys[h] { config.hubSigningKeys[h] = Hex.encode(k.publicKey) } }
+        let key = keys[name] ?? (try! SigningKeyPair.generate())
+        keys[name] = key
         let clockNow = now
         let replica = Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clockNow })
-        engines[name] = SyncEngine(config: config, replica: replica)
+        engines[name] = SyncEngine(config: config, replica: replica, signingKey: key)
     }
 
     func linkID(of node: String, to target: String) -> LinkID? {
@@ -62,6 +74,8 @@ struct SimulatedNetwork {
                 persisted += 1
             case .rememberNode:
                 break
+            case .rejected:
+                rejected[node, default: []].append(d)
             case .send(let link, let m):
                 messagesSent += 1
                 queue.append((target(of: node, link), .request(from: node, wire(m))))

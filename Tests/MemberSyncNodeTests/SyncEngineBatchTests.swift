@@ -8,8 +8,9 @@ final class SyncEngineBatchTests: XCTestCase {
     static let t: @Sendable () -> UInt64 = { 1_700_000_000_000 }
 
     func engine(_ name: String, hub: Bool) -> SyncEngine {
-        let config = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: "/nonexistent",
+        var config = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: "/nonexistent",
                                 listen: "tcp://127.0.0.1:7400", hubEndpoints: hub ? [] : ["tcp://127.0.0.1:7500"], pageSize: 3)
+        config.insecure = true  // batching mechanics, not write rules (SecurityTests cover those)
         return SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: Self.t))
     }
 

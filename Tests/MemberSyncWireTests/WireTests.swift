@@ -216,3 +216,34 @@ final class WireSizeTests: XCTestCase {
         XCTAssertEqual(WireSize.prefix([ops[0]], budget: 1).count, 1, "one large op still moves")
     }
 }
+
+final class CanonicalBytesTests: XCTestCase {
+    /// A signature covers `WireCodec.canonicalBytes(op)`; a receiver recomputes them from the
+    /// decoded op, so decoding and re-encoding must give back exactly the signed bytes.
+    func testCanonicalBytesSurviveTheWireAndIgnoreTheSignature() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 0xbeef), wallClock: WireTests.t)
+        let key = RecordKey(collection: "projects", id: "catchmr")
+        var ops = [try r.write(key, [.assign(field: "title", value: .string("CatchMR")), .add(field: "partners", element: "asker"),
+                                     .add(field: "partners", element: "baerum"), .add(field: "topics", element: "mobility")])]
+        var other = Replica(id: ReplicaID(node: "oslo", epoch: 3), wallClock: WireTests.t)
+        try other.apply(ops[0])
+        ops.append(try other.write(key, [.assign(field: "title", value: .string("CatchMR 2")), .remove(field: "partners", element: "baerum")]))
+        try r.apply(ops[1])
+        ops.append(try r.write(key, [.assign(field: "title", value: .string("Final")), .assign(field: "start", value: .string("2024-01-01"))]))
+        ops.append(try r.delete(key))
+        for op in ops {
+            let canonical = WireCodec.canonicalBytes(op)
+            var signed = op
+            signed.signature = Array(repeating: 7, count: 64)
+            XCTAssertEqual(WireCodec.canonicalBytes(signed), canonical, "the signature is not part of what it signs")
+            let back = try WireCodec.decodeOp(WireCodec.encodeOp(signed))
+            XCTAssertEqual(WireCodec.canonicalBytes(back), canonical, "\(op.dot)")
+            let relayed = try WireCodec.decode(WireCodec.encode(.push([signed])))
+            guard case .push(let got) = relayed else { return XCTFail() }
+            XCTAssertEqual(WireCodec.canonicalBytes(got[0]), canonical)
+            XCTAssertEqual(got[0].signature, signed.signature)
+            // Encoding twice gives the same bytes (no map-order or other nondeterminism).
+            XCTAssertEqual(WireCodec.canonicalBytes(op), canonical)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import MemberSyncCrypto
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node's key files in its data directory. Secret keys are created with mode 0600 (never
+/// widened by the umask, refused at startup if readable by others) and are never logged.
+///
+/// - `signing.key` / `signing.pub`: the Ed25519 key that signs this node's ops (hex).
+/// - `curve.key` / `curve.pub`: the CURVE key pair of this node's sockets (Z85).
+public enum NodeKeys {
+    public static let signingSecretFile = "signing.key"
+    public static let signingPublicFile = "signing.pub"
+
+    static func path(_ dataDir: String, _ file: String) -> String {
+        (dataDir as NSString).appendingPathComponent(file)
+    }
+
+    /// Returns the node's signing key, creating it when the data directory has none yet
+    /// (an existing key is kept: re-running `init --force` must not change a node's identity).
+    public static func ensureSigningKey(dataDir: String) throws -> SigningKeyPair {
+        if let existing = try loadSigningKey(dataDir: dataDir) { return existing }
+        let pair = try SigningKeyPair.generate()
+        try writeSecret(path(dataDir, signingSecretFile), Hex.encode(pair.secretKey) + "\n")
+        try (Hex.encode(pair.publicKey) + "\n").write(toFile: path(dataDir, signingPublicFile), atomically: true, encoding: .utf8)
+        return pair
+    }
+
+    public static let curveSecretFile = "curve.key"
+    public static let curvePublicFile = "curve.pub"
+
+    /// Returns the node's CURVE key pair, creating it when missing (an existing one is kept).
+    public static func ensureCurveKey(dataDir: String) throws -> CurveKeyPair {
+        if let existing = try loadCurveKey(dataDir: dataDir) { return existing }
+        let pair = try CurveKeyPair.generate()
+        try writeSecret(path(dataDir, curveSecretFile), pair.secretKey + "\n")
+        try (pair.publicKey + "\n").write(toFile: path(dataDir, curvePublicFile), atomically: true, encoding: .utf8)
+        return pair
+    }
+
+    /// The node's CURVE key pair, or nil when the file does not exist.
+    public static func loadCurveKey(dataDir: String) throws -> CurveKeyPair? {
+        let file = path(dataDir, curveSecretFile)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let secret = try readSecret(file).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pub = CurveKeyPair.publicKey(forSecret: secret) else {
+            throw NodeStartError(message: "\(file) is not a Z85 CURVE secret key")
+        }
+        return CurveKeyPair(publicKey: pub, secretKey: secret)
+    }
+
+    /// The node's signing key, or nil when the file does not exist.
+    public static func loadSigningKey(dataDir: String) throws -> SigningKeyPair? {
+        let file = path(dataDir, signingSecretFile)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let text = try readSecret(file)
+        guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw NodeStartError(message: "\(file) is not a hex Ed25519 secret key")
+        }
+        do { return try SigningKeyPair(secretKey: bytes) } catch { throw NodeStartError(message: "\(file): \(error)") }
+    }
+
+    /// Creates a file readable and writable by its owner only; fails if it exists.
+    static func writeSecret(_ file: String, _ text: String) throws {
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw NodeStartError(message: "cannot create \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+            throw NodeStartError(message: "cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads a secret file, refusing one that group or others may read or write.
+    static func readSecret(_ file: String) throws -> String {
+        var st = stat()
+        guard stat(file, &st) == 0 else { throw NodeStartError(message: "cannot read \(file): \(String(cString: strerror(errno)))") }
+        guard st.st_mode & 0o077 == 0 else {
+            throw NodeStartError(message: "\(file) is accessible by other users (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 it")
+        }
+        do { return try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw NodeStartError(message: "cannot read \(file): \(error.localizedDescription)")
+        }
+    }
+}
