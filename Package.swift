@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "ZeroMQ",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import MemberSyncNode
 import ZeroMQ
 
@@ -30,27 +31,8 @@ final class ProcessCluster {
     func dataDir(_ name: String) -> String { root + "/" + name }
     func endpoint(_ name: String) -> String { "tcp://127.0.0.1:\(ports[name]!)" }
 
-    static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    static func freePortPair() -> Int {
-        var rng = SplitMix64(seed: UInt64(getpid()) &* 7919 &+ UInt64(Date().timeIntervalSince1970 * 1000))
-        for _ in 0..<500 {
-            let p = 20_000 + rng.below(40_000)
-            if canBind(p) && canBind(p + 1) { return p }
-        }
-        return 47_000
-    }
+    /// A free port P with P+1 also free (ROUTER and PUB).
+    static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Writes `membersync.toml` for a node (hub when `hubs` is empty).
     func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200, pageSize: Int = 1000) throws {
