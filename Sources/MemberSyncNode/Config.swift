@@ -24,11 +24,14 @@ public struct NodeConfig: Sendable, Equatable {
     /// Nodes not heard from for this long no longer hold back op-log compaction at the hub.
     public var liveWindowMilliseconds: Int
     public var pageSize: Int
+    /// Where to serve Prometheus metrics and /health over HTTP; nil (the default) serves nothing.
+    public var metricsListen: ListenAddress?
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
                 heartbeatMilliseconds: Int = 1000, linkTimeoutMilliseconds: Int? = nil,
-                liveWindowMilliseconds: Int = 7 * 24 * 3600 * 1000, pageSize: Int = 1000) {
+                liveWindowMilliseconds: Int = 7 * 24 * 3600 * 1000, pageSize: Int = 1000,
+                metricsListen: ListenAddress? = nil) {
         self.nodeID = nodeID
         self.organisation = organisation
         self.role = role
@@ -41,6 +44,7 @@ public struct NodeConfig: Sendable, Equatable {
         self.linkTimeoutMilliseconds = linkTimeoutMilliseconds ?? heartbeatMilliseconds * 3
         self.liveWindowMilliseconds = liveWindowMilliseconds
         self.pageSize = pageSize
+        self.metricsListen = metricsListen
     }
 
     public static let fileName = "membersync.toml"
@@ -84,7 +88,7 @@ public struct NodeConfig: Sendable, Equatable {
             }
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
-                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size"]
+                                  "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "metrics_listen"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -104,12 +108,17 @@ public struct NodeConfig: Sendable, Equatable {
         let level = try string("log_level", default: "info")
         guard validLogLevels.contains(level) else { throw fail("log_level must be one of \(validLogLevels.joined(separator: ", "))") }
         let hb = try int("heartbeat_ms", default: 1000, range: 20...60_000)
+        var metrics: ListenAddress?
+        if t["metrics_listen"] != nil {
+            let text = try string("metrics_listen")
+            do { metrics = try ListenAddress(parsing: text) } catch { throw fail("metrics_listen: \(error.message)") }
+        }
         return NodeConfig(
             nodeID: nodeID, organisation: organisation, role: role, dataDir: dataDir, listen: listen,
             hubEndpoints: hubs, peers: peers, logLevel: level, heartbeatMilliseconds: hb,
             linkTimeoutMilliseconds: try int("link_timeout_ms", default: hb * 3, range: 60...600_000),
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
-            pageSize: try int("page_size", default: 1000, range: 1...20_000))
+            pageSize: try int("page_size", default: 1000, range: 1...20_000), metricsListen: metrics)
     }
 
     /// The TOML text `membersync init` writes.
@@ -139,6 +148,8 @@ public struct NodeConfig: Sendable, Equatable {
         # Heartbeat interval; a link silent for link_timeout_ms counts as down.
         heartbeat_ms = \(heartbeatMilliseconds)
         link_timeout_ms = \(linkTimeoutMilliseconds)
+        # Prometheus metrics and /health over HTTP (off unless set), e.g. "127.0.0.1:9464".
+        \(metricsListen.map { "metrics_listen = \(q($0.description))" } ?? "# metrics_listen = \"127.0.0.1:9464\"")
 
         """
     }

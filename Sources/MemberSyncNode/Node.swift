@@ -16,6 +16,13 @@ public func wallClockMilliseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
 
+/// Nanoseconds from a clock that never jumps, for measuring durations.
+public func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// Why a node could not start.
 public struct NodeStartError: Error, CustomStringConvertible {
     public let message: String
@@ -40,6 +47,20 @@ public final class Node {
     private var lockFD: Int32 = -1
     /// Undecodable or unexpected messages, by reason.
     var dropped: [String: UInt64] = [:]
+    /// Per drop reason: when it was last logged and how many went unlogged since; a peer
+    /// sending garbage must not flood the journal.
+    private var dropLog: [String: (at: UInt64, unlogged: UInt64)] = [:]
+    /// Latency histograms for the metrics endpoint.
+    var metrics = NodeMetrics()
+    /// The optional HTTP listener for /metrics and /health, polled by the reactor.
+    let metricsServer: MetricsHTTPServer?
+    /// Why the last store commit failed, until one succeeds again (makes the node degraded).
+    var storageFailure: String?
+    var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
+    private var eventLog = EventLog()
+
+    /// Where the metrics listener actually listens (nil when `metrics_listen` is not set).
+    public var metricsAddress: ListenAddress? { metricsServer?.address }
 
     public static func controlSocketPath(dataDir: String) -> String {
         (dataDir as NSString).appendingPathComponent("control.sock")
@@ -110,8 +131,18 @@ public final class Node {
         }
         chmod(controlPath, 0o600)
 
+        let server: MetricsHTTPServer?
+        if let address = config.metricsListen {
+            do { server = try MetricsHTTPServer(address: address) } catch {
+                throw NodeStartError(message: "\(error) (set in the config file's metrics_listen)")
+            }
+        } else {
+            server = nil
+        }
+        metricsServer = server
         for e in config.hubEndpoints { hubLinks.append(try makeLink(e)) }
         for e in config.peers { peerLinks.append(try makeLink(e)) }
+        if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
@@ -151,14 +182,23 @@ public final class Node {
             poller.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
             poller.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
         }
+        let base = poller
         var lastTick: UInt64 = 0
         while !shouldStop() {
+            // The HTTP clients come and go: add their descriptors to a copy of the fixed set.
+            poller = base
+            let http = metricsServer?.pollSet(now: wallClockMilliseconds()) ?? []
+            for item in http { poller.add(.fileDescriptor(item.fd), events: item.writable ? .writable : .readable) }
             let ready: [Int]
             do { ready = try poller.poll(timeoutMilliseconds: 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }
             for index in ready {
+                if index >= sources.count {
+                    metricsServer?.handle(fd: http[index - sources.count].fd, now: wallClockMilliseconds()) { self.answerHTTP($0) }
+                    continue
+                }
                 switch sources[index] {
                 case .router: drain(router) { frames, now in self.onRouterFrames(frames, now: now) }
                 case .control: serveControl()
@@ -170,11 +210,14 @@ public final class Node {
             if now &- lastTick >= 25 {
                 lastTick = now
                 execute(engine.onTick(now: now))
+                metricsServer?.expire(now: now)
             }
+            eventLog.observe(&engine, now: now, logger: logger)
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
         router.close(); publisher.close(); control.close()
+        metricsServer?.close()
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 
@@ -207,19 +250,29 @@ public final class Node {
         execute(directives)
     }
 
-    private func drop(_ reason: String, _ detail: String) {
+    private func drop(_ reason: String, _ detail: String, from peer: String) {
         dropped[reason, default: 0] += 1
-        logger.warning("message dropped", metadata: ["reason": "\(reason)", "detail": "\(detail.prefix(200))"])
+        let now = wallClockMilliseconds()
+        var entry = dropLog[reason] ?? (at: 0, unlogged: 0)
+        if entry.at != 0 && now &- entry.at < 10_000 {
+            entry.unlogged += 1
+            dropLog[reason] = entry
+            return
+        }
+        var m: Logger.Metadata = ["reason": "\(reason)", "error": "\(detail.prefix(200))", "peer.id": "\(peer.prefix(64))"]
+        if entry.unlogged > 0 { m["unlogged_since_last"] = "\(entry.unlogged)" }
+        logger.warning("message dropped", metadata: m)
+        dropLog[reason] = (at: now, unlogged: 0)
     }
 
     private func onRouterFrames(_ frames: [[UInt8]], now: UInt64) -> [Directive] {
-        guard frames.count >= 2 else { drop("framing", "no routing id"); return [] }
+        guard frames.count >= 2 else { drop("no_routing_id", "message without a routing id", from: "?"); return [] }
         let client = frames[0]
         do {
             let message = try WireCodec.decode(Array(frames.dropFirst()))
             return engine.onRequest(from: client, message, now: now)
         } catch {
-            drop("decode", error.description)
+            drop(Self.dropReason(error), error.description, from: String(decoding: client, as: UTF8.self))
             return []
         }
     }
@@ -229,7 +282,7 @@ public final class Node {
             let message = try WireCodec.decode(frames)
             return subscription ? engine.onSubscription(l, message, now: now) : engine.onLinkMessage(l, message, now: now)
         } catch {
-            drop("decode", error.description)
+            drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
             return []
         }
     }
@@ -258,12 +311,16 @@ public final class Node {
                 let replica = engine.replica
                 try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
                                  version: replica.version, floor: replica.logFloor)
+                storageFailure = nil
             } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged.
+                storageFailure = "\(error)"
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }
+            let now = wallClockMilliseconds()
+            for op in ops { metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000) }
         }
         if compaction {
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
