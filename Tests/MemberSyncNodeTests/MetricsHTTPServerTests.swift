@@ -115,7 +115,11 @@ final class MetricsHTTPServerTests: XCTestCase {
     func testConnectionLimitStopsAccepting() {
         var fds: [Int32] = []
         defer { fds.forEach { close($0) } }
-        for _ in 0..<(MetricsHTTPServer.maxConnections + 8) { fds.append(connectTo(port: server.address.port)) }
+        // Accept as we go: connect() itself would block once the kernel's accept queue is full.
+        for _ in 0..<(MetricsHTTPServer.maxConnections + 8) {
+            fds.append(connectTo(port: server.address.port))
+            pump(until: { false }, seconds: 0.005)
+        }
         pump(until: { self.server.connectionCount >= MetricsHTTPServer.maxConnections }, seconds: 3)
         pump(until: { false }, seconds: 0.2)
         XCTAssertEqual(server.connectionCount, MetricsHTTPServer.maxConnections)
