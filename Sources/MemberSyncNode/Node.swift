@@ -134,7 +134,7 @@ public final class Node {
         let server: MetricsHTTPServer?
         if let address = config.metricsListen {
             do { server = try MetricsHTTPServer(address: address) } catch {
-                throw NodeStartError(message: "\(error) (set in the config file's metrics_listen)")
+                throw NodeStartError(message: "\(error)")
             }
         } else {
             server = nil
