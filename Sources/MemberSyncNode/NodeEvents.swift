@@ -13,6 +13,10 @@ struct EventLog {
     private var activeHub: Int?
     private var liveClients: Set<String> = []
     private var observed = false
+    /// Per link and error code: when it was last logged and how often it recurred since. A
+    /// refused Hello is retried every heartbeat; once a minute in the log is enough.
+    private var linkErrors: [String: (at: UInt64, repeats: Int)] = [:]
+    static let linkErrorLogIntervalMilliseconds: UInt64 = 60_000
     /// Rejected ops logged one by one per pass before the rest are summarised: a peer pushing
     /// a batch of bad ops must not flood the journal.
     static let maxRejectionsPerPass = 20
@@ -55,7 +59,7 @@ struct EventLog {
                 logger.notice("node silent", metadata: ["peer.id": "\(id)", "silent_ms": "\(now &- (engine.clients[id]?.lastSeen ?? now))"])
             }
         }
-        log(events, engine, logger: logger)
+        log(events, engine, now: now, logger: logger)
     }
 
     private func logHubChange(from old: Int?, to new: Int?, _ engine: SyncEngine, now: UInt64, logger: Logger) {
@@ -80,7 +84,7 @@ struct EventLog {
         }
     }
 
-    private func log(_ events: [EngineEvent], _ engine: SyncEngine, logger: Logger) {
+    private mutating func log(_ events: [EngineEvent], _ engine: SyncEngine, now: UInt64, logger: Logger) {
         var rejections = 0, unlogged = 0
         for e in events {
             switch e {
@@ -97,7 +101,14 @@ struct EventLog {
                 m["records"] = "\(records)"
                 logger.info("snapshot fetched", metadata: m)
             case .linkError(let l, let node, let code, let message):
+                let key = "\(l) \(code)"
+                if let last = linkErrors[key], now &- last.at < Self.linkErrorLogIntervalMilliseconds {
+                    linkErrors[key]?.repeats += 1
+                    continue
+                }
                 var m = Self.metadata(l, l.state(in: engine))
+                if let repeats = linkErrors[key]?.repeats, repeats > 0 { m["repeats_unlogged"] = "\(repeats)" }
+                linkErrors[key] = (at: now, repeats: 0)
                 if let node { m["peer.id"] = "\(node)" }
                 m["code"] = "\(code)"
                 m["error"] = "\(message)"

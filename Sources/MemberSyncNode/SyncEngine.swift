@@ -166,8 +166,10 @@ public struct SyncEngine: Sendable {
         return out
     }
 
-    /// Own ops the hub has not yet acknowledged.
+    /// Own ops the hub has not yet acknowledged. A hub holds its own ops durably as the hub,
+    /// so it has none pending (otherwise monitoring would see them pending forever).
     public var pendingCount: UInt64 {
+        if config.role == .hub { return 0 }
         let mine = replica.version[id]
         let acked = hubAcked[id]
         return mine > acked ? mine - acked : 0

@@ -37,6 +37,32 @@ final class EngineEventTests: XCTestCase {
         XCTAssertEqual(e.takeEvents(), [.linkError(.hub(0), node: nil, code: .rejected, message: "not in the roster")])
     }
 
+    func testCompactionIsReported() throws {
+        var e = engine(role: .hub)
+        for i in 0..<3 {
+            _ = try e.localWrite(try RecordKey(parsing: "organisations/o-\(i)"), [.assign(field: "name", value: .string("O \(i)"))], now: 1)
+        }
+        let hello = Hello(nodeID: "baerum", replica: ReplicaID(node: "baerum", epoch: 2), role: "member", organisation: "baerum",
+                          softwareVersion: "0.1.0", version: e.replica.version)
+        _ = e.onRequest(from: Array("baerum".utf8), .hello(hello), now: 2)
+        XCTAssertEqual(e.pendingCount, 0, "a hub's own ops are not waiting for a hub")
+        XCTAssertEqual(e.compact(now: 3), [.persistCompaction])
+        XCTAssertEqual(e.takeEvents(), [.compacted(dropped: 3, held: 0)])
+        XCTAssertEqual(e.compact(now: 4), [], "nothing new to drop")
+        XCTAssertTrue(e.takeEvents().isEmpty)
+    }
+
+    func testLoadedSnapshotIsReported() throws {
+        var source = Replica(id: ReplicaID(node: "brussels", epoch: 9), wallClock: { 1_700_000_000_000 })
+        for i in 0..<4 { _ = try source.write(try RecordKey(parsing: "organisations/o-\(i)"), [.assign(field: "name", value: .string("O"))]) }
+        var e = engine()
+        let page = SnapshotPage(version: source.version, records: source.records.map { (key: $0.key, record: $0.value) },
+                                lastKey: "organisations/o-3", done: true)
+        _ = e.onLinkMessage(.hub(0), .snapshotPage(page), now: 5)
+        XCTAssertEqual(e.takeEvents(), [.snapshotLoaded(.hub(0), node: nil, records: 4)])
+        XCTAssertEqual(e.counters.snapshotsLoaded, 1)
+    }
+
     func testEventQueueIsBounded() throws {
         var e = engine()
         let ops = try (1...UInt64(SyncEngine.maxQueuedEvents + 50)).map {
