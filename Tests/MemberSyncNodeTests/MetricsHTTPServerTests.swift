@@ -130,7 +130,7 @@ final class MetricsHTTPServerTests: XCTestCase {
     }
 
     func testLargeAnswerIsWrittenInPieces() {
-        let big = String(repeating: "membersync_padding 1\n", count: 200_000) // ~4 MB: more than a socket buffer
+        let big = String(repeating: "membersync_padding 1\n", count: 800_000) // 16 MB: more than loopback buffers hold
         let port = server.address.port
         let box = ResultBox()
         Thread.detachNewThread {
@@ -141,8 +141,10 @@ final class MetricsHTTPServerTests: XCTestCase {
             box.set(readAll(fd))
         }
         let deadline = Date().addingTimeInterval(10)
+        var waitedToWrite = false
         while box.value == nil && Date() < deadline {
             let set = server.pollSet(now: wallClockMilliseconds())
+            if set.contains(where: \.writable) { waitedToWrite = true }
             var poller = Poller()
             for item in set { poller.add(.fileDescriptor(item.fd), events: item.writable ? .writable : .readable) }
             for i in (try? poller.poll(timeoutMilliseconds: 10)) ?? [] {
@@ -150,6 +152,7 @@ final class MetricsHTTPServerTests: XCTestCase {
             }
         }
         XCTAssertEqual(box.value?.hasSuffix(big), true)
+        XCTAssertTrue(waitedToWrite, "the answer did not fit at once, so the server polled for writability")
     }
 }
 
