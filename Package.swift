@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
         .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "MemberSyncHarness"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
+        .testTarget(name: "MembersyncdTests", dependencies: ["membersyncd", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every MemberSync test: installs missing system packages, builds, runs `swift test`,
-# then a bounded chaos run (real daemons under faults; see scripts/chaos.sh).
+# Runs every MemberSync test: installs missing system packages, builds, checks the installer
+# against the debug build, runs `swift test`, then a bounded chaos run (real daemons under
+# faults; see scripts/chaos.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 bash scripts/install-deps.sh
 swift build
+bash scripts/test-install.sh --bin-dir "$(swift build --show-bin-path)"
 swift test "$@"
 if [ $# -eq 0 ]; then
   echo "== chaos run (bounded; replay a failure with ./scripts/chaos.sh --seed N)"

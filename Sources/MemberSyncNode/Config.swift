@@ -40,11 +40,14 @@ public struct NodeConfig: Sendable, Equatable {
     public var peerKeys: [String] = []
     /// CURVE public keys admitted by this node's ZAP handler besides the roster's.
     public var adminKeys: [String] = []
+    /// Where to serve Prometheus metrics and /health over HTTP; nil (the default) serves nothing.
+    public var metricsListen: ListenAddress?
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
                 heartbeatMilliseconds: Int = 1000, linkTimeoutMilliseconds: Int? = nil,
-                liveWindowMilliseconds: Int = 7 * 24 * 3600 * 1000, pageSize: Int = 1000) {
+                liveWindowMilliseconds: Int = 7 * 24 * 3600 * 1000, pageSize: Int = 1000,
+                metricsListen: ListenAddress? = nil) {
         self.nodeID = nodeID
         self.organisation = organisation
         self.role = role
@@ -57,6 +60,7 @@ public struct NodeConfig: Sendable, Equatable {
         self.linkTimeoutMilliseconds = linkTimeoutMilliseconds ?? heartbeatMilliseconds * 3
         self.liveWindowMilliseconds = liveWindowMilliseconds
         self.pageSize = pageSize
+        self.metricsListen = metricsListen
     }
 
     public static let fileName = "membersync.toml"
@@ -101,7 +105,7 @@ public struct NodeConfig: Sendable, Equatable {
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
                                   "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
-                                  "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys"]
+                                  "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys", "metrics_listen"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -121,12 +125,17 @@ public struct NodeConfig: Sendable, Equatable {
         let level = try string("log_level", default: "info")
         guard validLogLevels.contains(level) else { throw fail("log_level must be one of \(validLogLevels.joined(separator: ", "))") }
         let hb = try int("heartbeat_ms", default: 1000, range: 20...60_000)
+        var metrics: ListenAddress?
+        if t["metrics_listen"] != nil {
+            let text = try string("metrics_listen")
+            do { metrics = try ListenAddress(parsing: text) } catch { throw fail("metrics_listen: \(error.message)") }
+        }
         var config = NodeConfig(
             nodeID: nodeID, organisation: organisation, role: role, dataDir: dataDir, listen: listen,
             hubEndpoints: hubs, peers: peers, logLevel: level, heartbeatMilliseconds: hb,
             linkTimeoutMilliseconds: try int("link_timeout_ms", default: hb * 3, range: 60...600_000),
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
-            pageSize: try int("page_size", default: 1000, range: 1...20_000))
+            pageSize: try int("page_size", default: 1000, range: 1...20_000), metricsListen: metrics)
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
         switch t["insecure"] {
         case .boolean(let b)?: config.insecure = b
@@ -205,6 +214,8 @@ public struct NodeConfig: Sendable, Equatable {
         # true only on a trusted development network: no CURVE encryption or admission, and
         # remote ops are not verified.
         insecure = \(insecure)
+        # Prometheus metrics and /health over HTTP (off unless set), e.g. "127.0.0.1:9464".
+        \(metricsListen.map { "metrics_listen = \(q($0.description))" } ?? "# metrics_listen = \"127.0.0.1:9464\"")
 
         """
     }

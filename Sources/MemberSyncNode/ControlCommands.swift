@@ -7,6 +7,7 @@ extension Node {
     func handleControl(_ request: JSONObject) throws -> Any {
         guard let command = request["command"] as? String else { throw ControlError("missing 'command'") }
         let now = wallClockMilliseconds()
+        let received = monotonicNanoseconds()
         func key() throws -> RecordKey {
             guard let text = request["key"] as? String else { throw ControlError("missing 'key' (COLLECTION/ID)") }
             let k: RecordKey
@@ -23,7 +24,7 @@ extension Node {
             let changes = try EditParser.changes(args, key: k, schema: engine.replica.schema)
             let (op, directives): (Op, [Directive])
             do { (op, directives) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
-            try commitLocal(directives)
+            try commitLocal(directives, received: received)
             return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
         case "set-many":
             // Several edits in one transaction (one fsync): bulk loads and benchmarks.
@@ -55,7 +56,7 @@ extension Node {
             let k = try key()
             let (op, directives): (Op, [Directive])
             do { (op, directives) = try engine.localDelete(k, now: now) } catch { throw ControlError(error.description) }
-            try commitLocal(directives)
+            try commitLocal(directives, received: received)
             return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
         case "get":
             let k = try key()
@@ -78,17 +79,21 @@ extension Node {
     }
 
     /// Persists a local write before anything else happens; if that fails the CLI hears it.
-    func commitLocal(_ directives: [Directive]) throws {
+    /// `received` (monotonic) times the write for the commit-latency histogram.
+    func commitLocal(_ directives: [Directive], received: UInt64 = monotonicNanoseconds()) throws {
         guard case .persist(let ops, let keys)? = directives.first else { throw ControlError("internal: write produced no persist step") }
         do {
             let replica = engine.replica
             try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor)
+            storageFailure = nil
         } catch {
+            storageFailure = "\(error)"
             throw ControlError("write applied in memory but not stored: \(error)")
         }
         onCommit?(ops)
         if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
+        metrics.localWriteCommit.observe(Double(monotonicNanoseconds() &- received) / 1e9)
         execute(Array(directives.dropFirst()))
     }
 
@@ -110,7 +115,9 @@ extension Node {
                             "last_seen": JSONView.isoTime(milliseconds: c.lastSeen),
                             "ops_behind": c.version.missing(from: replica.version)])
         }
+        let health = health(now: now)
         var out: JSONObject = [
+            "health": health.word, "health_reasons": health.reasons,
             "node_id": config.nodeID, "organisation": config.organisation, "role": config.role.rawValue,
             "replica": replica.id.description, "listen": config.listen, "mode": mode,
             "hubs": engine.hubs.map(linkInfo), "peers": engine.peers.map(linkInfo),

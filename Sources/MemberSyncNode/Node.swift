@@ -16,6 +16,13 @@ public func wallClockMilliseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
 
+/// Nanoseconds from a clock that never jumps, for measuring durations.
+public func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// Why a node could not start.
 public struct NodeStartError: Error, CustomStringConvertible {
     public let message: String
@@ -55,6 +62,20 @@ public final class Node {
     /// Called on the reactor thread after every durable commit, with the ops it stored
     /// (local and remote). For in-process observers such as the latency benchmark.
     public var onCommit: (([Op]) -> Void)?
+    /// Per drop reason: when it was last logged and how many went unlogged since; a peer
+    /// sending garbage must not flood the journal.
+    private var dropLog: [String: (at: UInt64, unlogged: UInt64)] = [:]
+    /// Latency histograms for the metrics endpoint.
+    var metrics = NodeMetrics()
+    /// The optional HTTP listener for /metrics and /health, polled by the reactor.
+    let metricsServer: MetricsHTTPServer?
+    /// Why the last store commit failed, until one succeeds again (makes the node degraded).
+    var storageFailure: String?
+    var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
+    private var eventLog = EventLog()
+
+    /// Where the metrics listener actually listens (nil when `metrics_listen` is not set).
+    public var metricsAddress: ListenAddress? { metricsServer?.address }
 
     public static func controlSocketPath(dataDir: String) -> String {
         (dataDir as NSString).appendingPathComponent("control.sock")
@@ -132,10 +153,20 @@ public final class Node {
         }
         chmod(controlPath, 0o600)
 
+        let server: MetricsHTTPServer?
+        if let address = config.metricsListen {
+            do { server = try MetricsHTTPServer(address: address) } catch {
+                throw NodeStartError(message: "\(error)")
+            }
+        } else {
+            server = nil
+        }
+        metricsServer = server
         for (i, e) in config.hubEndpoints.enumerated() { hubLinks.append(try makeLink(e, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)) }
         for (i, e) in config.peers.enumerated() { peerLinks.append(try makeLink(e, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)) }
         revokedNodes = currentlyRevoked()
         rosterCurveKeys = currentRosterCurveKeys()
+        if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
@@ -241,31 +272,40 @@ public final class Node {
         var poller = Poller()
         var sources: [Source] = []
         var generation = -1
+        var base = Poller()
         var lastTick: UInt64 = 0
         var lastLinkRenewal = wallClockMilliseconds()
         while !shouldStop() {
             if generation != socketGeneration {
                 generation = socketGeneration
-                poller = Poller()
+                base = Poller()
                 sources = []
-                poller.add(.socket(router)); sources.append(.router)
-                poller.add(.socket(control)); sources.append(.control)
-                if let zap { poller.add(.socket(zap)); sources.append(.zap) }
+                base.add(.socket(router)); sources.append(.router)
+                base.add(.socket(control)); sources.append(.control)
+                if let zap { base.add(.socket(zap)); sources.append(.zap) }
                 for (i, l) in hubLinks.enumerated() {
-                    poller.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
-                    poller.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
+                    base.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
+                    base.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
                 }
                 for (i, l) in peerLinks.enumerated() {
-                    poller.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
-                    poller.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
+                    base.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
+                    base.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
                 }
             }
+            // The HTTP clients come and go: add their descriptors to a copy of the fixed set.
+            poller = base
+            let http = metricsServer?.pollSet(now: wallClockMilliseconds()) ?? []
+            for item in http { poller.add(.fileDescriptor(item.fd), events: item.writable ? .writable : .readable) }
             let ready: [Int]
             do { ready = try poller.poll(timeoutMilliseconds: 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }
             for index in ready where generation == socketGeneration {
+                if index >= sources.count {
+                    metricsServer?.handle(fd: http[index - sources.count].fd, now: wallClockMilliseconds()) { self.answerHTTP($0) }
+                    continue
+                }
                 switch sources[index] {
                 case .router: drainRouter()
                 case .control: serveControl()
@@ -282,11 +322,14 @@ public final class Node {
             if now &- lastTick >= 25 {
                 lastTick = now
                 execute(engine.onTick(now: now))
+                metricsServer?.expire(now: now)
             }
+            eventLog.observe(&engine, now: now, logger: logger)
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
         router.close(); publisher.close(); control.close(); zap?.close()
+        metricsServer?.close()
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 
@@ -329,13 +372,23 @@ public final class Node {
         execute(directives)
     }
 
-    private func drop(_ reason: String, _ detail: String) {
+    private func drop(_ reason: String, _ detail: String, from peer: String = "?") {
         dropped[reason, default: 0] += 1
-        logger.warning("message dropped", metadata: ["reason": "\(reason)", "detail": "\(detail.prefix(200))"])
+        let now = wallClockMilliseconds()
+        var entry = dropLog[reason] ?? (at: 0, unlogged: 0)
+        if entry.at != 0 && now &- entry.at < 10_000 {
+            entry.unlogged += 1
+            dropLog[reason] = entry
+            return
+        }
+        var m: Logger.Metadata = ["reason": "\(reason)", "error": "\(detail.prefix(200))", "peer.id": "\(peer.prefix(64))"]
+        if entry.unlogged > 0 { m["unlogged_since_last"] = "\(entry.unlogged)" }
+        logger.warning("message dropped", metadata: m)
+        dropLog[reason] = (at: now, unlogged: 0)
     }
 
     private func onRouterFrames(_ frames: [[UInt8]], userID: String?, now: UInt64) -> [Directive] {
-        guard frames.count >= 2 else { drop("framing", "no routing id"); return [] }
+        guard frames.count >= 2 else { drop("no_routing_id", "message without a routing id", from: "?"); return [] }
         let client = frames[0]
         // A connection admitted by a roster key speaks only under that node's id: an admitted
         // member cannot take over another node's routing id (and so its session).
@@ -351,7 +404,7 @@ public final class Node {
             let message = try WireCodec.decode(Array(frames.dropFirst()))
             return engine.onRequest(from: client, message, now: now)
         } catch {
-            drop("decode", error.description)
+            drop(Self.dropReason(error), error.description, from: String(decoding: client, as: UTF8.self))
             return []
         }
     }
@@ -361,7 +414,7 @@ public final class Node {
             let message = try WireCodec.decode(frames)
             return subscription ? engine.onSubscription(l, message, now: now) : engine.onLinkMessage(l, message, now: now)
         } catch {
-            drop("decode", error.description)
+            drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
             return []
         }
     }
@@ -390,13 +443,17 @@ public final class Node {
                 let replica = engine.replica
                 try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
                                  version: replica.version, floor: replica.logFloor)
+                storageFailure = nil
             } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged.
+                storageFailure = "\(error)"
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }
             if !ops.isEmpty { onCommit?(ops) }
+            let now = wallClockMilliseconds()
+            for op in ops { metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000) }
         }
         if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         if compaction {
@@ -416,8 +473,8 @@ public final class Node {
                 send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
             case .rememberNode(let nodeID):
                 rememberNode(nodeID)
-            case .rejected(let dot, let reason, let detail):
-                logger.warning("op rejected", metadata: ["op.dot": "\(dot)", "op.origin": "\(dot.replica)", "reason": "\(reason)", "detail": "\(detail.prefix(300))"])
+            case .rejected:
+                break  // logged, rate-limited, by the event log (NodeEvents.swift)
             }
         }
     }

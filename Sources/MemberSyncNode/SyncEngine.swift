@@ -91,6 +91,20 @@ public struct EngineCounters: Sendable, Equatable {
     public var snapshotsLoaded: UInt64 = 0
 }
 
+/// Something an operator should read in the log. The engine is pure and cannot log, so it
+/// queues these; the reactor drains them after each input (`takeEvents`) and logs them with
+/// metadata. Kept apart from `Directive` so directive sequences stay what they were.
+public enum EngineEvent: Sendable, Equatable {
+    /// A remote op failed validation and was dropped (reason: schema, malformed, other).
+    case opRejected(origin: ReplicaID, counter: UInt64, key: RecordKey, reason: String, detail: String)
+    /// A snapshot fetched over a link was loaded completely.
+    case snapshotLoaded(LinkID, node: String?, records: Int)
+    /// The other side of a link answered with an error (e.g. it refused our Hello).
+    case linkError(LinkID, node: String?, code: ErrorCode, message: String)
+    /// The hub dropped causally stable ops from its log.
+    case compacted(dropped: Int, held: Int)
+}
+
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
@@ -110,6 +124,10 @@ public struct SyncEngine: Sendable {
     public let authority: WriteAuthority?
     /// Rejections since the last directives were built, reported as `.rejected` directives.
     private var rejections: [Directive] = []
+    /// Events not yet taken by the reactor; bounded so a driver that never drains them
+    /// (a test) cannot grow it without limit.
+    public private(set) var events: [EngineEvent] = []
+    static let maxQueuedEvents = 1000
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page: small enough that a page of large records stays far below
@@ -136,6 +154,16 @@ public struct SyncEngine: Sendable {
     }
 
     var id: ReplicaID { replica.id }
+
+    /// Returns and clears the queued events.
+    public mutating func takeEvents() -> [EngineEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    private mutating func note(_ e: EngineEvent) {
+        if events.count < Self.maxQueuedEvents { events.append(e) }
+    }
 
     // MARK: link selection
 
@@ -175,8 +203,10 @@ public struct SyncEngine: Sendable {
         return out
     }
 
-    /// Own ops the hub has not yet acknowledged.
+    /// Own ops the hub has not yet acknowledged. A hub holds its own ops durably as the hub,
+    /// so it has none pending (otherwise monitoring would see them pending forever).
     public var pendingCount: UInt64 {
+        if config.role == .hub { return 0 }
         let mine = replica.version[id]
         let acked = hubAcked[id]
         return mine > acked ? mine - acked : 0
@@ -345,6 +375,7 @@ public struct SyncEngine: Sendable {
             for (op, reason, detail) in refused where final || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
                 rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
+                note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
             }
             if final { break }
             queue = retry
@@ -465,6 +496,8 @@ public struct SyncEngine: Sendable {
         switch message {
         case .welcome(let w):
             guard (ProtocolVersion.minimumSupported...ProtocolVersion.current).contains(w.protocolVersion) else {
+                note(.linkError(l, node: w.nodeID, code: .unsupportedVersion,
+                                message: "welcome chose MSP \(w.protocolVersion), this node speaks \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current)"))
                 return []
             }
             update(l) {
@@ -515,7 +548,10 @@ public struct SyncEngine: Sendable {
             }
             if case .hub = l { hubAcked.merge(v) }
             return pushIfLacking(l, now: now)
-        case .error(let code, _):
+        case .error(let code, let text):
+            if code != .snapshotRequired && code != .notReady {
+                note(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))
+            }
             switch code {
             case .snapshotRequired:
                 if authority != nil, case .peer = l { return [] }
@@ -567,6 +603,7 @@ public struct SyncEngine: Sendable {
         if page.done {
             try? replica.load(Snapshot(version: version, records: [:]))
             counters.snapshotsLoaded += 1
+            note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
             state.snapshotVersion = nil
             state.snapshotRequestedAt = nil
             update(l) { $0 = state }
@@ -704,7 +741,10 @@ public struct SyncEngine: Sendable {
     public mutating func compact(now: UInt64) -> [Directive] {
         guard let stable = stableVersion(now: now) else { return [] }
         let before = replica.logFloor
+        let held = replica.logCount
         replica.compact(below: stable)
-        return replica.logFloor == before ? [] : [.persistCompaction]
+        guard replica.logFloor != before else { return [] }
+        note(.compacted(dropped: held - replica.logCount, held: replica.logCount))
+        return [.persistCompaction]
     }
 }

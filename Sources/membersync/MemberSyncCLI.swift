@@ -227,25 +227,58 @@ struct Conflicts: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the node's state. Exit status: 0 healthy, 1 degraded (no hub or peer reachable), 2 node unreachable.")
+        abstract: "Show the node's state. Exit status: 0 healthy, 1 degraded, 2 node unreachable.",
+        discussion: """
+        The exit status is meant for monitoring (it follows the Nagios plugin convention):
+
+          0  healthy      the node runs and syncs with a hub (or, configured with fallback
+                          peers only, with at least one peer)
+          1  degraded     the node runs but no configured hub answers (it is offline or
+                          syncing with fallback peers only), or its store fails to commit;
+                          the reasons are printed (and in --json as health_reasons)
+          2  unreachable  no node runs for the data directory, it did not answer within
+                          --timeout seconds, or it could not report its status
+
+        The node's HTTP listener (metrics_listen) answers GET /health with the same verdict:
+        200 when healthy, 503 when degraded.
+        """)
     @OptionGroup var options: NodeOptions
+    @Option(help: "Seconds to wait for the node's answer before reporting it unreachable.")
+    var timeout: Int = 10
+
+    func validate() throws {
+        guard (1...300).contains(timeout) else { throw ValidationError("--timeout must be between 1 and 300 seconds") }
+    }
 
     func run() throws {
-        var degraded = false
-        try runReporting {
-            let result = try options.client.call(["command": "status"])
-            let s = result as? JSONObject ?? [:]
-            let mode = s["mode"] as? String ?? "?"
-            degraded = mode == "offline" || mode == "fallback-peers"
-            if options.json { Output.json(s); return }
+        let s: JSONObject
+        do {
+            var client = options.client
+            client.timeoutMilliseconds = timeout * 1000
+            s = try client.call(["command": "status"]) as? JSONObject ?? [:]
+        } catch {
+            // Whatever kept us from a status (no node, no answer, a refusal), monitoring
+            // must read it as "unreachable", never as "degraded".
+            let message = (error as? CLIFailure)?.message ?? "\(error)"
+            FileHandle.standardError.write(Data("membersync: \(message)\n".utf8))
+            throw ExitCode(2)
+        }
+        let mode = s["mode"] as? String ?? "?"
+        // Nodes from before the health field: judge by the sync mode as they did.
+        let degraded = (s["health"] as? String).map { $0 != "healthy" } ?? (mode == "offline" || mode == "fallback-peers")
+        if options.json {
+            Output.json(s)
+        } else {
             func links(_ key: String) -> String {
                 let l = s[key] as? [JSONObject] ?? []
                 if l.isEmpty { return "-" }
                 return l.map { "\(Output.text($0["endpoint"] ?? "")) (\(($0["connected"] as? Bool ?? false) ? "connected" : "not connected"))" }.joined(separator: ", ")
             }
             let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
+            let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")
             print(Output.aligned([
                 ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")), organisation \(Output.text(s["organisation"] ?? "")))"),
+                ("health", (degraded ? "degraded" : "healthy") + (reasons.isEmpty ? "" : " (\(reasons))")),
                 ("replica", Output.text(s["replica"] ?? "")),
                 ("mode", mode),
                 ("hubs", links("hubs")),

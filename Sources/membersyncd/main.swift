@@ -10,12 +10,28 @@ import Glibc
 /// Set by SIGTERM/SIGINT; the reactor checks it at least every 25 ms.
 let stopRequested = Atomic<Bool>(false)
 
+let usageText = """
+    usage: membersyncd --config PATH [--check-config]
+           membersyncd --version
+
+    Runs a MemberSync node (member office or hub) as configured in the TOML file PATH.
+    Logs go to standard error, one logfmt line per event. SIGTERM or SIGINT stops it cleanly.
+
+      -c, --config PATH   the node's configuration file
+      --check-config      only check the configuration file, then exit (0 if valid, 78 if not)
+      --version           print the version and exit
+      -h, --help          print this help and exit
+
+    """
+
+/// Wrong arguments: usage on stderr and EX_USAGE, so scripts tell it from a runtime failure.
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: membersyncd --config PATH\n       membersyncd --version\n".utf8))
+    FileHandle.standardError.write(Data(usageText.utf8))
     exit(64)
 }
 
 var configPath: String?
+var checkOnly = false
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
     switch arg {
@@ -25,8 +41,11 @@ while let arg = args.popFirst() {
     case "--version":
         print("membersyncd \(SyncEngine.softwareVersion)")
         exit(0)
+    case "--check-config":
+        checkOnly = true
     case "--help", "-h":
-        usage()
+        print(usageText, terminator: "")
+        exit(0)
     default:
         FileHandle.standardError.write(Data("membersyncd: unknown argument '\(arg)'\n".utf8))
         usage()
@@ -41,10 +60,14 @@ do {
     FileHandle.standardError.write(Data("membersyncd: bad configuration: \(error)\n".utf8))
     exit(78)
 }
+if checkOnly {
+    print("\(configPath): ok (node \(config.nodeID), role \(config.role.rawValue), data_dir \(config.dataDir))")
+    exit(0)
+}
 
 let level = Logger.Level(rawValue: config.logLevel) ?? .info
 LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
+    var handler = LogfmtLogHandler(label: label)
     handler.logLevel = level
     return handler
 }
@@ -61,6 +84,5 @@ do {
     logger.info("stopped cleanly")
 } catch {
     logger.critical("cannot start", metadata: ["error": "\(error)"])
-    FileHandle.standardError.write(Data("membersyncd: cannot start: \(error)\n".utf8))
     exit(1)
 }
