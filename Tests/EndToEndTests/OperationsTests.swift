@@ -158,7 +158,7 @@ final class OperationsTests: XCTestCase {
 // MARK: helpers
 
 /// Parses one logfmt line (`key=value` or `key="quoted \" value"` pairs); nil if malformed.
-func parseLogfmt(_ line: String) -> [String: String]? {
+fileprivate func parseLogfmt(_ line: String) -> [String: String]? {
     var out: [String: String] = [:]
     var s = Substring(line)
     while !s.isEmpty {
@@ -202,7 +202,7 @@ func parseLogfmt(_ line: String) -> [String: String]? {
 }
 
 /// The value of one sample in a Prometheus exposition, matching all given labels.
-func metric(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
+fileprivate func metric(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
     for line in text.split(separator: "\n") where !line.hasPrefix("#") {
         guard let space = line.lastIndex(of: " ") else { continue }
         let series = line[..<space]
@@ -216,14 +216,14 @@ func metric(_ text: String, _ name: String, _ labels: [String: String] = [:]) ->
     return nil
 }
 
-struct HTTPAnswer {
+fileprivate struct HTTPAnswer {
     var status = 0
     var head = ""
     var body = ""
 }
 
 /// One HTTP/1.1 exchange with 127.0.0.1:port (raw socket, 5 s timeout).
-func httpGet(_ port: Int, _ path: String = "/metrics", raw: String? = nil) -> HTTPAnswer {
+fileprivate func httpGet(_ port: Int, _ path: String = "/metrics", raw: String? = nil) -> HTTPAnswer {
     let fd = connectLoopback(port)
     guard fd >= 0 else { return HTTPAnswer() }
     defer { close(fd) }
@@ -243,7 +243,7 @@ func httpGet(_ port: Int, _ path: String = "/metrics", raw: String? = nil) -> HT
     return HTTPAnswer(status: status, head: head, body: String(text[split.upperBound...]))
 }
 
-func connectLoopback(_ port: Int) -> Int32 {
+fileprivate func connectLoopback(_ port: Int) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return -1 }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)

@@ -156,14 +156,14 @@ final class MetricsHTTPServerTests: XCTestCase {
     }
 }
 
-final class ResultBox: @unchecked Sendable {
+fileprivate final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var v: String?
     var value: String? { lock.lock(); defer { lock.unlock() }; return v }
     func set(_ s: String) { lock.lock(); v = s; lock.unlock() }
 }
 
-func connectTo(port: Int) -> Int32 {
+fileprivate func connectTo(port: Int) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -175,7 +175,7 @@ func connectTo(port: Int) -> Int32 {
     return fd
 }
 
-func readAll(_ fd: Int32) -> String {
+fileprivate func readAll(_ fd: Int32) -> String {
     var out: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {

@@ -55,7 +55,7 @@ final class LogfmtLogHandlerTests: XCTestCase {
     }
 }
 
-final class LineSink: @unchecked Sendable {
+fileprivate final class LineSink: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [String] = []
     func append(_ s: String) { lock.lock(); stored.append(s); lock.unlock() }
