@@ -82,13 +82,7 @@ extension Node {
     /// `received` (monotonic) times the write for the commit-latency histogram.
     func commitLocal(_ directives: [Directive], received: UInt64 = monotonicNanoseconds()) throws {
         guard case .persist(let ops, let keys)? = directives.first else { throw ControlError("internal: write produced no persist step") }
-        do {
-            let replica = engine.replica
-            try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
-                             version: replica.version, floor: replica.logFloor)
-            storageFailure = nil
-        } catch {
-            storageFailure = "\(error)"
+        do { try persistToStore(ops: ops, keys: keys) } catch {
             throw ControlError("write applied in memory but not stored: \(error)")
         }
         onCommit?(ops)

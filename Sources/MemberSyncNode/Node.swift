@@ -419,6 +419,20 @@ public final class Node {
         }
     }
 
+    /// Commits ops and the current states of the records they touched, with the replica's
+    /// version and log floors, in one transaction; remembers a failure for the health verdict.
+    func persistToStore(ops: [Op], keys: [RecordKey]) throws {
+        let replica = engine.replica
+        do {
+            try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
+                             version: replica.version, floor: replica.logFloor)
+            storageFailure = nil
+        } catch {
+            storageFailure = "\(error)"
+            throw error
+        }
+    }
+
     /// Executes directives: first one durable commit of everything to persist, then the
     /// sends in order.
     func execute(_ directives: [Directive]) {
@@ -439,15 +453,9 @@ public final class Node {
             }
         }
         if persist {
-            do {
-                let replica = engine.replica
-                try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
-                                 version: replica.version, floor: replica.logFloor)
-                storageFailure = nil
-            } catch {
+            do { try persistToStore(ops: ops, keys: Array(keys)) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged.
-                storageFailure = "\(error)"
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }

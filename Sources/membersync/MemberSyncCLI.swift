@@ -120,7 +120,7 @@ struct Init: ParsableCommand {
                 print("signing key (public): \(signingKey)")
                 print("CURVE key (public):   \(curveKey)")
                 if hub {
-                    print("members trust this hub with: --hub-signing-key \(id):\(signingKey) --hub-key '\(curveKey)'")
+                    print("members trust this hub with: --hub-signing-key=\(id):\(signingKey) '--hub-key=\(curveKey)'")
                 } else {
                     print("the hub operator admits this node with:")
                     print("  membersync set nodes/\(id) organisation=\(organisation) role=member signing_key=\(signingKey) 'curve_key=\(curveKey)'")

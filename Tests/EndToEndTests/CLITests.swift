@@ -473,6 +473,19 @@ final class CLITests: XCTestCase {
 
     // MARK: bad input
 
+    /// Regression: a Z85 CURVE key may begin with "-"; written as `--hub-key=KEY` it is taken
+    /// as the value, not as another option (chaos/CI found `--hub-key KEY` failing at random).
+    func testKeysBeginningWithADashAreAcceptedInEqualsForm() throws {
+        let key = "-" + String(repeating: "a", count: 39)
+        let dir = fed.root + "/dash-key"
+        let r = fed.cli(["init", dir, "--id", "dash", "--organisation", "dash", "--listen", "tcp://127.0.0.1:7400",
+                         "--hub-endpoint", "tcp://127.0.0.1:7500", "--hub-key=\(key)",
+                         "--hub-signing-key=brussels:" + String(repeating: "0", count: 64)])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let toml = try String(contentsOfFile: dir + "/membersync.toml", encoding: .utf8)
+        XCTAssertTrue(toml.contains("hub_keys = [\"\(key)\"]"), toml)
+    }
+
     func testBadInputFailsWithClearMessagesAndNonZeroStatus() throws {
         try startSeededHub()
         let cases: [([String], String)] = [

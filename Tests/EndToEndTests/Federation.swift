@@ -63,12 +63,13 @@ final class Federation: @unchecked Sendable {
         if hub { args.append("--hub") }
         for h in hubs {
             args += ["--hub-endpoint", endpoint(h)]
-            if secure { args += ["--hub-key", curveKeys[h] ?? "", "--hub-signing-key", "\(h):\(signingKeys[h] ?? "")"] }
+            // `=` form: a Z85 key may begin with "-", which would read as an option.
+            if secure { args += ["--hub-key=\(curveKeys[h] ?? "")", "--hub-signing-key=\(h):\(signingKeys[h] ?? "")"] }
         }
         for p in peers {
             if ports[p] == nil { ports[p] = Self.freePortPair() }
             args += ["--peer", endpoint(p)]
-            if secure { args += ["--peer-key", curveKeys[p] ?? ""] }
+            if secure { args += ["--peer-key=\(curveKeys[p] ?? "")"] }
         }
         let r = cli(args)
         XCTAssertEqual(r.status, 0, "init \(name): \(r.stderr)")
