@@ -86,3 +86,20 @@ public enum LoopbackPorts {
         return 47_000
     }
 }
+
+/// Starts `membersyncd --config CONFIG` with stdout and stderr appended to `logPath`, so a
+/// restarted node's log continues in the same file. Readiness is the caller's to check.
+public enum DaemonLauncher {
+    public static func launch(binDir: String, config: String, logPath: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
+        p.arguments = ["--config", config]
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        return p
+    }
+}

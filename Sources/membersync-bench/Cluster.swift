@@ -59,17 +59,8 @@ final class ProcessCluster {
 
     /// Starts a configured node and waits until its control socket answers.
     func start(_ name: String, timeout: Double = 60) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
-        p.arguments = ["--config", dataDir(name) + "/membersync.toml"]
         let log = root + "/\(name).log"
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        processes[name] = p
+        processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml", logPath: log)
         let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, ["command": "ping"], timeoutMs: 500)) != nil }
         if !ok { throw BenchFailure("\(name) did not start; log: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(500))") }
     }

@@ -83,16 +83,8 @@ final class Cluster: @unchecked Sendable {
     // MARK: processes
 
     func start(_ n: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
-        p.arguments = ["--config", dataDir(n) + "/membersync.toml"]
         let logPath = root + "/\(n).log"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
+        let p = try DaemonLauncher.launch(binDir: binDir, config: dataDir(n) + "/membersync.toml", logPath: logPath)
         lock.lock(); processes[n] = p; lock.unlock()
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {

@@ -87,17 +87,8 @@ final class Federation: @unchecked Sendable {
     }
 
     func start(_ name: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
-        p.arguments = ["--config", dataDir(name) + "/membersync.toml"]
-        let logPath = root + "/\(name).log"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        logHandle.seekToEndOfFile()
-        p.standardOutput = logHandle
-        p.standardError = logHandle
-        try p.run()
-        processes[name] = p
+        processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml",
+                                                    logPath: root + "/\(name).log")
         // Ready when the control socket answers.
         let ready = waitUntil(timeout: 10) { self.cli(["status", "--data-dir", self.dataDir(name), "--json"]).status != 2 }
         XCTAssertTrue(ready, "\(name) did not start; log:\n\(log(name))")
