@@ -59,6 +59,15 @@ public enum WireCodec {
 
     public static func decodeEnvelope(_ bytes: [UInt8]) throws(WireError) -> Message {
         guard bytes.count <= WireLimits.maxMessageBytes else { throw .oversized(bytes.count) }
+        // Bulk messages in canonical form take the hand-written path; everything else (and
+        // every error) goes through the generated decoder.
+        if let message = DirectDecoding.attempt(bytes, DirectDecoding.envelope) { return message }
+        return try decodeEnvelopeGenerated(bytes)
+    }
+
+    /// The generated (SwiftProtobuf) decoder: the reference the direct path must agree with.
+    static func decodeEnvelopeGenerated(_ bytes: [UInt8]) throws(WireError) -> Message {
+        guard bytes.count <= WireLimits.maxMessageBytes else { throw .oversized(bytes.count) }
         let env: Msp_V1_Envelope
         do {
             var options = BinaryDecodingOptions()
@@ -86,6 +95,11 @@ public enum WireCodec {
     }
 
     public static func decodeOp(_ bytes: [UInt8]) throws(WireError) -> Op {
+        if let op = DirectDecoding.attempt(bytes, DirectDecoding.op) { return op }
+        return try decodeOpGenerated(bytes)
+    }
+
+    static func decodeOpGenerated(_ bytes: [UInt8]) throws(WireError) -> Op {
         let p: Msp_V1_Op
         do { p = try Msp_V1_Op(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }
         return try ProtoConvert.op(p, path: "op")
@@ -97,6 +111,11 @@ public enum WireCodec {
     }
 
     public static func decodeRecord(_ bytes: [UInt8]) throws(WireError) -> (key: RecordKey, record: Record) {
+        if let record = DirectDecoding.attempt(bytes, DirectDecoding.recordState) { return record }
+        return try decodeRecordGenerated(bytes)
+    }
+
+    static func decodeRecordGenerated(_ bytes: [UInt8]) throws(WireError) -> (key: RecordKey, record: Record) {
         let p: Msp_V1_RecordState
         do { p = try Msp_V1_RecordState(serializedBytes: bytes) } catch { throw .malformed(String(describing: error)) }
         return try ProtoConvert.recordState(p, path: "record")
