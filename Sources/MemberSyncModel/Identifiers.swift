@@ -75,7 +75,7 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// A slug: 1-64 characters of a-z, 0-9 and '-', not starting with '-'.
 public func isValidSlug(_ s: String) -> Bool {
-    let bytes = Array(s.utf8)
-    guard !bytes.isEmpty, bytes.count <= 64, bytes[0] != UInt8(ascii: "-") else { return false }
-    return bytes.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
+    let utf8 = s.utf8
+    guard let first = utf8.first, first != UInt8(ascii: "-"), utf8.count <= 64 else { return false }
+    return utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
 }

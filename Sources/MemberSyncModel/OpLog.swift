@@ -4,6 +4,8 @@ struct OriginLog: Sendable {
     var floor: UInt64 = 0
     /// `ops[i]` holds counter `floor + 1 + i`; nil marks a gap not yet filled.
     var ops: [Op?] = []
+    /// Non-nil entries of `ops`, kept up to date so counting the log costs nothing.
+    private(set) var heldCount = 0
 
     func op(_ counter: UInt64) -> Op? {
         guard counter > floor else { return nil }
@@ -15,6 +17,7 @@ struct OriginLog: Sendable {
         guard op.counter > floor else { return }
         let i = Int(op.counter - floor - 1)
         if i >= ops.count { ops.append(contentsOf: repeatElement(nil, count: i - ops.count + 1)) }
+        if ops[i] == nil { heldCount += 1 }
         ops[i] = op
     }
 
@@ -22,9 +25,9 @@ struct OriginLog: Sendable {
     mutating func compact(through counter: UInt64) {
         guard counter > floor else { return }
         let drop = Int(min(UInt64(ops.count), counter - floor))
+        for op in ops[..<drop] where op != nil { heldCount -= 1 }
         ops.removeFirst(drop)
         floor = counter
     }
 
-    var heldCount: Int { ops.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }

@@ -42,14 +42,21 @@ public struct Record: Hashable, Sendable {
     /// Joins field by field. Fields whose kinds disagree keep this side's state; the schema
     /// check before any merge makes that case unreachable for validated input.
     public func joined(with other: Record) -> Record {
-        var out = fields
-        for (name, state) in other.fields {
-            if let mine = out[name] {
-                out[name] = mine.joined(with: state) ?? mine
+        var out = self
+        out.join(other.fields)
+        return out
+    }
+
+    /// Joins field states in place (a replica's records are joined this way, so the field
+    /// table is not copied for every op).
+    public mutating func join(_ other: [String: FieldState]) {
+        for (name, state) in other {
+            if let i = fields.index(forKey: name) {
+                let mine = fields.values[i]
+                fields.values[i] = mine.joined(with: state) ?? mine
             } else {
-                out[name] = state
+                fields[name] = state
             }
         }
-        return Record(fields: out)
     }
 }

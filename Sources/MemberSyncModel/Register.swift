@@ -26,13 +26,17 @@ public struct Register<V: Hashable & Sendable>: Hashable, Sendable {
     /// Builds a state from parts (e.g. decoded from the wire); siblings are normalised.
     public init(siblings: [Sibling<V>], context: VersionVector) {
         var ctx = context
-        var byDot: [Dot: Sibling<V>] = [:]
-        for s in siblings {
-            byDot[s.dot] = s
-            ctx.add(s.dot)
-        }
-        self.siblings = byDot.values.sorted { $0.dot < $1.dot }
+        for s in siblings { ctx.add(s.dot) }
         self.context = ctx
+        // One sibling (nearly every register) is already normal; more are deduplicated by
+        // dot and sorted.
+        if siblings.count <= 1 {
+            self.siblings = siblings
+        } else {
+            var byDot: [Dot: Sibling<V>] = [:]
+            for s in siblings { byDot[s.dot] = s }
+            self.siblings = byDot.values.sorted { $0.dot < $1.dot }
+        }
     }
 
     /// The state after `dot` writes `value` having seen this state: one sibling remains.
@@ -45,9 +49,26 @@ public struct Register<V: Hashable & Sendable>: Hashable, Sendable {
         return r
     }
 
+    /// True when `other` holds everything this state knows: its context covers ours, and each
+    /// of our siblings is either among its siblings or was seen and replaced by it. The join
+    /// is then `other` itself; this is the usual case of a write that saw the previous one,
+    /// and checking it allocates nothing.
+    func isSubsumed(by other: Register) -> Bool {
+        guard other.context.dominates(context) else { return false }
+        for s in siblings where !other.siblings.contains(where: { $0.dot == s.dot }) {
+            guard other.context.covers(s.dot) else { return false }
+        }
+        // Siblings of `other` that this side has seen and dropped would be dropped by the join.
+        for s in other.siblings where context.covers(s.dot) {
+            guard siblings.contains(where: { $0.dot == s.dot }) else { return false }
+        }
+        return true
+    }
+
     /// Join: keep a sibling unless the other side has seen its dot and dropped it.
     public func joined(with other: Register) -> Register {
-        if self == other { return self }
+        if isSubsumed(by: other) { return other }
+        if other.isSubsumed(by: self) { return self }
         var kept: [Dot: Sibling<V>] = [:]
         let otherDots = Set(other.siblings.map(\.dot))
         let selfDots = Set(siblings.map(\.dot))

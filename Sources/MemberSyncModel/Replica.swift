@@ -179,36 +179,32 @@ public struct Replica: Sendable {
         guard op.counter > 0 else { throw ModelError.malformedOp("counter must be at least 1") }
         guard !op.fields.isEmpty else { throw ModelError.malformedOp("op changes no field") }
         guard isValidSlug(op.key.id) else { throw ModelError.malformedOp("record id '\(op.key.id)' is not a slug") }
-        do {
+        let dot = op.dot
+        do throws(SchemaError) {
             _ = try schema.collection(op.key.collection)
             for (name, state) in op.fields {
                 try schema.checkState(state, collection: op.key.collection, field: name)
-                // A delta may only carry values written by this op: nobody can smuggle in
-                // siblings attributed to another event.
-                let registers: [Register<Bool>?]
-                let dots: [Dot]
-                switch state {
-                case .register(let r):
-                    dots = r.siblings.map(\.dot)
-                    registers = []
-                    if r.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries no value") }
-                case .set(let s):
-                    dots = s.elements.values.flatMap { $0.siblings.map(\.dot) }
-                    registers = Array(s.elements.values)
+            }
+        } catch {
+            throw ModelError.schema(error)
+        }
+        // A delta may only carry values written by this op: nobody can smuggle in siblings
+        // attributed to another event. (Loops rather than collected arrays: this runs per op.)
+        for (name, state) in op.fields {
+            switch state {
+            case .register(let r):
+                if r.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries no value") }
+                if r.siblings.contains(where: { $0.dot != dot }) {
+                    throw ModelError.malformedOp("field \(name) carries a value not written by op \(dot)")
                 }
-                if registers.contains(where: { $0?.siblings.isEmpty ?? true }) {
-                    throw ModelError.malformedOp("field \(name) carries a set element without a value")
-                }
-                if dots.contains(where: { $0 != op.dot }) {
-                    throw ModelError.malformedOp("field \(name) carries a value not written by op \(op.dot)")
+            case .set(let s):
+                for presence in s.elements.values {
+                    if presence.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries a set element without a value") }
+                    if presence.siblings.contains(where: { $0.dot != dot }) {
+                        throw ModelError.malformedOp("field \(name) carries a value not written by op \(dot)")
+                    }
                 }
             }
-        } catch let e as SchemaError {
-            throw ModelError.schema(e)
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError.malformedOp("\(error)")
         }
     }
 
@@ -224,8 +220,7 @@ public struct Replica: Sendable {
     }
 
     private mutating func commit(_ op: Op) {
-        let current = records[op.key] ?? Record()
-        records[op.key] = current.joined(with: Record(fields: op.fields))
+        records[op.key, default: Record()].join(op.fields)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
     }
@@ -255,7 +250,11 @@ public struct Replica: Sendable {
     public mutating func load(_ snapshot: Snapshot) throws(ModelError) {
         try validate(snapshot)
         for (key, record) in snapshot.records {
-            records[key] = (records[key] ?? Record()).joined(with: record)
+            if records[key] == nil {
+                records[key] = record
+            } else {
+                records[key]!.join(record.fields)
+            }
         }
         for (origin, counter) in snapshot.version.entries where counter > version[origin] {
             log[origin, default: OriginLog()].compact(through: counter)

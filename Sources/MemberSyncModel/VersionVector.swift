@@ -4,7 +4,8 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     public private(set) var entries: [ReplicaID: UInt64]
 
     public init(_ entries: [ReplicaID: UInt64] = [:]) {
-        self.entries = entries.filter { $0.value > 0 }
+        // Filtering builds a new dictionary: only pay for it when there is a zero to drop.
+        self.entries = entries.values.contains(0) ? entries.filter { $0.value > 0 } : entries
     }
 
     public subscript(_ replica: ReplicaID) -> UInt64 {

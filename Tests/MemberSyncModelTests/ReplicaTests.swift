@@ -65,12 +65,19 @@ final class ReplicaTests: XCTestCase {
         var b = Replica(id: ReplicaID(node: "b", epoch: 1), wallClock: t)
         try b.apply(ops[4]); try b.apply(ops[2])
         XCTAssertEqual(b.version[a.id], 0)
+        XCTAssertEqual(b.logCount, 2, "held ahead of a gap, counted once each")
+        try b.apply(ops[4])
+        XCTAssertEqual(b.logCount, 2, "a duplicate is not counted again")
         XCTAssertTrue(b.holds(ops[4].dot))
         for op in ops[0..<4] { try b.apply(op) }
         XCTAssertEqual(b.version[a.id], 5)
 
         // Compaction: older ops are gone and a far-behind peer must take a snapshot.
+        XCTAssertEqual(a.logCount, 10)
         a.compact(below: VersionVector([a.id: 6]))
+        XCTAssertEqual(a.logCount, 4)
+        b.compact(below: VersionVector([a.id: 3]))
+        XCTAssertEqual(b.logCount, 2, "ops 4 and 5 remain")
         XCTAssertEqual(a.ops(since: VersionVector([a.id: 2])), .needsSnapshot)
         guard case .ops(let rest) = a.ops(since: VersionVector([a.id: 6])) else { return XCTFail() }
         XCTAssertEqual(rest.map(\.counter), [7, 8, 9, 10])
