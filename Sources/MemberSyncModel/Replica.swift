@@ -44,7 +44,7 @@ public struct Replica: Sendable {
     }
 
     public func holds(_ dot: Dot) -> Bool {
-        dot.counter <= version[dot.replica] || (ahead[dot.replica]?.contains(dot.counter) ?? false)
+        dot.counter <= version[dot.replica] || (!ahead.isEmpty && ahead[dot.replica]?.contains(dot.counter) == true)
     }
 
     /// Counters at or below which ops of each origin are no longer held.
@@ -256,7 +256,7 @@ public struct Replica: Sendable {
                 records[key]!.join(record.fields)
             }
         }
-        for (origin, counter) in snapshot.version.entries where counter > version[origin] {
+        for (origin, counter) in snapshot.version.sorted where counter > version[origin] {
             log[origin, default: OriginLog()].compact(through: counter)
             version[origin] = counter
             if var pending = ahead[origin] {
@@ -283,7 +283,7 @@ public struct Replica: Sendable {
 
     /// Drops ops covered by `stable` (what every live node has acknowledged).
     public mutating func compact(below stable: VersionVector) {
-        for (origin, counter) in stable.entries {
+        for (origin, counter) in stable.sorted {
             log[origin]?.compact(through: min(counter, version[origin]))
         }
     }
@@ -298,7 +298,7 @@ extension Replica {
         self.init(id: id, schema: schema, wallClock: wallClock)
         self.records = records
         self.version = version
-        for (origin, f) in floor.entries { log[origin, default: OriginLog()].floor = f }
+        for (origin, f) in floor.sorted { log[origin, default: OriginLog()].floor = f }
         for op in ops {
             log[op.origin, default: OriginLog()].insert(op)
             if op.counter > version[op.origin] { ahead[op.origin, default: []].insert(op.counter) }

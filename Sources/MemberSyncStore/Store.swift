@@ -131,7 +131,7 @@ public final class Store {
                 for (key, record) in records {
                     try upsertRecord.run([.text(key.description), .blob(WireCodec.encodeRecord(key, record))])
                 }
-                for (origin, counter) in version.entries {
+                for (origin, counter) in version.sorted {
                     try upsertVersion.run([.text(origin.description), .int(Int64(counter)), .int(Int64(floor[origin]))])
                 }
             }
@@ -143,7 +143,7 @@ public final class Store {
         try wrap {
             try db.transaction {
                 let delete = try db.prepare("DELETE FROM ops WHERE origin = ? AND counter <= ?")
-                for (origin, f) in floor.entries {
+                for (origin, f) in floor.sorted {
                     try delete.run([.text(origin.description), .int(Int64(f))])
                     try upsertVersion.run([.text(origin.description), .int(Int64(version[origin])), .int(Int64(f))])
                 }

@@ -111,7 +111,7 @@ enum DirectDecoding {
     }
 
     static func version(_ r: inout Reader) throws(NotDirect) -> VersionVector {
-        var out: [ReplicaID: UInt64] = [:]
+        var out: [(replica: ReplicaID, counter: UInt64)] = []
         while !r.atEnd {
             guard try r.tag() == (1, 2) else { throw NotDirect() }
             var entry = try r.delimited()
@@ -127,10 +127,12 @@ enum DirectDecoding {
                 default: throw NotDirect()
                 }
             }
-            guard let replicaID, out.updateValue(counter, forKey: replicaID) == nil,
-                  out.count <= WireLimits.maxVersionEntries else { throw NotDirect() }
+            guard let replicaID, out.count < WireLimits.maxVersionEntries else { throw NotDirect() }
+            out.append((replicaID, counter))
         }
-        return VersionVector(out)
+        // Out of order or listed twice: the generated path sorts it out (or refuses it).
+        guard let v = VersionVector(strictlyIncreasing: out) else { throw NotDirect() }
+        return v
     }
 
     static func dot(_ r: inout Reader) throws(NotDirect) -> Dot {

@@ -26,7 +26,7 @@ enum DirectEncoding {
 
     static func size(_ v: VersionVector) -> Int {
         var n = 0
-        for (r, c) in v.entries { n += delimited(delimited(size(r)) + optionalVarint(c)) }
+        for (r, c) in v.sorted { n += delimited(delimited(size(r)) + optionalVarint(c)) }
         return n
     }
 
@@ -127,7 +127,7 @@ enum DirectEncoding {
 
         mutating func version(_ field: Int, _ v: VersionVector) {
             message(field, size: DirectEncoding.size(v)) { w in
-                for (r, c) in v.entries.count > 1 ? v.entries.sorted(by: { $0.key < $1.key }) : Array(v.entries) {
+                for (r, c) in v.sorted {
                     w.message(1, size: DirectEncoding.delimited(DirectEncoding.size(r)) + DirectEncoding.optionalVarint(c)) { w in
                         w.replica(1, r)
                         w.optionalVarint(2, c)

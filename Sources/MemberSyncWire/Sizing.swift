@@ -9,7 +9,7 @@ public enum WireSize {
     static func replica(_ r: ReplicaID) -> Int { r.node.utf8.count + 10 }
 
     static func version(_ v: VersionVector) -> Int {
-        v.entries.keys.reduce(4) { $0 + replica($1) + 14 }
+        v.sorted.reduce(4) { $0 + replica($1.replica) + 14 }
     }
 
     static func value(_ v: Value) -> Int {
