@@ -50,10 +50,15 @@ public struct Record: Hashable, Sendable {
     /// Joins field states in place (a replica's records are joined this way, so the field
     /// table is not copied for every op).
     public mutating func join(_ other: [String: FieldState]) {
+        if fields.isEmpty {
+            fields = other
+            return
+        }
         for (name, state) in other {
-            if let i = fields.index(forKey: name) {
-                let mine = fields.values[i]
-                fields.values[i] = mine.joined(with: state) ?? mine
+            // Read, then write back: writing through `fields.values[i]` made Dictionary copy
+            // its storage on every op (seen in profiles).
+            if let mine = fields[name] {
+                fields[name] = mine.joined(with: state) ?? mine
             } else {
                 fields[name] = state
             }

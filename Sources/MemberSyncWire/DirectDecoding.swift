@@ -268,7 +268,8 @@ enum DirectDecoding {
         var origin: ReplicaID?
         var counter: UInt64 = 0, hlc: UInt64 = 0
         var collectionName = "", id = ""
-        var fieldStates: [String: FieldState] = [:]
+        // Most ops carry one field and `$exists`: sized for that, so no insert reallocates.
+        var fieldStates = [String: FieldState](minimumCapacity: 2)
         var signature: [UInt8] = []
         var seen = Seen()
         while !r.atEnd {
