@@ -687,6 +687,11 @@ public struct SyncEngine: Sendable {
             $0.remoteVersion.merge(hb.version)
         }
         guard wasWelcomed else { return greet(l, now: now) }
+        // A hub's heartbeat, like its Welcome, reports only what it holds durably (its reactor
+        // sends nothing but relays before a successful commit), so it acknowledges our ops too.
+        // Without this an op the hub got by another way (a relay from a peer, another member's
+        // Push) would stay pending here forever: there is nothing left to push, so no Ack comes.
+        if case .hub = l { hubAcked.merge(hb.version) }
         guard syncLinks(now: now).contains(l) else { return [] }
         var out: [Directive] = []
         if replica.version.missing(from: hb.version) > 0 { out += pull(l, now: now) }
