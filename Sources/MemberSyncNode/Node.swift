@@ -71,6 +71,8 @@ public final class Node {
     let metricsServer: MetricsHTTPServer?
     /// Why the last store commit failed, until one succeeds again (makes the node degraded).
     var storageFailure: String?
+    /// Ops and record keys a failed commit could not store, retried with the next commit.
+    var unstored: (ops: [Op], keys: Set<RecordKey>) = ([], [])
     var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
     private var eventLog = EventLog()
 
@@ -421,69 +423,69 @@ public final class Node {
 
     /// Commits ops and the current states of the records they touched, with the replica's
     /// version and log floors, in one transaction; remembers a failure for the health verdict.
+    ///
+    /// What a failed commit held is kept and committed with the next one: the replica already
+    /// holds it in memory, so a later duplicate would be acknowledged with the version that
+    /// covers it, and that Ack must not go out before it is stored.
     func persistToStore(ops: [Op], keys: [RecordKey]) throws {
         let replica = engine.replica
+        let allOps = unstored.ops + ops
+        var allKeys = unstored.keys
+        allKeys.formUnion(keys)
         do {
-            try store.commit(ops: ops, records: keys.compactMap { k in replica.records[k].map { (k, $0) } },
+            try store.commit(ops: allOps, records: allKeys.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor)
             storageFailure = nil
+            unstored = ([], [])
         } catch {
             storageFailure = "\(error)"
+            unstored = (allOps, allKeys)
             throw error
         }
     }
 
-    /// Executes directives: first one durable commit of everything to persist, then the
-    /// sends in order.
+    /// Executes directives: first the relays (they acknowledge nothing, see
+    /// `Directive.relay`), then one durable commit of everything to persist, then the other
+    /// sends in order. If the commit fails nothing after it goes out.
     func execute(_ directives: [Directive]) {
         guard !directives.isEmpty else { return }
-        var ops: [Op] = []
-        var keys = Set<RecordKey>()
-        var persist = false, compaction = false
-        for d in directives {
-            switch d {
-            case .persist(let o, let k):
-                persist = true
-                ops += o
-                keys.formUnion(k)
-            case .persistCompaction:
-                compaction = true
-            default:
-                break
-            }
-        }
-        if persist {
-            do { try persistToStore(ops: ops, keys: Array(keys)) } catch {
+        let plan = ExecutionPlan(directives)
+        for d in plan.beforeCommit { carryOut(d) }
+        // After a failed commit, retry it before anything else goes out: an Ack of a
+        // duplicate reports the in-memory version, which covers what is not stored yet.
+        if plan.persist || !unstored.ops.isEmpty || !unstored.keys.isEmpty {
+            do { try persistToStore(ops: plan.ops, keys: plan.keys) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
-                // peers resend what they do not see acknowledged.
+                // peers resend what they do not see acknowledged, and the next commit retries.
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }
-            if !ops.isEmpty { onCommit?(ops) }
+            if !plan.ops.isEmpty { onCommit?(plan.ops) }
             let now = wallClockMilliseconds()
-            for op in ops { metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000) }
+            for op in plan.ops { metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000) }
         }
-        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
-        if compaction {
+        if plan.keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
+        if plan.compaction {
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
                 logger.error("compaction failed", metadata: ["error": "\(error)"])
             }
         }
-        for d in directives {
-            switch d {
-            case .persist, .persistCompaction:
-                continue
-            case .send(let l, let m):
-                send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
-            case .reply(let client, let m):
-                send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
-            case .publish(let m):
-                send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
-            case .rememberNode(let nodeID):
-                rememberNode(nodeID)
-            case .rejected:
-                break  // logged, rate-limited, by the event log (NodeEvents.swift)
-            }
+        for d in plan.afterCommit { carryOut(d) }
+    }
+
+    /// Sends one message directive (or remembers a node); persist steps are `execute`'s.
+    private func carryOut(_ d: Directive) {
+        switch d {
+        case .persist, .persistCompaction, .rejected:
+            break  // rejections are logged, rate-limited, by the event log (NodeEvents.swift)
+        case .send(let l, let m):
+            send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
+        case .reply(let client, let m):
+            send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
+        case .publish(let m), .relay(let m):
+            send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
+        case .rememberNode(let nodeID):
+            rememberNode(nodeID)
         }
     }
 

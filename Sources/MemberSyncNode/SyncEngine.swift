@@ -16,7 +16,8 @@ public enum LinkID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What the I/O shell must do, in order. `persist` always precedes the replies and
-/// publications that depend on it, so nothing is acknowledged before it is durable.
+/// publications that depend on it, so nothing is acknowledged before it is durable. The one
+/// exception is `relay`, which acknowledges nothing and may go out before the commit.
 public enum Directive: Equatable, Sendable {
     /// Store these ops, the current states of these records, and the current version.
     case persist(ops: [Op], keys: [RecordKey])
@@ -25,6 +26,15 @@ public enum Directive: Equatable, Sendable {
     case send(LinkID, Message)
     case reply(client: [UInt8], Message)
     case publish(Message)
+    /// Publish a remote op this node passes on to its subscribers (a hub relaying what a member
+    /// pushed). The reactor sends it before committing the batch that applied it: a relayed op
+    /// acknowledges nothing. Its origin committed it before it ever sent it, and keeps resending
+    /// its Push until this node Acks, which happens only after this node's own commit; a
+    /// receiver commits it before acknowledging anything itself. So if this node crashes
+    /// before its commit, the op is still durable at its origin (and at any receiver) and comes
+    /// back with the origin's next Push; no acknowledgement ever rested on this node's copy.
+    /// This takes one fsync out of the write -> hub -> member path.
+    case relay(Message)
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
     /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
@@ -117,8 +127,10 @@ public struct SyncEngine: Sendable {
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
-    /// Record keys in snapshot order (bytewise `collection/id`), kept between pages.
-    private var snapshotOrder: [(String, RecordKey)] = []
+    /// Record keys in snapshot order (bytewise `collection/id`), kept between pages. The keys
+    /// share their strings with the replica's dictionary, so this costs one array, not a
+    /// second copy of every key.
+    private var snapshotOrder: [RecordKey] = []
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when the config says `insecure = true`.
     public let authority: WriteAuthority?
@@ -130,9 +142,10 @@ public struct SyncEngine: Sendable {
     static let maxQueuedEvents = 1000
 
     public static let softwareVersion = "0.1.0"
-    /// Records per snapshot page: small enough that a page of large records stays far below
-    /// the 8 MiB message limit.
-    public static let snapshotPageRecords = 500
+    /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
+    /// commits); a page is also cut by size (`WireSize.pageBudgetBytes`, half the 8 MiB message
+    /// limit), so large records still fit, and `WireLimits.maxRecordsPerPage` bounds it.
+    public static let snapshotPageRecords = min(10_000, WireLimits.maxRecordsPerPage)
     /// Resend unacknowledged pushes and unanswered pulls after this long.
     let retryMilliseconds: UInt64 = 1000
     let compactionIntervalMilliseconds: UInt64 = 10_000
@@ -351,8 +364,11 @@ public struct SyncEngine: Sendable {
                     continue
                 }
                 do {
-                    try replica.validate(op)
-                    if let authority { try authority.checkRemote(op, in: replica) }
+                    // `apply` validates the op itself; the write rules need a valid op first.
+                    if let authority {
+                        try replica.validate(op)
+                        try authority.checkRemote(op, in: replica)
+                    }
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
@@ -401,6 +417,11 @@ public struct SyncEngine: Sendable {
         return out
     }
 
+    /// Relay directives for remote ops newly applied here, in the order they were applied.
+    func relays(_ applied: [Op]) -> [Directive] {
+        applied.map { .relay(.op($0)) }
+    }
+
     // MARK: requests from other nodes (our ROUTER)
 
     /// Handles a request that arrived on this node's ROUTER from `client` (its routing id).
@@ -443,10 +464,11 @@ public struct SyncEngine: Sendable {
             }
         case .push(let ops):
             let applied = applyRemote(ops)
+            // Relay: every op newly applied from a push goes out on our PUB (before the commit,
+            // see `Directive.relay`); the Ack waits for the commit.
             var out = persist(applied)
+            out += relays(applied)
             out.append(.reply(client: client, .ack(replica.version)))
-            // Relay: every op newly applied from a push goes out on our PUB.
-            out += applied.map { .publish(.op($0)) }
             return out
         case .snapshotRequest(let after, let maxRecords):
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
@@ -454,31 +476,47 @@ public struct SyncEngine: Sendable {
             // unchanged key set and the sorted order can be reused: a snapshot of N records
             // costs one sort, not one per page.
             if snapshotOrder.count != replica.records.count {
-                snapshotOrder = replica.records.keys.map { ($0.description, $0) }.sorted { $0.0 < $1.0 }
+                snapshotOrder = replica.records.keys.sorted(by: Self.snapshotPrecedes)
             }
-            var lo = 0, hi = snapshotOrder.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if snapshotOrder[mid].0 > after { hi = mid } else { lo = mid + 1 }
-            }
+            let lo = Self.snapshotStart(snapshotOrder, after: after)
             // Cut by count and by size; at least one record so a page always makes progress.
-            var page: [(String, RecordKey)] = []
+            var page: [(key: RecordKey, record: Record)] = []
+            page.reserveCapacity(min(limit, snapshotOrder.count - lo))
             var bytes = 0
-            for entry in snapshotOrder[lo..<min(snapshotOrder.count, lo + limit)] {
-                bytes += WireSize.record(entry.1, replica.records[entry.1]!)
+            for key in snapshotOrder[lo..<min(snapshotOrder.count, lo + limit)] {
+                let record = replica.records[key]!
+                bytes += WireSize.record(key, record)
                 if bytes > WireSize.pageBudgetBytes && !page.isEmpty { break }
-                page.append(entry)
+                page.append((key, record))
             }
             counters.snapshotsServed += after.isEmpty ? 1 : 0
             return [.reply(client: client, .snapshotPage(SnapshotPage(
-                version: replica.version, records: page.map { ($0.1, replica.records[$0.1]!) },
-                lastKey: page.last?.0 ?? after, done: lo + page.count >= snapshotOrder.count)))]
+                version: replica.version, records: page,
+                lastKey: page.last?.key.description ?? after, done: lo + page.count >= snapshotOrder.count)))]
         case .op(let op):
             let applied = applyRemote([op])
-            return persist(applied) + applied.map { .publish(.op($0)) }
+            return persist(applied) + relays(applied)
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
+    }
+
+    /// Snapshot order: bytewise on `collection/id`. Within a collection that is the order of
+    /// the ids; across collections the `/` after the name decides when one name is a prefix of
+    /// another, exactly as comparing the whole `collection/id` strings would.
+    static func snapshotPrecedes(_ a: RecordKey, _ b: RecordKey) -> Bool {
+        if a.collection == b.collection { return a.id.utf8.lexicographicallyPrecedes(b.id.utf8) }
+        return (a.collection + "/").utf8.lexicographicallyPrecedes((b.collection + "/").utf8)
+    }
+
+    /// The index of the first key in `order` that comes after `after` (a `collection/id`).
+    static func snapshotStart(_ order: [RecordKey], after: String) -> Int {
+        var lo = 0, hi = order.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if after.utf8.lexicographicallyPrecedes(order[mid].description.utf8) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 
     private mutating func touch(client: [UInt8], version: VersionVector, now: UInt64) {
@@ -637,7 +675,7 @@ public struct SyncEngine: Sendable {
         let applied = applyRemote([op])
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
-        if config.role == .hub { out += applied.map { .publish(.op($0)) } }
+        if config.role == .hub { out += relays(applied) }
         if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
         return out
     }
@@ -649,6 +687,11 @@ public struct SyncEngine: Sendable {
             $0.remoteVersion.merge(hb.version)
         }
         guard wasWelcomed else { return greet(l, now: now) }
+        // A hub's heartbeat, like its Welcome, reports only what it holds durably (its reactor
+        // sends nothing but relays before a successful commit), so it acknowledges our ops too.
+        // Without this an op the hub got by another way (a relay from a peer, another member's
+        // Push) would stay pending here forever: there is nothing left to push, so no Ack comes.
+        if case .hub = l { hubAcked.merge(hb.version) }
         guard syncLinks(now: now).contains(l) else { return [] }
         var out: [Directive] = []
         if replica.version.missing(from: hb.version) > 0 { out += pull(l, now: now) }

@@ -100,7 +100,12 @@ public final class Store {
     /// stop the load rather than silently dropping data.
     public func loadReplica(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) throws(StoreError) -> Replica {
         try wrap {
+            // Sized up front: growing a dictionary of a million records rehashes it ~20 times
+            // and briefly holds two tables.
+            var count = 0
+            try db.prepare("SELECT count(*) FROM records").query { count = Int($0.int(0)) }
             var records: [RecordKey: Record] = [:]
+            records.reserveCapacity(count)
             try db.prepare("SELECT key, body FROM records").query { row in
                 let (key, record) = try WireCodec.decodeRecord(row.blob(1))
                 guard key.description == row.text(0) else { throw StoreError.corrupt("record row \(row.text(0)) holds \(key)") }

@@ -35,7 +35,7 @@ final class ProcessCluster {
     static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Writes `membersync.toml` for a node (hub when `hubs` is empty).
-    func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200, pageSize: Int = 1000) throws {
+    func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200, pageSize: Int = NodeConfig.defaultPageSize) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         let dir = dataDir(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

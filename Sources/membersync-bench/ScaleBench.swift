@@ -60,7 +60,7 @@ struct ScaleBench {
                 case .reply(let client, let m):
                     if let to = index[String(decoding: client, as: UTF8.self)] { queue.append(.toDealer(to, m)) }
                     if counting { sent += 1 }
-                case .publish(let m):
+                case .publish(let m), .relay(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
                 case .persist, .persistCompaction, .rememberNode, .rejected:

@@ -82,7 +82,7 @@ struct SimulatedNetwork {
             case .reply(let client, let m):
                 messagesSent += 1
                 queue.append((String(decoding: client, as: UTF8.self), .linkMessage(from: node, wire(m))))
-            case .publish(let m):
+            case .publish(let m), .relay(let m):
                 for (name, _) in engines where name != node && linkID(of: name, to: node) != nil {
                     messagesSent += 1
                     if Double(rng.next() % 10_000) / 10_000 < publishLoss { continue }
