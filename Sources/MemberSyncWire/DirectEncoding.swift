@@ -188,6 +188,13 @@ enum DirectEncoding {
             }
         }
 
+        /// The fields of a `RecordState` message (without its own tag and length).
+        mutating func recordBody(_ key: RecordKey, _ record: Record) {
+            optionalString(1, key.collection)
+            optionalString(2, key.id)
+            fields(3, record.fields)
+        }
+
         /// The fields of an `Op` message (without its own tag and length).
         mutating func opBody(_ op: Op) {
             replica(1, op.origin)
@@ -210,17 +217,19 @@ enum DirectEncoding {
         return w.bytes
     }
 
+    static func recordSize(_ key: RecordKey, _ record: Record) -> Int {
+        optionalString(key.collection) + optionalString(key.id) + size(record.fields)
+    }
+
     static func record(_ key: RecordKey, _ record: Record) -> [UInt8] {
-        let n = optionalString(key.collection) + optionalString(key.id) + size(record.fields)
-        var w = Writer(capacity: n)
-        w.optionalString(1, key.collection)
-        w.optionalString(2, key.id)
-        w.fields(3, record.fields)
+        var w = Writer(capacity: recordSize(key, record))
+        w.recordBody(key, record)
         return w.bytes
     }
 
-    /// `Envelope{op}` (field 11), `Envelope{push}` (5) and `Envelope{op_batch}` (4); nil for
-    /// the other messages, which are small and rare enough for the generated code.
+    /// `Envelope{op}` (field 11), `Envelope{push}` (5), `Envelope{op_batch}` (4) and
+    /// `Envelope{snapshot_page}` (8); nil for the other messages, which are small and rare
+    /// enough for the generated code.
     static func envelope(_ message: Message) -> [UInt8]? {
         switch message {
         case .op(let op):
@@ -244,6 +253,18 @@ enum DirectEncoding {
                 for (op, n) in zip(ops, sizes) { w.message(1, size: n) { $0.opBody(op) } }
                 if more { w.tag(2, 0); w.varint(1) }
                 w.version(3, senderVersion)
+            }
+            return w.bytes
+        case .snapshotPage(let page):
+            let sizes = page.records.map { recordSize($0.key, $0.record) }
+            let body = delimited(size(page.version)) + sizes.reduce(0) { $0 + delimited($1) }
+                + optionalString(page.lastKey) + (page.done ? 2 : 0)
+            var w = Writer(capacity: delimited(body))
+            w.message(8, size: body) { w in
+                w.version(1, page.version)
+                for (entry, n) in zip(page.records, sizes) { w.message(2, size: n) { $0.recordBody(entry.key, entry.record) } }
+                w.optionalString(3, page.lastKey)
+                if page.done { w.tag(4, 0); w.varint(1) }
             }
             return w.bytes
         default:

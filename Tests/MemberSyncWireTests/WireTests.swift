@@ -228,7 +228,9 @@ extension WireTests {
         }
         var messages = try allMessages()
         messages += [.op(ops[ops.count - 1]), .push(ops), .opBatch(ops: ops, more: false, senderVersion: VersionVector()),
-                     .opBatch(ops: [], more: true, senderVersion: a.version), .push([])]
+                     .opBatch(ops: [], more: true, senderVersion: a.version), .push([]),
+                     .snapshotPage(SnapshotPage(version: VersionVector(), records: [], lastKey: "", done: false)),
+                     .snapshotPage(SnapshotPage(version: a.version, records: a.records.map { ($0.key, $0.value) }, lastKey: "projects/catchmr", done: false))]
         for m in messages {
             let generated: [UInt8] = try ProtoConvert.envelope(m).serializedBytes()
             XCTAssertEqual(WireCodec.encodeEnvelope(m), generated, m.kind)
