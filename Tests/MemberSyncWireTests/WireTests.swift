@@ -220,6 +220,9 @@ extension WireTests {
         ops.append(Op(origin: ReplicaID(node: "x", epoch: 0), counter: 300, hlc: HLC(raw: 0), key: key,
                       fields: ["name": .register(Register(siblings: [Sibling(dot: Dot(ReplicaID(node: "x", epoch: 0), 300), hlc: HLC(raw: 0), value: .bool(false))],
                                                            context: VersionVector([ReplicaID(node: "y", epoch: 9): 1 << 40, ReplicaID(node: "a", epoch: 1): 2])))]))
+        // Lengths of 128 bytes and more take two length bytes (and a page of records three).
+        ops.append(try a.write(key, [.assign(field: "title", value: .string(String(repeating: "x", count: 300)))]))
+        ops.append(try a.write(key, [.assign(field: "title", value: .string(String(repeating: "y", count: 4_000)))]))
         for op in ops {
             XCTAssertEqual(DirectEncoding.op(op), try ProtoConvert.op(op).serializedBytes(), "\(op.dot)")
         }
@@ -229,6 +232,7 @@ extension WireTests {
         var messages = try allMessages()
         messages += [.op(ops[ops.count - 1]), .push(ops), .opBatch(ops: ops, more: false, senderVersion: VersionVector()),
                      .opBatch(ops: [], more: true, senderVersion: a.version), .push([]),
+                     .push(Array(repeating: ops[ops.count - 1], count: 5)),  // over 16 KiB: three length bytes
                      .snapshotPage(SnapshotPage(version: VersionVector(), records: [], lastKey: "", done: false)),
                      .snapshotPage(SnapshotPage(version: a.version, records: a.records.map { ($0.key, $0.value) }, lastKey: "projects/catchmr", done: false))]
         for m in messages {
