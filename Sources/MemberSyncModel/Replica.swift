@@ -290,6 +290,13 @@ public struct Replica: Sendable {
 }
 
 extension Replica {
+    /// Joins ops' field states into the records again, changing nothing else. Joins are
+    /// idempotent, so an op whose effect a record already holds changes nothing: a store that
+    /// writes record states lazily rebuilds the newest ones this way when it loads.
+    public mutating func rejoin(_ ops: some Sequence<Op>) {
+        for op in ops { records[op.key, default: Record()].join(op.fields) }
+    }
+
     /// Rebuilds a replica from what a store persisted: record states, the contiguous version,
     /// per-origin log floors and the ops still held. Ops above `version` count as held ahead
     /// of a gap. The clock moves past every stored timestamp so time never runs backwards.

@@ -73,6 +73,14 @@ public final class Node {
     var storageFailure: String?
     /// Ops and record keys a failed commit could not store, retried with the next commit.
     var unstored: (ops: [Op], keys: Set<RecordKey>) = ([], [])
+    /// Records changed by stored ops whose new states are not written yet: the store rebuilds
+    /// them from the ops on load, and a checkpoint writes them in one go (see `Store.commit`).
+    var dirtyRecords = Set<RecordKey>()
+    var lastCheckpoint = wallClockMilliseconds()
+    /// A checkpoint is written once this many records wait, or this long after the last one
+    /// (and always before compaction and at shutdown): it bounds the replay on restart.
+    static let checkpointRecordLimit = 20_000
+    static let checkpointMilliseconds: UInt64 = 2_000
     var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
     private var eventLog = EventLog()
 
@@ -323,12 +331,14 @@ public final class Node {
             }
             if now &- lastTick >= 25 {
                 lastTick = now
+                if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
                 metricsServer?.expire(now: now)
             }
             eventLog.observe(&engine, now: now, logger: logger)
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
+        if !dirtyRecords.isEmpty { checkpoint() }
         for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
         router.close(); publisher.close(); control.close(); zap?.close()
         metricsServer?.close()
@@ -427,16 +437,32 @@ public final class Node {
     /// What a failed commit held is kept and committed with the next one: the replica already
     /// holds it in memory, so a later duplicate would be acknowledged with the version that
     /// covers it, and that Ack must not go out before it is stored.
-    func persistToStore(ops: [Op], keys: [RecordKey]) throws {
+    ///
+    /// Records changed only by the ops of this commit are not written now but marked dirty
+    /// (the ops rebuild them on load); other changed records (snapshot pages, a merged
+    /// backup) are written at once. With `checkpoint`, or once enough records wait, every
+    /// dirty record is written too and the store notes the version they reflect.
+    func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false) throws {
         let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
         allKeys.formUnion(keys)
+        let opKeys = Set(allOps.lazy.map(\.key))
+        var dirty = dirtyRecords
+        var writeNow = Set<RecordKey>()
+        for k in allKeys {
+            if opKeys.contains(k) { dirty.insert(k) } else { writeNow.insert(k) }
+        }
+        let checkpoint = forced || dirty.count >= Self.checkpointRecordLimit
+        if checkpoint { writeNow.formUnion(dirty) }
         do {
-            try store.commit(ops: allOps, records: allKeys.compactMap { k in replica.records[k].map { (k, $0) } },
-                             version: replica.version, floor: replica.logFloor)
+            try store.commit(ops: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
+                             version: replica.version, floor: replica.logFloor,
+                             checkpoint: checkpoint ? replica.version : nil)
             storageFailure = nil
             unstored = ([], [])
+            dirtyRecords = checkpoint ? [] : dirty.subtracting(writeNow)
+            if checkpoint { lastCheckpoint = wallClockMilliseconds() }
         } catch {
             storageFailure = "\(error)"
             unstored = (allOps, allKeys)
@@ -466,11 +492,24 @@ public final class Node {
         }
         if plan.keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         if plan.compaction {
+            // Compacted ops can no longer rebuild records: write those first.
+            do { try persistToStore(ops: [], keys: [], checkpoint: true) } catch {
+                logger.error("checkpoint before compaction failed; not compacting", metadata: ["error": "\(error)"])
+                for d in plan.afterCommit { carryOut(d) }
+                return
+            }
             do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
                 logger.error("compaction failed", metadata: ["error": "\(error)"])
             }
         }
         for d in plan.afterCommit { carryOut(d) }
+    }
+
+    /// Writes every dirty record (see `persistToStore`); a failure is retried at the next tick.
+    func checkpoint() {
+        do { try persistToStore(ops: [], keys: [], checkpoint: true) } catch {
+            logger.error("record checkpoint failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends one message directive (or remembers a node); persist steps are `execute`'s.

@@ -70,6 +70,10 @@ public struct LinkState: Sendable {
     /// Version captured by the first page of a snapshot being fetched.
     var snapshotVersion: VersionVector?
     var snapshotRequestedAt: UInt64?
+    /// The key the outstanding snapshot request continues after: a page is accepted only
+    /// when it starts beyond it, so a late duplicate (the answer to a request sent again after
+    /// a timeout) is dropped instead of starting a second chain of page requests.
+    var snapshotAfter = ""
     /// No Pull before this time: the last one brought only ops we refused (MSP 5.6).
     var pullBackoffUntil: UInt64?
     /// The highest counter per origin of the ops last pushed on this link.
@@ -593,10 +597,13 @@ public struct SyncEngine: Sendable {
             switch code {
             case .snapshotRequired:
                 if authority != nil, case .peer = l { return [] }
+                // Already fetching one: a second chain would fetch every page twice.
+                if link(l).snapshotRequestedAt != nil { return [] }
                 update(l) {
                     $0.pullSentAt = nil
                     $0.snapshotVersion = nil
                     $0.snapshotRequestedAt = now
+                    $0.snapshotAfter = ""
                 }
                 return [.send(l, .snapshotRequest(after: "", maxRecords: UInt32(Self.snapshotPageRecords)))]
             case .notReady:
@@ -623,6 +630,7 @@ public struct SyncEngine: Sendable {
         // node), never from a fallback peer.
         guard state.snapshotRequestedAt != nil else { return [] }
         if authority != nil, case .peer = l { return [] }
+        if let first = page.records.first, first.key.description <= state.snapshotAfter { return [] }
         // The first page's version is the one the whole snapshot dominates.
         let version = state.snapshotVersion ?? page.version
         state.snapshotVersion = version
@@ -649,6 +657,7 @@ public struct SyncEngine: Sendable {
             out.append(.persistCompaction)
             out += pull(l, now: now)
         } else {
+            state.snapshotAfter = page.lastKey
             update(l) { $0 = state }
             out.append(.send(l, .snapshotRequest(after: page.lastKey, maxRecords: UInt32(Self.snapshotPageRecords))))
         }
@@ -747,8 +756,11 @@ public struct SyncEngine: Sendable {
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
             if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }
+            // A page that does not come (a lost message, a busy or restarted hub): ask for it
+            // again, from where the snapshot stands; what was loaded stays loaded.
             if let at = s.snapshotRequestedAt, now &- at > 5 * retryMilliseconds {
-                update(l) { $0.snapshotRequestedAt = nil; $0.snapshotVersion = nil }
+                update(l) { $0.snapshotRequestedAt = now }
+                out.append(.send(l, .snapshotRequest(after: s.snapshotAfter, maxRecords: UInt32(Self.snapshotPageRecords))))
             }
         }
         for l in linksToGreet(now: now) where !link(l).welcomed { out += greet(l, now: now) }

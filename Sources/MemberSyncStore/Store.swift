@@ -96,8 +96,14 @@ public final class Store {
 
     // MARK: replica
 
+    /// Meta key of the record checkpoint: the version vector every op of which the records
+    /// table already reflects (see `commit`).
+    static let checkpointKey = "records_checkpoint"
+
     /// Loads everything into an in-memory replica. Undecodable rows mean a damaged file and
-    /// stop the load rather than silently dropping data.
+    /// stop the load rather than silently dropping data. Ops the record checkpoint does not
+    /// cover are joined into the records again (joins are idempotent, so an op whose effect
+    /// was already stored changes nothing); without a checkpoint every held op is.
     public func loadReplica(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) throws(StoreError) -> Replica {
         try wrap {
             // Sized up front: growing a dictionary of a million records rehashes it ~20 times
@@ -121,15 +127,30 @@ public final class Store {
             try db.prepare("SELECT body FROM ops ORDER BY origin, counter").query { row in
                 ops.append(try WireCodec.decodeOp(row.blob(0)))
             }
-            return Replica(restoring: id, schema: schema, wallClock: wallClock, records: records, version: version, floor: floor, ops: ops)
+            var replica = Replica(restoring: id, schema: schema, wallClock: wallClock, records: records, version: version, floor: floor, ops: ops)
+            let checkpoint = try Self.parseVersion(meta(Self.checkpointKey))
+            replica.rejoin(ops.lazy.filter { checkpoint?.covers($0.dot) != true })
+            return replica
         }
     }
 
-    /// Durably records a batch: the new ops, the current states of the records they touched,
-    /// and the replica's version and log floors. One transaction, one fsync.
-    public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector()) throws(StoreError) {
+    /// Durably records a batch: the new ops, record states, and the replica's version and log
+    /// floors. One transaction, one fsync.
+    ///
+    /// A record whose change came from ops in the log need not be written with them: loading
+    /// rebuilds it from the ops. That is what makes replication cheap (an op is a small append,
+    /// a record state a whole re-encoded row), so the node writes such records in batches, as a
+    /// checkpoint: all of them at once, with `checkpoint` set to the version every op of which
+    /// the records table then reflects. Ops must not be compacted away before a checkpoint
+    /// covers them.
+    public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
+                       checkpoint: VersionVector? = nil) throws(StoreError) {
         try wrap {
             try db.transaction {
+                if let checkpoint {
+                    try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+                        .run([.text(Self.checkpointKey), .text(Self.formatVersion(checkpoint))])
+                }
                 for op in ops {
                     try insertOp.run([.text(op.origin.description), .int(Int64(op.counter)), .blob(WireCodec.encodeOp(op))])
                 }
@@ -154,6 +175,24 @@ public final class Store {
                 }
             }
         }
+    }
+
+    /// `node@epoch=counter,...`: a version vector as meta text.
+    static func formatVersion(_ v: VersionVector) -> String {
+        v.sorted.map { "\($0.replica)=\($0.counter)" }.joined(separator: ",")
+    }
+
+    static func parseVersion(_ text: String?) throws(StoreError) -> VersionVector? {
+        guard let text else { return nil }
+        var v = VersionVector()
+        for entry in text.split(separator: ",") {
+            guard let eq = entry.lastIndex(of: "="), let replica = ReplicaID(parsing: String(entry[..<eq])),
+                  let counter = UInt64(entry[entry.index(after: eq)...]) else {
+                throw .corrupt("bad record checkpoint '\(text.prefix(200))'")
+            }
+            v[replica] = counter
+        }
+        return v
     }
 
     public func opCount() throws(StoreError) -> Int {
