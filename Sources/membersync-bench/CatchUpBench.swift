@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncModel
 import MemberSyncStore
+import MemberSyncNode
 
 /// Catch-up of a member that was offline while `ops` ops happened, with real processes:
 /// hub, writer `asker`, and `baerum`, which is stopped (SIGTERM), misses the ops, and is
@@ -38,7 +39,7 @@ struct CatchUpBench {
         }
         let seconds = now() - t1
         report.details["catchup"] = ["ops": ops, "seconds": seconds, "ops_per_second": Double(ops) / seconds,
-                                     "production_seconds": produced, "pull_page_ops": 1000]
+                                     "production_seconds": produced, "pull_page_ops": NodeConfig.defaultPageSize]
         var row = ResultRow(benchmark: "Catch-up", metric: "offline member reconnects, \(ops) ops missed, until converged",
                             value: seconds, unit: "s", target: "< 10 s")
         row.met = seconds < 10

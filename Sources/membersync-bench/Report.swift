@@ -93,7 +93,7 @@ final class Report {
             s += "\n## Notes from this run\n\n"
             for n in notes { s += "- \(n)\n" }
         }
-        s += "\nThe JSON with every detail is `Benchmarks/results.json`; what each benchmark does exactly is in `Benchmarks/README.md`.\n"
+        s += "\nThe JSON with every detail is `Benchmarks/results.json`; what each benchmark does exactly, and why the missed targets are missed, is in `Benchmarks/README.md`.\n"
         return s
     }
 }
