@@ -80,7 +80,7 @@ public final class Node {
     /// A checkpoint is written once this many records wait, or this long after the last one
     /// (and always before compaction and at shutdown): it bounds the replay on restart.
     static let checkpointRecordLimit = 20_000
-    static let checkpointMilliseconds: UInt64 = 2_000
+    static let checkpointMilliseconds: UInt64 = 10_000
     var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
     private var eventLog = EventLog()
 
