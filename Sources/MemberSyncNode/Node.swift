@@ -81,6 +81,10 @@ public final class Node {
     /// (and always before compaction and at shutdown): it bounds the replay on restart.
     static let checkpointRecordLimit = 20_000
     static let checkpointMilliseconds: UInt64 = 10_000
+    /// Commits of at most this many ops (single edits, live ops) write their records at once,
+    /// as before: they are cheap, and deferring them made checkpoints big enough to stall the
+    /// reactor (the edit-to-peer latency p99 doubled). Bulk commits (pages, batches) defer.
+    static let deferRecordsAboveOps = 64
     var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
     private var eventLog = EventLog()
 
@@ -438,16 +442,16 @@ public final class Node {
     /// holds it in memory, so a later duplicate would be acknowledged with the version that
     /// covers it, and that Ack must not go out before it is stored.
     ///
-    /// Records changed only by the ops of this commit are not written now but marked dirty
+    /// In a bulk commit, records changed only by its ops are not written now but marked dirty
     /// (the ops rebuild them on load); other changed records (snapshot pages, a merged
-    /// backup) are written at once. With `checkpoint`, or once enough records wait, every
-    /// dirty record is written too and the store notes the version they reflect.
+    /// backup, small commits) are written at once. With `checkpoint`, or once enough records
+    /// wait, every dirty record is written too and the store notes the version they reflect.
     func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false) throws {
         let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
         allKeys.formUnion(keys)
-        let opKeys = Set(allOps.lazy.map(\.key))
+        let opKeys = allOps.count > Self.deferRecordsAboveOps ? Set(allOps.lazy.map(\.key)) : []
         var dirty = dirtyRecords
         var writeNow = Set<RecordKey>()
         for k in allKeys {
