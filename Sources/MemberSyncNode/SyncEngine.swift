@@ -630,7 +630,8 @@ public struct SyncEngine: Sendable {
         // node), never from a fallback peer.
         guard state.snapshotRequestedAt != nil else { return [] }
         if authority != nil, case .peer = l { return [] }
-        if let first = page.records.first, first.key.description <= state.snapshotAfter { return [] }
+        // Same bytewise order the hub pages in (`snapshotStart`).
+        if let first = page.records.first, !state.snapshotAfter.utf8.lexicographicallyPrecedes(first.key.description.utf8) { return [] }
         // The first page's version is the one the whole snapshot dominates.
         let version = state.snapshotVersion ?? page.version
         state.snapshotVersion = version
