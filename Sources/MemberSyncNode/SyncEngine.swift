@@ -632,6 +632,16 @@ public struct SyncEngine: Sendable {
         if authority != nil, case .peer = l { return [] }
         // Same bytewise order the hub pages in (`snapshotStart`).
         if let first = page.records.first, !state.snapshotAfter.utf8.lexicographicallyPrecedes(first.key.description.utf8) { return [] }
+        // A snapshot continues across interruptions only while the answerer still holds all
+        // that the first page's version covers; one that lost state (say, restored from an
+        // older backup) could hand out records missing ops that version claims: start over.
+        if let v = state.snapshotVersion, !page.version.dominates(v) {
+            state.snapshotVersion = nil
+            state.snapshotAfter = ""
+            state.snapshotRequestedAt = now
+            update(l) { $0 = state }
+            return [.send(l, .snapshotRequest(after: "", maxRecords: UInt32(Self.snapshotPageRecords)))]
+        }
         // The first page's version is the one the whole snapshot dominates.
         let version = state.snapshotVersion ?? page.version
         state.snapshotVersion = version

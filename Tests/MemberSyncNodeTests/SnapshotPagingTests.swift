@@ -41,6 +41,19 @@ final class SnapshotPagingTests: XCTestCase {
         XCTAssertEqual(requests(member.onLinkMessage(.hub(0), second, now: later)), ["contacts/c5"])
         XCTAssertEqual(member.onLinkMessage(.hub(0), second, now: later), [], "the answer to the repeated request is dropped too")
 
+        // An answerer that lost state (its version no longer covers the first page's) makes
+        // the snapshot start over rather than continue with records that may miss ops.
+        var stale = second
+        if case .snapshotPage(var p) = stale {
+            p.version = VersionVector()
+            p.records = [(RecordKey(collection: "contacts", id: "c9"), Record())]
+            stale = .snapshotPage(p)
+        }
+        XCTAssertEqual(requests(member.onLinkMessage(.hub(0), stale, now: later)), [""])
+        let restart = page(after: "")
+        XCTAssertEqual(requests(member.onLinkMessage(.hub(0), restart, now: later)), ["contacts/c2"])
+        XCTAssertEqual(requests(member.onLinkMessage(.hub(0), page(after: "contacts/c2"), now: later)), ["contacts/c5"])
+
         let last = page(after: "contacts/c5")
         _ = member.onLinkMessage(.hub(0), last, now: later)
         XCTAssertEqual(member.counters.snapshotsLoaded, 1)
