@@ -250,11 +250,7 @@ public struct Replica: Sendable {
     public mutating func load(_ snapshot: Snapshot) throws(ModelError) {
         try validate(snapshot)
         for (key, record) in snapshot.records {
-            if records[key] == nil {
-                records[key] = record
-            } else {
-                records[key]!.join(record.fields)
-            }
+            records[key, default: Record()].join(record.fields)
         }
         for (origin, counter) in snapshot.version.sorted where counter > version[origin] {
             log[origin, default: OriginLog()].compact(through: counter)

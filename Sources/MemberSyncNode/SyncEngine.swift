@@ -303,7 +303,7 @@ public struct SyncEngine: Sendable {
         for l in syncLinks(now: now) {
             update(l) {
                 $0.pushSentAt = now
-                $0.pushedVersion.merge(VersionVector([op.origin: op.counter]))
+                $0.pushedVersion.add(op.dot)
             }
             out.append(.send(l, .push([op])))
         }
@@ -505,6 +505,11 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// The request for the snapshot page after `after` ("" for the first), at our page size.
+    static func snapshotRequest(after: String) -> Message {
+        .snapshotRequest(after: after, maxRecords: UInt32(snapshotPageRecords))
+    }
+
     /// Snapshot order: bytewise on `collection/id`. Within a collection that is the order of
     /// the ids; across collections the `/` after the name decides when one name is a prefix of
     /// another, exactly as comparing the whole `collection/id` strings would.
@@ -563,7 +568,7 @@ public struct SyncEngine: Sendable {
                 // Page past the refused ops: ask as if we held them, so one refused op cannot
                 // pin every later page; they are fetched again by a later ordinary Pull.
                 var skip = replica.version
-                for op in refused { skip.merge(VersionVector([op.origin: op.counter])) }
+                for op in refused { skip.add(op.dot) }
                 update(l) { $0.pullSentAt = now }
                 out.append(.send(l, .pull(version: skip, maxOps: UInt32(config.pageSize))))
             } else if !refused.isEmpty && applied.isEmpty {
@@ -586,7 +591,7 @@ public struct SyncEngine: Sendable {
                 // Push on at once only when the receiver took everything we pushed; if it
                 // refused some ops (e.g. not admitted yet), resend after the retry interval
                 // instead of looping push -> ack -> push.
-                if $0.pushedVersion.entries.allSatisfy({ v[$0.key] >= $0.value }) { $0.pushSentAt = nil }
+                if v.dominates($0.pushedVersion) { $0.pushSentAt = nil }
             }
             if case .hub = l { hubAcked.merge(v) }
             return pushIfLacking(l, now: now)
@@ -605,7 +610,7 @@ public struct SyncEngine: Sendable {
                     $0.snapshotRequestedAt = now
                     $0.snapshotAfter = ""
                 }
-                return [.send(l, .snapshotRequest(after: "", maxRecords: UInt32(Self.snapshotPageRecords)))]
+                return [.send(l, Self.snapshotRequest(after: ""))]
             case .notReady:
                 update(l) { $0.welcomed = false }
                 return greet(l, now: now)
@@ -640,7 +645,7 @@ public struct SyncEngine: Sendable {
             state.snapshotAfter = ""
             state.snapshotRequestedAt = now
             update(l) { $0 = state }
-            return [.send(l, .snapshotRequest(after: "", maxRecords: UInt32(Self.snapshotPageRecords)))]
+            return [.send(l, Self.snapshotRequest(after: ""))]
         }
         // The first page's version is the one the whole snapshot dominates.
         let version = state.snapshotVersion ?? page.version
@@ -670,7 +675,7 @@ public struct SyncEngine: Sendable {
         } else {
             state.snapshotAfter = page.lastKey
             update(l) { $0 = state }
-            out.append(.send(l, .snapshotRequest(after: page.lastKey, maxRecords: UInt32(Self.snapshotPageRecords))))
+            out.append(.send(l, Self.snapshotRequest(after: page.lastKey)))
         }
         return out
     }
@@ -745,7 +750,7 @@ public struct SyncEngine: Sendable {
         guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
         let page = WireSize.prefix(ops)
         var pushed = VersionVector()
-        for op in page { pushed.merge(VersionVector([op.origin: op.counter])) }
+        for op in page { pushed.add(op.dot) }
         update(l) {
             $0.pushSentAt = now
             $0.pushedVersion = pushed
@@ -771,7 +776,7 @@ public struct SyncEngine: Sendable {
             // again, from where the snapshot stands; what was loaded stays loaded.
             if let at = s.snapshotRequestedAt, now &- at > 5 * retryMilliseconds {
                 update(l) { $0.snapshotRequestedAt = now }
-                out.append(.send(l, .snapshotRequest(after: s.snapshotAfter, maxRecords: UInt32(Self.snapshotPageRecords))))
+                out.append(.send(l, Self.snapshotRequest(after: s.snapshotAfter)))
             }
         }
         for l in linksToGreet(now: now) where !link(l).welcomed { out += greet(l, now: now) }

@@ -13,13 +13,8 @@ struct CatchUpBench {
     let binDir: String
 
     func run(_ report: Report) throws {
-        let cluster = try ProcessCluster(root: workDir + "/catchup", binDir: binDir)
+        let cluster = try ProcessCluster.hubWithTwoMembers(root: workDir + "/catchup", binDir: binDir)
         defer { cluster.shutdown() }
-        try cluster.configure("brussels")
-        try cluster.configure("asker", hubs: ["brussels"])
-        try cluster.configure("baerum", hubs: ["brussels"])
-        for n in ["brussels", "asker", "baerum"] { try cluster.start(n) }
-        try cluster.waitLinked(["asker", "baerum"])
         let writer = try cluster.replicaID("asker")
         cluster.stop("baerum")
 
@@ -27,14 +22,14 @@ struct CatchUpBench {
         let workload = Workload(records: max(1000, ops / 50), seed: 41)
         let t0 = now()
         let last = try cluster.writeBatches("asker", workload.stream(ops: ops, seed: 43), batch: 5000)
-        guard waitFor(timeout: 1200, interval: 0.05, { ((try? cluster.version("brussels"))?[writer] ?? 0) >= last }) else {
+        guard cluster.waitHolds("brussels", origin: writer, counter: last, timeout: 1200, interval: 0.05) else {
             throw BenchFailure("the hub did not receive the ops")
         }
         let produced = now() - t0
         progress(String(format: "catch-up: ops produced in %.1f s; starting baerum", produced))
         let t1 = now()
         try cluster.start("baerum")
-        guard waitFor(timeout: 1200, interval: 0.01, { ((try? cluster.version("baerum"))?[writer] ?? 0) >= last }) else {
+        guard cluster.waitHolds("baerum", origin: writer, counter: last, timeout: 1200, interval: 0.01) else {
             throw BenchFailure("baerum did not catch up")
         }
         let seconds = now() - t1
@@ -112,7 +107,7 @@ struct SnapshotBench {
         try cluster.start("hamar")
         let target = hubVersion.entries.first!
         let key = target.key.description
-        guard waitFor(timeout: 1800, interval: 0.01, { ((try? cluster.version("hamar"))?[key] ?? 0) >= target.value }) else {
+        guard cluster.waitHolds("hamar", origin: key, counter: target.value, timeout: 1800, interval: 0.01) else {
             throw BenchFailure("the new member did not finish its snapshot")
         }
         let bootstrap = now() - t2

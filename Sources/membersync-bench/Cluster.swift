@@ -129,6 +129,28 @@ final class ProcessCluster {
         if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
     }
 
+    /// Hub `brussels` with members `asker` (the writer) and `baerum`, started and linked: the
+    /// federation the end-to-end and catch-up benchmarks run on. Stopped again if it fails.
+    static func hubWithTwoMembers(root: String, binDir: String) throws -> ProcessCluster {
+        let cluster = try ProcessCluster(root: root, binDir: binDir)
+        do {
+            try cluster.configure("brussels")
+            try cluster.configure("asker", hubs: ["brussels"])
+            try cluster.configure("baerum", hubs: ["brussels"])
+            for n in ["brussels", "asker", "baerum"] { try cluster.start(n) }
+            try cluster.waitLinked(["asker", "baerum"])
+            return cluster
+        } catch {
+            cluster.shutdown()
+            throw error
+        }
+    }
+
+    /// Waits until `name`'s version covers counter `counter` of `origin`; false on timeout.
+    func waitHolds(_ name: String, origin: String, counter: UInt64, timeout: Double, interval: Double) -> Bool {
+        waitFor(timeout: timeout, interval: interval) { ((try? self.version(name))?[origin] ?? 0) >= counter }
+    }
+
     /// Sends edits through `set-many` in batches; returns the counters of the last op.
     @discardableResult
     func writeBatches(_ name: String, _ edits: [AbstractOp], batch: Int) throws -> UInt64 {

@@ -25,20 +25,15 @@ struct EndToEndBench {
         progress("e2e: raw PUB/SUB baseline, \(opBytes) B")
         let raw = try TransportBench.pubSub(size: opBytes, messages: max(ops, 50_000))
 
-        let cluster = try ProcessCluster(root: workDir + "/e2e", binDir: binDir)
+        let cluster = try ProcessCluster.hubWithTwoMembers(root: workDir + "/e2e", binDir: binDir)
         defer { cluster.shutdown() }
-        try cluster.configure("brussels")
-        try cluster.configure("asker", hubs: ["brussels"])
-        try cluster.configure("baerum", hubs: ["brussels"])
-        for n in ["brussels", "asker", "baerum"] { try cluster.start(n) }
-        try cluster.waitLinked(["asker", "baerum"])
         let writer = try cluster.replicaID("asker")
 
         progress("e2e: \(ops) edits at asker, in batches of \(batch), until baerum holds them")
         let t0 = now()
         let last = try cluster.writeBatches("asker", edits, batch: batch)
         let writeDone = now() - t0
-        let ok = waitFor(timeout: 600, interval: 0.005) { ((try? cluster.version("baerum"))?[writer] ?? 0) >= last }
+        let ok = cluster.waitHolds("baerum", origin: writer, counter: last, timeout: 600, interval: 0.005)
         let seconds = now() - t0
         guard ok else { throw BenchFailure("baerum did not receive all \(ops) ops") }
         let hubPeak = cluster.pid("brussels").flatMap(memoryOf(pid:))?.peak ?? 0
