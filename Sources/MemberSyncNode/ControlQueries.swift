@@ -67,7 +67,8 @@ extension Node {
     /// Fields that search looks at, besides the collection's title field and the record id.
     static let searchedFields = ["name", "title", "description", "topics"]
 
-    /// Case-insensitive search across ids, names/titles, descriptions and topics.
+    /// Search across ids, names/titles, descriptions and topics, folded alike on both sides
+    /// (case, accents, æ/ø/å: see `SearchText`), so "goteborg" finds Gøteborg by its name.
     func search(_ request: JSONObject) throws -> [JSONObject] {
         guard let text = request["text"] as? String, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ControlError("missing 'text' to search for")
@@ -90,7 +91,7 @@ extension Node {
                     }
                 }
             }
-            if key.id.range(of: needle, options: [.caseInsensitive, .diacriticInsensitive]) != nil {
+            if SearchText.contains(key.id, needle) {
                 matches.append(["field": "id", "text": key.id])
                 rank = min(rank, 1)
             }
@@ -105,7 +106,7 @@ extension Node {
 
     /// The part of `text` around the first match of `needle`, at most about 70 characters.
     static func snippet(_ text: String, _ needle: String) -> String? {
-        guard let r = text.range(of: needle, options: [.caseInsensitive, .diacriticInsensitive]) else { return nil }
+        guard let r = SearchText.range(of: needle, in: text) else { return nil }
         guard text.count > 70 else { return text }
         let start = text.index(r.lowerBound, offsetBy: -30, limitedBy: text.startIndex) ?? text.startIndex
         let end = text.index(r.upperBound, offsetBy: 30, limitedBy: text.endIndex) ?? text.endIndex

@@ -5,7 +5,8 @@ import MemberSyncNode
 
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find records by text in their id, name or title, description or topics (case-insensitive).")
+        abstract: "Find records by text in their id, name or title, description or topics.",
+        discussion: "Case, accents and the letters æ, ø, å are folded alike in the query and the records (æ as ae, ø as o, å as a; hyphens as spaces): 'goteborg' finds Gøteborg, 'baerum' and 'Bærum' both find Bærum.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The text to look for.") var text: String
     @Option(name: .customLong("in"), help: "Only search this collection.", completion: .list(collectionNames)) var collection: String?
