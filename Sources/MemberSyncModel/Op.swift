@@ -23,6 +23,7 @@ public struct Op: Hashable, Sendable {
 
 /// A user's change to one field, before it becomes an op.
 public enum FieldChange: Hashable, Sendable {
+    /// Writes a scalar field; `Value.absent` clears it.
     case assign(field: String, value: Value)
     case add(field: String, element: String)
     case remove(field: String, element: String)

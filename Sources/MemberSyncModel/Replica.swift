@@ -127,7 +127,11 @@ public struct Replica: Sendable {
                 let type = try schema.fieldType(key.collection, change.field)
                 switch change {
                 case .assign(let field, let value):
-                    try schema.checkScalar(value, type: type, collection: key.collection, field: field)
+                    if value.isAbsent {
+                        try schema.checkClear(collection: key.collection, field: field)
+                    } else {
+                        try schema.checkScalar(value, type: type, collection: key.collection, field: field)
+                    }
                     fields[field] = .register(record.register(field).writing(value, dot: dot, hlc: hlc))
                 case .add(let field, let element), .remove(let field, let element):
                     try schema.checkElement(element, type: type, collection: key.collection, field: field)
@@ -183,7 +187,7 @@ public struct Replica: Sendable {
         do throws(SchemaError) {
             _ = try schema.collection(op.key.collection)
             for (name, state) in op.fields {
-                try schema.checkState(state, collection: op.key.collection, field: name)
+                try schema.checkStateAllowingClears(state, collection: op.key.collection, field: name)
             }
         } catch {
             throw ModelError.schema(error)
@@ -270,7 +274,9 @@ public struct Replica: Sendable {
         for (key, record) in snapshot.records {
             do throws(SchemaError) {
                 _ = try schema.collection(key.collection)
-                for (name, state) in record.fields { try schema.checkState(state, collection: key.collection, field: name) }
+                for (name, state) in record.fields {
+                    try schema.checkStateAllowingClears(state, collection: key.collection, field: name, clearsMustBeAllowed: false)
+                }
             } catch {
                 throw ModelError.schema(error)
             }

@@ -58,10 +58,14 @@ public struct CollectionSchema: Equatable, Sendable {
     public let fields: [String: FieldType]
     /// The field shown as the record's title in listings.
     public let titleField: String
+    /// Fields that may be replaced but never cleared (`FIELD=`): the title, and fields the
+    /// write rules judge ownership by. A record may still be created without them.
+    public let required: Set<String>
 
-    public init(name: String, titleField: String, fields: [String: FieldType]) {
+    public init(name: String, titleField: String, required: Set<String> = [], fields: [String: FieldType]) {
         self.name = name
         self.titleField = titleField
+        self.required = required.union([titleField])
         self.fields = fields
     }
 }
@@ -92,7 +96,7 @@ public struct Schema: Sendable {
             "memberships": .referenceSet("organisations"),
             "joined": .date,
         ]),
-        CollectionSchema(name: "contacts", titleField: "name", fields: [
+        CollectionSchema(name: "contacts", titleField: "name", required: ["organisation"], fields: [
             "name": .text,
             "organisation": .reference("organisations"),
             "role": .text,

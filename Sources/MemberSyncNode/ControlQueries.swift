@@ -260,7 +260,7 @@ extension Node {
         }
         let register = record.register(field)
         if !register.isConflicted && !force {
-            let current = register.winner.map { "its value is \($0.value)" } ?? "it has no value"
+            let current = register.winner.flatMap { $0.value.isAbsent ? nil : "its value is \($0.value)" } ?? "it has no value"
             throw ControlError("\(key).\(field) is not in conflict (\(current)); use --force to write it anyway")
         }
         let replaced = register.siblings.map(JSONView.sibling)
@@ -274,7 +274,14 @@ extension Node {
                 default: throw ControlError("\(Record.existsField) is resolved with true (keep the record) or false (delete it)")
                 }
             } else {
-                let value = try replica.schema.parseValue(text, collection: key.collection, field: field)
+                // An empty value keeps the clear side of a conflict: the field ends with no value.
+                let value: Value
+                if text.isEmpty {
+                    try replica.schema.checkClear(collection: key.collection, field: field)
+                    value = .absent
+                } else {
+                    value = try replica.schema.parseValue(text, collection: key.collection, field: field)
+                }
                 (op, directives) = try engine.localWrite(key, [.assign(field: field, value: value)], now: now)
             }
         } catch let e as ControlError {
@@ -308,9 +315,10 @@ extension Node {
 }
 
 /// One `FIELD=VALUE` condition of `list --where`: equality for scalar fields (typed by the
-/// schema, so `population=68000` compares numbers), membership for set fields.
+/// schema, so `population=68000` compares numbers), membership for set fields. `FIELD=` (no
+/// value) matches records where the field has no value, the way `set FIELD=` leaves it.
 struct RecordFilter {
-    enum Test { case equals(Value), contains(String) }
+    enum Test { case equals(Value), contains(String), missing }
     let field: String
     let test: Test
 
@@ -320,7 +328,9 @@ struct RecordFilter {
         let value = String(text[text.index(after: eq)...])
         do throws(SchemaError) {
             let type = try schema.fieldType(collection.name, field)
-            if type.isSet {
+            if value.isEmpty {
+                test = .missing
+            } else if type.isSet {
                 try schema.checkElement(value, type: type, collection: collection.name, field: field)
                 test = .contains(value)
             } else {
@@ -335,6 +345,7 @@ struct RecordFilter {
         switch test {
         case .equals(let v): return view.field(field)?.value == v
         case .contains(let e): return view.field(field)?.members?.contains(e) ?? false
+        case .missing: return view.field(field).map { $0.value == nil && $0.members == nil } ?? true
         }
     }
 }

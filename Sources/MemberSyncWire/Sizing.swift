@@ -16,6 +16,7 @@ public enum WireSize {
         switch v {
         case .string(let s): return s.utf8.count + 6
         case .int, .bool: return 13
+        case .absent: return 2
         }
     }
 

@@ -135,6 +135,7 @@ struct History: ParsableCommand {
                 let removed = (set["removed"] as? [String] ?? []).map { "-" + $0 }
                 return name + " " + (added + removed).joined(separator: " ")
             }
+            if fields[name] is NSNull { return "\(name) cleared" }
             let text = Output.text(fields[name]!)
             return "\(name)=" + (text.count > 60 ? text.prefix(59) + "…" : text)
         }.joined(separator: ", ")

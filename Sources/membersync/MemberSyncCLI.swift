@@ -134,11 +134,14 @@ struct Init: ParsableCommand {
 struct SetFields: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
-        abstract: "Create or edit a record: FIELD=VALUE, FIELD+=ELEMENT (add to a set), FIELD-=ELEMENT (remove).")
+        abstract: "Create or edit a record: FIELD=VALUE, FIELD+=ELEMENT (add to a set), FIELD-=ELEMENT (remove).",
+        discussion: """
+            FIELD= (nothing after '=') clears the field: it has no value afterwards, everywhere. A             required field (see `membersync schema`) cannot be cleared. FIELD=@PATH sets the field to the             contents of the file PATH (one final line break dropped), e.g. description=@asker.txt;             write FIELD=@@TEXT for a value that begins with '@'.
+            """)
 
     @OptionGroup var options: NodeOptions
     @Argument(help: "COLLECTION/ID, e.g. organisations/asker") var key: String
-    @Argument(help: "FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") var changes: [String] = []
+    @Argument(help: "FIELD=VALUE, FIELD= (clear), FIELD=@PATH (value from a file), FIELD+=ELEMENT or FIELD-=ELEMENT") var changes: [String] = []
 
     func validate() throws {
         if changes.isEmpty { throw ValidationError("give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
@@ -146,12 +149,46 @@ struct SetFields: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "set", "key": key, "changes": changes])
+            let expanded = try changes.map(Self.expandFileValue)
+            let result = try options.client.call(["command": "set", "key": key, "changes": expanded])
             if options.json { Output.json(result) } else {
                 let r = result as? JSONObject ?? [:]
                 print("ok \(Output.text(r["key"] ?? key)) (op \(Output.text(r["origin"] ?? "")):\(Output.text(r["counter"] ?? "")))")
             }
         }
+    }
+}
+
+extension SetFields {
+    /// `FIELD=@PATH` becomes `FIELD=<contents of PATH>`, read here because the node (another
+    /// user, a sandbox) cannot read the user's files; `FIELD=@@TEXT` becomes `FIELD=@TEXT`.
+    /// One final line break is dropped, as editors add one. Other arguments pass unchanged.
+    static func expandFileValue(_ arg: String) throws -> String {
+        guard let eq = arg.firstIndex(of: "="), eq > arg.startIndex else { return arg }
+        let before = arg[arg.index(before: eq)]
+        if before == "+" || before == "-" { return arg }
+        let field = arg[..<eq]
+        let value = arg[arg.index(after: eq)...]
+        guard value.hasPrefix("@") else { return arg }
+        if value.hasPrefix("@@") { return field + "=" + value.dropFirst() }
+        let path = String(value.dropFirst())
+        guard !path.isEmpty else {
+            throw CLIFailure(message: "'\(arg)': give a file after '@' (\(field)=@PATH), or write \(field)=@@TEXT for a value that begins with '@'", code: 1)
+        }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIFailure(message: "cannot read \(path) for \(field): it is a directory", code: 1)
+        }
+        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
+            let why = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+            throw CLIFailure(message: "cannot read \(path) for \(field): \(why) (write \(field)=@@TEXT for a value that begins with '@')", code: 1)
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw CLIFailure(message: "cannot use \(path) for \(field): it is not UTF-8 text", code: 1)
+        }
+        // "\r\n" is one Character in Swift, so one removeLast drops either ending.
+        if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+        return field + "=" + text
     }
 }
 

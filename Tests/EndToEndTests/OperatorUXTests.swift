@@ -29,6 +29,15 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    /// A secure hub and admitted members, all running.
+    func startSecure(members: [String]) throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
+        try fed.start("brussels")
+        for m in members { fed.admit(m) }
+        for m in members { try fed.start(m) }
+    }
+
     func write(_ name: String, _ text: String) -> String {
         let path = fed.root + "/" + name
         FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
@@ -72,5 +81,63 @@ final class OperatorUXTests: XCTestCase {
         let snippet = ((hits.first?["matches"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
         XCTAssertTrue(snippet.contains("Gøteborg"), snippet)
         XCTAssertTrue(search("gøteborgx").isEmpty)
+    }
+
+    // MARK: clearing fields and values from files
+
+    func testEmptyValueClearsAFieldOnEveryNodeAndAtValueReadsAFile() throws {
+        try startSecure(members: ["asker"])
+        let text = "Asker is a municipality in Akershus.\nIt works on climate, welfare technology and Europe.\n"
+        let file = write("asker.txt", text)
+        let set = fed.on("asker", "set", "organisations/asker", "name=Asker", "population=94000", "website=https://www.asker.kommune.no",
+                         "description=@" + file, "county=@@viken")
+        XCTAssertEqual(set.status, 0, set.stderr)
+        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+        let before = try XCTUnwrap(fields("brussels", "organisations/asker"))
+        XCTAssertEqual(before["description"] as? String, String(text.dropLast()), "the file's text, final line break dropped")
+        XCTAssertEqual(before["county"] as? String, "@viken", "@@ escapes a leading @")
+        XCTAssertEqual(before["population"] as? Int, 94000)
+
+        // The member clears two fields of its own record; the clear replicates through the hub.
+        let clear = fed.on("asker", "set", "organisations/asker", "population=", "website=")
+        XCTAssertEqual(clear.status, 0, clear.stderr)
+        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+        for node in ["brussels", "asker"] {
+            let f = try XCTUnwrap(fields(node, "organisations/asker"), node)
+            XCTAssertNil(f["population"], "\(node): \(f)")
+            XCTAssertNil(f["website"], "\(node): \(f)")
+            XCTAssertEqual(f["name"] as? String, "Asker")
+            let exported = fed.on(node, "export", "organisations")
+            XCTAssertEqual(exported.status, 0, exported.stderr)
+            XCTAssertFalse(exported.stdout.contains("website") || exported.stdout.contains("population"), exported.stdout)
+            let csv = fed.on(node, "export", "--format", "csv", "organisations").stdout
+            XCTAssertTrue(csv.contains("organisations/asker,Asker,"), csv)
+            XCTAssertFalse(csv.contains("94000") || csv.contains("kommune.no"), csv)
+            XCTAssertTrue(fed.conflicts(node).isEmpty)
+            let missing = fed.on(node, "list", "organisations", "--where", "website=", "--json")
+            XCTAssertEqual((missing.json as? [[String: Any]])?.compactMap { $0["key"] as? String }, ["organisations/asker"])
+        }
+        XCTAssertNil((fed.status("brussels")["ops_rejected"] as? [String: Any])?.first, "the hub applied the clear")
+        let history = fed.on("asker", "history", "organisations/asker")
+        XCTAssertTrue(history.stdout.contains("population cleared") && history.stdout.contains("website cleared"), history.stdout)
+
+        // Refusals: a required field, files that cannot be read.
+        let required = fed.on("asker", "set", "organisations/asker", "name=")
+        XCTAssertEqual(required.status, 1)
+        XCTAssertTrue(required.stderr.contains("organisations.name: is required and cannot be cleared"), required.stderr)
+        let missingFile = fed.on("asker", "set", "organisations/asker", "description=@" + fed.root + "/no-such.txt")
+        XCTAssertEqual(missingFile.status, 1)
+        XCTAssertTrue(missingFile.stderr.contains("cannot read \(fed.root)/no-such.txt for description: no such file"), missingFile.stderr)
+        let directory = fed.on("asker", "set", "organisations/asker", "description=@" + fed.root)
+        XCTAssertEqual(directory.status, 1)
+        XCTAssertTrue(directory.stderr.contains("is a directory"), directory.stderr)
+        let unreadable = write("secret.txt", "x")
+        chmod(unreadable, 0o000)
+        if getuid() != 0 {
+            let denied = fed.on("asker", "set", "organisations/asker", "description=@" + unreadable)
+            XCTAssertEqual(denied.status, 1)
+            XCTAssertTrue(denied.stderr.contains("permission denied"), denied.stderr)
+        }
+        XCTAssertEqual(fields("asker", "organisations/asker")?["description"] as? String, String(text.dropLast()), "refused edits change nothing")
     }
 }
