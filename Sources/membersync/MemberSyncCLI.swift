@@ -47,7 +47,7 @@ struct MemberSync: ParsableCommand {
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
-        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self,
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
                       Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self]
     )
 }

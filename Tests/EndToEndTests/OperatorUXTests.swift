@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncModel
 import XCTest
 
 #if canImport(Glibc)
@@ -139,5 +140,55 @@ final class OperatorUXTests: XCTestCase {
             XCTAssertTrue(denied.stderr.contains("permission denied"), denied.stderr)
         }
         XCTAssertEqual(fields("asker", "organisations/asker")?["description"] as? String, String(text.dropLast()), "refused edits change nothing")
+    }
+
+    // MARK: schema
+
+    func testSchemaListsEveryCollectionFieldKindAndTheLimitsWritesAreCheckedAgainst() throws {
+        let r = fed.cli(["schema", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let listing = try XCTUnwrap(r.json as? [String: Any])
+        let collections = listing["collections"] as? [[String: Any]] ?? []
+        XCTAssertEqual(collections.compactMap { $0["name"] as? String }, Schema.memberSync.collections.keys.sorted())
+        for c in collections {
+            let name = c["name"] as? String ?? ""
+            let schema = try XCTUnwrap(Schema.memberSync.collections[name])
+            let fields = c["fields"] as? [[String: Any]] ?? []
+            XCTAssertEqual(Set(fields.compactMap { $0["name"] as? String }), Set(schema.fields.keys), name)
+            XCTAssertEqual(fields.first?["name"] as? String, schema.titleField, "the title field comes first")
+            for f in fields where (f["required"] as? Bool) == true {
+                XCTAssertTrue(schema.required.contains(f["name"] as? String ?? ""))
+            }
+        }
+        let organisations = collections.first { $0["name"] as? String == "organisations" }?["fields"] as? [[String: Any]] ?? []
+        let byName = Dictionary(organisations.map { ($0["name"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byName["kind"]?["kind"] as? String, "one-of")
+        XCTAssertEqual(byName["kind"]?["options"] as? [String], ["municipality", "county", "university", "city", "office", "alliance", "association", "agency"])
+        XCTAssertEqual(byName["networks"]?["kind"] as? String, "reference-set")
+        XCTAssertEqual(byName["networks"]?["target"] as? String, "networks")
+        XCTAssertEqual(byName["population"]?["kind"] as? String, "integer")
+        XCTAssertEqual(byName["name"]?["required"] as? Bool, true)
+        XCTAssertEqual(byName["website"]?["required"] as? Bool, false)
+        let textLimit = try XCTUnwrap(byName["description"]?["max_bytes"] as? Int)
+        let elementLimit = try XCTUnwrap(byName["topics"]?["max_element_bytes"] as? Int)
+
+        // The listed limits are the ones a node enforces.
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.start("brussels")
+        let atLimit = fed.on("brussels", "set", "organisations/asker", "name=Asker", "description=" + String(repeating: "x", count: textLimit),
+                             "topics+=" + String(repeating: "t", count: elementLimit))
+        XCTAssertEqual(atLimit.status, 0, atLimit.stderr)
+        let over = fed.on("brussels", "set", "organisations/asker", "description=" + String(repeating: "x", count: textLimit + 1))
+        XCTAssertEqual(over.status, 1)
+        XCTAssertTrue(over.stderr.contains("\(textLimit)"), over.stderr)
+        XCTAssertEqual(fed.on("brussels", "set", "organisations/asker", "topics+=" + String(repeating: "t", count: elementLimit + 1)).status, 1)
+
+        let human = fed.cli(["schema", "organisations"])
+        XCTAssertEqual(human.status, 0)
+        XCTAssertTrue(human.stdout.contains("population") && human.stdout.contains("integer") && human.stdout.contains("required"), human.stdout)
+        XCTAssertFalse(human.stdout.contains("contacts"), "one collection only")
+        let unknown = fed.cli(["schema", "people"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("unknown collection 'people'"), unknown.stderr)
     }
 }
