@@ -50,6 +50,11 @@ struct MemberSync: ParsableCommand {
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
                       Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self]
     )
+
+    /// Accepts the shared options before the subcommand too (`GlobalOptions`).
+    static func main() {
+        main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 struct Init: ParsableCommand {
@@ -298,6 +303,10 @@ struct Status: ParsableCommand {
             // must read it as "unreachable", never as "degraded".
             let message = (error as? CLIFailure)?.message ?? "\(error)"
             FileHandle.standardError.write(Data("membersync: \(message)\n".utf8))
+            // A monitoring script reading --json gets JSON in every case, this one included.
+            if options.json {
+                Output.json(["health": "unreachable", "health_reasons": [message], "error": message, "data_dir": options.resolvedDataDir])
+            }
             throw ExitCode(2)
         }
         let mode = s["mode"] as? String ?? "?"

@@ -191,4 +191,52 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertEqual(unknown.status, 1)
         XCTAssertTrue(unknown.stderr.contains("unknown collection 'people'"), unknown.stderr)
     }
+
+    // MARK: global options, status when unreachable
+
+    func testSharedOptionsWorkBeforeTheSubcommand() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.start("brussels")
+        let dir = fed.dataDir("brussels")
+        let status = fed.cli(["--data-dir", dir, "status", "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertEqual((status.json as? [String: Any])?["node_id"] as? String, "brussels")
+        XCTAssertEqual(fed.cli(["--data-dir=\(dir)", "--json", "set", "organisations/asker", "name=Asker"]).status, 0)
+        let stats = fed.cli(["--json", "--data-dir", dir, "hub", "stats"])
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        XCTAssertEqual(((stats.json as? [String: Any])?["records"] as? [String: Any])?["organisations"] as? Int, 1)
+        let get = fed.cli(["--data-dir", dir, "get", "organisations/asker"])
+        XCTAssertTrue(get.stdout.contains("Asker"), get.stdout)
+        // Errors keep their statuses: no such record (1), and a usage error (64) for a command
+        // without the option.
+        XCTAssertEqual(fed.cli(["--data-dir", dir, "get", "organisations/nowhere"]).status, 1)
+        XCTAssertEqual(fed.cli(["--data-dir", dir, "init", fed.root + "/x", "--id", "x", "--organisation", "x", "--hub",
+                                "--listen", "tcp://127.0.0.1:7999"]).status, 64)
+        XCTAssertEqual(fed.cli(["--data-dir", dir, "no-such-command"]).status, 64)
+    }
+
+    func testStatusJSONIsJSONWhenTheNodeIsUnreachable() throws {
+        let nowhere = fed.root + "/nowhere"
+        try FileManager.default.createDirectory(atPath: nowhere, withIntermediateDirectories: true)
+        let none = fed.cli(["status", "--data-dir", nowhere, "--json"])
+        XCTAssertEqual(none.status, 2)
+        let report = try XCTUnwrap(none.json as? [String: Any], "stdout: \(none.stdout)")
+        XCTAssertEqual(report["health"] as? String, "unreachable")
+        XCTAssertTrue((report["error"] as? String ?? "").contains("no node is running"), "\(report)")
+        XCTAssertTrue(none.stderr.contains("no node is running"), "humans still read it on stderr")
+        XCTAssertEqual(fed.cli(["status", "--data-dir", nowhere]).stdout, "", "without --json nothing goes to stdout")
+
+        // A node that does not answer in time.
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.start("brussels")
+        fed.signal("brussels", SIGSTOP)
+        defer { fed.signal("brussels", SIGCONT) }
+        let stopped = fed.cli(["status", "--data-dir", fed.dataDir("brussels"), "--json", "--timeout", "1"])
+        XCTAssertEqual(stopped.status, 2)
+        let late = try XCTUnwrap(stopped.json as? [String: Any], "stdout: \(stopped.stdout)")
+        XCTAssertEqual(late["health"] as? String, "unreachable")
+        XCTAssertTrue((late["error"] as? String ?? "").contains("did not answer"), "\(late)")
+        fed.signal("brussels", SIGCONT)
+        XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("brussels")["health"] as? String == "healthy" })
+    }
 }
