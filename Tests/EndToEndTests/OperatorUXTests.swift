@@ -239,4 +239,51 @@ final class OperatorUXTests: XCTestCase {
         fed.signal("brussels", SIGCONT)
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("brussels")["health"] as? String == "healthy" })
     }
+
+    // MARK: CSV round trip
+
+    func testImportReadsTheCSVThatExportWrites() throws {
+        try startSeededHub()
+        // Values that test the quoting: a comma, quotes, a line break, a cleared field.
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "description=Line one, with \"quotes\"\nline two",
+                              "programme=").status, 0)
+        let collections = Schema.memberSync.collections.keys.sorted()
+        var files: [String] = []
+        for c in collections {
+            let path = fed.root + "/\(c).csv"
+            let r = fed.on("brussels", "export", "--format", "csv", c, "--output", path)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            files.append(path)
+        }
+        // Re-importing the export changes nothing.
+        for file in files {
+            let again = fed.on("brussels", "import", file, "--json")
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertEqual((again.json as? [String: Any])?["ops"] as? Int, 0, "\(file): \(again.stdout)")
+        }
+        // Into an empty node: the same state.
+        try fed.initNode("spare", hub: true, organisation: "oslo-region-european-office")
+        try fed.start("spare")
+        for file in files {
+            let r = fed.on("spare", "import", file)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertEqual(fed.digest("spare"), fed.digest("brussels"), "export --format csv, then import, reproduces the state")
+        XCTAssertEqual(fields("spare", "projects/catchmr")?["description"] as? String, "Line one, with \"quotes\"\nline two")
+
+        // Edited in a spreadsheet: a changed cell is written, an emptied one cleared.
+        let edited = write("edit.csv", "key,name,population,website\norganisations/drammen,Drammen,70000,\n")
+        XCTAssertEqual(fed.on("spare", "set", "organisations/drammen", "website=https://www.drammen.kommune.no").status, 0)
+        let r = fed.on("spare", "import", edited, "--json")
+        XCTAssertEqual((r.json as? [String: Any])?["updated"] as? Int, 1, r.stdout + r.stderr)
+        let drammen = fields("spare", "organisations/drammen") ?? [:]
+        XCTAssertEqual(drammen["population"] as? Int, 70000)
+        XCTAssertNil(drammen["website"])
+        // Bad rows are reported with their line, and nothing is written; --format overrides the name.
+        let bad = write("bad.txt", "key,name,population\norganisations/x,X,many\n")
+        let refused = fed.on("spare", "import", bad, "--format", "csv")
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("\(bad):2: field population"), refused.stderr)
+        XCTAssertEqual(fed.on("spare", "get", "organisations/x").status, 1)
+    }
 }
