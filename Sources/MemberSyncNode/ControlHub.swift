@@ -60,7 +60,24 @@ extension Node {
             r["last_seen"] = JSONView.isoTime(milliseconds: c.lastSeen)
             r["connected"] = isConnected(c, now: now)
             r["ops_behind"] = c.version.missing(from: replica.version)
+            r["via"] = ["client"]
             rows[c.nodeID] = r
+        }
+        // The hubs and peers this node connects to itself (on a member: how it sees its hub).
+        for (kind, links) in [("hub", engine.hubs), ("peer", engine.peers)] {
+            for s in links {
+                guard let id = s.remoteNode, s.lastHeard > 0 else { continue }
+                var r = row(id)
+                let up = engine.isUp(s, now: now)
+                r["connected"] = (r["connected"] as? Bool ?? false) || up
+                r["via"] = ((r["via"] as? [String]) ?? []) + ["\(kind) link"]
+                r["endpoint"] = s.endpoint
+                // ISO 8601 times in UTC of one format sort as text in time order.
+                let heard = JSONView.isoTime(milliseconds: s.lastHeard)
+                if (r["last_seen"] as? String ?? "") < heard { r["last_seen"] = heard }
+                if r["ops_behind"] == nil || up { r["ops_behind"] = s.remoteVersion.missing(from: replica.version) }
+                rows[id] = r
+            }
         }
         var me = row(config.nodeID)
         me["self"] = true
@@ -71,7 +88,12 @@ extension Node {
         if me["organisation"] == nil { me["organisation"] = config.organisation }
         if me["role"] == nil { me["role"] = config.role.rawValue }
         rows[config.nodeID] = me
-        return rows.keys.sorted().map { rows[$0]! }
+        // `online`: heard from directly within the link timeout, as this node sees it.
+        return rows.keys.sorted().map { id in
+            var r = rows[id]!
+            r["online"] = r["connected"] as? Bool ?? false
+            return r
+        }
     }
 
     private func nodeID(_ request: JSONObject) throws -> String {

@@ -78,6 +78,9 @@ public struct LinkState: Sendable {
     var pullBackoffUntil: UInt64?
     /// The highest counter per origin of the ops last pushed on this link.
     var pushedVersion = VersionVector()
+    /// The last tick at which this node held every op the other side was known to hold while
+    /// the link was up (0: not yet): how long it has been behind, for `membersync status`.
+    public var lastInSync: UInt64 = 0
 
     init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -772,6 +775,7 @@ public struct SyncEngine: Sendable {
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
             if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }
+            if isUp(s, now: now) && replica.version.missing(from: s.remoteVersion) == 0 { update(l) { $0.lastInSync = now } }
             // A page that does not come (a lost message, a busy or restarted hub): ask for it
             // again, from where the snapshot stands; what was loaded stays loaded.
             if let at = s.snapshotRequestedAt, now &- at > 5 * retryMilliseconds {

@@ -48,7 +48,7 @@ struct MemberSync: ParsableCommand {
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
-                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self]
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Hub.self, Inspect.self]
     )
 
     /// Accepts the shared options before the subcommand too (`GlobalOptions`).
@@ -322,9 +322,14 @@ struct Status: ParsableCommand {
             }
             let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")
-            print(Output.aligned([
+            var rows: [(String, String)] = [
                 ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")), organisation \(Output.text(s["organisation"] ?? "")))"),
                 ("health", (degraded ? "degraded" : "healthy") + (reasons.isEmpty ? "" : " (\(reasons))")),
+            ]
+            if s["revoked"] as? Bool == true {
+                rows.append(("revoked", "yes: the hub operator revoked this node (nodes/\(Output.text(s["node_id"] ?? "")) revoked=true); hubs and peers refuse it"))
+            }
+            rows += [
                 ("replica", Output.text(s["replica"] ?? "")),
                 ("mode", mode),
                 ("hubs", links("hubs")),
@@ -334,9 +339,29 @@ struct Status: ParsableCommand {
                 ("records", Output.text(s["records"] ?? 0)),
                 ("conflicts", Output.text(s["conflicts"] ?? 0)),
                 ("digest", Output.text(s["digest"] ?? "")),
-            ]))
+            ]
+            if let hub = s["hub"] as? JSONObject { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 5) }
+            print(Output.aligned(rows))
         }
         if degraded { throw ExitCode(1) }
+    }
+}
+
+extension Status {
+    /// "last exchange 0.4 s ago with brussels; behind by 0 ops"
+    static func hubSync(_ hub: JSONObject) -> String {
+        let name = Output.text(hub["node_id"] ?? hub["endpoint"] ?? "the hub")
+        guard let ago = hub["last_exchange_seconds_ago"] else { return "never heard from \(name)" }
+        var text = "last exchange \(Output.text(ago)) s ago with \(name)"
+        let behind = hub["behind_ops"] as? Int ?? 0
+        if behind == 0 {
+            text += "; up to date (0 ops behind)"
+        } else {
+            text += "; behind by \(behind) op(s)"
+            if let secs = hub["behind_seconds"] { text += " for \(Output.text(secs)) s" }
+        }
+        if let pending = hub["their_missing_ops"] as? Int, pending > 0 { text += "; it lacks \(pending) of ours" }
+        return text
     }
 }
 

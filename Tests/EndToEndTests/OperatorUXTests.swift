@@ -286,4 +286,91 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("\(bad):2: field population"), refused.stderr)
         XCTAssertEqual(fed.on("spare", "get", "organisations/x").status, 1)
     }
+
+    // MARK: lag and who is online
+
+    func testMemberStatusShowsLastExchangeAndLagAndNodesShowsWhoIsOnline() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.initNode("asker", hubs: ["brussels"])
+        // Small catch-up pages on the member and a small PUB queue on the hub, so a member that
+        // stalls loses live ops and catches up long enough to be seen behind.
+        for (node, line) in [("asker", "page_size = 5"), ("brussels", "pub_high_water_mark = 10")] {
+            let config = fed.dataDir(node) + "/membersync.toml"
+            try (try String(contentsOfFile: config, encoding: .utf8) + line + "\n").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try fed.start("brussels")
+        fed.admit("asker")
+        try fed.start("asker")
+        func hub() -> [String: Any] { fed.status("asker")["hub"] as? [String: Any] ?? [:] }
+        XCTAssertTrue(waitUntil(timeout: 10) { hub()["connected"] as? Bool == true && hub()["behind_ops"] as? Int == 0 }, "\(hub())")
+        let synced = hub()
+        XCTAssertEqual(synced["node_id"] as? String, "brussels")
+        XCTAssertLessThan(synced["last_exchange_seconds_ago"] as? Double ?? 99, 2)
+        XCTAssertEqual(synced["behind_seconds"] as? Double, 0)
+        let human = fed.on("asker", "status")
+        XCTAssertTrue(human.stdout.contains("last exchange") && human.stdout.contains("ago with brussels") && human.stdout.contains("0 ops behind"), human.stdout)
+
+        // The hub gets 2,000 records while asker is stopped; asker then pulls them five at a time.
+        var lines: [String] = []
+        for i in 0..<2000 { lines.append(#"{"key":"contacts/c-\#(i)","fields":{"name":"C \#(i)","organisation":"oslo"}}"#) }
+        fed.signal("asker", SIGSTOP)
+        let imported = fed.on("brussels", "import", write("many.jsonl", lines.joined(separator: "\n")))
+        fed.signal("asker", SIGCONT)
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        var maxBehind = 0
+        var sawSeconds = false
+        XCTAssertTrue(waitUntil(timeout: 60) {
+            let h = hub()
+            let behind = h["behind_ops"] as? Int ?? 0
+            maxBehind = max(maxBehind, behind)
+            if behind > 0, (h["behind_seconds"] as? Double ?? 0) > 0 { sawSeconds = true }
+            return maxBehind > 0 && behind == 0 && self.fed.digest("asker") == self.fed.digest("brussels")
+        }, "asker never caught up: \(hub())")
+        XCTAssertGreaterThan(maxBehind, 0, "asker was seen behind while catching up")
+        XCTAssertTrue(sawSeconds, "and for how long")
+
+        // Who is online: the member sees its hub over its hub link; the hub sees the member.
+        func nodes(_ node: String) -> [String: [String: Any]] {
+            let list = fed.on(node, "nodes", "--json").json as? [[String: Any]] ?? []
+            return Dictionary(list.map { ($0["node_id"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        let seen = nodes("asker")
+        XCTAssertEqual(seen["brussels"]?["online"] as? Bool, true, "\(seen)")
+        XCTAssertEqual(seen["brussels"]?["via"] as? [String], ["hub link"])
+        XCTAssertEqual(seen["asker"]?["self"] as? Bool, true)
+        XCTAssertEqual(nodes("brussels")["asker"]?["online"] as? Bool, true)
+        XCTAssertEqual(nodes("brussels")["asker"]?["via"] as? [String], ["client"])
+        let table = fed.on("asker", "nodes")
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("ONLINE") && table.stdout.contains("hub link"), table.stdout)
+
+        // The hub stops answering: the time since the last exchange grows, the hub shows offline.
+        fed.signal("brussels", SIGSTOP)
+        defer { fed.signal("brussels", SIGCONT) }
+        XCTAssertTrue(waitUntil(timeout: 10) { hub()["connected"] as? Bool == false })
+        sleep(1)
+        XCTAssertGreaterThanOrEqual(hub()["last_exchange_seconds_ago"] as? Double ?? 0, 1)
+        XCTAssertEqual(nodes("asker")["brussels"]?["online"] as? Bool, false)
+        XCTAssertEqual(fed.on("asker", "status").status, 1, "degraded without its hub")
+        fed.signal("brussels", SIGCONT)
+        XCTAssertTrue(waitUntil(timeout: 10) { nodes("asker")["brussels"]?["online"] as? Bool == true })
+    }
+
+    /// A member that holds its own revocation says so. Insecure on purpose: with security on, the
+    /// hub closes a revoked node's connections at once, so the revocation reaches it only if it
+    /// already held it (e.g. from a restored copy); the plumbing is the same.
+    func testStatusSaysRevokedWhenTheRosterRevokesThisNode() throws {
+        fed.shutdown()
+        fed = try Federation(secure: false)
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.initNode("asker", hubs: ["brussels"])
+        try fed.start("brussels")
+        try fed.start("asker")
+        XCTAssertNil(fed.status("asker")["revoked"])
+        XCTAssertEqual(fed.cli(["hub", "admit", "asker", "--organisation", "asker", "--data-dir", fed.dataDir("brussels")]).status, 0)
+        XCTAssertEqual(fed.cli(["hub", "revoke", "asker", "--data-dir", fed.dataDir("brussels")]).status, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("asker")["revoked"] as? Bool == true })
+        let human = fed.on("asker", "status")
+        XCTAssertTrue(human.stdout.contains("revoked") && human.stdout.contains("the hub operator revoked this node"), human.stdout)
+    }
 }
