@@ -193,10 +193,28 @@ extension Node {
         guard URL(fileURLWithPath: path).standardizedFileURL.path != URL(fileURLWithPath: store.path).standardizedFileURL.path else {
             throw ControlError("\(path) is the node's own database")
         }
-        do { try store.backup(to: path) } catch { throw ControlError("cannot write the snapshot: \(error)") }
+        try writePrivately(to: path, parent: parent)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return ["path": path, "bytes": bytes, "records": engine.replica.records.count, "ops_in_log": engine.replica.logCount,
                 "version": JSONView.version(engine.replica.version)]
+    }
+
+    /// Writes the snapshot so that no one else can ever read it, since it holds the whole
+    /// directory and roster: into a fresh 0700 directory beside `path` (SQLite creates the file
+    /// with the default mode), made 0600, then renamed over `path` in one step, so a replaced
+    /// snapshot is never half-written either.
+    private func writePrivately(to path: String, parent: String) throws {
+        let dir = (parent as NSString).appendingPathComponent(".membersync-snapshot-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ControlError("cannot write the snapshot in \(parent): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = (dir as NSString).appendingPathComponent("snapshot.sqlite")
+        do { try store.backup(to: tmp) } catch { throw ControlError("cannot write the snapshot: \(error)") }
+        guard chmod(tmp, 0o600) == 0 else { throw ControlError("cannot make the snapshot private (chmod 0600): errno \(errno)") }
+        guard rename(tmp, path) == 0 else { throw ControlError("cannot move the snapshot to \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// Merges a snapshot file into the running replica. The file is copied first, so opening
@@ -270,6 +288,9 @@ extension Node {
             "snapshots_served": c.snapshotsServed, "snapshots_loaded": c.snapshotsLoaded,
             "connected_nodes": engine.clients.values.filter { isConnected($0, now: now) }.count,
             "known_nodes": engine.clients.count, "store_bytes": bytes, "store_file": store.path,
+            // The counters (ops applied, rejected, duplicate, local writes, snapshots) live in
+            // memory and start from zero when the daemon starts.
+            "counters_since": JSONView.isoTime(milliseconds: startedAt), "uptime_seconds": (now &- startedAt) / 1000,
         ]
         if let n = try? store.opCount() { out["ops_in_store"] = n }
         return out

@@ -234,7 +234,8 @@ extension Node {
         for (origin, last) in record.register(Record.existsField).context.sorted where floor[origin] > 0 {
             compacted.append(["origin": origin.description, "floor": floor[origin], "latest_edit_compacted": last <= floor[origin]])
         }
-        var out: JSONObject = ["key": key.description, "exists": record.exists, "ops": entries, "compacted": compacted]
+        var out: JSONObject = ["key": key.description, "exists": record.exists, "ops": entries, "compacted": compacted,
+                               "role": config.role.rawValue]
         out["complete"] = compacted.isEmpty
         return out
     }

@@ -105,7 +105,15 @@ struct History: ParsableCommand {
             let result = try options.client.call(["command": "history", "key": key]) as? JSONObject ?? [:]
             if options.json { Output.json(result); return }
             let ops = result["ops"] as? [JSONObject] ?? []
-            print("history of \(key): \(ops.count) op(s) held" + ((result["exists"] as? Bool ?? true) ? "" : " (the record is deleted)"))
+            let compacted = result["compacted"] as? [JSONObject] ?? []
+            var why = ""
+            if ops.isEmpty && !compacted.isEmpty {
+                // Say at once why nothing is shown: the log no longer holds the ops.
+                why = result["role"] as? String == "hub"
+                    ? ": this hub compacted its op log (it drops ops every live node holds); a member's history still holds them unless it started from a snapshot"
+                    : ": the ops were compacted away or arrived in a snapshot"
+            }
+            print("history of \(key): \(ops.count) op(s) held" + ((result["exists"] as? Bool ?? true) ? "" : " (the record is deleted)") + why)
             if !ops.isEmpty {
                 let rows = ops.map { op -> [String] in
                     [Output.text(op["time"] ?? ""), Output.text(op["origin"] ?? ""), Output.text(op["counter"] ?? ""),
@@ -113,7 +121,6 @@ struct History: ParsableCommand {
                 }
                 print(Output.table(["TIME", "BY", "OP", "ACTION", "CHANGES"], rows))
             }
-            let compacted = result["compacted"] as? [JSONObject] ?? []
             if compacted.isEmpty {
                 print("complete: no op of this record's writers has been compacted")
             } else {

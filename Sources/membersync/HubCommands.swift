@@ -112,7 +112,8 @@ struct HubCompact: ParsableCommand {
 struct HubSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
-        abstract: "Write a consistent copy of the node's database to FILE while it runs.")
+        abstract: "Write a consistent copy of the node's database to FILE while it runs.",
+        discussion: "The file is written with mode 0600 (it holds the whole directory and roster). It holds no keys: keep the node's curve.key and signing.key (in its data directory) safe separately.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The file to write.", completion: .file()) var file: String
     @Flag(help: "Replace FILE if it exists.") var force = false
@@ -151,7 +152,8 @@ struct HubRestore: ParsableCommand {
 struct HubStats: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Records per collection, op log size and floor, conflicts, ops applied and rejected, connected nodes, store size.")
+        abstract: "Records per collection, op log size and floor, conflicts, ops applied and rejected, connected nodes, store size.",
+        discussion: "Records, the op log, conflicts and the store are the node's state; ops applied, rejected and local writes are counted since the daemon started (they start from zero at every restart).")
     @OptionGroup var options: NodeOptions
 
     func run() throws {
@@ -161,6 +163,7 @@ struct HubStats: ParsableCommand {
             let records = (s["records"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
             let floor = (s["log_floor"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let rejected = (s["ops_rejected"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
+            let since = s["counters_since"].map { "since start, \(Output.text($0))" } ?? "since start"
             print(Output.aligned([
                 ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")))"),
                 ("records", "\(Output.text(s["records_total"] ?? 0)): \(records)"),
@@ -168,9 +171,9 @@ struct HubStats: ParsableCommand {
                 ("ops in log", Output.text(s["ops_in_log"] ?? 0)),
                 ("log floor", floor.isEmpty ? "- (nothing compacted)" : floor),
                 ("conflicts", Output.text(s["conflicts"] ?? 0)),
-                ("ops applied", Output.text(s["ops_applied"] ?? 0)),
-                ("ops rejected", "\(Output.text(s["ops_rejected_total"] ?? 0))" + (rejected.isEmpty ? "" : " (\(rejected))")),
-                ("local writes", Output.text(s["local_writes"] ?? 0)),
+                ("ops applied", "\(Output.text(s["ops_applied"] ?? 0)) (\(since))"),
+                ("ops rejected", "\(Output.text(s["ops_rejected_total"] ?? 0))" + (rejected.isEmpty ? "" : " (\(rejected))") + " (\(since))"),
+                ("local writes", "\(Output.text(s["local_writes"] ?? 0)) (\(since))"),
                 ("connected nodes", "\(Output.text(s["connected_nodes"] ?? 0)) of \(Output.text(s["known_nodes"] ?? 0)) known"),
                 ("store", "\(Output.text(s["store_file"] ?? "")), \(Output.text(s["store_bytes"] ?? 0)) bytes"),
             ]))

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import MemberSyncModel
 import XCTest
 
@@ -372,5 +373,54 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("asker")["revoked"] as? Bool == true })
         let human = fed.on("asker", "status")
         XCTAssertTrue(human.stdout.contains("revoked") && human.stdout.contains("the hub operator revoked this node"), human.stdout)
+    }
+
+    // MARK: small truths
+
+    func testSnapshotsArePrivateStatsSaySinceStartAndHistorySaysWhyItIsEmpty() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.initNode("asker", hubs: ["brussels"])
+        try fed.start("brussels")
+        fed.admit("asker")
+        try fed.start("asker")
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+
+        // Snapshot files are 0600, also when replacing one.
+        let snapshot = fed.root + "/hub.sqlite"
+        for extra in [[], ["--force"]] {
+            let r = fed.cli(["hub", "snapshot", snapshot, "--data-dir", fed.dataDir("brussels")] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let mode = (try FileManager.default.attributesOfItem(atPath: snapshot)[.posixPermissions] as? NSNumber)?.intValue
+            XCTAssertEqual(mode, 0o600, "snapshot mode \(String(mode ?? 0, radix: 8))")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fed.root).filter { $0.hasPrefix(".membersync-snapshot") }
+        XCTAssertEqual(leftovers, [], "no temporary directory is left behind")
+        XCTAssertEqual(fed.cli(["hub", "restore", snapshot, "--data-dir", fed.dataDir("brussels")]).status, 0, "the private copy restores")
+
+        // Stats say their counters count since the start.
+        let stats = fed.cli(["hub", "stats", "--data-dir", fed.dataDir("brussels")])
+        XCTAssertTrue(stats.stdout.contains("ops applied") && stats.stdout.contains("since start"), stats.stdout)
+        let statsJSON = fed.cli(["hub", "stats", "--data-dir", fed.dataDir("brussels"), "--json"]).json as? [String: Any]
+        XCTAssertNotNil(statsJSON?["counters_since"] as? String)
+
+        // Once the hub compacted, its history is empty and says why; the member still has it.
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            (self.fed.cli(["hub", "compact", "--data-dir", self.fed.dataDir("brussels"), "--json"]).json as? [String: Any])?["ops_in_log"] as? Int == 0
+        })
+        let hubHistory = fed.on("brussels", "history", "organisations/asker")
+        XCTAssertTrue(hubHistory.stdout.hasPrefix("history of organisations/asker: 0 op(s) held: this hub compacted its op log"), hubHistory.stdout)
+        let memberHistory = fed.on("asker", "history", "organisations/asker")
+        XCTAssertTrue(memberHistory.stdout.hasPrefix("history of organisations/asker: 1 op(s) held\n"), memberHistory.stdout)
+    }
+
+    func testInstallHelpPrintsTheUsageAndNoCode() throws {
+        let script = URL(fileURLWithPath: CLITests.seedPath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/install.sh").path
+        let r = CommandRunner.run("/bin/bash", [script, "--help"], timeout: 20, scratchDir: fed.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("--role ROLE") && r.stdout.contains("Run it again to upgrade"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("set -euo pipefail"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("#"), "comment markers are stripped: \(r.stdout)")
     }
 }
