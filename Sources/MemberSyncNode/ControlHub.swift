@@ -72,6 +72,7 @@ extension Node {
                 r["connected"] = (r["connected"] as? Bool ?? false) || up
                 r["via"] = ((r["via"] as? [String]) ?? []) + ["\(kind) link"]
                 r["endpoint"] = s.endpoint
+                if kind == "hub" && r["role"] == nil { r["role"] = "hub" }  // it answered as our hub
                 // ISO 8601 times in UTC of one format sort as text in time order.
                 let heard = JSONView.isoTime(milliseconds: s.lastHeard)
                 if (r["last_seen"] as? String ?? "") < heard { r["last_seen"] = heard }

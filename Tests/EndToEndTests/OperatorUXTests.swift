@@ -423,4 +423,45 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("set -euo pipefail"), r.stdout)
         XCTAssertFalse(r.stdout.contains("#"), "comment markers are stripped: \(r.stdout)")
     }
+
+    // MARK: rebuilding a lost hub
+
+    /// The README's route: a fresh data directory with the hub's four key files, the hub's
+    /// `init` again, start, `hub restore` the latest snapshot. Members are not touched.
+    func testALostHubIsRebuiltFromItsKeysAndASnapshotWithoutTouchingMembers() throws {
+        try startSecure(members: ["asker"])
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR", "partners+=asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+        let snapshot = fed.root + "/hub-backup.sqlite"
+        XCTAssertEqual(fed.cli(["hub", "snapshot", snapshot, "--data-dir", fed.dataDir("brussels")]).status, 0)
+        let memberConfig = try String(contentsOfFile: fed.dataDir("asker") + "/membersync.toml", encoding: .utf8)
+        let hubCurve = fed.curveKeys["brussels"]
+
+        // The hub's machine is lost; the member edits on meanwhile.
+        fed.killHard("brussels")
+        let lost = fed.root + "/brussels-lost"
+        try FileManager.default.moveItem(atPath: fed.dataDir("brussels"), toPath: lost)
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "population=94000").status, 0)
+
+        // Rebuild: empty directory, the key files back, init again, start, restore.
+        try FileManager.default.createDirectory(atPath: fed.dataDir("brussels"), withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700])
+        for (file, mode) in [("curve.key", 0o600), ("curve.pub", 0o644), ("signing.key", 0o600), ("signing.pub", 0o644)] {
+            try FileManager.default.copyItem(atPath: lost + "/" + file, toPath: fed.dataDir("brussels") + "/" + file)
+            XCTAssertEqual(chmod(fed.dataDir("brussels") + "/" + file, mode_t(mode)), 0)
+        }
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        XCTAssertEqual(fed.curveKeys["brussels"], hubCurve, "init keeps the keys it finds")
+        try fed.start("brussels")
+        let restored = fed.cli(["hub", "restore", snapshot, "--data-dir", fed.dataDir("brussels"), "--json"])
+        XCTAssertEqual(restored.status, 0, restored.stderr)
+
+        // The member reconnects unchanged, pushes its offline edit, and both agree.
+        XCTAssertNotNil(fed.converge(["brussels", "asker"], timeout: 30), "\(fed.status("asker"))")
+        XCTAssertEqual(fields("brussels", "organisations/asker")?["population"] as? Int, 94000)
+        XCTAssertEqual(fields("brussels", "projects/catchmr")?["title"] as? String, "CatchMR")
+        XCTAssertEqual(fed.status("asker")["mode"] as? String, "via-hub")
+        XCTAssertEqual(try String(contentsOfFile: fed.dataDir("asker") + "/membersync.toml", encoding: .utf8), memberConfig)
+    }
 }
