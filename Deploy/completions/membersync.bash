@@ -173,13 +173,13 @@ _membersync() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|hub|inspect|help)
+    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|help)
         # Offer subcommand argument completions
         "_membersync_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes hub inspect help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes doctor hub inspect help' -- "${cur}"))
         ;;
     esac
 }
@@ -510,6 +510,26 @@ _membersync_nodes() {
     case "${prev}" in
     '--data-dir')
         __membersync_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_membersync_doctor() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--data-dir --config)
+    __membersync_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--data-dir')
+        __membersync_add_completions -d
+        return
+        ;;
+    '--config')
+        __membersync_add_completions -f
         return
         ;;
     esac

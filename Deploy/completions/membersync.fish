@@ -54,6 +54,8 @@ function __membersync_parse_tokens -S
             __membersync_parse_subcommand 0 'data-dir=' 'json' 'timeout=' 'version' 'h/help'
         case 'nodes'
             __membersync_parse_subcommand 0 'data-dir=' 'json' 'version' 'h/help'
+        case 'doctor'
+            __membersync_parse_subcommand 0 'data-dir=' 'json' 'config=' 'version' 'h/help'
         case 'hub'
             __membersync_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -147,6 +149,7 @@ complete -c 'membersync' -n '__membersync_should_offer_completions_for_positiona
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'export' -d 'Export records as JSON Lines (the import format) or as CSV (one collection).'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'catch-up' -d 'Wait until this node holds everything its hub (or its peers) holds and the hub has acknowledged its edits.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'nodes' -d 'List the nodes this node knows and whether each is online as this node sees it.'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'doctor' -d 'Check the node\'s config, file modes, store, hubs and peers, roster entry and lag; a fix for each failure.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'hub' -d 'Hub operator commands: the roster, compaction, snapshots and statistics.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'inspect' -d 'Show a record\'s raw CRDT state: every field\'s siblings with their dots and causal context (JSON).'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync" -eq 1' -fa 'help' -d 'Show subcommand help information.'
@@ -238,6 +241,11 @@ complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync nodes" json' -l 'json' -d 'Machine-readable JSON output.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync nodes" version' -l 'version' -d 'Show the version.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync nodes" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync doctor" data-dir' -l 'data-dir' -d 'The node\'s data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).' -rfa '(__membersync_complete_directories)'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync doctor" json' -l 'json' -d 'Machine-readable JSON output.'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync doctor" config' -l 'config' -d 'The config file (default: DATA_DIR/membersync.toml).' -rF
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync doctor" version' -l 'version' -d 'Show the version.'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync doctor" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync hub" version' -l 'version' -d 'Show the version.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync hub" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync hub" -eq 1' -fa 'nodes' -d 'List every node in the roster or that has said hello: connected or not, last seen, ops behind, versions.'

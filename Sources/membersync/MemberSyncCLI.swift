@@ -48,7 +48,7 @@ struct MemberSync: ParsableCommand {
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
-                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Hub.self, Inspect.self]
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self]
     )
 
     /// Accepts the shared options before the subcommand too (`GlobalOptions`).

@@ -464,4 +464,62 @@ final class OperatorUXTests: XCTestCase {
         XCTAssertEqual(fed.status("asker")["mode"] as? String, "via-hub")
         XCTAssertEqual(try String(contentsOfFile: fed.dataDir("asker") + "/membersync.toml", encoding: .utf8), memberConfig)
     }
+
+    // MARK: doctor
+
+    func testDoctorPassesOnAHealthyMemberAndNamesEachProblemWithAFix() throws {
+        try startSecure(members: ["asker"])
+        try fed.initNode("oslomet", hubs: ["brussels"])  // never admitted
+        try fed.start("oslomet")
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+        func doctor(_ node: String) -> (status: Int32, checks: [String: [String: Any]], text: String) {
+            let r = fed.on(node, "doctor", "--json")
+            let list = (r.json as? [String: Any])?["checks"] as? [[String: Any]] ?? []
+            return (r.status, Dictionary(list.map { ($0["name"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a }), fed.on(node, "doctor").stdout)
+        }
+        let hubCheck = "hub \(fed.endpoint("brussels"))"
+        var healthy = doctor("asker")
+        XCTAssertTrue(waitUntil(timeout: 10) { healthy = doctor("asker"); return healthy.status == 0 }, healthy.text)
+        for name in ["config", "data directory", "signing.key", "curve.key", "node", "store", hubCheck, "roster", "lag"] {
+            XCTAssertEqual(healthy.checks[name]?["ok"] as? Bool, true, "\(name): \(healthy.text)")
+        }
+        XCTAssertTrue(healthy.text.contains("checks passed"), healthy.text)
+        XCTAssertEqual(doctor("brussels").status, 0, doctor("brussels").text)
+
+        // A secret key others can read.
+        let key = fed.dataDir("asker") + "/curve.key"
+        chmod(key, 0o644)
+        let loose = doctor("asker")
+        chmod(key, 0o600)
+        XCTAssertEqual(loose.status, 1)
+        XCTAssertEqual(loose.checks["curve.key"]?["ok"] as? Bool, false)
+        XCTAssertTrue((loose.checks["curve.key"]?["fix"] as? String ?? "").contains("chmod 600"), loose.text)
+        XCTAssertTrue(loose.text.contains("FAIL curve.key") && loose.text.contains("fix: chmod 600"), loose.text)
+
+        // A member the hub never admitted: reachable, but its link stays down; no roster entry.
+        let refused = doctor("oslomet")
+        XCTAssertEqual(refused.status, 1, refused.text)
+        XCTAssertTrue((refused.checks[hubCheck]?["detail"] as? String ?? "").contains("reachable over TCP, but the link is down"), refused.text)
+        XCTAssertTrue((refused.checks[hubCheck]?["fix"] as? String ?? "").contains("not admitted"), refused.text)
+        XCTAssertEqual(refused.checks["roster"]?["ok"] as? Bool, false)
+
+        // The hub is gone: not reachable at all.
+        fed.stop("brussels")
+        XCTAssertTrue(waitUntil(timeout: 10) { (self.fed.status("asker")["hub"] as? [String: Any])?["connected"] as? Bool == false })
+        let gone = doctor("asker")
+        XCTAssertEqual(gone.status, 1)
+        XCTAssertTrue((gone.checks[hubCheck]?["detail"] as? String ?? "").contains("not reachable over TCP"), gone.text)
+
+        // No node at all, no config.
+        let empty = fed.root + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let none = fed.cli(["doctor", "--data-dir", empty])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stdout.contains("FAIL config") && none.stdout.contains("membersync init"), none.stdout)
+        fed.stop("asker")
+        let stopped = fed.on("asker", "doctor")
+        XCTAssertEqual(stopped.status, 1)
+        XCTAssertTrue(stopped.stdout.contains("FAIL node") && stopped.stdout.contains("membersyncd --config"), stopped.stdout)
+    }
 }
