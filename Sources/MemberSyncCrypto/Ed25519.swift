@@ -2,7 +2,7 @@ import CSodium
 
 /// libsodium must be initialised once before use; `sodium_init` is thread-safe and
 /// idempotent (it returns 1 when already initialised), so a lazily evaluated global suffices.
-private let sodiumReady: Bool = sodium_init() >= 0
+let sodiumReady: Bool = sodium_init() >= 0
 
 /// Why a key could not be made or read.
 public struct CryptoError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -30,4 +30,10 @@ struct OriginLog: Sendable {
         floor = counter
     }
 
+    /// Drops every op above `counter` (local writes taken back, see `Replica.rollBack`).
+    mutating func drop(above counter: UInt64) {
+        let keep = counter > floor ? Int(min(UInt64(ops.count), counter - floor)) : 0
+        for op in ops[keep...] where op != nil { heldCount -= 1 }
+        ops.removeSubrange(keep...)
+    }
 }

@@ -12,6 +12,12 @@ public enum DeltaAnswer: Sendable, Equatable {
     case needsSnapshot
 }
 
+/// What a replica held before a run of local writes (see `Replica.rollBack`).
+public struct LocalUndo: Sendable {
+    let counter: UInt64
+    var records: [RecordKey: Record?] = [:]
+}
+
 /// A full replica of the directory and registry, in memory and free of I/O. Local writes
 /// become ops; remote ops merge in any order, any number of times.
 public struct Replica: Sendable {
@@ -172,6 +178,27 @@ public struct Replica: Sendable {
         if let signer { op.signature = signer(op) }
         commit(op)
         return op
+    }
+
+    /// Like `commitLocal`, also noting in `undo` what the op's record held before, so that a
+    /// run of local writes can be taken back with `rollBack` when storing them fails.
+    @discardableResult
+    public mutating func commitLocal(_ prepared: Op, undo: inout LocalUndo) -> Op {
+        if undo.records.index(forKey: prepared.key) == nil { undo.records[prepared.key] = .some(records[prepared.key]) }
+        return commitLocal(prepared)
+    }
+
+    /// The point to which `rollBack` returns: this replica's own ops so far.
+    public func undoPoint() -> LocalUndo { LocalUndo(counter: version[id]) }
+
+    /// Takes back every local write committed since `undo` was made (with
+    /// `commitLocal(_:undo:)`): their records return to their earlier states, their ops leave
+    /// the log, and this replica's counter goes back, so the next write reuses it. Only for
+    /// writes nobody else has seen: the node calls it when storing them failed.
+    public mutating func rollBack(_ undo: LocalUndo) {
+        for (key, record) in undo.records { records[key] = record }
+        log[id]?.drop(above: undo.counter)
+        version[id] = undo.counter
     }
 
     /// Checks that an op is well formed and obeys the schema, without applying it.

@@ -54,11 +54,11 @@ extension Node {
                 if creates { created += 1 } else { updated += 1 }
             }
         }
-        let (ops, directives, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
-        if ops.isEmpty { execute(directives) } else { try commitLocal(directives) }
+        let (ops, commit, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
         if let failure {
-            throw ControlError("line \(writeLines[failure.index]): \(failure.error); the \(ops.count) record(s) of this batch before it were imported")
+            throw ControlError("line \(writeLines[failure.index]): \(failure.error); nothing of this batch was imported")
         }
+        if let commit { try commitLocal(commit, label: "import") }
         return ["records": records.count, "created": created, "updated": updated, "unchanged": unchanged, "ops": ops.count]
     }
 

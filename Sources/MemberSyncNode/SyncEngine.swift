@@ -41,6 +41,35 @@ public enum Directive: Equatable, Sendable {
     case rejected(dot: Dot, reason: String, detail: String)
 }
 
+/// A write made on this node (an edit, a batch, a merged backup), applied in memory and not
+/// yet stored. Nothing of it may reach anyone before `ops` and the states of `keys` are
+/// durable; if storing them fails, `SyncEngine.rollBack` takes it back, so what the user was
+/// told failed is never applied later.
+public struct LocalCommit: Sendable {
+    /// The ops to store, in order.
+    public let ops: [Op]
+    /// The records whose current state to store.
+    public let keys: [RecordKey]
+    /// True when the write raised log floors (a merged backup), so the store compacts too.
+    public var compaction = false
+    /// What to send once the commit is durable.
+    public let after: [Directive]
+    let undo: Undo
+
+    enum Undo: Sendable {
+        /// This replica's own ops since a point, and how many local writes they counted.
+        case ownOps(LocalUndo, writes: UInt64)
+        /// The whole state before (a merge touches every origin; it is an operator's rare act).
+        case state(Replica, EngineCounters)
+    }
+
+    /// The same commit as directives in the order the reactor carries them out: the persist
+    /// step, compaction, then the sends (tests and the simulated network use this form).
+    public var directives: [Directive] {
+        [.persist(ops: ops, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
+    }
+}
+
 /// What merging a backup into a running replica changed.
 public struct BackupMerge: Sendable, Equatable {
     public var replica: ReplicaID
@@ -240,25 +269,36 @@ public struct SyncEngine: Sendable {
 
     // MARK: local writes
 
-    /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
+    /// Applies a user's edit in memory. The returned commit says what to store before the
+    /// caller answers "ok" (and how to take the edit back if that fails), then what to send:
     /// publish it, and push it to whoever this node syncs with.
-    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         let op = try replica.prepareWrite(key, changes, allowEmpty: allowEmpty)
         return try commitLocal(op, now: now)
     }
 
-    public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         let op = try replica.prepareDelete(key)
         return try commitLocal(op, now: now)
     }
 
     /// A local edit that breaks the write rules is refused here, before it is applied: the
     /// other nodes would reject it anyway.
-    private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         try authorise(prepared)
-        let op = replica.commitLocal(prepared)
+        var undo = replica.undoPoint()
+        let op = replica.commitLocal(prepared, undo: &undo)
         if op.key.collection == "nodes" { clearPullBackoff() }
-        return (op, afterLocal(op, now: now))
+        counters.localWrites += 1
+        var after: [Directive] = [.publish(.op(op))]
+        for l in syncLinks(now: now) {
+            update(l) {
+                $0.pushSentAt = now
+                $0.pushedVersion.add(op.dot)
+            }
+            after.append(.send(l, .push([op])))
+        }
+        return (op, LocalCommit(ops: [op], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
@@ -268,46 +308,48 @@ public struct SyncEngine: Sendable {
     }
 
     /// Applies several edits as one batch (set-many, import): each is checked like a single
-    /// local edit (schema and write rules), then all are persisted in one step (one
-    /// transaction, one fsync). Small batches are also published live; every batch reaches
-    /// the links by the usual paged, ack-clocked Push. If an edit fails, the edits before it
-    /// stay applied and are persisted by the returned directives; the error says which one.
+    /// local edit (schema and write rules), then all are stored in one step (one transaction,
+    /// one fsync). Small batches are also published live; every batch reaches the links by
+    /// the usual paged, ack-clocked Push. All or nothing: if an edit fails, the edits before it
+    /// are taken back, no commit is returned, and the error says which edit failed.
     /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
     public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
-        -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
+        -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
         var ops: [Op] = []
         ops.reserveCapacity(edits.count)
-        var failure: (index: Int, error: ModelError)?
+        var undo = replica.undoPoint()
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
                 try authorise(prepared)
-                ops.append(replica.commitLocal(prepared))
+                ops.append(replica.commitLocal(prepared, undo: &undo))
             } catch {
-                failure = (i, error)
-                break
+                replica.rollBack(undo)
+                return ([], nil, (i, error))
             }
         }
-        guard !ops.isEmpty else { return ([], [], failure) }
+        guard !ops.isEmpty else { return ([], nil, nil) }
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
-        var out = persist(ops)
-        if ops.count <= config.pageSize { out += ops.map { .publish(.op($0)) } }
-        for l in syncLinks(now: now) { out += pushIfLacking(l, now: now) }
-        return (ops, out, failure)
+        var after: [Directive] = []
+        if ops.count <= config.pageSize { after += ops.map { .publish(.op($0)) } }
+        for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
+        var seen = Set<RecordKey>()
+        let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
+        return (ops, LocalCommit(ops: ops, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
     }
 
-    private mutating func afterLocal(_ op: Op, now: UInt64) -> [Directive] {
-        counters.localWrites += 1
-        var out: [Directive] = [.persist(ops: [op], keys: [op.key]), .publish(.op(op))]
-        for l in syncLinks(now: now) {
-            update(l) {
-                $0.pushSentAt = now
-                $0.pushedVersion.add(op.dot)
-            }
-            out.append(.send(l, .push([op])))
+    /// Takes back a local commit that could not be stored: nobody has heard of it (its
+    /// messages go out only after the store commit), so it leaves no trace.
+    public mutating func rollBack(_ commit: LocalCommit) {
+        switch commit.undo {
+        case .ownOps(let undo, let writes):
+            replica.rollBack(undo)
+            counters.localWrites -= min(counters.localWrites, writes)
+        case .state(let before, let beforeCounters):
+            replica = before
+            counters = beforeCounters
         }
-        return out
     }
 
     /// Joins a backup (a replica loaded from another database file) into this replica: first
@@ -315,10 +357,11 @@ public struct SyncEngine: Sendable {
     /// can be served), then its records and version, joined like a snapshot. Joins are
     /// idempotent, so merging a backup that is older, newer or the same is safe. Nothing
     /// changes when a record of the backup fails the schema.
-    public mutating func merge(backup: Replica) throws(ModelError) -> (BackupMerge, [Directive]) {
+    public mutating func merge(backup: Replica) throws(ModelError) -> (BackupMerge, LocalCommit) {
         let snapshot = backup.snapshot()
         try replica.validate(snapshot)
         let before = replica
+        let countersBefore = counters
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
         let applied = applyRemote(backupOps)
@@ -330,12 +373,14 @@ public struct SyncEngine: Sendable {
         }
         var keys = Set(changed)
         keys.formUnion(applied.map(\.key))
-        var out: [Directive] = [.persist(ops: applied, keys: keys.sorted())]
-        if replica.logFloor != before.logFloor { out.append(.persistCompaction) }
+        // The rejections were counted and noted as events; a merge reports them in its answer.
+        rejections = []
+        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor, after: [],
+                                 undo: .state(before, countersBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
-        return (report, out)
+        return (report, commit)
     }
 
     /// Runs compaction now (the operator's `hub compact`) and says how many ops it dropped,
@@ -446,9 +491,14 @@ public struct SyncEngine: Sendable {
                 protocolVersion: chosen, version: replica.version)))]
         case .heartbeat(let hb):
             if var c = clients[hb.nodeID] {
+                // Only the connection that said Hello as this node speaks for it: a heartbeat in
+                // another node's name would make the hub record that node as holding what it
+                // lacks, and compact ops it still needs.
+                guard c.identity == client else {
+                    return [.reply(client: client, .error(code: .rejected, message: "heartbeat names node \(hb.nodeID), which said hello on another connection"))]
+                }
                 c.version = hb.version
                 c.lastSeen = now
-                c.identity = client
                 clients[hb.nodeID] = c
             } else {
                 // Not greeted yet (e.g. we restarted): ask it to say hello again.
