@@ -58,8 +58,14 @@ extension Node {
         if let failure {
             throw ControlError("line \(writeLines[failure.index]): \(failure.error); nothing of this batch was imported")
         }
-        if let commit { try commitLocal(commit, label: "import") }
-        return ["records": records.count, "created": created, "updated": updated, "unchanged": unchanged, "ops": ops.count]
+        // `check`: the whole batch was applied in memory (schema and write rules, as a real
+        // import) and is taken back unstored, so `import --check` finds what the import would.
+        let checkOnly = request["check"] as? Bool ?? false
+        if let commit {
+            if checkOnly { engine.rollBack(commit) } else { try commitLocal(commit, label: "import") }
+        }
+        return ["records": records.count, "created": created, "updated": updated, "unchanged": unchanged, "ops": ops.count,
+                "checked_only": checkOnly]
     }
 
     /// One page of an export, in key order, starting after `after`.
