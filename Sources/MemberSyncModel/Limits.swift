@@ -36,6 +36,10 @@ public enum Limits {
     /// that replica. Further ahead is refused (`gap-too-large`): it is either hostile or will
     /// come again, in order, by Pull. Keeps what one origin can park ahead of a gap bounded.
     public static let maxCounterGap: UInt64 = 10_000
+    /// Replica ids (epochs) one node id may have here. A node gets a new epoch only when its
+    /// data directory is created again; a member minting epochs (signatures name the node,
+    /// not the epoch) would otherwise grow every version vector past what can be sent.
+    public static let maxEpochsPerNode = 16
     /// Default for `max_clock_skew_seconds`: an op stamped further ahead of the receiver's wall
     /// clock is refused (`clock-skew`) and applies once the clock has caught up.
     public static let defaultMaxClockSkewSeconds = 86_400
@@ -53,6 +57,7 @@ public enum Limits {
             ("max_set_elements", "\(maxSetElements)", "elements of one set field, removed ones included"),
             ("max_set_bytes", "\(maxSetBytes)", "encoded bytes of one set field"),
             ("max_record_bytes", "\(maxRecordBytes)", "encoded bytes of one record"),
+            ("max_epochs_per_node", "\(maxEpochsPerNode)", "replica ids (data directory incarnations) of one node"),
             ("max_counter_gap", "\(maxCounterGap)", "how far an op may be ahead of what the receiver holds of its replica"),
             ("max_clock_skew_seconds", "\(defaultMaxClockSkewSeconds)", "default: how far an op's HLC may be ahead of the receiver's clock"),
         ]
@@ -77,6 +82,8 @@ public enum RefusalReason: String, Sendable, Equatable, CaseIterable {
     case tooManyElements = "too-many-elements"
     /// Joining the op would leave a field larger than its byte limit.
     case tooLarge = "too-large"
+    /// The op's node already has `Limits.maxEpochsPerNode` replica ids here.
+    case tooManyEpochs = "too-many-epochs"
     /// The replica's own counter cannot be raised any further.
     case counterExhausted = "counter-exhausted"
 }

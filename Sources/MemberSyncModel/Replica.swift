@@ -129,6 +129,7 @@ public struct Replica: Sendable {
         let dot = Dot(id, try nextCounter())
         let hlc = clock.now()
         var fields: [String: FieldState] = [:]
+        var sets: [String: ORSet] = [:]
         do throws(SchemaError) {
             _ = try schema.collection(key.collection)
             for change in changes {
@@ -141,19 +142,17 @@ public struct Replica: Sendable {
                     try schema.checkElement(element, type: type, collection: key.collection, field: field)
                     var present = true
                     if case .remove = change { present = false }
-                    let current: ORSet
-                    if case .set(let pending)? = fields[field] { current = record.set(field).joined(with: pending) } else { current = record.set(field) }
-                    let delta = current.writing(element, present: present, dot: dot, hlc: hlc)
-                    if case .set(let pending)? = fields[field] {
-                        fields[field] = .set(ORSet(elements: pending.elements.merging(delta.elements) { _, new in new }))
-                    } else {
-                        fields[field] = .set(delta)
-                    }
+                    // The element's state as this edit leaves it so far (an element changed twice
+                    // in one edit: the last change wins). Built in place, one element at a time:
+                    // merging whole sets per change made a large edit quadratic.
+                    let base = sets[field]?.elements[element] ?? record.set(field).elements[element] ?? Register()
+                    sets[field, default: ORSet()].put(element, base.writing(present, dot: dot, hlc: hlc))
                 }
             }
         } catch {
             throw ModelError.schema(error)
         }
+        for (field, set) in sets { fields[field] = .set(set) }
         fields[Record.existsField] = .register(record.register(Record.existsField).writing(.bool(true), dot: dot, hlc: hlc))
         // The same limits as for remote ops: a record this node accepts must be able to travel.
         _ = try record.planJoin(fields)
@@ -262,6 +261,14 @@ public struct Replica: Sendable {
         let held = version[op.origin]
         if op.counter > held && op.counter - held > Limits.maxCounterGap {
             throw ModelError.refused(.gapTooLarge, "op \(op.dot) is \(op.counter - held) ops ahead of the \(held) held of \(op.origin), at most \(Limits.maxCounterGap)")
+        }
+        if held == 0 && log[op.origin] == nil && op.origin != id {
+            // The first op of a replica id new here: bound how many one node may have.
+            let epochs = max(version.sorted.lazy.filter { $0.replica.node == op.origin.node }.count,
+                             log.keys.lazy.filter { $0.node == op.origin.node }.count)
+            if epochs >= Limits.maxEpochsPerNode {
+                throw ModelError.refused(.tooManyEpochs, "\(op.origin.node) already has \(epochs) replica ids here, at most \(Limits.maxEpochsPerNode)")
+            }
         }
         if let skew = maxClockSkewMilliseconds {
             let wall = clock.wallMilliseconds

@@ -204,7 +204,7 @@ final class HostileOpTests: XCTestCase {
         let started = Date()
         var refused = 0
         for i in 0..<2000 {
-            let writer = ReplicaID(node: "mallory", epoch: UInt32(i + 1))
+            let writer = ReplicaID(node: "writer-\(i)", epoch: 1)
             let value = String(repeating: "v", count: 4000) + "\(i)"
             let o = op(writer, 1, value)
             if refusal({ try hub.apply(o) }) == .tooManySiblings { refused += 1 }
@@ -218,6 +218,23 @@ final class HostileOpTests: XCTestCase {
         // A write that saw them resolves the conflict, and the register is small again.
         _ = try hub.write(key, [.assign(field: "title", value: .string("Resolved"))])
         XCTAssertEqual(hub.record(key)!.register("title").siblings.count, 1)
+    }
+
+    /// Issue 13, item 4: signatures name the node, not the epoch, so a member could mint
+    /// replica ids until version vectors could no longer be sent. A node gets a few.
+    func testOneNodeCannotMintReplicaIdsWithoutBound() throws {
+        var hub = replica(victim)
+        var refused = 0
+        for epoch in 1...100_010 {
+            let o = op(ReplicaID(node: "mallory", epoch: UInt32(epoch)), 1)
+            if refusal({ try hub.apply(o) }) == .tooManyEpochs { refused += 1 }
+            if epoch == 1000 { break }
+        }
+        XCTAssertEqual(refused, 1000 - Limits.maxEpochsPerNode)
+        XCTAssertEqual(hub.version.count, Limits.maxEpochsPerNode)
+        // Known epochs keep working; other nodes are unaffected.
+        XCTAssertEqual(try hub.apply(op(ReplicaID(node: "mallory", epoch: 1), 2)), .applied)
+        XCTAssertEqual(try hub.apply(op(ReplicaID(node: "asker", epoch: 1), 1)), .applied)
     }
 
     /// A set grows one element per op; each join touches only that element (the set is not
