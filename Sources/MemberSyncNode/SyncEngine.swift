@@ -130,8 +130,11 @@ public struct RequestQuota: Sendable, Equatable {
 
     /// Honest clients keep at most one Pull and one SnapshotRequest outstanding per link and
     /// send the next only after the answer, so these are far above what they need.
-    public static let pulls = RequestQuota(burst: 64, perSecond: 64)
-    public static let snapshotPages = RequestQuota(burst: 32, perSecond: 32)
+    public static let pulls = RequestQuota(burst: 32, perSecond: 64)
+    /// Pages are the largest answers (up to the 4 MiB page budget): a small burst, so one
+    /// client's unread pages stay a few tens of MiB, and a rate that still bootstraps a
+    /// million records in seconds.
+    public static let snapshotPages = RequestQuota(burst: 8, perSecond: 16)
 }
 
 /// A token bucket in thousandths of a request, refilled from the engine's `now`.
