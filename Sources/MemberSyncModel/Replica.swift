@@ -237,17 +237,26 @@ public struct Replica: Sendable {
         if let needed = unmetDependency(op) {
             throw ModelError.refused(.causality, "op \(op.dot) has seen \(needed), which this node does not hold yet")
         }
-        if let record = records[op.key] {
-            let plan = try record.planJoin(op.fields)
+        if let plan = try plan(op) {
             records[op.key]!.commit(plan)
         } else {
-            _ = try Record().planJoin(op.fields)
             records[op.key] = Record(fields: op.fields)
         }
         clock.observe(op.hlc)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
         return .applied
+    }
+
+    /// The join plan for an existing record, or nil for a new one (whose delta is checked
+    /// alone). A function of its own so no copy of the record outlives the check: the commit
+    /// that follows then mutates the record's storage in place.
+    private func plan(_ op: Op) throws(ModelError) -> JoinPlan? {
+        guard let record = records[op.key] else {
+            _ = try Record().planJoin(op.fields)
+            return nil
+        }
+        return try record.planJoin(op.fields)
     }
 
     /// The checks of an op that depend on what this replica holds and on its clock, but not on

@@ -802,6 +802,8 @@ public struct SyncEngine: Sendable {
         out.append(.persist(ops: [], keys: Array(records.keys)))
         if page.done {
             try? replica.load(Snapshot(version: version, records: [:]))
+            // The snapshot may be the causal past some waiting ops lacked.
+            if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
             note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
             state.snapshotVersion = nil

@@ -182,6 +182,33 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertEqual(net.digests(everyone).count, 1)
     }
 
+    /// A live op whose causal past this node lacks waits; when a snapshot then brings that
+    /// past (the hub had compacted it), the op applies without being fetched again.
+    func testAWaitingOpAppliesOnceASnapshotBringsItsCausalPast() throws {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub)
+        net.addNode("asker", role: .member, hubs: ["brussels"])
+        net.down.insert("asker")
+        for i in 1...3 { try net.write("brussels", "networks/eurocities", [.assign(field: "name", value: .string("Eurocities \(i)"))]) }
+        let hub = net.engines["brussels"]!
+        // Another member's edit that saw all three, arriving live before anything else.
+        var oslo = Replica(id: ReplicaID(node: "oslo", epoch: 1), wallClock: { 1_700_000_000_000 })
+        guard case .ops(let past) = hub.replica.ops(since: VersionVector()) else { return XCTFail() }
+        for o in past { try oslo.apply(o) }
+        let edit = try oslo.write(key("networks/eurocities"), [.assign(field: "name", value: .string("Eurocities network"))])
+        var asker = net.engines["asker"]!
+        _ = asker.onLinkMessage(.hub(0), .error(code: .snapshotRequired, message: "compacted"), now: net.now)
+        _ = asker.onSubscription(.hub(0), .op(edit), now: net.now)
+        XCTAssertTrue(asker.waiting.contains(edit.dot))
+        let page = SnapshotPage(version: hub.replica.version, records: hub.replica.records.map { ($0.key, $0.value) },
+                                lastKey: "networks/eurocities", done: true)
+        let out = asker.onLinkMessage(.hub(0), .snapshotPage(page), now: net.now)
+        XCTAssertTrue(asker.waiting.isEmpty)
+        XCTAssertTrue(asker.replica.holds(edit.dot))
+        XCTAssertEqual(asker.replica.view(key("networks/eurocities"))?.field("name")?.value, .string("Eurocities network"))
+        XCTAssertTrue(out.contains { if case .persist(let ops, _) = $0 { return ops.contains(edit) } else { return false } }, "and is persisted")
+    }
+
     /// Issue 13, item 8: an op stamped 2^64-1 made every node stamp its next edits 0 (1970).
     func testAFarFutureStampIsRefusedAndLocalEditsKeepRealTime() throws {
         var net = try secureFederation()
