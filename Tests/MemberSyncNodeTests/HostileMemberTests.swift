@@ -224,6 +224,24 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertLessThan(edit.hlc.milliseconds, net.now + 86_400_000)
     }
 
+    func testTheClockSkewIsConfigurable() throws {
+        let base = "node_id = \"a\"\nlisten = \"tcp://127.0.0.1:7400\"\ninsecure = true\n"
+        func load(_ extra: String) throws -> NodeConfig {
+            try NodeConfig.from(try TOMLSubset.parse(base + extra), file: "t.toml", baseDir: "/tmp")
+        }
+        XCTAssertEqual(try load("").maxClockSkewSeconds, 86_400)
+        let config = try load("max_clock_skew_seconds = 60\n")
+        XCTAssertEqual(config.maxClockSkewSeconds, 60)
+        XCTAssertThrowsError(try load("max_clock_skew_seconds = 0\n"))
+        let engine = SyncEngine(config: config, replica: Replica(id: ReplicaID(node: "a", epoch: 1), wallClock: { 1_000_000 }))
+        XCTAssertEqual(engine.replica.maxClockSkewMilliseconds, 60_000)
+        var e = engine
+        let o = crafted(ReplicaID(node: "b", epoch: 1), counter: 1, hlc: HLC(milliseconds: 1_000_000 + 61_000, logical: 0),
+                        "organisations/b", "B", signer: try SigningKeyPair.generate())
+        _ = e.onRequest(from: Array("b".utf8), .push([o]), now: 1_000_000)
+        XCTAssertEqual(e.counters.opsRejected["clock-skew"], 1, "61 s ahead, 60 s allowed")
+    }
+
     // MARK: amplification
 
     /// Issue 13, item 7: 200 unread SnapshotRequests grew the hub to 1.1 GB. Past a client's
