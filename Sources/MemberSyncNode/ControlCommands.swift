@@ -122,6 +122,8 @@ extension Node {
             "conflicts": replica.conflicts().count, "ops_in_log": replica.logCount,
             "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
+            "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
+            "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
             "messages_dropped": dropped, "clients": clients,
             "uptime_seconds": (now &- startedAt) / 1000,
         ]

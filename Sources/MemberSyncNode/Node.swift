@@ -242,7 +242,10 @@ public final class Node {
         if curve == nil { try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1)) }
         try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
-        try router.setSendHighWaterMark(10_000)
+        // Answers queued for one client that does not read them (pages of up to 4 MiB): past
+        // this a send would block and is dropped, so one client cannot grow this node by more
+        // than a few such answers (with the request quotas in SyncEngine).
+        try router.setSendHighWaterMark(32)
         try router.setReceiveHighWaterMark(10_000)
         let publisher = try ZMQSocket(context, .pub)
         try publisher.setLinger(milliseconds: 200)

@@ -132,6 +132,59 @@ public struct EngineCounters: Sendable, Equatable {
     public var localWrites: UInt64 = 0
     public var snapshotsServed: UInt64 = 0
     public var snapshotsLoaded: UInt64 = 0
+    /// Remote ops put to wait for their causal past (`causality`); not a rejection: they apply
+    /// once the dots their contexts cover arrive.
+    public var opsWaited: UInt64 = 0
+    /// Waiting ops dropped to keep the wait buffer bounded (they are fetched again).
+    public var opsWaitEvicted: UInt64 = 0
+    /// Requests on the ROUTER left unanswered because their client went past its quota, by
+    /// reason (`pull-quota`, `snapshot-quota`).
+    public var requestsRefused: [String: UInt64] = [:]
+    /// Second, different ops for a dot this node already holds, validly signed: evidence that
+    /// their origin equivocated (signed two histories).
+    public var equivocations: UInt64 = 0
+}
+
+/// How many requests of one kind a client may have answered: a burst, refilled at a steady
+/// rate. Bounds the work (and, with the ROUTER's send high-water mark, the memory) one client
+/// can demand, however many requests it sends without reading the answers.
+public struct RequestQuota: Sendable, Equatable {
+    public var burst: Int
+    public var perSecond: Int
+
+    public init(burst: Int, perSecond: Int) {
+        self.burst = burst
+        self.perSecond = perSecond
+    }
+
+    /// Honest clients keep at most one Pull and one SnapshotRequest outstanding per link and
+    /// send the next only after the answer, so these are far above what they need.
+    public static let pulls = RequestQuota(burst: 32, perSecond: 64)
+    /// Pages are the largest answers (up to the 4 MiB page budget): a small burst, so one
+    /// client's unread pages stay a few tens of MiB, and a rate that still bootstraps a
+    /// million records in seconds.
+    public static let snapshotPages = RequestQuota(burst: 8, perSecond: 16)
+}
+
+/// A token bucket in thousandths of a request, refilled from the engine's `now`.
+struct TokenBucket: Sendable {
+    var milli: UInt64
+    var at: UInt64
+
+    init(_ q: RequestQuota, now: UInt64) {
+        milli = UInt64(q.burst) * 1000
+        at = now
+    }
+
+    mutating func take(_ q: RequestQuota, now: UInt64) -> Bool {
+        let cap = UInt64(q.burst) * 1000
+        let elapsed = now > at ? min(now - at, 3_600_000) : 0
+        milli = min(cap, milli + elapsed * UInt64(q.perSecond))
+        at = now
+        guard milli >= 1000 else { return false }
+        milli -= 1000
+        return true
+    }
 }
 
 /// Something an operator should read in the log. The engine is pure and cannot log, so it
@@ -146,6 +199,9 @@ public enum EngineEvent: Sendable, Equatable {
     case linkError(LinkID, node: String?, code: ErrorCode, message: String)
     /// The hub dropped causally stable ops from its log.
     case compacted(dropped: Int, held: Int)
+    /// A validly signed op for a dot this node already holds with other contents: its origin
+    /// signed two different histories (equivocation). Both stay on record in `evidence`.
+    case equivocation(dot: Dot, heldKey: RecordKey, otherKey: RecordKey)
 }
 
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
@@ -173,6 +229,16 @@ public struct SyncEngine: Sendable {
     /// (a test) cannot grow it without limit.
     public private(set) var events: [EngineEvent] = []
     static let maxQueuedEvents = 1000
+    /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
+    /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
+    public private(set) var waiting = CausalBuffer()
+    /// Per client (routing id): quotas for Pull and SnapshotRequest.
+    private var quotas: [[UInt8]: (pull: TokenBucket, snapshot: TokenBucket)] = [:]
+    static let maxQuotaClients = 4096
+    /// Equivocation evidence: the op held and the different one that arrived for its dot
+    /// (bounded; the counter keeps counting).
+    public private(set) var evidence: [(held: Op, other: Op)] = []
+    static let maxEvidence = 100
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
@@ -190,6 +256,7 @@ public struct SyncEngine: Sendable {
         if let signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
+        replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
         self.replica = replica
         authority = config.insecure ? nil : WriteAuthority(
             nodeID: config.nodeID, role: config.role, organisation: config.organisation,
@@ -400,22 +467,42 @@ public struct SyncEngine: Sendable {
     /// because their origin or grant was not known yet are retried at once when the same batch
     /// brought roster changes (ops arrive in replica-id order, so a member's ops can precede
     /// the hub's roster entry that admits it).
+    ///
+    /// Causal delivery: an op whose contexts cover dots this node does not hold yet waits in
+    /// `waiting` (its signature already checked) and is applied, within this call, as soon as
+    /// the ops it depends on are; its write rules are judged only then, against its causal
+    /// past. The returned ops include those released from the buffer, in the order applied.
     mutating func applyRemote(_ ops: [Op]) -> [Op] {
         var applied: [Op] = []
-        var retry: [Op] = []
-        var rosterChanged = false
         var queue = ops
-        for pass in 0..<3 {
+        var rosterRetries = 0
+        while !queue.isEmpty {
             var refused: [(Op, String, String)] = []
+            var rosterChanged = false
+            let appliedBefore = applied.count
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
+                    checkEquivocation(op)
                     continue
                 }
                 do {
+                    // Cheap state checks (counter gap, context claims, clock skew) first, so a
+                    // bomb costs no signature check.
+                    try replica.admissible(op)
                     // `apply` validates the op itself; the write rules need a valid op first.
                     if let authority {
                         try replica.validate(op)
+                        if replica.unmetDependency(op) != nil {
+                            // Only a validly signed op may wait; its write rules are judged when
+                            // its causal past is here (they may depend on it).
+                            if let e = Self.originProblem(op, authority, replica) {
+                                refused.append((op, e.reason, e.detail))
+                            } else {
+                                wait(op)
+                            }
+                            continue
+                        }
                         try authority.checkRemote(op, in: replica)
                     }
                     if try replica.apply(op) == .applied {
@@ -427,6 +514,8 @@ public struct SyncEngine: Sendable {
                     refused.append((op, e.reason, e.detail))
                 } catch let e as ModelError {
                     switch e {
+                    case .refused(.causality, _): wait(op)
+                    case .refused(let reason, _): refused.append((op, reason.rawValue, e.description))
                     case .schema: refused.append((op, "schema", e.description))
                     case .malformedOp: refused.append((op, "malformed", e.description))
                     default: refused.append((op, "other", e.description))
@@ -435,19 +524,48 @@ public struct SyncEngine: Sendable {
                     refused.append((op, "other", "\(error)"))
                 }
             }
-            retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
-            let final = pass == 2 || !rosterChanged || retry.isEmpty
-            for (op, reason, detail) in refused where final || !retry.contains(op) {
+            let retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
+            let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
+            for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
                 rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
                 note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
             }
-            if final { break }
-            queue = retry
-            rosterChanged = false
+            queue = retryRoster ? retry : []
+            if retryRoster { rosterRetries += 1 }
+            // What just applied may be the causal past some waiting ops need.
+            if applied.count > appliedBefore && !waiting.isEmpty { queue += waiting.takeReady(for: replica) }
         }
         if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         return applied
+    }
+
+    /// Why the op's origin or signature is not acceptable, or nil when they are (its write
+    /// rules may still refuse it: those are judged against the causal past, once it is held).
+    static func originProblem(_ op: Op, _ authority: WriteAuthority, _ replica: Replica) -> AuthRejection? {
+        do {
+            try authority.checkRemote(op, in: replica)
+            return nil
+        } catch {
+            return error.reason == "unauthorised" ? nil : error
+        }
+    }
+
+    private mutating func wait(_ op: Op) {
+        counters.opsWaited += 1
+        counters.opsWaitEvicted += UInt64(waiting.hold(op))
+    }
+
+    /// A duplicate dot with different contents is evidence of equivocation when the second
+    /// op is validly signed by the origin (otherwise it is a forgery, which the signature check
+    /// refuses whenever it is not a duplicate). Comparing costs only the op's bytes, and only
+    /// while the held op is still in the log.
+    private mutating func checkEquivocation(_ op: Op) {
+        guard let held = replica.op(op.dot), held != op else { return }
+        if let authority, Self.originProblem(op, authority, replica) != nil { return }
+        counters.equivocations += 1
+        if evidence.count < Self.maxEvidence { evidence.append((held, op)) }
+        note(.equivocation(dot: op.dot, heldKey: held.key, otherKey: op.key))
     }
 
     mutating func clearPullBackoff() {
@@ -506,6 +624,7 @@ public struct SyncEngine: Sendable {
             }
             return []
         case .pull(let version, let maxOps):
+            guard takeQuota(client, snapshot: false, now: now) else { return [] }
             let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
             touch(client: client, version: version, now: now)
             switch replica.ops(since: version, limit: limit + 1) {
@@ -525,6 +644,7 @@ public struct SyncEngine: Sendable {
             out.append(.reply(client: client, .ack(replica.version)))
             return out
         case .snapshotRequest(let after, let maxRecords):
+            guard takeQuota(client, snapshot: true, now: now) else { return [] }
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
             // Records are never removed (a delete is a state), so an unchanged count means an
             // unchanged key set and the sorted order can be reused: a snapshot of N records
@@ -553,6 +673,24 @@ public struct SyncEngine: Sendable {
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
+    }
+
+    /// True when `client` may have one more Pull (or SnapshotRequest) answered now. Past its
+    /// quota the request is dropped unanswered and counted: an honest client, which waits for
+    /// each answer, never gets there, and retries after its retry interval if it does.
+    private mutating func takeQuota(_ client: [UInt8], snapshot: Bool, now: UInt64) -> Bool {
+        if quotas[client] == nil {
+            if quotas.count >= Self.maxQuotaClients {
+                // Forget clients whose buckets have refilled: they hold no debt worth keeping.
+                quotas = quotas.filter { now &- $0.value.pull.at < 60_000 }
+                if quotas.count >= Self.maxQuotaClients { quotas.removeAll(keepingCapacity: true) }
+            }
+            quotas[client] = (TokenBucket(config.pullQuota, now: now), TokenBucket(config.snapshotQuota, now: now))
+        }
+        let ok = snapshot ? quotas[client]!.snapshot.take(config.snapshotQuota, now: now)
+                          : quotas[client]!.pull.take(config.pullQuota, now: now)
+        if !ok { counters.requestsRefused[snapshot ? "snapshot-quota" : "pull-quota", default: 0] += 1 }
+        return ok
     }
 
     /// The request for the snapshot page after `after` ("" for the first), at our page size.
@@ -714,6 +852,8 @@ public struct SyncEngine: Sendable {
         out.append(.persist(ops: [], keys: Array(records.keys)))
         if page.done {
             try? replica.load(Snapshot(version: version, records: [:]))
+            // The snapshot may be the causal past some waiting ops lacked.
+            if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
             note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
             state.snapshotVersion = nil
@@ -746,8 +886,10 @@ public struct SyncEngine: Sendable {
     }
 
     private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
-        let gap = op.counter > replica.version[op.origin] + 1
+        var gap = op.counter > replica.version[op.origin] &+ 1
         let applied = applyRemote([op])
+        // Waiting for ops we lack is a gap too: fetch them.
+        if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
         if config.role == .hub { out += relays(applied) }
