@@ -222,7 +222,7 @@ complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_positional "membersync import" -eq 1' -F
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" format' -l 'format' -d 'json or csv (default: csv for a file name ending in .csv, else json).' -rfka 'json csv'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" batch-size' -l 'batch-size' -d 'Records per request to the node (1-5000).' -rfka ''
-complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" check' -l 'check' -d 'Only check the file; write nothing.'
+complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" check' -l 'check' -d 'Only check the file against the schema and this node\'s write rules; write nothing.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" version' -l 'version' -d 'Show the version.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync import" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'membersync' -n '__membersync_should_offer_completions_for_flags_or_options "membersync export" data-dir' -l 'data-dir' -d 'The node\'s data directory (default: $MEMBERSYNC_DATA_DIR, else the current directory).' -rfa '(__membersync_complete_directories)'

@@ -2,7 +2,7 @@ import CSodium
 
 /// libsodium must be initialised once before use; `sodium_init` is thread-safe and
 /// idempotent (it returns 1 when already initialised), so a lazily evaluated global suffices.
-private let sodiumReady: Bool = sodium_init() >= 0
+let sodiumReady: Bool = sodium_init() >= 0
 
 /// Why a key could not be made or read.
 public struct CryptoError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -38,6 +38,18 @@ public struct SigningKeyPair: Sendable, Equatable {
         guard crypto_sign_ed25519_sk_to_pk(&pk, secretKey) == 0 else { throw CryptoError("not an Ed25519 secret key") }
         self.publicKey = pk
         self.secretKey = secretKey
+    }
+
+    /// The pair derived from a 32-byte seed (`crypto_sign_seed_keypair`): the same seed gives
+    /// the same keys, and Ed25519 signatures are deterministic, so test vectors are stable.
+    public init(seed: [UInt8]) throws(CryptoError) {
+        guard seed.count == 32 else { throw CryptoError("an Ed25519 seed is 32 bytes, not \(seed.count)") }
+        guard sodiumReady else { throw CryptoError("libsodium failed to initialise") }
+        var pk = [UInt8](repeating: 0, count: Self.publicKeyBytes)
+        var sk = [UInt8](repeating: 0, count: Self.secretKeyBytes)
+        guard crypto_sign_seed_keypair(&pk, &sk, seed) == 0 else { throw CryptoError("crypto_sign_seed_keypair failed") }
+        self.publicKey = pk
+        self.secretKey = sk
     }
 
     private init(publicKey: [UInt8], secretKey: [UInt8]) {

@@ -89,11 +89,16 @@ public enum LoopbackPorts {
 
 /// Starts `membersyncd --config CONFIG` with stdout and stderr appended to `logPath`, so a
 /// restarted node's log continues in the same file. Readiness is the caller's to check.
+/// `environment` adds variables (a crash test's `MEMBERSYNC_CRASH_AT`); `arguments` adds flags.
 public enum DaemonLauncher {
-    public static func launch(binDir: String, config: String, logPath: String) throws -> Process {
+    public static func launch(binDir: String, config: String, logPath: String, arguments: [String] = [],
+                              environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binDir + "/membersyncd")
-        p.arguments = ["--config", config]
+        p.arguments = ["--config", config] + arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()

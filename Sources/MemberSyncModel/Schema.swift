@@ -75,8 +75,9 @@ public struct CollectionSchema: Equatable, Sendable {
 public struct Schema: Sendable {
     public let collections: [String: CollectionSchema]
 
-    public static let maxTextBytes = 4096
-    public static let maxElementBytes = 256
+    /// The value limits of `Limits` (kept here under their old names).
+    public static let maxTextBytes = Limits.maxTextBytes
+    public static let maxElementBytes = Limits.maxElementBytes
 
     public init(_ collections: [CollectionSchema]) {
         self.collections = Dictionary(uniqueKeysWithValues: collections.map { ($0.name, $0) })

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncModel
 import MemberSyncWire
 
 /// Whether a node is an ordinary member office or the hub (the preferred rendezvous).
@@ -43,6 +44,12 @@ public struct NodeConfig: Sendable, Equatable {
     public var adminKeys: [String] = []
     /// Where to serve Prometheus metrics and /health over HTTP; nil (the default) serves nothing.
     public var metricsListen: ListenAddress?
+    /// A remote op stamped further ahead of this node's clock than this is refused
+    /// (`clock-skew`) until the clock catches up (`max_clock_skew_seconds`, default a day).
+    public var maxClockSkewSeconds: Int = Limits.defaultMaxClockSkewSeconds
+    /// Per-client quotas on the ROUTER for the requests that cost this node real work.
+    public var pullQuota = RequestQuota.pulls
+    public var snapshotQuota = RequestQuota.snapshotPages
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -112,7 +119,8 @@ public struct NodeConfig: Sendable, Equatable {
         }
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
                                   "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
-                                  "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys", "metrics_listen"]
+                                  "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys", "metrics_listen",
+                                  "max_clock_skew_seconds"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -144,6 +152,7 @@ public struct NodeConfig: Sendable, Equatable {
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
             pageSize: try int("page_size", default: defaultPageSize, range: 1...WireLimits.maxOpsPerMessage), metricsListen: metrics)
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
+        config.maxClockSkewSeconds = try int("max_clock_skew_seconds", default: Limits.defaultMaxClockSkewSeconds, range: 1...(3650 * 86_400))
         switch t["insecure"] {
         case .boolean(let b)?: config.insecure = b
         case nil: break

@@ -22,9 +22,9 @@ extension Node {
             let k = try key()
             let args = request["changes"] as? [String] ?? []
             let changes = try EditParser.changes(args, key: k, schema: engine.replica.schema)
-            let (op, directives): (Op, [Directive])
-            do { (op, directives) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
-            try commitLocal(directives, received: received)
+            let (op, commit): (Op, LocalCommit)
+            do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
+            try commitLocal(commit, received: received)
             return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
         case "set-many":
             // Several edits in one transaction (one fsync): bulk loads and benchmarks.
@@ -43,9 +43,9 @@ extension Node {
                     throw ControlError("edit \(i): \(error.message)")
                 }
             }
-            let (ops, directives, failure) = engine.localWriteBatch(edits, now: now)
-            if !directives.isEmpty { try commitLocal(directives) }
-            if let failure { throw ControlError("edit \(failure.index): \(failure.error.description) (the \(ops.count) edits before it were stored)") }
+            let (ops, commit, failure) = engine.localWriteBatch(edits, now: now)
+            if let failure { throw ControlError("edit \(failure.index): \(failure.error.description) (nothing of this batch was stored)") }
+            if let commit { try commitLocal(commit, label: "batch") }
             return ["count": ops.count, "origin": engine.replica.id.description,
                     "first_counter": ops.first?.counter ?? 0, "last_counter": ops.last?.counter ?? 0]
         case "version":
@@ -54,9 +54,9 @@ extension Node {
                     "records": engine.replica.records.count]
         case "delete":
             let k = try key()
-            let (op, directives): (Op, [Directive])
-            do { (op, directives) = try engine.localDelete(k, now: now) } catch { throw ControlError(error.description) }
-            try commitLocal(directives, received: received)
+            let (op, commit): (Op, LocalCommit)
+            do { (op, commit) = try engine.localDelete(k, now: now) } catch { throw ControlError(error.description) }
+            try commitLocal(commit, received: received)
             return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
         case "get":
             let k = try key()
@@ -78,17 +78,19 @@ extension Node {
         }
     }
 
-    /// Persists a local write before anything else happens; if that fails the CLI hears it.
-    /// `received` (monotonic) times the write for the commit-latency histogram.
-    func commitLocal(_ directives: [Directive], received: UInt64 = monotonicNanoseconds()) throws {
-        guard case .persist(let ops, let keys)? = directives.first else { throw ControlError("internal: write produced no persist step") }
-        do { try persistToStore(ops: ops, keys: keys) } catch {
-            throw ControlError("write applied in memory but not stored: \(error)")
+    /// Stores a local write before anything else happens; if that fails the write is taken
+    /// back and the CLI hears it, so nothing it was told failed turns up later. `label` names
+    /// the write path (crash tests stop the daemon inside it); `received` (monotonic) times
+    /// the write for the commit-latency histogram.
+    func commitLocal(_ commit: LocalCommit, label: String = "local", received: UInt64 = monotonicNanoseconds()) throws {
+        do { try persistToStore(ops: commit.ops, keys: commit.keys, label: label, keepOnFailure: false) } catch {
+            engine.rollBack(commit)
+            throw ControlError("not stored, so not applied: \(error)")
         }
-        onCommit?(ops)
-        if keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
+        onCommit?(commit.ops)
+        if commit.keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         metrics.localWriteCommit.observe(Double(monotonicNanoseconds() &- received) / 1e9)
-        execute(Array(directives.dropFirst()))
+        execute((commit.compaction ? [.persistCompaction] : []) + commit.after)
     }
 
     func status(now: UInt64) -> JSONObject {
@@ -124,6 +126,8 @@ extension Node {
             "conflicts": replica.conflicts().count, "ops_in_log": replica.logCount,
             "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
+            "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
+            "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
             "messages_dropped": dropped, "clients": clients,
             "uptime_seconds": (now &- startedAt) / 1000,
         ]

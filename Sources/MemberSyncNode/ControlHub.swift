@@ -124,9 +124,9 @@ extension Node {
         }
         for e in request["endpoints"] as? [String] ?? [] { changes.append("endpoints+=\(e)") }
         let parsed = try EditParser.changes(changes, key: key, schema: engine.replica.schema)
-        let op: Op, directives: [Directive]
-        do { (op, directives) = try engine.localWrite(key, parsed, now: now) } catch { throw ControlError(error.description) }
-        try commitLocal(directives)
+        let op: Op, commit: LocalCommit
+        do { (op, commit) = try engine.localWrite(key, parsed, now: now) } catch { throw ControlError(error.description) }
+        try commitLocal(commit)
         return ["node_id": id, "organisation": org, "key": key.description, "updated": existed,
                 "origin": op.origin.description, "counter": op.counter]
     }
@@ -147,9 +147,9 @@ extension Node {
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
             changes.append(.assign(field: "organisation", value: .string(org)))
         }
-        let op: Op, directives: [Directive]
-        do { (op, directives) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
-        try commitLocal(directives)
+        let op: Op, commit: LocalCommit
+        do { (op, commit) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
+        try commitLocal(commit)
         return ["node_id": id, "key": key.description, "changed": true, "origin": op.origin.description, "counter": op.counter]
     }
 
@@ -232,11 +232,11 @@ extension Node {
             throw ControlError("cannot read \(path): \(error.localizedDescription)")
         }
         let backup = try loadBackup(copy, shownAs: path)
-        let report: BackupMerge, directives: [Directive]
-        do { (report, directives) = try engine.merge(backup: backup) } catch {
+        let report: BackupMerge, commit: LocalCommit
+        do { (report, commit) = try engine.merge(backup: backup) } catch {
             throw ControlError("\(path) holds a record this node's schema refuses, so nothing was merged: \(error)")
         }
-        try commitLocal(directives)
+        try commitLocal(commit, label: "restore")
         return ["path": path, "backup_replica": report.replica.description, "records_in_backup": report.recordsInBackup,
                 "ops_in_backup": report.opsInBackup, "ops_added": report.opsAdded, "ops_rejected": report.opsRejected,
                 "records_created": report.recordsCreated, "records_changed": report.recordsChanged.count,

@@ -54,12 +54,18 @@ extension Node {
                 if creates { created += 1 } else { updated += 1 }
             }
         }
-        let (ops, directives, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
-        if ops.isEmpty { execute(directives) } else { try commitLocal(directives) }
+        let (ops, commit, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
         if let failure {
-            throw ControlError("line \(writeLines[failure.index]): \(failure.error); the \(ops.count) record(s) of this batch before it were imported")
+            throw ControlError("line \(writeLines[failure.index]): \(failure.error); nothing of this batch was imported")
         }
-        return ["records": records.count, "created": created, "updated": updated, "unchanged": unchanged, "ops": ops.count]
+        // `check`: the whole batch was applied in memory (schema and write rules, as a real
+        // import) and is taken back unstored, so `import --check` finds what the import would.
+        let checkOnly = request["check"] as? Bool ?? false
+        if let commit {
+            if checkOnly { engine.rollBack(commit) } else { try commitLocal(commit, label: "import") }
+        }
+        return ["records": records.count, "created": created, "updated": updated, "unchanged": unchanged, "ops": ops.count,
+                "checked_only": checkOnly]
     }
 
     /// One page of an export, in key order, starting after `after`.

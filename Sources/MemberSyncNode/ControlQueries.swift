@@ -271,13 +271,13 @@ extension Node {
             throw ControlError("\(key).\(field) is not in conflict (\(current)); use --force to write it anyway")
         }
         let replaced = register.siblings.map(JSONView.sibling)
-        let op: Op, directives: [Directive]
+        let op: Op, commit: LocalCommit
         do {
             if isExists {
                 // An edit concurrent with a delete: true keeps the record, false deletes it.
                 switch text.lowercased() {
-                case "true": (op, directives) = try engine.localWrite(key, [], allowEmpty: true, now: now)
-                case "false": (op, directives) = try engine.localDelete(key, now: now)
+                case "true": (op, commit) = try engine.localWrite(key, [], allowEmpty: true, now: now)
+                case "false": (op, commit) = try engine.localDelete(key, now: now)
                 default: throw ControlError("\(Record.existsField) is resolved with true (keep the record) or false (delete it)")
                 }
             } else {
@@ -289,14 +289,14 @@ extension Node {
                 } else {
                     value = try replica.schema.parseValue(text, collection: key.collection, field: field)
                 }
-                (op, directives) = try engine.localWrite(key, [.assign(field: field, value: value)], now: now)
+                (op, commit) = try engine.localWrite(key, [.assign(field: field, value: value)], now: now)
             }
         } catch let e as ControlError {
             throw e
         } catch {
             throw ControlError("\(error)")
         }
-        try commitLocal(directives)
+        try commitLocal(commit)
         return ["key": key.description, "field": field, "value": text, "replaced": replaced,
                 "was_conflicted": register.isConflicted, "origin": op.origin.description, "counter": op.counter]
     }

@@ -56,7 +56,9 @@ public final class Node {
     var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     public let controlPath: String
     public let startedAt = wallClockMilliseconds()
-    private var lockFD: Int32 = -1
+    /// Held for the node's life; released (by the kernel, however the process ends) when the
+    /// node goes, also when its init fails half-way.
+    private let lock: DirectoryLock
     /// Undecodable or unexpected messages, by reason.
     var dropped: [String: UInt64] = [:]
     /// Called on the reactor thread after every durable commit, with the ops it stored
@@ -112,21 +114,17 @@ public final class Node {
         return true
     }
 
-    public init(config: NodeConfig, logger: Logger) throws {
+    /// Opens the data directory and its replica. With `repair`, a damaged or missing database
+    /// is moved aside and the node starts as a new replica that fetches everything from its
+    /// hub (see `openReplica`).
+    public init(config: NodeConfig, logger: Logger, repair: Bool = false) throws {
         self.config = config
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        // One daemon per data directory: the lock is released by the kernel when we exit,
-        // however we exit.
-        lockFD = open(Self.lockPath(dataDir: config.dataDir), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            if lockFD >= 0 { close(lockFD) }
-            throw NodeStartError(message: "another membersyncd is already running with data directory \(config.dataDir)")
-        }
-        store = try Store(path: (config.dataDir as NSString).appendingPathComponent(Store.fileName))
-        let id = try store.identity(node: config.nodeID)
-        let replica = try store.loadReplica(id: id, wallClock: { wallClockMilliseconds() })
+        try DataDirectory.secure(config.dataDir, databaseFile: Store.fileName)
+        lock = try DirectoryLock(path: Self.lockPath(dataDir: config.dataDir), dataDir: config.dataDir)
+        let loaded = try Self.openReplica(config, logger: logger, repair: repair)
+        store = loaded.store
+        let replica = loaded.replica
         let signingKey = try NodeKeys.loadSigningKey(dataDir: config.dataDir)
         if signingKey == nil && !config.insecure {
             throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
@@ -182,10 +180,53 @@ public final class Node {
         rosterCurveKeys = currentRosterCurveKeys()
         if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
-            "node.id": "\(config.nodeID)", "replica": "\(id)", "role": "\(config.role.rawValue)",
+            "node.id": "\(config.nodeID)", "replica": "\(replica.id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
             "security": "\(config.insecure ? "OFF (insecure = true: remote ops are not verified)" : "on")",
         ])
+        // Records the load rebuilt from ops past the last checkpoint are not in the records
+        // table yet: the next checkpoint must write them before it claims to cover their ops.
+        dirtyRecords = loaded.replayedKeys
+    }
+
+    /// Opens the store and loads the replica, refusing to serve wrong data: a damaged row, or
+    /// a missing or empty database in a directory that held a replica, stops the start with
+    /// the reason and the way out (`--repair`).
+    static func openReplica(_ config: NodeConfig, logger: Logger, repair: Bool) throws -> (store: Store, replica: Replica, replayedKeys: Set<RecordKey>) {
+        let dir = config.dataDir
+        let dbPath = DataDirectory.path(dir, Store.fileName)
+        let hint = "start once with `membersyncd --config FILE --repair` to move it aside and fetch the replica again from the hub"
+        if repair {
+            let moved = try DataDirectory.moveAside(dir, databaseFile: Store.fileName, now: wallClockMilliseconds())
+            logger.warning("repair: starting as a new replica that fetches everything from its hub; own edits the hub never acknowledged are only in the old file",
+                           metadata: ["moved_to": "\(moved ?? "-")"])
+        }
+        let recorded = DataDirectory.recordedReplica(dir)
+        do {
+            // A new database starts as an empty file of mode 0600: SQLite gives its WAL and
+            // shared-memory files the database file's mode.
+            if recorded == nil && !FileManager.default.fileExists(atPath: dbPath) {
+                let fd = open(dbPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                if fd >= 0 { close(fd) }
+            }
+            let store = try Store(path: dbPath, mustExist: recorded != nil)
+            for file in DataDirectory.databaseFiles(dbPath) where FileManager.default.fileExists(atPath: file) { chmod(file, 0o600) }
+            let id = try store.identity(node: config.nodeID)
+            if let recorded, recorded != id.description {
+                throw NodeStartError(message: "\(dbPath) holds replica \(id), but this data directory belongs to replica \(recorded); \(hint)")
+            }
+            if recorded == nil { try DataDirectory.recordReplica(dir, id) }
+            let loaded = try store.load(id: id, wallClock: { wallClockMilliseconds() })
+            return (store, loaded.replica, loaded.replayedKeys)
+        } catch let e as StoreError {
+            switch e {
+            case .identityMismatch: throw NodeStartError(message: "\(e)")
+            case .missing(let why):
+                throw NodeStartError(message: "\(why), but this data directory holds replica \(recorded ?? "?") (\(DataDirectory.replicaMarkerFile)); refusing to start as a new, empty node: restore the file, or \(hint)")
+            default:
+                throw NodeStartError(message: "\(e); refusing to start rather than serve wrong data: \(hint)")
+            }
+        }
     }
 
     /// The ROUTER and PUB every node binds; with a CURVE key both are CURVE servers whose
@@ -201,7 +242,10 @@ public final class Node {
         if curve == nil { try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1)) }
         try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
-        try router.setSendHighWaterMark(10_000)
+        // Answers queued for one client that does not read them (pages of up to 4 MiB): past
+        // this a send would block and is dropped, so one client cannot grow this node by more
+        // than a few such answers (with the request quotas in SyncEngine).
+        try router.setSendHighWaterMark(32)
         try router.setReceiveHighWaterMark(10_000)
         let publisher = try ZMQSocket(context, .pub)
         try publisher.setLinger(milliseconds: 200)
@@ -349,9 +393,6 @@ public final class Node {
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 
-    deinit {
-        if lockFD >= 0 { close(lockFD) }
-    }
 
     func dealerSocket(_ l: LinkID) -> ZMQSocket {
         switch l {
@@ -446,7 +487,12 @@ public final class Node {
     /// (the ops rebuild them on load); other changed records (snapshot pages, a merged
     /// backup, small commits) are written at once. With `checkpoint`, or once enough records
     /// wait, every dirty record is written too and the store notes the version they reflect.
-    func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false) throws {
+    ///
+    /// A local write passes `keepOnFailure: false`: it is taken back when the commit fails
+    /// (see `commitLocal`), so it must not be retried either. `label` names the write path
+    /// for crash tests (`Store.faultPoint`).
+    func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
+                        keepOnFailure: Bool = true) throws {
         let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
@@ -462,14 +508,14 @@ public final class Node {
         do {
             try store.commit(ops: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor,
-                             checkpoint: checkpoint ? replica.version : nil)
+                             checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label)
             storageFailure = nil
             unstored = ([], [])
             dirtyRecords = checkpoint ? [] : dirty.subtracting(writeNow)
             if checkpoint { lastCheckpoint = wallClockMilliseconds() }
         } catch {
             storageFailure = "\(error)"
-            unstored = (allOps, allKeys)
+            if keepOnFailure { unstored = (allOps, allKeys) }
             throw error
         }
     }
@@ -484,7 +530,9 @@ public final class Node {
         // After a failed commit, retry it before anything else goes out: an Ack of a
         // duplicate reports the in-memory version, which covers what is not stored yet.
         if plan.persist || !unstored.ops.isEmpty || !unstored.keys.isEmpty {
-            do { try persistToStore(ops: plan.ops, keys: plan.keys) } catch {
+            // A commit of record states alone is a snapshot page.
+            let label = plan.ops.isEmpty && !plan.keys.isEmpty ? "snapshot" : "ops"
+            do { try persistToStore(ops: plan.ops, keys: plan.keys, label: label) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged, and the next commit retries.
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])

@@ -41,6 +41,35 @@ public enum Directive: Equatable, Sendable {
     case rejected(dot: Dot, reason: String, detail: String)
 }
 
+/// A write made on this node (an edit, a batch, a merged backup), applied in memory and not
+/// yet stored. Nothing of it may reach anyone before `ops` and the states of `keys` are
+/// durable; if storing them fails, `SyncEngine.rollBack` takes it back, so what the user was
+/// told failed is never applied later.
+public struct LocalCommit: Sendable {
+    /// The ops to store, in order.
+    public let ops: [Op]
+    /// The records whose current state to store.
+    public let keys: [RecordKey]
+    /// True when the write raised log floors (a merged backup), so the store compacts too.
+    public var compaction = false
+    /// What to send once the commit is durable.
+    public let after: [Directive]
+    let undo: Undo
+
+    enum Undo: Sendable {
+        /// This replica's own ops since a point, and how many local writes they counted.
+        case ownOps(LocalUndo, writes: UInt64)
+        /// The whole state before (a merge touches every origin; it is an operator's rare act).
+        case state(Replica, EngineCounters)
+    }
+
+    /// The same commit as directives in the order the reactor carries them out: the persist
+    /// step, compaction, then the sends (tests and the simulated network use this form).
+    public var directives: [Directive] {
+        [.persist(ops: ops, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
+    }
+}
+
 /// What merging a backup into a running replica changed.
 public struct BackupMerge: Sendable, Equatable {
     public var replica: ReplicaID
@@ -106,6 +135,59 @@ public struct EngineCounters: Sendable, Equatable {
     public var localWrites: UInt64 = 0
     public var snapshotsServed: UInt64 = 0
     public var snapshotsLoaded: UInt64 = 0
+    /// Remote ops put to wait for their causal past (`causality`); not a rejection: they apply
+    /// once the dots their contexts cover arrive.
+    public var opsWaited: UInt64 = 0
+    /// Waiting ops dropped to keep the wait buffer bounded (they are fetched again).
+    public var opsWaitEvicted: UInt64 = 0
+    /// Requests on the ROUTER left unanswered because their client went past its quota, by
+    /// reason (`pull-quota`, `snapshot-quota`).
+    public var requestsRefused: [String: UInt64] = [:]
+    /// Second, different ops for a dot this node already holds, validly signed: evidence that
+    /// their origin equivocated (signed two histories).
+    public var equivocations: UInt64 = 0
+}
+
+/// How many requests of one kind a client may have answered: a burst, refilled at a steady
+/// rate. Bounds the work (and, with the ROUTER's send high-water mark, the memory) one client
+/// can demand, however many requests it sends without reading the answers.
+public struct RequestQuota: Sendable, Equatable {
+    public var burst: Int
+    public var perSecond: Int
+
+    public init(burst: Int, perSecond: Int) {
+        self.burst = burst
+        self.perSecond = perSecond
+    }
+
+    /// Honest clients keep at most one Pull and one SnapshotRequest outstanding per link and
+    /// send the next only after the answer, so these are far above what they need.
+    public static let pulls = RequestQuota(burst: 32, perSecond: 64)
+    /// Pages are the largest answers (up to the 4 MiB page budget): a small burst, so one
+    /// client's unread pages stay a few tens of MiB, and a rate that still bootstraps a
+    /// million records in seconds.
+    public static let snapshotPages = RequestQuota(burst: 8, perSecond: 16)
+}
+
+/// A token bucket in thousandths of a request, refilled from the engine's `now`.
+struct TokenBucket: Sendable {
+    var milli: UInt64
+    var at: UInt64
+
+    init(_ q: RequestQuota, now: UInt64) {
+        milli = UInt64(q.burst) * 1000
+        at = now
+    }
+
+    mutating func take(_ q: RequestQuota, now: UInt64) -> Bool {
+        let cap = UInt64(q.burst) * 1000
+        let elapsed = now > at ? min(now - at, 3_600_000) : 0
+        milli = min(cap, milli + elapsed * UInt64(q.perSecond))
+        at = now
+        guard milli >= 1000 else { return false }
+        milli -= 1000
+        return true
+    }
 }
 
 /// Something an operator should read in the log. The engine is pure and cannot log, so it
@@ -120,6 +202,9 @@ public enum EngineEvent: Sendable, Equatable {
     case linkError(LinkID, node: String?, code: ErrorCode, message: String)
     /// The hub dropped causally stable ops from its log.
     case compacted(dropped: Int, held: Int)
+    /// A validly signed op for a dot this node already holds with other contents: its origin
+    /// signed two different histories (equivocation). Both stay on record in `evidence`.
+    case equivocation(dot: Dot, heldKey: RecordKey, otherKey: RecordKey)
 }
 
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
@@ -147,6 +232,16 @@ public struct SyncEngine: Sendable {
     /// (a test) cannot grow it without limit.
     public private(set) var events: [EngineEvent] = []
     static let maxQueuedEvents = 1000
+    /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
+    /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
+    public private(set) var waiting = CausalBuffer()
+    /// Per client (routing id): quotas for Pull and SnapshotRequest.
+    private var quotas: [[UInt8]: (pull: TokenBucket, snapshot: TokenBucket)] = [:]
+    static let maxQuotaClients = 4096
+    /// Equivocation evidence: the op held and the different one that arrived for its dot
+    /// (bounded; the counter keeps counting).
+    public private(set) var evidence: [(held: Op, other: Op)] = []
+    static let maxEvidence = 100
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
@@ -164,6 +259,7 @@ public struct SyncEngine: Sendable {
         if let signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
+        replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
         self.replica = replica
         authority = config.insecure ? nil : WriteAuthority(
             nodeID: config.nodeID, role: config.role, organisation: config.organisation,
@@ -243,25 +339,36 @@ public struct SyncEngine: Sendable {
 
     // MARK: local writes
 
-    /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
+    /// Applies a user's edit in memory. The returned commit says what to store before the
+    /// caller answers "ok" (and how to take the edit back if that fails), then what to send:
     /// publish it, and push it to whoever this node syncs with.
-    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    public mutating func localWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         let op = try replica.prepareWrite(key, changes, allowEmpty: allowEmpty)
         return try commitLocal(op, now: now)
     }
 
-    public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    public mutating func localDelete(_ key: RecordKey, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         let op = try replica.prepareDelete(key)
         return try commitLocal(op, now: now)
     }
 
     /// A local edit that breaks the write rules is refused here, before it is applied: the
     /// other nodes would reject it anyway.
-    private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, [Directive]) {
+    private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         try authorise(prepared)
-        let op = replica.commitLocal(prepared)
+        var undo = replica.undoPoint()
+        let op = replica.commitLocal(prepared, undo: &undo)
         if op.key.collection == "nodes" { clearPullBackoff() }
-        return (op, afterLocal(op, now: now))
+        counters.localWrites += 1
+        var after: [Directive] = [.publish(.op(op))]
+        for l in syncLinks(now: now) {
+            update(l) {
+                $0.pushSentAt = now
+                $0.pushedVersion.add(op.dot)
+            }
+            after.append(.send(l, .push([op])))
+        }
+        return (op, LocalCommit(ops: [op], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
@@ -271,46 +378,48 @@ public struct SyncEngine: Sendable {
     }
 
     /// Applies several edits as one batch (set-many, import): each is checked like a single
-    /// local edit (schema and write rules), then all are persisted in one step (one
-    /// transaction, one fsync). Small batches are also published live; every batch reaches
-    /// the links by the usual paged, ack-clocked Push. If an edit fails, the edits before it
-    /// stay applied and are persisted by the returned directives; the error says which one.
+    /// local edit (schema and write rules), then all are stored in one step (one transaction,
+    /// one fsync). Small batches are also published live; every batch reaches the links by
+    /// the usual paged, ack-clocked Push. All or nothing: if an edit fails, the edits before it
+    /// are taken back, no commit is returned, and the error says which edit failed.
     /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
     public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
-        -> (ops: [Op], directives: [Directive], failure: (index: Int, error: ModelError)?) {
+        -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
         var ops: [Op] = []
         ops.reserveCapacity(edits.count)
-        var failure: (index: Int, error: ModelError)?
+        var undo = replica.undoPoint()
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
                 try authorise(prepared)
-                ops.append(replica.commitLocal(prepared))
+                ops.append(replica.commitLocal(prepared, undo: &undo))
             } catch {
-                failure = (i, error)
-                break
+                replica.rollBack(undo)
+                return ([], nil, (i, error))
             }
         }
-        guard !ops.isEmpty else { return ([], [], failure) }
+        guard !ops.isEmpty else { return ([], nil, nil) }
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
-        var out = persist(ops)
-        if ops.count <= config.pageSize { out += ops.map { .publish(.op($0)) } }
-        for l in syncLinks(now: now) { out += pushIfLacking(l, now: now) }
-        return (ops, out, failure)
+        var after: [Directive] = []
+        if ops.count <= config.pageSize { after += ops.map { .publish(.op($0)) } }
+        for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
+        var seen = Set<RecordKey>()
+        let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
+        return (ops, LocalCommit(ops: ops, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
     }
 
-    private mutating func afterLocal(_ op: Op, now: UInt64) -> [Directive] {
-        counters.localWrites += 1
-        var out: [Directive] = [.persist(ops: [op], keys: [op.key]), .publish(.op(op))]
-        for l in syncLinks(now: now) {
-            update(l) {
-                $0.pushSentAt = now
-                $0.pushedVersion.add(op.dot)
-            }
-            out.append(.send(l, .push([op])))
+    /// Takes back a local commit that could not be stored: nobody has heard of it (its
+    /// messages go out only after the store commit), so it leaves no trace.
+    public mutating func rollBack(_ commit: LocalCommit) {
+        switch commit.undo {
+        case .ownOps(let undo, let writes):
+            replica.rollBack(undo)
+            counters.localWrites -= min(counters.localWrites, writes)
+        case .state(let before, let beforeCounters):
+            replica = before
+            counters = beforeCounters
         }
-        return out
     }
 
     /// Joins a backup (a replica loaded from another database file) into this replica: first
@@ -318,10 +427,11 @@ public struct SyncEngine: Sendable {
     /// can be served), then its records and version, joined like a snapshot. Joins are
     /// idempotent, so merging a backup that is older, newer or the same is safe. Nothing
     /// changes when a record of the backup fails the schema.
-    public mutating func merge(backup: Replica) throws(ModelError) -> (BackupMerge, [Directive]) {
+    public mutating func merge(backup: Replica) throws(ModelError) -> (BackupMerge, LocalCommit) {
         let snapshot = backup.snapshot()
         try replica.validate(snapshot)
         let before = replica
+        let countersBefore = counters
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
         let applied = applyRemote(backupOps)
@@ -333,12 +443,14 @@ public struct SyncEngine: Sendable {
         }
         var keys = Set(changed)
         keys.formUnion(applied.map(\.key))
-        var out: [Directive] = [.persist(ops: applied, keys: keys.sorted())]
-        if replica.logFloor != before.logFloor { out.append(.persistCompaction) }
+        // The rejections were counted and noted as events; a merge reports them in its answer.
+        rejections = []
+        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor, after: [],
+                                 undo: .state(before, countersBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
-        return (report, out)
+        return (report, commit)
     }
 
     /// Runs compaction now (the operator's `hub compact`) and says how many ops it dropped,
@@ -358,22 +470,42 @@ public struct SyncEngine: Sendable {
     /// because their origin or grant was not known yet are retried at once when the same batch
     /// brought roster changes (ops arrive in replica-id order, so a member's ops can precede
     /// the hub's roster entry that admits it).
+    ///
+    /// Causal delivery: an op whose contexts cover dots this node does not hold yet waits in
+    /// `waiting` (its signature already checked) and is applied, within this call, as soon as
+    /// the ops it depends on are; its write rules are judged only then, against its causal
+    /// past. The returned ops include those released from the buffer, in the order applied.
     mutating func applyRemote(_ ops: [Op]) -> [Op] {
         var applied: [Op] = []
-        var retry: [Op] = []
-        var rosterChanged = false
         var queue = ops
-        for pass in 0..<3 {
+        var rosterRetries = 0
+        while !queue.isEmpty {
             var refused: [(Op, String, String)] = []
+            var rosterChanged = false
+            let appliedBefore = applied.count
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
+                    checkEquivocation(op)
                     continue
                 }
                 do {
+                    // Cheap state checks (counter gap, context claims, clock skew) first, so a
+                    // bomb costs no signature check.
+                    try replica.admissible(op)
                     // `apply` validates the op itself; the write rules need a valid op first.
                     if let authority {
                         try replica.validate(op)
+                        if replica.unmetDependency(op) != nil {
+                            // Only a validly signed op may wait; its write rules are judged when
+                            // its causal past is here (they may depend on it).
+                            if let e = Self.originProblem(op, authority, replica) {
+                                refused.append((op, e.reason, e.detail))
+                            } else {
+                                wait(op)
+                            }
+                            continue
+                        }
                         try authority.checkRemote(op, in: replica)
                     }
                     if try replica.apply(op) == .applied {
@@ -385,6 +517,8 @@ public struct SyncEngine: Sendable {
                     refused.append((op, e.reason, e.detail))
                 } catch let e as ModelError {
                     switch e {
+                    case .refused(.causality, _): wait(op)
+                    case .refused(let reason, _): refused.append((op, reason.rawValue, e.description))
                     case .schema: refused.append((op, "schema", e.description))
                     case .malformedOp: refused.append((op, "malformed", e.description))
                     default: refused.append((op, "other", e.description))
@@ -393,19 +527,48 @@ public struct SyncEngine: Sendable {
                     refused.append((op, "other", "\(error)"))
                 }
             }
-            retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
-            let final = pass == 2 || !rosterChanged || retry.isEmpty
-            for (op, reason, detail) in refused where final || !retry.contains(op) {
+            let retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
+            let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
+            for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
                 rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
                 note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
             }
-            if final { break }
-            queue = retry
-            rosterChanged = false
+            queue = retryRoster ? retry : []
+            if retryRoster { rosterRetries += 1 }
+            // What just applied may be the causal past some waiting ops need.
+            if applied.count > appliedBefore && !waiting.isEmpty { queue += waiting.takeReady(for: replica) }
         }
         if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         return applied
+    }
+
+    /// Why the op's origin or signature is not acceptable, or nil when they are (its write
+    /// rules may still refuse it: those are judged against the causal past, once it is held).
+    static func originProblem(_ op: Op, _ authority: WriteAuthority, _ replica: Replica) -> AuthRejection? {
+        do {
+            try authority.checkRemote(op, in: replica)
+            return nil
+        } catch {
+            return error.reason == "unauthorised" ? nil : error
+        }
+    }
+
+    private mutating func wait(_ op: Op) {
+        counters.opsWaited += 1
+        counters.opsWaitEvicted += UInt64(waiting.hold(op))
+    }
+
+    /// A duplicate dot with different contents is evidence of equivocation when the second
+    /// op is validly signed by the origin (otherwise it is a forgery, which the signature check
+    /// refuses whenever it is not a duplicate). Comparing costs only the op's bytes, and only
+    /// while the held op is still in the log.
+    private mutating func checkEquivocation(_ op: Op) {
+        guard let held = replica.op(op.dot), held != op else { return }
+        if let authority, Self.originProblem(op, authority, replica) != nil { return }
+        counters.equivocations += 1
+        if evidence.count < Self.maxEvidence { evidence.append((held, op)) }
+        note(.equivocation(dot: op.dot, heldKey: held.key, otherKey: op.key))
     }
 
     mutating func clearPullBackoff() {
@@ -449,9 +612,14 @@ public struct SyncEngine: Sendable {
                 protocolVersion: chosen, version: replica.version)))]
         case .heartbeat(let hb):
             if var c = clients[hb.nodeID] {
+                // Only the connection that said Hello as this node speaks for it: a heartbeat in
+                // another node's name would make the hub record that node as holding what it
+                // lacks, and compact ops it still needs.
+                guard c.identity == client else {
+                    return [.reply(client: client, .error(code: .rejected, message: "heartbeat names node \(hb.nodeID), which said hello on another connection"))]
+                }
                 c.version = hb.version
                 c.lastSeen = now
-                c.identity = client
                 clients[hb.nodeID] = c
             } else {
                 // Not greeted yet (e.g. we restarted): ask it to say hello again.
@@ -459,6 +627,7 @@ public struct SyncEngine: Sendable {
             }
             return []
         case .pull(let version, let maxOps):
+            guard takeQuota(client, snapshot: false, now: now) else { return [] }
             let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
             touch(client: client, version: version, now: now)
             switch replica.ops(since: version, limit: limit + 1) {
@@ -478,6 +647,7 @@ public struct SyncEngine: Sendable {
             out.append(.reply(client: client, .ack(replica.version)))
             return out
         case .snapshotRequest(let after, let maxRecords):
+            guard takeQuota(client, snapshot: true, now: now) else { return [] }
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
             // Records are never removed (a delete is a state), so an unchanged count means an
             // unchanged key set and the sorted order can be reused: a snapshot of N records
@@ -506,6 +676,24 @@ public struct SyncEngine: Sendable {
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
+    }
+
+    /// True when `client` may have one more Pull (or SnapshotRequest) answered now. Past its
+    /// quota the request is dropped unanswered and counted: an honest client, which waits for
+    /// each answer, never gets there, and retries after its retry interval if it does.
+    private mutating func takeQuota(_ client: [UInt8], snapshot: Bool, now: UInt64) -> Bool {
+        if quotas[client] == nil {
+            if quotas.count >= Self.maxQuotaClients {
+                // Forget clients whose buckets have refilled: they hold no debt worth keeping.
+                quotas = quotas.filter { now &- $0.value.pull.at < 60_000 }
+                if quotas.count >= Self.maxQuotaClients { quotas.removeAll(keepingCapacity: true) }
+            }
+            quotas[client] = (TokenBucket(config.pullQuota, now: now), TokenBucket(config.snapshotQuota, now: now))
+        }
+        let ok = snapshot ? quotas[client]!.snapshot.take(config.snapshotQuota, now: now)
+                          : quotas[client]!.pull.take(config.pullQuota, now: now)
+        if !ok { counters.requestsRefused[snapshot ? "snapshot-quota" : "pull-quota", default: 0] += 1 }
+        return ok
     }
 
     /// The request for the snapshot page after `after` ("" for the first), at our page size.
@@ -667,6 +855,8 @@ public struct SyncEngine: Sendable {
         out.append(.persist(ops: [], keys: Array(records.keys)))
         if page.done {
             try? replica.load(Snapshot(version: version, records: [:]))
+            // The snapshot may be the causal past some waiting ops lacked.
+            if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
             note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
             state.snapshotVersion = nil
@@ -699,8 +889,10 @@ public struct SyncEngine: Sendable {
     }
 
     private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
-        let gap = op.counter > replica.version[op.origin] + 1
+        var gap = op.counter > replica.version[op.origin] &+ 1
         let applied = applyRemote([op])
+        // Waiting for ops we lack is a gap too: fetch them.
+        if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
         if config.role == .hub { out += relays(applied) }

@@ -14,9 +14,11 @@ private let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3
 final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
 
-    init(path: String) throws {
+    /// Opens `path` for reading and writing; creates the file only with `create`.
+    init(path: String, create: Bool = true) throws {
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0)
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open \(path)"
             sqlite3_close(db)
@@ -26,7 +28,9 @@ final class SQLiteDatabase {
         sqlite3_busy_timeout(db, 5000)
     }
 
-    deinit { sqlite3_close(handle) }
+    // close_v2: statements still alive (a store's prepared ones are released after its
+    // connection) are finalized first, so the file is really closed and its WAL checkpointed.
+    deinit { sqlite3_close_v2(handle) }
 
     func error(_ rc: Int32) -> SQLiteError {
         SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)))

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
 
@@ -6,55 +7,200 @@ import MemberSyncWire
 public enum StoreError: Error, CustomStringConvertible {
     case sqlite(SQLiteError)
     case corrupt(String)
+    /// A row whose checksum does not match its contents: the disk or someone editing the file
+    /// changed it. `key` names the row (a record key, `origin#counter`, a meta key).
+    case damaged(table: String, key: String)
+    /// An existing replica was expected (the data directory has one) but the file is missing
+    /// or holds no tables.
+    case missing(String)
+    /// The file was written by a newer release whose format this one does not know.
+    case newerFormat(found: Int32, known: Int32)
     case identityMismatch(stored: String, configured: String)
 
     public var description: String {
         switch self {
         case .sqlite(let e): return e.description
         case .corrupt(let why): return "replica database is damaged: \(why)"
+        case .damaged(let table, let key):
+            return "replica database is damaged: the \(table) row \(key) does not match its checksum"
+        case .missing(let why): return why
+        case .newerFormat(let found, let known):
+            return "replica database has format \(found), newer than this release knows (\(known)): run the release that wrote it"
         case .identityMismatch(let stored, let configured):
             return "this data directory belongs to node '\(stored)', not '\(configured)'"
         }
     }
 }
 
+/// A replica as loaded from the store, with the records the load rebuilt from ops that the
+/// last record checkpoint does not cover: their rows are stale until the next checkpoint
+/// writes them, so the node must treat them as not yet written.
+public struct LoadedReplica {
+    public var replica: Replica
+    public var replayedKeys: Set<RecordKey>
+}
+
 /// The durable replica: op log per origin, record states, version vector with log floors,
 /// node metadata and the peers a node has seen, in one SQLite database in WAL mode with full
 /// fsync, so a write acknowledged to the CLI survives a crash or power cut.
+///
+/// Every op, record, version and meta row carries a checksum of its contents (see
+/// `Checksum`), checked when it is read: damage is reported with the row it hit instead of
+/// loading wrong data. The file's format version is SQLite's `PRAGMA user_version`; older
+/// formats are migrated when opened (see `migrate`).
 public final class Store {
     private let db: SQLiteDatabase
     public let path: String
     private let insertOp: Statement
     private let upsertRecord: Statement
     private let upsertVersion: Statement
+    private let upsertMeta: Statement
+    /// Log floors as stored, per origin: a commit never lowers one.
+    private var storedFloor = VersionVector()
 
     public static let fileName = "replica.sqlite"
+    /// The format this release writes. 0: the first release (no checksums); 1: checksums.
+    public static let currentFormat: Int32 = 1
 
-    public init(path: String) throws(StoreError) {
+    /// Called with a label at points inside every write path (`LABEL.mid` inside the
+    /// transaction, `LABEL.committed` right after it); nil except in crash tests, where the
+    /// daemon sets it once at startup, before any other thread runs (see `CrashPoint`).
+    nonisolated(unsafe) public static var faultPoint: ((String) -> Void)?
+
+    /// Opens (or, unless `mustExist`, creates) the database at `path`. With `mustExist` a
+    /// missing or empty file is an error rather than a new, empty replica: a data directory
+    /// that had a replica must not silently start over.
+    public init(path: String, mustExist: Bool = false) throws(StoreError) {
         self.path = path
+        if mustExist {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+            guard let size else { throw .missing("the replica database \(path) is missing") }
+            guard size > 0 else { throw .missing("the replica database \(path) is empty (0 bytes)") }
+        }
         do {
-            db = try SQLiteDatabase(path: path)
+            let db = try SQLiteDatabase(path: path, create: !mustExist)
+            self.db = db
             try db.execute("PRAGMA journal_mode=WAL")
             try db.execute("PRAGMA synchronous=FULL")
-            try db.execute("""
-                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS ops(origin TEXT NOT NULL, counter INTEGER NOT NULL, body BLOB NOT NULL,
-                                               PRIMARY KEY(origin, counter)) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS records(key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS version(origin TEXT PRIMARY KEY, counter INTEGER NOT NULL,
-                                                   floor INTEGER NOT NULL DEFAULT 0);
-                CREATE TABLE IF NOT EXISTS peers(node_id TEXT PRIMARY KEY, info TEXT NOT NULL);
+            var tables = 0
+            try db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").query { tables = Int($0.int(0)) }
+            var format: Int32 = 0
+            try db.prepare("PRAGMA user_version").query { format = Int32(truncatingIfNeeded: $0.int(0)) }
+            if tables == 0 {
+                if mustExist { throw StoreError.missing("the replica database \(path) holds no tables") }
+                try db.transaction {
+                    try db.execute(Self.schema)
+                    try db.execute("PRAGMA user_version = \(Self.currentFormat)")
+                }
+            } else if format < Self.currentFormat {
+                try Self.migrate(db, from: format)
+            } else if format > Self.currentFormat {
+                throw StoreError.newerFormat(found: format, known: Self.currentFormat)
+            }
+            insertOp = try db.prepare("INSERT OR IGNORE INTO ops(origin, counter, body, sum) VALUES (?, ?, ?, ?)")
+            upsertRecord = try db.prepare("""
+                INSERT INTO records(key, body, sum) VALUES (?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET body = excluded.body, sum = excluded.sum
                 """)
-            insertOp = try db.prepare("INSERT OR IGNORE INTO ops(origin, counter, body) VALUES (?, ?, ?)")
-            upsertRecord = try db.prepare("INSERT INTO records(key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body")
             upsertVersion = try db.prepare("""
-                INSERT INTO version(origin, counter, floor) VALUES (?, ?, ?)
-                ON CONFLICT(origin) DO UPDATE SET counter = excluded.counter, floor = max(floor, excluded.floor)
+                INSERT INTO version(origin, counter, floor, sum) VALUES (?, ?, ?, ?)
+                ON CONFLICT(origin) DO UPDATE SET counter = excluded.counter, floor = excluded.floor, sum = excluded.sum
                 """)
+            upsertMeta = try db.prepare("""
+                INSERT INTO meta(key, value, sum) VALUES (?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET value = excluded.value, sum = excluded.sum
+                """)
+            var floors = VersionVector()
+            try db.prepare("SELECT origin, floor FROM version").query { row in
+                if let origin = ReplicaID(parsing: row.text(0)) { floors[origin] = UInt64(max(0, row.int(1))) }
+            }
+            storedFloor = floors
         } catch let e as SQLiteError {
             throw .sqlite(e)
+        } catch let e as StoreError {
+            throw e
         } catch {
             throw .corrupt("\(error)")
+        }
+    }
+
+    /// The tables of the current format.
+    static let schema = """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL, sum INTEGER NOT NULL);
+        CREATE TABLE ops(origin TEXT NOT NULL, counter INTEGER NOT NULL, body BLOB NOT NULL, sum INTEGER NOT NULL,
+                         PRIMARY KEY(origin, counter)) WITHOUT ROWID;
+        CREATE TABLE records(key TEXT PRIMARY KEY, body BLOB NOT NULL, sum INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE version(origin TEXT PRIMARY KEY, counter INTEGER NOT NULL, floor INTEGER NOT NULL DEFAULT 0,
+                             sum INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS peers(node_id TEXT PRIMARY KEY, info TEXT NOT NULL);
+        """
+
+    /// Brings a database of an older format to the current one, in one transaction. Format 0
+    /// (the first release) had no checksums: they are computed from the rows as they are.
+    static func migrate(_ db: SQLiteDatabase, from format: Int32) throws {
+        try db.transaction {
+            if format < 1 {
+                for table in ["meta", "ops", "records", "version"] {
+                    try db.execute("ALTER TABLE \(table) ADD COLUMN sum INTEGER NOT NULL DEFAULT 0")
+                }
+                var metaRows: [(String, String)] = []
+                try db.prepare("SELECT key, value FROM meta").query { metaRows.append(($0.text(0), $0.text(1))) }
+                let setMeta = try db.prepare("UPDATE meta SET sum = ? WHERE key = ?")
+                for (k, v) in metaRows { try setMeta.run([.int(metaSum(k, v)), .text(k)]) }
+                var versionRows: [(String, Int64, Int64)] = []
+                try db.prepare("SELECT origin, counter, floor FROM version").query { versionRows.append(($0.text(0), $0.int(1), $0.int(2))) }
+                let setVersion = try db.prepare("UPDATE version SET sum = ? WHERE origin = ?")
+                for (o, c, f) in versionRows { try setVersion.run([.int(versionSum(o, c, f)), .text(o)]) }
+                // Ops and records may be many: one pass each, reading and updating row by row.
+                var opRows: [(String, Int64, Int64)] = []
+                try db.prepare("SELECT origin, counter, body FROM ops").query { row in
+                    opRows.append((row.text(0), row.int(1), opSum(row.text(0), row.int(1), row.blob(2))))
+                }
+                let setOp = try db.prepare("UPDATE ops SET sum = ? WHERE origin = ? AND counter = ?")
+                for (o, c, s) in opRows { try setOp.run([.int(s), .text(o), .int(c)]) }
+                var recordRows: [(String, Int64)] = []
+                try db.prepare("SELECT key, body FROM records").query { recordRows.append(($0.text(0), recordSum($0.text(0), $0.blob(1)))) }
+                let setRecord = try db.prepare("UPDATE records SET sum = ? WHERE key = ?")
+                for (k, s) in recordRows { try setRecord.run([.int(s), .text(k)]) }
+            }
+            try db.execute("PRAGMA user_version = \(currentFormat)")
+        }
+    }
+
+    // Row checksums: a tag per table, the row's key and its contents.
+    static func metaSum(_ key: String, _ value: String) -> Int64 { Checksum.of(Array("meta".utf8), Array(key.utf8), Array(value.utf8)) }
+    static func opSum(_ origin: String, _ counter: Int64, _ body: [UInt8]) -> Int64 {
+        Checksum.of(Array("op".utf8), Array(origin.utf8), Array(String(counter).utf8), body)
+    }
+    static func recordSum(_ key: String, _ body: [UInt8]) -> Int64 { Checksum.of(Array("record".utf8), Array(key.utf8), body) }
+    static func versionSum(_ origin: String, _ counter: Int64, _ floor: Int64) -> Int64 {
+        Checksum.of(Array("version".utf8), Array(origin.utf8), Array("\(counter):\(floor)".utf8))
+    }
+
+    /// Tests only: caps the database at `pages` pages, so commits fail as on a full disk
+    /// (SQLite error 13).
+    func limitSize(pages: Int) throws {
+        try db.execute("PRAGMA max_page_count = \(pages)")
+    }
+
+    /// Tests only: the database's size in pages.
+    func pageCount() throws -> Int {
+        var n = 0
+        try db.prepare("PRAGMA page_count").query { n = Int($0.int(0)) }
+        return n
+    }
+
+    /// Tests only: runs raw SQL on the database, to damage it the way a disk or an editor would.
+    func executeRaw(_ sql: String) throws {
+        try db.execute(sql)
+    }
+
+    /// The format version stored in the file (`PRAGMA user_version`).
+    public func storedFormat() throws(StoreError) -> Int32 {
+        try wrap {
+            var v: Int32 = 0
+            try db.prepare("PRAGMA user_version").query { v = Int32(truncatingIfNeeded: $0.int(0)) }
+            return v
         }
     }
 
@@ -69,28 +215,34 @@ public final class Store {
     public func meta(_ key: String) throws(StoreError) -> String? {
         try wrap {
             var value: String?
-            try db.prepare("SELECT value FROM meta WHERE key = ?").query([.text(key)]) { value = $0.text(0) }
+            try db.prepare("SELECT value, sum FROM meta WHERE key = ?").query([.text(key)]) { row in
+                guard Self.metaSum(key, row.text(0)) == row.int(1) else { throw StoreError.damaged(table: "meta", key: key) }
+                value = row.text(0)
+            }
             return value
         }
     }
 
     public func setMeta(_ key: String, _ value: String) throws(StoreError) {
-        try wrap {
-            try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                .run([.text(key), .text(value)])
-        }
+        try wrap { try upsertMeta.run([.text(key), .text(value), .int(Self.metaSum(key, value))]) }
     }
 
     /// The replica id stored in this database, created (with a fresh random epoch) on first
     /// use. A directory created for one node id refuses to run as another.
     public func identity(node: String) throws(StoreError) -> ReplicaID {
-        if let stored = try meta("replica") {
-            guard let id = ReplicaID(parsing: stored) else { throw .corrupt("bad replica id '\(stored)'") }
-            guard id.node == node else { throw .identityMismatch(stored: id.node, configured: node) }
-            return id
+        if let stored = try storedIdentity() {
+            guard stored.node == node else { throw .identityMismatch(stored: stored.node, configured: node) }
+            return stored
         }
         let id = ReplicaID(node: node, epoch: UInt32.random(in: 1...UInt32.max))
         try setMeta("replica", id.description)
+        return id
+    }
+
+    /// The replica id stored in this database, if it has one yet.
+    public func storedIdentity() throws(StoreError) -> ReplicaID? {
+        guard let stored = try meta("replica") else { return nil }
+        guard let id = ReplicaID(parsing: stored) else { throw .corrupt("bad replica id '\(stored)'") }
         return id
     }
 
@@ -100,11 +252,17 @@ public final class Store {
     /// table already reflects (see `commit`).
     static let checkpointKey = "records_checkpoint"
 
-    /// Loads everything into an in-memory replica. Undecodable rows mean a damaged file and
-    /// stop the load rather than silently dropping data. Ops the record checkpoint does not
-    /// cover are joined into the records again (joins are idempotent, so an op whose effect
-    /// was already stored changes nothing); without a checkpoint every held op is.
+    /// Loads everything into an in-memory replica (see `load`).
     public func loadReplica(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) throws(StoreError) -> Replica {
+        try load(id: id, schema: schema, wallClock: wallClock).replica
+    }
+
+    /// Loads everything into an in-memory replica. Undecodable rows, or rows whose checksum
+    /// does not match, stop the load rather than silently dropping or serving wrong data. Ops
+    /// the record checkpoint does not cover are joined into the records again (joins are
+    /// idempotent, so an op whose effect was already stored changes nothing); without a
+    /// checkpoint every held op is. The records so rebuilt are returned as `replayedKeys`.
+    public func load(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) throws(StoreError) -> LoadedReplica {
         try wrap {
             // Sized up front: growing a dictionary of a million records rehashes it ~20 times
             // and briefly holds two tables.
@@ -112,30 +270,41 @@ public final class Store {
             try db.prepare("SELECT count(*) FROM records").query { count = Int($0.int(0)) }
             var records: [RecordKey: Record] = [:]
             records.reserveCapacity(count)
-            try db.prepare("SELECT key, body FROM records").query { row in
-                let (key, record) = try WireCodec.decodeRecord(row.blob(1))
-                guard key.description == row.text(0) else { throw StoreError.corrupt("record row \(row.text(0)) holds \(key)") }
+            try db.prepare("SELECT key, body, sum FROM records").query { row in
+                let text = row.text(0), body = row.blob(1)
+                guard Self.recordSum(text, body) == row.int(2) else { throw StoreError.damaged(table: "records", key: text) }
+                let (key, record) = try WireCodec.decodeRecord(body)
+                guard key.description == text else { throw StoreError.corrupt("record row \(text) holds \(key)") }
                 records[key] = record
             }
             var version = VersionVector(), floor = VersionVector()
-            try db.prepare("SELECT origin, counter, floor FROM version").query { row in
-                guard let origin = ReplicaID(parsing: row.text(0)) else { throw StoreError.corrupt("bad origin '\(row.text(0))'") }
+            try db.prepare("SELECT origin, counter, floor, sum FROM version").query { row in
+                let text = row.text(0)
+                guard Self.versionSum(text, row.int(1), row.int(2)) == row.int(3) else { throw StoreError.damaged(table: "version", key: text) }
+                guard let origin = ReplicaID(parsing: text) else { throw StoreError.corrupt("bad origin '\(text)'") }
                 version[origin] = UInt64(max(0, row.int(1)))
                 floor[origin] = UInt64(max(0, row.int(2)))
             }
             var ops: [Op] = []
-            try db.prepare("SELECT body FROM ops ORDER BY origin, counter").query { row in
-                ops.append(try WireCodec.decodeOp(row.blob(0)))
+            try db.prepare("SELECT origin, counter, body, sum FROM ops ORDER BY origin, counter").query { row in
+                let origin = row.text(0), counter = row.int(1), body = row.blob(2)
+                guard Self.opSum(origin, counter, body) == row.int(3) else { throw StoreError.damaged(table: "ops", key: "\(origin)#\(counter)") }
+                let op = try WireCodec.decodeOp(body)
+                guard op.origin.description == origin, op.counter == UInt64(max(0, counter)) else {
+                    throw StoreError.corrupt("op row \(origin)#\(counter) holds \(op.origin)#\(op.counter)")
+                }
+                ops.append(op)
             }
             var replica = Replica(restoring: id, schema: schema, wallClock: wallClock, records: records, version: version, floor: floor, ops: ops)
             let checkpoint = try Self.parseVersion(meta(Self.checkpointKey))
-            replica.rejoin(ops.lazy.filter { checkpoint?.covers($0.dot) != true })
-            return replica
+            let replay = ops.filter { checkpoint?.covers($0.dot) != true }
+            replica.rejoin(replay)
+            return LoadedReplica(replica: replica, replayedKeys: Set(replay.lazy.map(\.key)))
         }
     }
 
     /// Durably records a batch: the new ops, record states, and the replica's version and log
-    /// floors. One transaction, one fsync.
+    /// floors. One transaction, one fsync. `label` names the write path for crash tests.
     ///
     /// A record whose change came from ops in the log need not be written with them: loading
     /// rebuilds it from the ops. That is what makes replication cheap (an op is a small append,
@@ -144,37 +313,54 @@ public final class Store {
     /// the records table then reflects. Ops must not be compacted away before a checkpoint
     /// covers them.
     public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
-                       checkpoint: VersionVector? = nil) throws(StoreError) {
+                       checkpoint: VersionVector? = nil, label: String = "commit") throws(StoreError) {
+        var floors = storedFloor
         try wrap {
             try db.transaction {
                 if let checkpoint {
-                    try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                        .run([.text(Self.checkpointKey), .text(Self.formatVersion(checkpoint))])
+                    let text = Self.formatVersion(checkpoint)
+                    try upsertMeta.run([.text(Self.checkpointKey), .text(text), .int(Self.metaSum(Self.checkpointKey, text))])
                 }
                 for op in ops {
-                    try insertOp.run([.text(op.origin.description), .int(Int64(op.counter)), .blob(WireCodec.encodeOp(op))])
+                    let origin = op.origin.description, counter = Int64(op.counter), body = WireCodec.encodeOp(op)
+                    try insertOp.run([.text(origin), .int(counter), .blob(body), .int(Self.opSum(origin, counter, body))])
                 }
+                Self.faultPoint?("\(label).mid")
                 for (key, record) in records {
-                    try upsertRecord.run([.text(key.description), .blob(WireCodec.encodeRecord(key, record))])
+                    let text = key.description, body = WireCodec.encodeRecord(key, record)
+                    try upsertRecord.run([.text(text), .blob(body), .int(Self.recordSum(text, body))])
                 }
                 for (origin, counter) in version.sorted {
-                    try upsertVersion.run([.text(origin.description), .int(Int64(counter)), .int(Int64(floor[origin]))])
+                    floors[origin] = max(floors[origin], floor[origin])
+                    try writeVersion(origin, counter, floors[origin])
                 }
             }
         }
+        storedFloor = floors
+        Self.faultPoint?("\(label).committed")
+    }
+
+    private func writeVersion(_ origin: ReplicaID, _ counter: UInt64, _ floor: UInt64) throws {
+        let text = origin.description, c = Int64(counter), f = Int64(floor)
+        try upsertVersion.run([.text(text), .int(c), .int(f), .int(Self.versionSum(text, c, f))])
     }
 
     /// Drops ops at or below `floor` for each origin and remembers the floor.
     public func compact(floor: VersionVector, version: VersionVector) throws(StoreError) {
+        var floors = storedFloor
         try wrap {
             try db.transaction {
                 let delete = try db.prepare("DELETE FROM ops WHERE origin = ? AND counter <= ?")
                 for (origin, f) in floor.sorted {
                     try delete.run([.text(origin.description), .int(Int64(f))])
-                    try upsertVersion.run([.text(origin.description), .int(Int64(version[origin])), .int(Int64(f))])
+                    Self.faultPoint?("compaction.mid")
+                    floors[origin] = max(floors[origin], f)
+                    try writeVersion(origin, version[origin], floors[origin])
                 }
             }
         }
+        storedFloor = floors
+        Self.faultPoint?("compaction.committed")
     }
 
     /// `node@epoch=counter,...`: a version vector as meta text.

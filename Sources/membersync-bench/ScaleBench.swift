@@ -118,8 +118,8 @@ struct ScaleBench {
                 case .assign(let v): fc = .assign(field: field, value: v)
                 case .element(let e, let present): fc = present ? .add(field: field, element: e) : .remove(field: field, element: e)
                 }
-                let (_, directives) = try engines[m].localWrite(r.key, [fc], now: clock.get())
-                emit(m, directives)
+                let (_, commit) = try engines[m].localWrite(r.key, [fc], now: clock.get())
+                emit(m, commit.directives)
             }
             try drain()
             clock.update { $0 += 1 }

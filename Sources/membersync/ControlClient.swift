@@ -22,9 +22,24 @@ struct ControlClient {
         try socket.send([JSONView.encode(request)])
         var poller = Poller()
         poller.add(.socket(socket))
-        guard try poller.poll(timeoutMilliseconds: timeoutMilliseconds) == [0], let frames = try socket.receive(dontWait: true) else {
-            throw CLIFailure(message: "the node for \(dataDir) did not answer within \(timeoutMilliseconds / 1000) s", code: 2)
+        // Wait in slices, checking that the node still runs: a node that dies mid-request
+        // (a crash, a kill) never answers, and the user should hear so at once, not after the
+        // whole timeout. Its write may or may not have been stored.
+        var waited = 0
+        var frames: [[UInt8]]?
+        while frames == nil {
+            let slice = min(250, timeoutMilliseconds - waited)
+            if try poller.poll(timeoutMilliseconds: slice) == [0] { frames = try socket.receive(dontWait: true) }
+            waited += slice
+            if frames != nil { break }
+            if !Node.isRunning(dataDir: dataDir) {
+                throw CLIFailure(message: "the node for \(dataDir) stopped before it answered; the request may or may not have been carried out (check with get or status once it runs again)", code: 2)
+            }
+            if waited >= timeoutMilliseconds {
+                throw CLIFailure(message: "the node for \(dataDir) did not answer within \(timeoutMilliseconds / 1000) s", code: 2)
+            }
         }
+        guard let frames else { throw CLIFailure(message: "the node for \(dataDir) did not answer", code: 2) }
         let reply = try JSONView.decodeObject(frames.last ?? [])
         if reply["ok"] as? Bool == true { return reply["result"] ?? NSNull() }
         throw CLIFailure(message: reply["error"] as? String ?? "the node refused the request", code: 1)

@@ -46,6 +46,10 @@ struct SchemaCommand: ParsableCommand {
             }
             print(blocks.joined(separator: "\n\n"))
             print("\nids: \(Schema.idRule); FIELD= clears a field that is not required")
+            if collection == nil {
+                print("\nlimits every write and op is checked against:")
+                print(Output.table(["  LIMIT", "VALUE", "MEANING"], Limits.table.map { ["  " + $0.name, $0.value, $0.meaning] }))
+            }
         }
     }
 
@@ -61,7 +65,9 @@ struct SchemaCommand: ParsableCommand {
             }
             return ["name": c.name, "title_field": c.titleField, "fields": fields]
         }
-        return ["collections": list,
-                "limits": ["text_bytes": Schema.maxTextBytes, "set_element_bytes": Schema.maxElementBytes, "id": Schema.idRule]]
+        var limits: JSONObject = ["text_bytes": Schema.maxTextBytes, "set_element_bytes": Schema.maxElementBytes, "id": Schema.idRule]
+        // The whole limits table (MSP.md section 10), by its names.
+        for row in Limits.table { limits[row.name] = Int(row.value) ?? row.value }
+        return ["collections": list, "limits": limits]
     }
 }

@@ -34,7 +34,7 @@ struct Import: ParsableCommand {
     @Argument(help: "The file to import; - reads standard input.", completion: .file()) var file: String
     @Option(help: "json or csv (default: csv for a file name ending in .csv, else json).") var format: ExportFormatOption?
     @Option(name: .customLong("batch-size"), help: "Records per request to the node (1-5000).") var batchSize = 1000
-    @Flag(name: .customLong("check"), help: "Only check the file; write nothing.") var checkOnly = false
+    @Flag(name: .customLong("check"), help: "Only check the file against the schema and this node's write rules; write nothing.") var checkOnly = false
 
     func validate() throws {
         guard (1...5000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 5000") }
@@ -55,13 +55,20 @@ struct Import: ParsableCommand {
             let csv = (format ?? (file.lowercased().hasSuffix(".csv") ? .csv : .json)) == .csv
             let (records, problems) = csv ? ImportFormat.parseCSV(data) : ImportFormat.parse(data)
             if !problems.isEmpty { try reportProblems(problems, records: records.count) }
+            let client = options.client(timeoutSeconds: 120)
+            // The node checks every batch first (schema and write rules, applied in memory and
+            // taken back): a line that breaks a rule stops the import before anything is
+            // written, in any batch. Batches are stored one by one after that.
+            for start in stride(from: 0, to: records.count, by: batchSize) {
+                let batch = records[start..<min(start + batchSize, records.count)]
+                _ = try client.call(["command": "import", "records": batch.map(\.json), "lines": batch.map(\.line), "check": true])
+            }
             if checkOnly {
                 if options.json { Output.json(["file": file, "records": records.count, "problems": [Any]()]) } else {
                     print("\(file): \(records.count) record(s), no problems")
                 }
                 return
             }
-            let client = options.client(timeoutSeconds: 120)
             var totals = ["created": 0, "updated": 0, "unchanged": 0, "ops": 0]
             var bar = ProgressBar(label: "importing", unit: "records", json: options.json)
             var done = 0

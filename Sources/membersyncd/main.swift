@@ -11,7 +11,7 @@ import Glibc
 let stopRequested = Atomic<Bool>(false)
 
 let usageText = """
-    usage: membersyncd --config PATH [--check-config]
+    usage: membersyncd --config PATH [--check-config | --repair]
            membersyncd --version
 
     Runs a MemberSync node (member office or hub) as configured in the TOML file PATH.
@@ -19,6 +19,9 @@ let usageText = """
 
       -c, --config PATH   the node's configuration file
       --check-config      only check the configuration file, then exit (0 if valid, 78 if not)
+      --repair            when the replica database is damaged or missing: move it aside
+                          (replica.sqlite.damaged-TIME) and start as a new replica that
+                          fetches everything from its hub
       --version           print the version and exit
       -h, --help          print this help and exit
 
@@ -32,6 +35,7 @@ func usage() -> Never {
 
 var configPath: String?
 var checkOnly = false
+var repair = false
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
     switch arg {
@@ -43,6 +47,8 @@ while let arg = args.popFirst() {
         exit(0)
     case "--check-config":
         checkOnly = true
+    case "--repair":
+        repair = true
     case "--help", "-h":
         print(usageText, terminator: "")
         exit(0)
@@ -74,12 +80,15 @@ LoggingSystem.bootstrap { label in
 var logger = Logger(label: "membersyncd")
 logger[metadataKey: "node.id"] = "\(config.nodeID)"
 
+// Everything the daemon creates (database, WAL, sockets, snapshots) is its user's alone.
+umask(0o077)
 signal(SIGPIPE, SIG_IGN)
 signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
 signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
 
 do {
-    let node = try Node(config: config, logger: logger)
+    CrashPoint.installFromEnvironment()
+    let node = try Node(config: config, logger: logger, repair: repair)
     node.run { stopRequested.load(ordering: .relaxed) }
     logger.info("stopped cleanly")
 } catch {

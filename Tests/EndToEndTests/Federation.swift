@@ -86,12 +86,24 @@ final class Federation: @unchecked Sendable {
         XCTAssertEqual(r.status, 0, "admit \(name): \(r.stderr)")
     }
 
-    func start(_ name: String) throws {
+    /// Starts a node and waits until its control socket answers. `crashAt` (`LABEL:N`) makes
+    /// it SIGKILL itself at the Nth pass of a write path's crash point (see CrashPoint.swift).
+    func start(_ name: String, crashAt: String? = nil, arguments: [String] = []) throws {
         processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml",
-                                                    logPath: root + "/\(name).log")
+                                                    logPath: root + "/\(name).log", arguments: arguments,
+                                                    environment: crashAt.map { ["MEMBERSYNC_CRASH_AT": $0] } ?? [:])
         // Ready when the control socket answers.
         let ready = waitUntil(timeout: 10) { self.cli(["status", "--data-dir", self.dataDir(name), "--json"]).status != 2 }
         XCTAssertTrue(ready, "\(name) did not start; log:\n\(log(name))")
+    }
+
+    /// True while the node's process runs; a node that killed itself is reaped and forgotten.
+    func isRunning(_ name: String) -> Bool {
+        guard let p = processes[name] else { return false }
+        if p.isRunning { return true }
+        p.waitUntilExit()
+        processes[name] = nil
+        return false
     }
 
     func log(_ name: String) -> String {

@@ -42,9 +42,10 @@ final class HostileTests: XCTestCase {
     func hubStatus() -> [String: Any] { fed.status("brussels") }
 
     /// A raw DEALER speaking to the hub's ROUTER with the given CURVE key pair.
-    func rawDealer(_ context: ZMQContext, identity: String, key: CurveKeyPair) throws -> ZMQSocket {
+    func rawDealer(_ context: ZMQContext, identity: String, key: CurveKeyPair, receiveHighWaterMark: Int32? = nil) throws -> ZMQSocket {
         let s = try ZMQSocket(context, .dealer)
         try s.setLinger(milliseconds: 0)
+        if let receiveHighWaterMark { try s.setReceiveHighWaterMark(receiveHighWaterMark) }
         try s.setIdentity(Array(identity.utf8))
         try s.setReceiveTimeout(milliseconds: 1500)
         try s.makeCurveClient(serverKey: fed.curveKeys["brussels"]!, publicKey: key.publicKey, secretKey: key.secretKey)
@@ -191,6 +192,96 @@ final class HostileTests: XCTestCase {
         if partial >= 0 { close(partial) }
         mallory.close()
         huge.close()
+    }
+
+    /// An op by `origin` with a chosen counter, HLC and field context, signed with `signer`:
+    /// what a member holding its real key can send.
+    func crafted(_ origin: ReplicaID, counter: UInt64, hlc: HLC, _ key: String, _ field: String, _ value: String,
+                 context: VersionVector = VersionVector(), signer: SigningKeyPair) throws -> Op {
+        let dot = Dot(origin, counter)
+        let r = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.string(value))], context: context)
+        let exists = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.bool(true))], context: VersionVector())
+        var op = Op(origin: origin, counter: counter, hlc: hlc, key: try RecordKey(parsing: key),
+                    fields: [field: .register(r), Record.existsField: .register(exists)])
+        op.signature = signer.sign(WireCodec.canonicalBytes(op))
+        return op
+    }
+
+    func residentBytes(_ node: String) -> Int {
+        guard let pid = fed.processes[node]?.processIdentifier,
+              let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+
+    /// Issue 13 with real daemons: an admitted member (its real keys, validly signed ops)
+    /// sends counter bombs, a far-future stamp, contexts claiming every replica's future, and
+    /// floods the hub with SnapshotRequests it never reads. The hub neither crashes, nor
+    /// applies any of it, nor grows without bound; honest edits keep flowing; everything is
+    /// counted by reason.
+    func testAnAdmittedMemberCannotCrashPoisonOrFloodTheHub() throws {
+        try startSecure(extra: ["mallory"])
+        // Enough data that a snapshot page is megabytes (without quotas and the lower send
+        // high-water mark this flood grew the hub by over 500 MiB), little enough that digests
+        // stay cheap in a debug build.
+        let description = String(repeating: "d", count: 3000)
+        var lines = ""
+        for i in 0..<1500 { lines += "{\"key\":\"networks/n\(i)\",\"fields\":{\"name\":\"N\(i)\",\"description\":\"\(description)\"}}\n" }
+        let file = fed.root + "/networks.jsonl"
+        try lines.write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(fed.on("brussels", "import", file).status, 0)
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR", "partners+=mallory").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 60))
+        let hubReplica = ReplicaID(parsing: hubStatus()["replica"] as? String ?? "")!
+        let askerReplica = ReplicaID(parsing: fed.status("asker")["replica"] as? String ?? "")!
+
+        let (mallorySign, malloryCurve) = try keys(of: "mallory")
+        let context = try ZMQContext()
+        // It reads at most one answer ahead (and later none): answers it leaves unread queue at the hub.
+        let mallory = try rawDealer(context, identity: "mallory", key: malloryCurve, receiveHighWaterMark: 1)
+        _ = try mallory.send(WireCodec.encode(hello("mallory")))
+        XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
+        let me = ReplicaID(node: "mallory", epoch: 1)
+        let now = HLC(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0)
+        let hostile = [
+            try crafted(me, counter: 1 << 63, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try crafted(me, counter: 30_000_000, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try crafted(me, counter: 1, hlc: .max, "organisations/mallory", "name", "Future", signer: mallorySign),
+            try crafted(me, counter: 1, hlc: now, "projects/catchmr", "title", "Wiped",
+                        context: VersionVector([hubReplica: 1 << 62, askerReplica: 1 << 62, me: 1]), signer: mallorySign),
+        ]
+        _ = try mallory.send(WireCodec.encode(.push(hostile)))
+        XCTAssertNotNil(try mallory.receive(), "the push is acknowledged: the hub is alive")
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            let rejected = self.hubStatus()["ops_rejected"] as? [String: Int] ?? [:]
+            return rejected["gap-too-large"] == 3 && rejected["clock-skew"] == 1
+        }, "\(hubStatus()["ops_rejected"] ?? "no status")")
+
+        // Honest edits after the attack show everywhere; the hub's clock was not dragged.
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR 2").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        for node in ["brussels"] + members { XCTAssertEqual(field(node, "projects/catchmr", "title") as? String, "CatchMR 2", node) }
+        let history = fed.on("brussels", "history", "projects/catchmr", "--json").json as? [String: Any]
+        let stamps = (history?["ops"] as? [[String: Any]] ?? []).compactMap { $0["hlc"] as? Int }
+        XCTAssertFalse(stamps.isEmpty, "\(String(describing: history))")
+        for h in stamps { XCTAssertLessThan(UInt64(h) >> 16, now.milliseconds + 3_600_000, "no stamp in the far future") }
+
+        // 200 SnapshotRequests never read: the client reads nothing, so answers would queue.
+        let flood = mallory
+        let rssBefore = residentBytes("brussels")
+        let request = WireCodec.encode(.snapshotRequest(after: "", maxRecords: 0))
+        for _ in 0..<200 { _ = try flood.send(request, dontWait: true) }
+        sleep(4)
+        let rssAfter = residentBytes("brussels")
+        let refused = (hubStatus()["requests_refused"] as? [String: Int] ?? [:])["snapshot-quota"] ?? 0
+        XCTAssertGreaterThanOrEqual(refused, 200 - 8 - 16 * 5, "past its quota the client's requests go unanswered")
+        XCTAssertLessThan(rssAfter - rssBefore, 200 * 1024 * 1024, "the hub grew from \(rssBefore >> 20) MiB to \(rssAfter >> 20) MiB")
+        // Honest nodes are still served.
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker after the flood").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        XCTAssertEqual(field("baerum", "organisations/asker", "name") as? String, "Asker after the flood")
+        mallory.close()
     }
 
     func testSecureFallbackPeersSyncWhileTheHubIsDown() throws {

@@ -112,9 +112,10 @@ final class ImportParserTests: XCTestCase {
         let writes: [(key: RecordKey, changes: [FieldChange])] = (0..<50).map {
             (RecordKey(collection: "contacts", id: "c\($0)"), [.assign(field: "name", value: .string("C \($0)"))])
         }
-        let (ops, directives, failure) = e.localWriteBatch(writes, allowEmpty: true, now: 1)
+        let (ops, commit, failure) = e.localWriteBatch(writes, allowEmpty: true, now: 1)
         XCTAssertNil(failure)
         XCTAssertEqual(ops.count, 50)
+        let directives = try XCTUnwrap(commit).directives
         XCTAssertEqual(directives.filter { if case .persist = $0 { return true } else { return false } }.count, 1)
         guard case .persist(let persisted, let keys)? = directives.first else { return XCTFail("persist comes first") }
         XCTAssertEqual(persisted.count, 50)
@@ -127,7 +128,8 @@ final class ImportParserTests: XCTestCase {
         for i in 0..<10 { _ = try old.write(RecordKey(collection: "contacts", id: "c\(i)"), [.assign(field: "name", value: .string("C \(i)"))]) }
         var e = engine("spare")
         _ = try e.localWrite(RecordKey(collection: "contacts", id: "mine"), [.assign(field: "name", value: .string("Mine"))], now: 1)
-        let (report, directives) = try e.merge(backup: old)
+        let (report, commit) = try e.merge(backup: old)
+        let directives = commit.directives
         XCTAssertEqual(report.opsAdded, 10)
         XCTAssertEqual(report.recordsCreated, 10)
         XCTAssertEqual(report.recordsChanged.count, 10)

@@ -24,17 +24,17 @@ final class RecordCheckpointTests: XCTestCase {
         let edits = (0..<100).map { i in
             (key: RecordKey(collection: "contacts", id: "c\(i % 40)"), changes: [FieldChange.assign(field: "name", value: .string("Name \(i)"))])
         }
-        let (ops, directives, failure) = node.engine.localWriteBatch(edits, now: wallClockMilliseconds())
+        let (ops, commit, failure) = node.engine.localWriteBatch(edits, now: wallClockMilliseconds())
         XCTAssertNil(failure)
         XCTAssertEqual(ops.count, 100)
-        node.execute(directives)
+        try node.commitLocal(try XCTUnwrap(commit))
         XCTAssertEqual(node.dirtyRecords.count, 40, "the 40 records of the bulk commit wait for a checkpoint")
         XCTAssertEqual(try reloaded().digest(), node.engine.replica.digest(), "a reload replays the ops")
 
         // A single edit writes its record at once and leaves the others waiting.
         let (_, single) = try node.engine.localWrite(RecordKey(collection: "contacts", id: "c0"), [.assign(field: "role", value: .string("Adviser"))],
                                                      now: wallClockMilliseconds())
-        node.execute(single)
+        try node.commitLocal(single)
         XCTAssertEqual(node.dirtyRecords.count, 39)
         XCTAssertEqual(try reloaded().digest(), node.engine.replica.digest())
 

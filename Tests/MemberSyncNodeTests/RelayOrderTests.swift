@@ -20,9 +20,9 @@ final class RelayOrderTests: XCTestCase {
     /// A local write on `node` that is not routed anywhere: its op and directives.
     func writeUnrouted(_ net: inout SimulatedNetwork, _ node: String, _ k: String) throws -> (Op, [Directive]) {
         var e = net.engines[node]!
-        let result = try e.localWrite(key(k), name("x"), now: net.now)
+        let (op, commit) = try e.localWrite(key(k), name("x"), now: net.now)
         net.engines[node] = e
-        return result
+        return (op, commit.directives)
     }
 
     func testHubRelaysPushedOpsBeforeItsCommitAndAcksOnlyAfter() throws {

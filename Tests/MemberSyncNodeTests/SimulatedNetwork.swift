@@ -135,7 +135,7 @@ struct SimulatedNetwork {
         var e = engines[node]!
         let (op, out) = try e.localWrite(try RecordKey(parsing: key), changes, now: now)
         engines[node] = e
-        if !down.contains(node) { route(from: node, out) }
+        if !down.contains(node) { route(from: node, out.directives) }
         deliverAll()
         return op
     }

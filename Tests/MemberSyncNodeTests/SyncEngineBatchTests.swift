@@ -14,16 +14,35 @@ final class SyncEngineBatchTests: XCTestCase {
         return SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: Self.t))
     }
 
-    func testBatchPersistsOnceAndStopsAtTheFirstBadEdit() {
+    func testBatchPersistsOnce() throws {
         var e = engine("asker", hub: false)
         let good = (RecordKey(collection: "contacts", id: "a"), [FieldChange.assign(field: "name", value: .string("A"))])
-        let bad = (RecordKey(collection: "contacts", id: "b"), [FieldChange]())
-        let (ops, directives, failure) = e.localWriteBatch([good, good, bad, good], now: 1)
-        XCTAssertEqual(ops.map(\.counter), [1, 2])
-        XCTAssertEqual(failure?.index, 2)
+        let (ops, commit, failure) = e.localWriteBatch([good, good, good], now: 1)
+        XCTAssertNil(failure)
+        XCTAssertEqual(ops.map(\.counter), [1, 2, 3])
+        let directives = try XCTUnwrap(commit).directives
         XCTAssertEqual(directives.first, .persist(ops: ops, keys: [good.0]))
         XCTAssertEqual(directives.filter { if case .persist = $0 { return true } else { return false } }.count, 1)
-        XCTAssertEqual(e.replica.version[e.replica.id], 2)
+    }
+
+    /// All or nothing: a bad edit takes back the edits before it, so nothing of the batch is
+    /// applied, stored or sent, and the next write reuses the counters.
+    func testABadEditTakesBackTheWholeBatch() throws {
+        var e = engine("asker", hub: false)
+        let before = e.replica.digest()
+        let good = (RecordKey(collection: "contacts", id: "a"), [FieldChange.assign(field: "name", value: .string("A"))])
+        let bad = (RecordKey(collection: "contacts", id: "b"), [FieldChange]())
+        let (ops, commit, failure) = e.localWriteBatch([good, good, bad, good], now: 1)
+        XCTAssertEqual(failure?.index, 2)
+        XCTAssertTrue(ops.isEmpty)
+        XCTAssertNil(commit)
+        XCTAssertEqual(e.replica.version[e.replica.id], 0)
+        XCTAssertNil(e.replica.record(good.0), "the first two edits were taken back")
+        XCTAssertEqual(e.replica.digest(), before)
+        XCTAssertEqual(e.replica.logCount, 0)
+        XCTAssertEqual(e.counters.localWrites, 0)
+        let (op, _) = try e.localWrite(good.0, good.1, now: 2)
+        XCTAssertEqual(op.counter, 1, "the next write takes the first counter again")
     }
 
     func testSnapshotPagesCoverEveryRecordInKeyOrder() {
