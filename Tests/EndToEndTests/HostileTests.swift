@@ -41,37 +41,6 @@ final class HostileTests: XCTestCase {
 
     func hubStatus() -> [String: Any] { fed.status("brussels") }
 
-    /// A raw DEALER speaking to the hub's ROUTER with the given CURVE key pair.
-    func rawDealer(_ context: ZMQContext, identity: String, key: CurveKeyPair, receiveHighWaterMark: Int32? = nil) throws -> ZMQSocket {
-        let s = try ZMQSocket(context, .dealer)
-        try s.setLinger(milliseconds: 0)
-        if let receiveHighWaterMark { try s.setReceiveHighWaterMark(receiveHighWaterMark) }
-        try s.setIdentity(Array(identity.utf8))
-        try s.setReceiveTimeout(milliseconds: 1500)
-        try s.makeCurveClient(serverKey: fed.curveKeys["brussels"]!, publicKey: key.publicKey, secretKey: key.secretKey)
-        try s.connect(fed.endpoint("brussels"))
-        return s
-    }
-
-    func hello(_ node: String) -> Message {
-        .hello(Hello(nodeID: node, replica: ReplicaID(node: node, epoch: 1), role: "member", organisation: node,
-                     softwareVersion: "0.1.0", version: VersionVector()))
-    }
-
-    func keys(of node: String) throws -> (SigningKeyPair, CurveKeyPair) {
-        let dir = fed.dataDir(node)
-        let signHex = try String(contentsOfFile: dir + "/signing.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let curveSecret = try String(contentsOfFile: dir + "/curve.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (try SigningKeyPair(secretKey: Hex.decode(signHex)!),
-                CurveKeyPair(publicKey: CurveKeyPair.publicKey(forSecret: curveSecret)!, secretKey: curveSecret))
-    }
-
-    func craft(origin: String, epoch: UInt32, signer: SigningKeyPair?, _ key: String, _ changes: [FieldChange]) throws -> Op {
-        var r = Replica(id: ReplicaID(node: origin, epoch: epoch), wallClock: { UInt64(Date().timeIntervalSince1970 * 1000) })
-        if let signer { r.signer = { signer.sign(WireCodec.canonicalBytes($0)) } }
-        return try r.write(try RecordKey(parsing: key), changes)
-    }
-
     func testSecureFederationConvergesAndRefusesUnknownKeysAndForbiddenWrites() throws {
         try startSecure()
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker kommune").status, 0)
@@ -87,8 +56,8 @@ final class HostileTests: XCTestCase {
 
         // A client whose CURVE key is not in the roster never gets an answer.
         let context = try ZMQContext()
-        let stranger = try rawDealer(context, identity: "stranger", key: try CurveKeyPair.generate())
-        _ = try stranger.send(WireCodec.encode(hello("stranger")))
+        let stranger = try fed.rawDealer(context, identity: "stranger", key: try CurveKeyPair.generate())
+        _ = try stranger.send(WireCodec.encode(Crafted.hello("stranger")))
         XCTAssertNil(try stranger.receive(), "no Welcome for an unknown key")
         stranger.close()
         XCTAssertTrue(waitUntil(timeout: 5) {
@@ -123,28 +92,28 @@ final class HostileTests: XCTestCase {
         try startSecure(extra: ["mallory"])
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertNotNil(fed.converge(["brussels"] + members))
-        let (mallorySign, malloryCurve) = try keys(of: "mallory")
+        let (mallorySign, malloryCurve) = try fed.keys(of: "mallory")
         let context = try ZMQContext()
-        let mallory = try rawDealer(context, identity: "mallory", key: malloryCurve)
-        _ = try mallory.send(WireCodec.encode(hello("mallory")))
+        let mallory = try fed.rawDealer(context, identity: "mallory", key: malloryCurve)
+        _ = try mallory.send(WireCodec.encode(Crafted.hello("mallory")))
         XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
         // Mallory's key under another node's routing id: dropped unanswered. For a connected
         // node (asker) libzmq already refuses the duplicate id; for any other id the node's
         // check of the connection's ZAP user id drops every message.
         for victim in ["asker", "oslomet"] {
-            let imposter = try rawDealer(context, identity: victim, key: malloryCurve)
-            _ = try imposter.send(WireCodec.encode(hello(victim)))
+            let imposter = try fed.rawDealer(context, identity: victim, key: malloryCurve)
+            _ = try imposter.send(WireCodec.encode(Crafted.hello(victim)))
             XCTAssertNil(try imposter.receive(), "no Welcome for a connection claiming to be \(victim)")
             imposter.close()
         }
 
-        let honest = try craft(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
-        let forged = try craft(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
-        var altered = try craft(origin: "mallory", epoch: 2, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
+        let honest = try Crafted.write(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
+        let forged = try Crafted.write(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
+        var altered = try Crafted.write(origin: "mallory", epoch: 2, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
         altered = Op(origin: altered.origin, counter: altered.counter, hlc: altered.hlc, key: try RecordKey(parsing: "organisations/asker"),
                      fields: altered.fields, signature: altered.signature)
-        let unauthorised = try craft(origin: "mallory", epoch: 3, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Mine"))])
-        let template = try craft(origin: "mallory", epoch: 4, signer: nil, "organisations/mallory", [.assign(field: "name", value: .string("x"))])
+        let unauthorised = try Crafted.write(origin: "mallory", epoch: 3, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Mine"))])
+        let template = try Crafted.write(origin: "mallory", epoch: 4, signer: nil, "organisations/mallory", [.assign(field: "name", value: .string("x"))])
         var badSchema = Op(origin: template.origin, counter: 1, hlc: template.hlc, key: template.key, fields: [
             "population": .register(Register(siblings: [Sibling(dot: template.dot, hlc: template.hlc, value: .string("many"))], context: VersionVector())),
         ])
@@ -161,11 +130,11 @@ final class HostileTests: XCTestCase {
         _ = try mallory.send([Array("MSP/9".utf8), [], [], []])
         // Half-open TCP connections: one silent, one with a partial ZMTP greeting.
         let port = fed.ports["brussels"]!
-        let silent = tcpConnect(port)
-        let partial = tcpConnect(port)
+        let silent = Crafted.tcpConnect(port)
+        let partial = Crafted.tcpConnect(port)
         if partial >= 0 { _ = [UInt8]([0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3]).withUnsafeBytes { write(partial, $0.baseAddress, $0.count) } }
         // A message above the 8 MiB limit: libzmq drops the connection (ZMQ_MAXMSGSIZE).
-        let huge = try rawDealer(context, identity: "mallory-huge", key: malloryCurve)
+        let huge = try fed.rawDealer(context, identity: "mallory-huge", key: malloryCurve)
         _ = try huge.send([Array("MSP/1".utf8), [UInt8](repeating: 0x0a, count: 9 * 1024 * 1024)])
         XCTAssertNil(try huge.receive(), "no answer to an oversized message")
 
@@ -194,27 +163,6 @@ final class HostileTests: XCTestCase {
         huge.close()
     }
 
-    /// An op by `origin` with a chosen counter, HLC and field context, signed with `signer`:
-    /// what a member holding its real key can send.
-    func crafted(_ origin: ReplicaID, counter: UInt64, hlc: HLC, _ key: String, _ field: String, _ value: String,
-                 context: VersionVector = VersionVector(), signer: SigningKeyPair) throws -> Op {
-        let dot = Dot(origin, counter)
-        let r = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.string(value))], context: context)
-        let exists = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.bool(true))], context: VersionVector())
-        var op = Op(origin: origin, counter: counter, hlc: hlc, key: try RecordKey(parsing: key),
-                    fields: [field: .register(r), Record.existsField: .register(exists)])
-        op.signature = signer.sign(WireCodec.canonicalBytes(op))
-        return op
-    }
-
-    func residentBytes(_ node: String) -> Int {
-        guard let pid = fed.processes[node]?.processIdentifier,
-              let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
-        return kb * 1024
-    }
-
     /// Issue 13 with real daemons: an admitted member (its real keys, validly signed ops)
     /// sends counter bombs, a far-future stamp, contexts claiming every replica's future, and
     /// floods the hub with SnapshotRequests it never reads. The hub neither crashes, nor
@@ -236,19 +184,19 @@ final class HostileTests: XCTestCase {
         let hubReplica = ReplicaID(parsing: hubStatus()["replica"] as? String ?? "")!
         let askerReplica = ReplicaID(parsing: fed.status("asker")["replica"] as? String ?? "")!
 
-        let (mallorySign, malloryCurve) = try keys(of: "mallory")
+        let (mallorySign, malloryCurve) = try fed.keys(of: "mallory")
         let context = try ZMQContext()
         // It reads at most one answer ahead (and later none): answers it leaves unread queue at the hub.
-        let mallory = try rawDealer(context, identity: "mallory", key: malloryCurve, receiveHighWaterMark: 1)
-        _ = try mallory.send(WireCodec.encode(hello("mallory")))
+        let mallory = try fed.rawDealer(context, identity: "mallory", key: malloryCurve, receiveHighWaterMark: 1)
+        _ = try mallory.send(WireCodec.encode(Crafted.hello("mallory")))
         XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
         let me = ReplicaID(node: "mallory", epoch: 1)
         let now = HLC(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0)
         let hostile = [
-            try crafted(me, counter: 1 << 63, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
-            try crafted(me, counter: 30_000_000, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
-            try crafted(me, counter: 1, hlc: .max, "organisations/mallory", "name", "Future", signer: mallorySign),
-            try crafted(me, counter: 1, hlc: now, "projects/catchmr", "title", "Wiped",
+            try Crafted.op(me, counter: 1 << 63, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try Crafted.op(me, counter: 30_000_000, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try Crafted.op(me, counter: 1, hlc: .max, "organisations/mallory", "name", "Future", signer: mallorySign),
+            try Crafted.op(me, counter: 1, hlc: now, "projects/catchmr", "title", "Wiped",
                         context: VersionVector([hubReplica: 1 << 62, askerReplica: 1 << 62, me: 1]), signer: mallorySign),
         ]
         _ = try mallory.send(WireCodec.encode(.push(hostile)))
@@ -269,11 +217,11 @@ final class HostileTests: XCTestCase {
 
         // 200 SnapshotRequests never read: the client reads nothing, so answers would queue.
         let flood = mallory
-        let rssBefore = residentBytes("brussels")
+        let rssBefore = fed.residentBytes("brussels")
         let request = WireCodec.encode(.snapshotRequest(after: "", maxRecords: 0))
         for _ in 0..<200 { _ = try flood.send(request, dontWait: true) }
         sleep(4)
-        let rssAfter = residentBytes("brussels")
+        let rssAfter = fed.residentBytes("brussels")
         let refused = (hubStatus()["requests_refused"] as? [String: Int] ?? [:])["snapshot-quota"] ?? 0
         XCTAssertGreaterThanOrEqual(refused, 200 - 8 - 16 * 5, "past its quota the client's requests go unanswered")
         XCTAssertLessThan(rssAfter - rssBefore, 200 * 1024 * 1024, "the hub grew from \(rssBefore >> 20) MiB to \(rssAfter >> 20) MiB")
@@ -344,19 +292,5 @@ final class HostileTests: XCTestCase {
         XCTAssertNotEqual(p.terminationStatus, 0)
         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("chmod 600"), err)
-    }
-
-    func tcpConnect(_ port: Int) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        if !ok { close(fd); return -1 }
-        return fd
     }
 }
