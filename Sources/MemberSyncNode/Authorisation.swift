@@ -87,41 +87,120 @@ public struct WriteAuthority: Sendable {
         guard SigningKeyPair.verify(signature: op.signature, message: WireCodec.canonicalBytes(op), publicKey: key) else {
             throw AuthRejection(reason: "bad-signature", detail: "op \(op.dot) is not signed by \(op.origin.node)'s key")
         }
-        try checkRules(op, w, in: replica)
+        try checkRules(op, w, view: RightsView(replica.record(op.key)))
     }
 
     /// Checks this node's own edit before it is applied (signature added afterwards).
     public func checkLocal(_ op: Op, in replica: Replica) throws(AuthRejection) {
-        try checkRules(op, try writer(op.origin.node, in: replica), in: replica)
+        try checkRules(op, try writer(op.origin.node, in: replica), view: RightsView(replica.record(op.key)))
     }
 
-    /// The write rules, judged on the record as this replica holds it plus the op's own values
-    /// of the ownership fields (`contacts.organisation`, `projects.lead` / `projects.partners`).
-    func checkRules(_ op: Op, _ w: Writer, in replica: Replica) throws(AuthRejection) {
+    /// The write rules (MSP 11.4) for an op whose origin is `w`, judged on `view`: the rights
+    /// facts of the record the op is judged against (see `RightsView`).
+    func checkRules(_ op: Op, _ w: Writer, view: RightsView) throws(AuthRejection) {
         if w.hubOperator { return }
         func refuse(_ why: String) -> AuthRejection { AuthRejection(reason: "unauthorised", detail: why) }
-        guard let org = w.organisation else { throw refuse("node \(op.origin.node) has no organisation") }
-        let current = replica.record(op.key) ?? Record()
+        let who = op.origin.node
+        guard let org = w.organisation else { throw refuse("node \(who) has no organisation") }
+        let change = OpChange(op)
         switch op.key.collection {
         case "organisations":
             guard op.key.id == org else {
-                throw refuse("\(op.origin.node) may write only its own organisation record organisations/\(org), not \(op.key)")
+                throw refuse("\(who) may write only its own organisation record organisations/\(org), not \(op.key)")
             }
         case "contacts":
-            var values = current.register("organisation").siblings.map(\.value)
-            if case .register(let r)? = op.fields["organisation"] { values += r.siblings.map(\.value) }
-            guard !values.isEmpty, values.allSatisfy({ $0 == .string(org) }) else {
-                throw refuse("\(op.origin.node) may write only contacts whose organisation is \(org) (set organisation=\(org)); \(op.key) is not one")
+            // Every value the contact has had for the writer, and every value the op sets, is
+            // the writer's organisation: a member creates its own contacts and edits them, and
+            // only the hub operator moves a contact to another organisation.
+            let values = view.organisations.union(change.texts("organisation") ?? [])
+            guard !values.isEmpty, values == [org] else {
+                if !view.organisations.isEmpty, view.organisations == [org] {
+                    throw refuse("\(who) may not move \(op.key) to another organisation: only the hub operator moves contacts between organisations")
+                }
+                throw refuse("\(who) may write only contacts whose organisation is \(org) (set organisation=\(org)); \(op.key) is not one")
             }
         case "projects":
-            var involved = current.register("lead").siblings.contains { $0.value == .string(org) } || current.set("partners").contains(org)
-            if case .register(let r)? = op.fields["lead"], r.siblings.contains(where: { $0.value == .string(org) }) { involved = true }
-            if case .set(let s)? = op.fields["partners"], s.contains(org) { involved = true }
-            guard involved else {
-                throw refuse("\(op.origin.node) may write only projects \(org) leads or partners in (lead=\(org) or partners+=\(org)); \(op.key) is not one")
-            }
+            try checkProject(op, change, org: org, view: view, refuse)
         default:
-            throw refuse("only the hub operator writes \(op.key.collection); \(op.origin.node) is a member of \(org)")
+            throw refuse("only the hub operator writes \(op.key.collection); \(who) is a member of \(org)")
         }
     }
+
+    /// Projects: the lead changes `lead` and `partners` and may delete; a partner edits the
+    /// other fields and may remove only itself from `partners`; a member creates a project
+    /// only with itself as lead.
+    private func checkProject(_ op: Op, _ change: OpChange, org: String, view: RightsView,
+                              _ refuse: (String) -> AuthRejection) throws(AuthRejection) {
+        let who = op.origin.node
+        if view.isNew {
+            guard let leads = change.texts("lead"), leads == [org] else {
+                throw refuse("\(who) may write only projects \(org) leads or partners in, and creates a project only with itself as lead (lead=\(org)); \(op.key) is not one")
+            }
+            return
+        }
+        if view.leads.contains(org) { return }
+        guard view.partners.contains(org) else {
+            throw refuse("\(who) may write only projects \(org) leads or partners in; \(op.key) is not one (lead: \(Self.list(view.leads)))")
+        }
+        if change.texts("lead") != nil {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator changes the lead of \(op.key); \(org) is a partner")
+        }
+        if let partners = change.elements("partners"), partners != [org: false] {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator changes the partners of \(op.key); a partner may only remove itself (partners-=\(org))")
+        }
+        if change.deletes {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator deletes \(op.key)")
+        }
+    }
+
+    static func list(_ s: Set<String>) -> String { s.isEmpty ? "none" : s.sorted().joined(separator: ", ") }
+}
+
+/// The rights facts of one record that an op is judged against (MSP 11.4): who leads and
+/// partners in a project, which organisation a contact belongs to, and whether anything was
+/// written to the record before.
+public struct RightsView: Sendable, Equatable {
+    /// projects: every organisation a sibling of `lead` names.
+    public var leads: Set<String> = []
+    /// projects: the organisations in `partners`.
+    public var partners: Set<String> = []
+    /// contacts: every value a sibling of `organisation` has.
+    public var organisations: Set<String> = []
+    /// Nothing was written to the record before: the op creates it.
+    public var isNew = true
+
+    public init() {}
+
+    /// The facts as a record state holds them.
+    public init(_ record: Record?) {
+        guard let record else { return }
+        for s in record.register("lead").siblings { if case .string(let v) = s.value { leads.insert(v) } }
+        partners = record.set("partners").members
+        for s in record.register("organisation").siblings { if case .string(let v) = s.value { organisations.insert(v) } }
+        isNew = !record.exists && leads.isEmpty && partners.isEmpty && organisations.isEmpty
+    }
+}
+
+/// What an op changes, read from its field deltas (each carries only the op's own dot).
+struct OpChange {
+    let op: Op
+
+    init(_ op: Op) { self.op = op }
+
+    /// The text values a register field is set to, or nil when the op does not write it.
+    func texts(_ field: String) -> Set<String>? {
+        guard case .register(let r)? = op.fields[field] else { return nil }
+        var out = Set<String>()
+        for s in r.siblings { if case .string(let v) = s.value { out.insert(v) } }
+        return out
+    }
+
+    /// Set elements the op adds (true) or removes (false), or nil when it does not write the set.
+    func elements(_ field: String) -> [String: Bool]? {
+        guard case .set(let s)? = op.fields[field] else { return nil }
+        return s.elements.mapValues { r in r.siblings.contains { $0.value } }
+    }
+
+    /// The op deletes the record (`$exists = false`).
+    var deletes: Bool { op.fields[Record.existsField].map { if case .register(let r) = $0 { return r.siblings.contains { $0.value == .bool(false) } } else { return false } } ?? false }
 }

@@ -91,6 +91,84 @@ final class SecurityTests: XCTestCase {
         XCTAssertNoThrow(try net.write("brussels", "organisations/baerum", name("Bærum kommune")))
     }
 
+    func refusal(_ body: () throws -> Void, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            guard case ModelError.unauthorised(let why)? = error as? ModelError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertTrue(why.contains(expected), "'\(why)' should say \(expected)", file: file, line: line)
+        }
+    }
+
+    func value(_ net: SimulatedNetwork, _ node: String, _ k: String, _ field: String) -> Value? {
+        net.engines[node]!.replica.view(key(k))?.field(field)?.value
+    }
+
+    func members(_ net: SimulatedNetwork, _ node: String, _ k: String, _ field: String) -> [String] {
+        net.engines[node]!.replica.view(key(k))?.field(field)?.members ?? []
+    }
+
+    /// The lead and the hub operator change `lead` and `partners`; a partner edits the rest
+    /// and may only remove itself; a member creates a project only with itself as lead. The
+    /// same rules refuse a crafted remote op that bypasses the local check.
+    func testOnlyTheLeadOrTheHubChangesLeadAndPartnersAndAPartnerMayOnlyLeave() throws {
+        var net = try secureFederation(admit: members)
+        try net.write("brussels", "projects/catchmr", [.assign(field: "title", value: .string("CatchMR")),
+                                                       .assign(field: "lead", value: .string("baerum")), .add(field: "partners", element: "asker")])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("asker", "projects/catchmr", [.assign(field: "lead", value: .string("asker")), .assign(field: "status", value: .string("closed"))]) },
+                "only the lead (baerum) or the hub operator changes the lead")
+        refusal({ try net.write("asker", "projects/catchmr", [.add(field: "partners", element: "hamar")]) }, "a partner may only remove itself")
+        refusal({ try net.write("asker", "projects/catchmr", [.remove(field: "partners", element: "baerum")]) }, "a partner may only remove itself")
+        refusal({ var e = net.engines["asker"]!; _ = try e.localDelete(key("projects/catchmr"), now: net.now) }, "deletes projects/catchmr")
+        refusal({ try net.write("asker", "projects/new", [.assign(field: "title", value: .string("New"))]) }, "creates a project only with itself as lead")
+        refusal({ try net.write("asker", "projects/new", [.assign(field: "lead", value: .string("baerum"))]) }, "creates a project only with itself as lead")
+        try net.write("asker", "projects/catchmr", [.assign(field: "status", value: .string("running"))])
+        try net.write("asker", "projects/new", [.assign(field: "lead", value: .string("asker")), .add(field: "partners", element: "baerum")])
+        // The lead adds a partner and hands the lead over; then it is a member like any other.
+        try net.write("baerum", "projects/catchmr", [.add(field: "partners", element: "hamar")])
+        try net.write("baerum", "projects/catchmr", [.assign(field: "lead", value: .string("asker"))])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("baerum", "projects/catchmr", [.assign(field: "title", value: .string("Mine"))]) }, "leads or partners in")
+        try net.write("asker", "projects/catchmr", [.remove(field: "partners", element: "asker"), .add(field: "partners", element: "baerum")])
+        // A partner leaves; afterwards it may not write the project.
+        try net.write("baerum", "projects/new", [.remove(field: "partners", element: "baerum")])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("baerum", "projects/new", [.assign(field: "status", value: .string("idea"))]) }, "leads or partners in")
+        XCTAssertEqual(net.digests(everyone).count, 1)
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "lead"), .string("asker"))
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "status"), .string("running"))
+        XCTAssertEqual(members(net, "brussels", "projects/catchmr", "partners"), ["baerum", "hamar"])
+        XCTAssertEqual(members(net, "brussels", "projects/new", "partners"), [])
+        XCTAssertTrue(net.rejected.isEmpty, "\(net.rejected)")
+        // A hostile asker bypasses its own check: every node refuses the op.
+        let takeover = try craft(origin: "asker", signer: net.keys["asker"]!, "projects/new-one", [.assign(field: "lead", value: .string("baerum"))])
+        let grab = try craft(origin: "baerum", epoch: 98, signer: net.keys["baerum"]!, "projects/catchmr",
+                             [.assign(field: "lead", value: .string("baerum"))])
+        _ = pushToHub(&net, from: "asker", [takeover, grab])
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["unauthorised"], 2)
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "lead"), .string("asker"))
+    }
+
+    /// A member writes contacts of its own organisation; only the hub operator moves one.
+    func testOnlyTheHubOperatorMovesAContactToAnotherOrganisation() throws {
+        var net = try secureFederation(admit: members)
+        try net.write("asker", "contacts/kari", [.assign(field: "name", value: .string("Kari")), .assign(field: "organisation", value: .string("asker"))])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("asker", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))]) },
+                "only the hub operator moves contacts between organisations")
+        refusal({ try net.write("baerum", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))]) },
+                "contacts whose organisation is baerum")
+        let crafted = try craft(origin: "asker", signer: net.keys["asker"]!, "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))])
+        _ = pushToHub(&net, from: "asker", [crafted])
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["unauthorised"], 1)
+        try net.write("brussels", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))])
+        net.run(milliseconds: 300)
+        try net.write("baerum", "contacts/kari", [.assign(field: "role", value: .string("Adviser"))])
+        refusal({ try net.write("asker", "contacts/kari", [.assign(field: "role", value: .string("Gone"))]) }, "contacts whose organisation is asker")
+        net.run(milliseconds: 300)
+        XCTAssertEqual(net.digests(everyone).count, 1)
+        XCTAssertEqual(value(net, "asker", "contacts/kari", "role"), .string("Adviser"))
+    }
+
     func testForgedAlteredReplayedUnauthorisedAndMalformedOpsAreDroppedCountedAndReported() throws {
         var net = try secureFederation(admit: members)
         let askerKey = net.keys["asker"]!, baerumKey = net.keys["baerum"]!
