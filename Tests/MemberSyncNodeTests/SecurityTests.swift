@@ -252,6 +252,25 @@ final class SecurityTests: XCTestCase {
         }
     }
 
+    /// A member's signed op carrying a terminal escape sequence reaches nobody's screen: every
+    /// node refuses it as a schema violation, and the local write is refused with the reason.
+    func testValuesWithControlCharactersAreRefusedLocallyAndRemotely() throws {
+        var net = try secureFederation(admit: members)
+        XCTAssertThrowsError(try net.write("asker", "organisations/asker", name("\u{1B}]0;pwned\u{7}Asker"))) { error in
+            XCTAssertTrue("\(error)".contains("control character U+001B (ESC)"), "\(error)")
+        }
+        let template = try craft(origin: "asker", signer: nil, "organisations/asker", name("x"))
+        var hostile = Op(origin: template.origin, counter: 1, hlc: template.hlc, key: template.key, fields: [
+            "name": .register(Register(siblings: [Sibling(dot: template.dot, hlc: template.hlc, value: .string("\u{1B}[2J\u{1B}[31mAsker"))], context: VersionVector())),
+        ])
+        hostile.signature = net.keys["asker"]!.sign(WireCodec.canonicalBytes(hostile))
+        let out = pushToHub(&net, from: "asker", [hostile])
+        XCTAssertFalse(net.engines["brussels"]!.replica.holds(hostile.dot))
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected, ["schema": 1])
+        XCTAssertTrue(out.contains { if case .rejected(_, "schema", let detail) = $0 { return detail.contains("control character") } else { return false } })
+        XCTAssertNil(net.engines["brussels"]!.replica.view(key("organisations/asker")))
+    }
+
     /// Hostile bytes all the way into a secure engine: signed ops are mutated at random on the
     /// wire; whatever still decodes is pushed to the hub. Only ops whose canonical bytes are
     /// exactly those an admitted origin signed may ever be applied.
