@@ -121,7 +121,7 @@ extension Node {
             "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
             "messages_dropped": dropped, "clients": clients,
-            "uptime_seconds": (now &- startedAt) / 1000,
+            "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
         ]
         if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
         return out

@@ -199,7 +199,15 @@ public struct SyncEngine: Sendable {
     }
 
     func isUp(_ s: LinkState, now: UInt64) -> Bool {
-        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds)
+        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
+    }
+
+    /// With security on, a link whose other end the roster revokes is never used: nothing is
+    /// pushed to it, pulled from it or taken from it (MSP 11.5).
+    func leadsToRevokedNode(_ s: LinkState) -> Bool {
+        guard authority != nil, let node = s.remoteNode, node != config.nodeID,
+              let entry = WriteAuthority.rosterEntry(node, in: replica) else { return false }
+        return WriteAuthority.isRevoked(entry)
     }
 
     /// The preferred hub that is answering, if any.
@@ -430,6 +438,12 @@ public struct SyncEngine: Sendable {
 
     /// Handles a request that arrived on this node's ROUTER from `client` (its routing id).
     public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
+        // A node the roster revokes gets nothing from us, not even an error (MSP 11.5); the
+        // reactor drops its messages before they get here too.
+        if authority != nil, let entry = WriteAuthority.rosterEntry(String(decoding: client, as: UTF8.self), in: replica),
+           WriteAuthority.isRevoked(entry) {
+            return []
+        }
         switch message {
         case .hello(let h):
             if authority != nil, client != Array(h.nodeID.utf8) {

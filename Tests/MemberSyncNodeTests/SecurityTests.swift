@@ -241,7 +241,9 @@ final class SecurityTests: XCTestCase {
         net.run(milliseconds: 300)
         // A copy of asker's key keeps signing, e.g. on a stolen laptop.
         let late = try craft(origin: "asker", epoch: 2, signer: net.keys["asker"]!, "organisations/asker", name("Stolen"))
-        _ = pushToHub(&net, from: "asker", [late])
+        // Relayed by another node: asker itself is not even answered any more.
+        XCTAssertTrue(pushToHub(&net, from: "asker", [late]).isEmpty)
+        _ = pushToHub(&net, from: "baerum", [late])
         var baerum = net.engines["baerum"]!
         _ = baerum.onSubscription(.hub(0), .op(late), now: net.now)
         net.engines["baerum"] = baerum
@@ -269,6 +271,28 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected, ["schema": 1])
         XCTAssertTrue(out.contains { if case .rejected(_, "schema", let detail) = $0 { return detail.contains("control character") } else { return false } })
         XCTAssertNil(net.engines["brussels"]!.replica.view(key("organisations/asker")))
+    }
+
+    /// With the hub down, members sync with their fallback peers, but never with one the
+    /// roster revokes: nothing reaches it and nothing it sends is taken.
+    func testFallbackPeersStopSyncingWithARevokedPeer() throws {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub, secure: true, organisation: "oslo-region-european-office")
+        net.addNode("asker", role: .member, hubs: ["brussels"], peers: ["baerum"], secure: true)
+        net.addNode("baerum", role: .member, hubs: ["brussels"], peers: ["asker"], secure: true)
+        for m in members { try admit(&net, m) }
+        net.run(milliseconds: 500)
+        try net.write("brussels", "nodes/baerum", [.assign(field: "revoked", value: .bool(true))])
+        net.run(milliseconds: 500)
+        net.down.insert("brussels")
+        // Publications never reach it: every node's ZAP handler refuses its SUB (HostileTests).
+        net.publishLoss = 1.0
+        net.run(milliseconds: 1000)
+        try net.write("asker", "organisations/asker", name("Asker"))
+        net.run(milliseconds: 1000)
+        XCTAssertNil(net.engines["baerum"]!.replica.view(key("organisations/asker")), "neither pushed to it nor served to its pulls")
+        XCTAssertTrue(net.engines["asker"]!.syncLinks(now: net.now).isEmpty, "asker syncs with nobody")
+        refusal({ try net.write("baerum", "organisations/baerum", name("Still here")) }, "baerum is revoked")
     }
 
     /// Hostile bytes all the way into a secure engine: signed ops are mutated at random on the
