@@ -132,6 +132,7 @@ public struct Schema: Sendable {
             "role": .oneOf(["member", "hub"]),
             "endpoints": .textSet,
             "revoked": .boolean,
+            "accepted_through": .text,
         ]),
     ])
 

@@ -128,6 +128,7 @@ extension Node {
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
             changes.append(.assign(field: "organisation", value: .string(org)))
         }
+        changes = engine.withRevocationFacts(key, changes)
         let op: Op, directives: [Directive]
         do { (op, directives) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(directives)

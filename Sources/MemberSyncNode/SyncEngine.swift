@@ -123,11 +123,11 @@ public enum EngineEvent: Sendable, Equatable {
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
     public let config: NodeConfig
-    public private(set) var replica: Replica
+    public internal(set) var replica: Replica
     public private(set) var hubs: [LinkState]
     public private(set) var peers: [LinkState]
     public private(set) var clients: [String: ClientInfo] = [:]
-    public private(set) var counters = EngineCounters()
+    public internal(set) var counters = EngineCounters()
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
@@ -138,8 +138,15 @@ public struct SyncEngine: Sendable {
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when the config says `insecure = true`.
     public let authority: WriteAuthority?
-    /// Rejections since the last directives were built, reported as `.rejected` directives.
-    private var rejections: [Directive] = []
+    /// Rejections since the last directives were built, reported as `.rejected` directives,
+    /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
+    /// out ahead of the next directives (see `reconsider`).
+    var rejections: [Directive] = []
+    /// Records rebuilt when the engine started (held ops the rules refuse): stored at the
+    /// first tick.
+    private var repairedAtStart = Set<RecordKey>()
+    /// This node's own counter up to which its local writes were checked for rights changes.
+    private var ownCounterReconsidered: UInt64 = 0
     /// Events not yet taken by the reactor; bounded so a driver that never drains them
     /// (a test) cannot grow it without limit.
     public private(set) var events: [EngineEvent] = []
@@ -168,6 +175,22 @@ public struct SyncEngine: Sendable {
             hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
         hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
         peers = config.peers.map { LinkState(endpoint: $0) }
+        if authority != nil { startJudging() }
+    }
+
+    /// With security on: index the records whose rights depend on their history, and judge
+    /// every held op (the store keeps the ops, not which of them the rules refuse, and may
+    /// have joined refused ones into records it rebuilt from the log).
+    private mutating func startJudging() {
+        replica.indexHistory(of: WriteAuthority.rightsFields)
+        var nodes = Set<String>()
+        for (r, _) in replica.version.sorted { nodes.insert(r.node) }
+        for (r, _) in replica.logFloor.sorted { nodes.insert(r.node) }
+        for op in replica.heldOps() { nodes.insert(op.origin.node) }
+        let change = judgeAgain(keys: [], nodes: nodes)
+        for op in change.released { replica.release(op.dot) }
+        repairedAtStart = replica.withhold(change.withheld.map(\.op.dot))
+        ownCounterReconsidered = replica.version[replica.id]
     }
 
     var id: ReplicaID { replica.id }
@@ -178,7 +201,7 @@ public struct SyncEngine: Sendable {
         return events
     }
 
-    private mutating func note(_ e: EngineEvent) {
+    mutating func note(_ e: EngineEvent) {
         if events.count < Self.maxQueuedEvents { events.append(e) }
     }
 
@@ -247,6 +270,15 @@ public struct SyncEngine: Sendable {
     }
 
     // MARK: local writes
+
+    /// An edit of `nodes/<id>` that revokes the node also records which of its ops stay
+    /// accepted: those of its replicas this node holds now (`accepted_through`, MSP 11.5), so
+    /// every node refuses exactly its later ones. Callers pass every roster edit through this.
+    public func withRevocationFacts(_ key: RecordKey, _ changes: [FieldChange]) -> [FieldChange] {
+        guard key.collection == "nodes", changes.contains(.assign(field: "revoked", value: .bool(true))),
+              !changes.contains(where: { $0.field == "accepted_through" }) else { return changes }
+        return changes + [.assign(field: "accepted_through", value: .string(WriteAuthority.formatCounters(replica.version, node: key.id)))]
+    }
 
     /// Applies a user's edit. The directives persist it (before the caller answers "ok"),
     /// publish it, and push it to whoever this node syncs with.
@@ -339,6 +371,8 @@ public struct SyncEngine: Sendable {
         var keys = Set(changed)
         keys.formUnion(applied.map(\.key))
         var out: [Directive] = [.persist(ops: applied, keys: keys.sorted())]
+        out += rejections
+        rejections = []
         if replica.logFloor != before.logFloor { out.append(.persistCompaction) }
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
@@ -368,6 +402,7 @@ public struct SyncEngine: Sendable {
         var retry: [Op] = []
         var rosterChanged = false
         var queue = ops
+        var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
         for pass in 0..<3 {
             var refused: [(Op, String, String)] = []
             for op in queue {
@@ -379,12 +414,23 @@ public struct SyncEngine: Sendable {
                     // `apply` validates the op itself; the write rules need a valid op first.
                     if let authority {
                         try replica.validate(op)
-                        try authority.checkRemote(op, in: replica)
+                        let writer = try authority.verify(op, in: replica)
+                        // A member's rights write may change the verdict on others (MSP 11.7).
+                        if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
+                        if let e = authority.verdict(op, writer, in: replica) {
+                            // Validly signed and refused by rules every node applies alike:
+                            // held without its effect, so it is never fetched again.
+                            try replica.hold(op)
+                            applied.append(op)
+                            refused.append((op, e.reason, e.detail))
+                            continue
+                        }
                     }
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
-                        if op.key.collection == "nodes" { rosterChanged = true }
+                        if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
+                        if WriteAuthority.isRightsWrite(op) { rightsChanged.insert(op.key) }
                     }
                 } catch let e as AuthRejection {
                     refused.append((op, e.reason, e.detail))
@@ -398,7 +444,7 @@ public struct SyncEngine: Sendable {
                     refused.append((op, "other", "\(error)"))
                 }
             }
-            retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
+            retry = refused.filter { $0.1 == "unknown-origin" || ($0.1 == "unauthorised" && !replica.holds($0.0.dot)) }.map(\.0)
             let final = pass == 2 || !rosterChanged || retry.isEmpty
             for (op, reason, detail) in refused where final || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
@@ -410,6 +456,11 @@ public struct SyncEngine: Sendable {
             rosterChanged = false
         }
         if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
+        // A rights write or a roster change that did not see some held op may change its
+        // verdict: judge those again.
+        if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
+            reconsider(keys: rightsChanged, nodes: rosterNodes)
+        }
         return applied
     }
 
@@ -780,9 +831,37 @@ public struct SyncEngine: Sendable {
 
     // MARK: time
 
+    /// This node's own rights writes and roster changes may change the verdict on held ops
+    /// they did not see (withheld ones: the local edit's context covers only what the record
+    /// shows). Local writes go through a path this engine does not watch, so each tick looks
+    /// at the own ops made since the last one.
+    mutating func reconsiderOwnWrites() {
+        let mine = replica.version[replica.id]
+        guard mine > ownCounterReconsidered else { return }
+        var keys = Set<RecordKey>(), nodes = Set<String>()
+        var c = ownCounterReconsidered + 1
+        while c <= mine {
+            if let op = replica.op(Dot(replica.id, c)) {
+                if WriteAuthority.isRightsWrite(op) { keys.insert(op.key) }
+                if op.key.collection == "nodes" { nodes.insert(op.key.id) }
+            }
+            c += 1
+        }
+        ownCounterReconsidered = mine
+        if !keys.isEmpty || !nodes.isEmpty { reconsider(keys: keys, nodes: nodes) }
+    }
+
     /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
     public mutating func onTick(now: UInt64) -> [Directive] {
         var out: [Directive] = []
+        if authority != nil {
+            reconsiderOwnWrites()
+            if !repairedAtStart.isEmpty {
+                rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))
+                repairedAtStart = []
+            }
+            out += persist([])
+        }
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
             if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }

@@ -188,16 +188,19 @@ final class SecurityTests: XCTestCase {
         let out = pushToHub(&net, from: "asker", [honest, forged, altered, unsigned, unauthorised, stranger, badSchema, honest])
         let hub = net.engines["brussels"]!
         XCTAssertTrue(hub.replica.holds(honest.dot))
-        for bad in [forged, altered, unsigned, unauthorised, stranger, badSchema] {
+        for bad in [forged, altered, unsigned, stranger, badSchema] {
             XCTAssertFalse(hub.replica.holds(bad.dot), "\(bad.dot) must not be applied")
         }
+        // Validly signed and refused by the rules: held without effect, so that every node
+        // holds it alike and nobody fetches it again.
+        XCTAssertTrue(hub.replica.holds(unauthorised.dot) && hub.replica.withheld.contains(unauthorised.dot))
         XCTAssertEqual(hub.counters.opsRejected, ["bad-signature": 3, "unauthorised": 1, "unknown-origin": 1, "schema": 1])
         XCTAssertEqual(hub.counters.opsDuplicate, 1, "the replayed op is a harmless duplicate")
         let reported = out.compactMap { d -> String? in if case .rejected(_, let reason, _) = d { return reason } else { return nil } }
         XCTAssertEqual(reported.count, 6)
         // The push is still acknowledged and the honest op relayed: the stream goes on.
         XCTAssertTrue(out.contains { if case .reply(_, .ack) = $0 { return true } else { return false } })
-        XCTAssertEqual(out.filter { if case .relay(.op) = $0 { return true } else { return false } }.count, 1)
+        XCTAssertEqual(out.filter { if case .relay(.op) = $0 { return true } else { return false } }.count, 2, "the honest op and the held refused one")
         XCTAssertEqual(hub.replica.view(key("organisations/asker"))?.fields.first { $0.name == "name" }?.value, .string("Asker"))
         XCTAssertNil(hub.replica.view(key("organisations/baerum")))
         // A member verifies too: a forged op relayed by a hostile peer on its SUB is dropped.
@@ -248,7 +251,7 @@ final class SecurityTests: XCTestCase {
         _ = baerum.onSubscription(.hub(0), .op(late), now: net.now)
         net.engines["baerum"] = baerum
         for n in ["brussels", "baerum"] {
-            XCTAssertFalse(net.engines[n]!.replica.holds(late.dot), n)
+            XCTAssertTrue(net.engines[n]!.replica.withheld.contains(late.dot), n)
             XCTAssertEqual(net.engines[n]!.counters.opsRejected["revoked"], 1, n)
             XCTAssertEqual(net.engines[n]!.replica.view(key("organisations/asker"))?.fields.first { $0.name == "name" }?.value, .string("Asker"), "earlier ops stay")
         }
