@@ -23,7 +23,7 @@ public struct LocalUndo: Sendable {
 public struct Replica: Sendable {
     public let id: ReplicaID
     public let schema: Schema
-    public private(set) var records: [RecordKey: Record] = [:]
+    public internal(set) var records: [RecordKey: Record] = [:]
     /// Per origin, the highest counter up to which every op has been applied.
     public private(set) var version = VersionVector()
     /// Ops applied ahead of a gap, per origin; folded into `version` once the gap fills.
@@ -38,6 +38,14 @@ public struct Replica: Sendable {
     /// Signs this replica's own ops before they are committed (the node installs the origin's
     /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
     public var signer: (@Sendable (Op) -> [UInt8])?
+    /// Held ops whose effect the records do not show: the write rules refuse them (see
+    /// `Replica+Withheld.swift`). Not stored: the node derives it from the ops and the rules.
+    public internal(set) var withheld: Set<Dot> = []
+    /// Held ops per record, for the collections `indexHistory` names (empty otherwise), and
+    /// among them the ops that write one of the collection's tracked fields.
+    var history: [RecordKey: [Dot]] = [:]
+    var trackedHistory: [RecordKey: [Dot]] = [:]
+    var historyCollections: [String: Set<String>] = [:]
 
     public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
         self.id = id
@@ -220,6 +228,14 @@ public struct Replica: Sendable {
         for (key, record) in undo.records { records[key] = record }
         log[id]?.drop(above: undo.counter)
         version[id] = undo.counter
+        // The history index must not keep the taken-back dots: the next write reuses them.
+        if !historyCollections.isEmpty {
+            let gone: (Dot) -> Bool = { $0.replica == self.id && $0.counter > undo.counter }
+            for key in undo.records.keys {
+                history[key]?.removeAll(where: gone)
+                trackedHistory[key]?.removeAll(where: gone)
+            }
+        }
     }
 
     /// Checks that an op is well formed and obeys the schema, without applying it.
@@ -276,6 +292,8 @@ public struct Replica: Sendable {
         clock.observe(op.hlc)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
+        // Remote rights writes must be in the history index: the write rules judge by it.
+        if !historyCollections.isEmpty { noteHistory(op) }
         return .applied
     }
 
@@ -372,6 +390,29 @@ public struct Replica: Sendable {
         records[op.key, default: Record()].join(op.fields)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
+        if !historyCollections.isEmpty { noteHistory(op) }
+    }
+
+    /// Holds an op without applying it: it is logged (served to others, never fetched again)
+    /// and its dot counts as held, but the records do not change. For ops the write rules
+    /// refuse: every node refuses them alike, so every node holds them alike.
+    public mutating func hold(_ op: Op) throws(ModelError) {
+        if holds(op.dot) { return }
+        try validate(op)
+        clock.observe(op.hlc)
+        log[op.origin, default: OriginLog()].insert(op)
+        markHeld(op.dot)
+        withheld.insert(op.dot)
+        if !historyCollections.isEmpty { noteHistory(op) }
+    }
+
+    /// The held ops of every replica of node `node`, in counter order per replica.
+    public func heldOps(of node: String) -> [Op] {
+        var out: [Op] = []
+        for (origin, originLog) in log where origin.node == node {
+            for case let op? in originLog.ops { out.append(op) }
+        }
+        return out
     }
 
     private mutating func markHeld(_ dot: Dot) {

@@ -137,6 +137,7 @@ public struct Schema: Sendable {
             "role": .oneOf(["member", "hub"]),
             "endpoints": .textSet,
             "revoked": .boolean,
+            "accepted_through": .text,
         ]),
     ])
 
@@ -188,6 +189,7 @@ public struct Schema: Sendable {
         switch (type, value) {
         case (.text, .string(let s)):
             if s.utf8.count > Self.maxTextBytes { throw fail("text longer than \(Self.maxTextBytes) bytes") }
+            if let why = TextRules.problem(in: s, field: field) { throw fail(why) }
         case (.integer, .int), (.boolean, .bool):
             break
         case (.date, .string(let s)):
@@ -211,6 +213,7 @@ public struct Schema: Sendable {
             if element.isEmpty || element.utf8.count > Self.maxElementBytes {
                 throw fail("set elements are 1-\(Self.maxElementBytes) bytes")
             }
+            if let why = TextRules.problem(in: element, field: nil) { throw fail(why) }
         case .referenceSet(let target):
             if !isValidSlug(element) { throw fail("'\(element)' is not an id of \(target)") }
         default:

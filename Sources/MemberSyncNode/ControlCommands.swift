@@ -21,7 +21,7 @@ extension Node {
         case "set":
             let k = try key()
             let args = request["changes"] as? [String] ?? []
-            let changes = try EditParser.changes(args, key: k, schema: engine.replica.schema)
+            let changes = engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema))
             let (op, commit): (Op, LocalCommit)
             do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
             try commitLocal(commit, received: received)
@@ -39,7 +39,7 @@ extension Node {
                 do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError("edit \(i): \(error.description)") }
                 let args = e["changes"] as? [String] ?? []
                 if args.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
-                do { edits.append((k, try EditParser.changes(args, key: k, schema: engine.replica.schema))) } catch {
+                do { edits.append((k, engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema)))) } catch {
                     throw ControlError("edit \(i): \(error.message)")
                 }
             }
@@ -129,7 +129,7 @@ extension Node {
             "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
             "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
             "messages_dropped": dropped, "clients": clients,
-            "uptime_seconds": (now &- startedAt) / 1000,
+            "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
         ]
         if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
         // A member's view of its hub: the active one, else the one heard from last.

@@ -110,17 +110,21 @@ extension Node {
         guard let org = request["organisation"] as? String, isValidSlug(org) else {
             throw ControlError("admit needs --organisation ORG, the id of an organisation (a lowercase slug)")
         }
+        // A node of an organisation the directory does not know could write nothing but its
+        // own (non-existent) organisation record: most likely a typo.
+        guard engine.replica.view(RecordKey(collection: "organisations", id: org)) != nil else {
+            throw ControlError("no organisation '\(org)' in the directory: create organisations/\(org) first (membersync set organisations/\(org) name=...), or check the spelling")
+        }
         let key = RecordKey(collection: "nodes", id: id)
         let existed = engine.replica.view(key) != nil
         var changes: [String] = ["organisation=\(org)", "revoked=false", "role=\(request["role"] as? String ?? "member")"]
         if let k = request["curve_key"] as? String {
-            // A CURVE public key in Z85 text is 40 characters.
-            guard k.count == 40 else { throw ControlError("--curve-key must be a CURVE public key in Z85 text (40 characters), got \(k.count)") }
+            if let why = KeyText.curveKeyProblem(k) { throw ControlError("--curve-key: \(why)") }
             changes.append("curve_key=\(k)")
         }
         if let k = request["signing_key"] as? String {
-            guard !k.isEmpty else { throw ControlError("--signing-key is empty") }
-            changes.append("signing_key=\(k)")
+            if let why = KeyText.signingKeyProblem(k) { throw ControlError("--signing-key: \(why)") }
+            changes.append("signing_key=\(k.lowercased())")
         }
         for e in request["endpoints"] as? [String] ?? [] { changes.append("endpoints+=\(e)") }
         let parsed = try EditParser.changes(changes, key: key, schema: engine.replica.schema)
@@ -147,6 +151,7 @@ extension Node {
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
             changes.append(.assign(field: "organisation", value: .string(org)))
         }
+        changes = engine.withRevocationFacts(key, changes)
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)

@@ -58,6 +58,10 @@ public enum ImportFormat {
             var bytes = raw
             if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if let bad = TextRules.firstInvalidUTF8(bytes) {
+                problems.append(ImportProblem(line: lineNumber, message: "not valid UTF-8 (byte \(bad + 1) of the line); save the file as UTF-8"))
+                continue
+            }
             let object: Any
             do {
                 object = try JSONSerialization.jsonObject(with: Data(bytes))

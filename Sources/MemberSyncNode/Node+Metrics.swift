@@ -17,6 +17,7 @@ extension Node {
     func health(now: UInt64) -> NodeHealth {
         var reasons: [String] = []
         if let f = storageFailure { reasons.append("storage failing: \(f)") }
+        if isRevokedItself { reasons.append("revoked: the roster revokes this node; every node refuses its connections and its edits") }
         let syncing = engine.syncLinks(now: now)
         if !config.hubEndpoints.isEmpty && engine.activeHub(now: now) == nil {
             reasons.append(syncing.isEmpty ? "no hub or fallback peer reachable" : "no hub reachable (syncing with fallback peers)")

@@ -211,11 +211,11 @@ public enum EngineEvent: Sendable, Equatable {
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
     public let config: NodeConfig
-    public private(set) var replica: Replica
+    public internal(set) var replica: Replica
     public private(set) var hubs: [LinkState]
     public private(set) var peers: [LinkState]
     public private(set) var clients: [String: ClientInfo] = [:]
-    public private(set) var counters = EngineCounters()
+    public internal(set) var counters = EngineCounters()
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
@@ -226,8 +226,15 @@ public struct SyncEngine: Sendable {
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when the config says `insecure = true`.
     public let authority: WriteAuthority?
-    /// Rejections since the last directives were built, reported as `.rejected` directives.
-    private var rejections: [Directive] = []
+    /// Rejections since the last directives were built, reported as `.rejected` directives,
+    /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
+    /// out ahead of the next directives (see `reconsider`).
+    var rejections: [Directive] = []
+    /// Records rebuilt when the engine started (held ops the rules refuse): stored at the
+    /// first tick.
+    private var repairedAtStart = Set<RecordKey>()
+    /// This node's own counter up to which its local writes were checked for rights changes.
+    private var ownCounterReconsidered: UInt64 = 0
     /// Events not yet taken by the reactor; bounded so a driver that never drains them
     /// (a test) cannot grow it without limit.
     public private(set) var events: [EngineEvent] = []
@@ -267,6 +274,22 @@ public struct SyncEngine: Sendable {
             hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
         hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
         peers = config.peers.map { LinkState(endpoint: $0) }
+        if authority != nil { startJudging() }
+    }
+
+    /// With security on: index the records whose rights depend on their history, and judge
+    /// every held op (the store keeps the ops, not which of them the rules refuse, and may
+    /// have joined refused ones into records it rebuilt from the log).
+    private mutating func startJudging() {
+        replica.indexHistory(of: WriteAuthority.rightsFields)
+        var nodes = Set<String>()
+        for (r, _) in replica.version.sorted { nodes.insert(r.node) }
+        for (r, _) in replica.logFloor.sorted { nodes.insert(r.node) }
+        for op in replica.heldOps() { nodes.insert(op.origin.node) }
+        let change = judgeAgain(keys: [], nodes: nodes)
+        for op in change.released { replica.release(op.dot) }
+        repairedAtStart = replica.withhold(change.withheld.map(\.op.dot))
+        ownCounterReconsidered = replica.version[replica.id]
     }
 
     var id: ReplicaID { replica.id }
@@ -277,7 +300,7 @@ public struct SyncEngine: Sendable {
         return events
     }
 
-    private mutating func note(_ e: EngineEvent) {
+    mutating func note(_ e: EngineEvent) {
         if events.count < Self.maxQueuedEvents { events.append(e) }
     }
 
@@ -298,7 +321,15 @@ public struct SyncEngine: Sendable {
     }
 
     func isUp(_ s: LinkState, now: UInt64) -> Bool {
-        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds)
+        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
+    }
+
+    /// With security on, a link whose other end the roster revokes is never used: nothing is
+    /// pushed to it, pulled from it or taken from it (MSP 11.5).
+    func leadsToRevokedNode(_ s: LinkState) -> Bool {
+        guard authority != nil, let node = s.remoteNode, node != config.nodeID,
+              let entry = WriteAuthority.rosterEntry(node, in: replica) else { return false }
+        return WriteAuthority.isRevoked(entry)
     }
 
     /// The preferred hub that is answering, if any.
@@ -338,6 +369,15 @@ public struct SyncEngine: Sendable {
     }
 
     // MARK: local writes
+
+    /// An edit of `nodes/<id>` that revokes the node also records which of its ops stay
+    /// accepted: those of its replicas this node holds now (`accepted_through`, MSP 11.5), so
+    /// every node refuses exactly its later ones. Callers pass every roster edit through this.
+    public func withRevocationFacts(_ key: RecordKey, _ changes: [FieldChange]) -> [FieldChange] {
+        guard key.collection == "nodes", changes.contains(.assign(field: "revoked", value: .bool(true))),
+              !changes.contains(where: { $0.field == "accepted_through" }) else { return changes }
+        return changes + [.assign(field: "accepted_through", value: .string(WriteAuthority.formatCounters(replica.version, node: key.id)))]
+    }
 
     /// Applies a user's edit in memory. The returned commit says what to store before the
     /// caller answers "ok" (and how to take the edit back if that fails), then what to send:
@@ -479,6 +519,7 @@ public struct SyncEngine: Sendable {
         var applied: [Op] = []
         var queue = ops
         var rosterRetries = 0
+        var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
         while !queue.isEmpty {
             var refused: [(Op, String, String)] = []
             var rosterChanged = false
@@ -506,12 +547,23 @@ public struct SyncEngine: Sendable {
                             }
                             continue
                         }
-                        try authority.checkRemote(op, in: replica)
+                        let writer = try authority.verify(op, in: replica)
+                        // A member's rights write may change the verdict on others (MSP 11.7).
+                        if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
+                        if let e = authority.verdict(op, writer, in: replica) {
+                            // Validly signed and refused by rules every node applies alike:
+                            // held without its effect, so it is never fetched again.
+                            try replica.hold(op)
+                            applied.append(op)
+                            refused.append((op, e.reason, e.detail))
+                            continue
+                        }
                     }
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
-                        if op.key.collection == "nodes" { rosterChanged = true }
+                        if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
+                        if WriteAuthority.isRightsWrite(op) { rightsChanged.insert(op.key) }
                     }
                 } catch let e as AuthRejection {
                     refused.append((op, e.reason, e.detail))
@@ -527,7 +579,7 @@ public struct SyncEngine: Sendable {
                     refused.append((op, "other", "\(error)"))
                 }
             }
-            let retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
+            let retry = refused.filter { $0.1 == "unknown-origin" || ($0.1 == "unauthorised" && !replica.holds($0.0.dot)) }.map(\.0)
             let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
             for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
@@ -540,6 +592,11 @@ public struct SyncEngine: Sendable {
             if applied.count > appliedBefore && !waiting.isEmpty { queue += waiting.takeReady(for: replica) }
         }
         if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
+        // A rights write or a roster change that did not see some held op may change its
+        // verdict: judge those again.
+        if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
+            reconsider(keys: rightsChanged, nodes: rosterNodes)
+        }
         return applied
     }
 
@@ -547,10 +604,10 @@ public struct SyncEngine: Sendable {
     /// rules may still refuse it: those are judged against the causal past, once it is held).
     static func originProblem(_ op: Op, _ authority: WriteAuthority, _ replica: Replica) -> AuthRejection? {
         do {
-            try authority.checkRemote(op, in: replica)
+            _ = try authority.verify(op, in: replica)
             return nil
         } catch {
-            return error.reason == "unauthorised" ? nil : error
+            return error
         }
     }
 
@@ -596,6 +653,12 @@ public struct SyncEngine: Sendable {
 
     /// Handles a request that arrived on this node's ROUTER from `client` (its routing id).
     public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
+        // A node the roster revokes gets nothing from us, not even an error (MSP 11.5); the
+        // reactor drops its messages before they get here too.
+        if authority != nil, let entry = WriteAuthority.rosterEntry(String(decoding: client, as: UTF8.self), in: replica),
+           WriteAuthority.isRevoked(entry) {
+            return []
+        }
         switch message {
         case .hello(let h):
             if authority != nil, client != Array(h.nodeID.utf8) {
@@ -961,9 +1024,37 @@ public struct SyncEngine: Sendable {
 
     // MARK: time
 
+    /// This node's own rights writes and roster changes may change the verdict on held ops
+    /// they did not see (withheld ones: the local edit's context covers only what the record
+    /// shows). Local writes go through a path this engine does not watch, so each tick looks
+    /// at the own ops made since the last one.
+    mutating func reconsiderOwnWrites() {
+        let mine = replica.version[replica.id]
+        guard mine > ownCounterReconsidered else { return }
+        var keys = Set<RecordKey>(), nodes = Set<String>()
+        var c = ownCounterReconsidered + 1
+        while c <= mine {
+            if let op = replica.op(Dot(replica.id, c)) {
+                if WriteAuthority.isRightsWrite(op) { keys.insert(op.key) }
+                if op.key.collection == "nodes" { nodes.insert(op.key.id) }
+            }
+            c += 1
+        }
+        ownCounterReconsidered = mine
+        if !keys.isEmpty || !nodes.isEmpty { reconsider(keys: keys, nodes: nodes) }
+    }
+
     /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
     public mutating func onTick(now: UInt64) -> [Directive] {
         var out: [Directive] = []
+        if authority != nil {
+            reconsiderOwnWrites()
+            if !repairedAtStart.isEmpty {
+                rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))
+                repairedAtStart = []
+            }
+            out += persist([])
+        }
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
             if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }

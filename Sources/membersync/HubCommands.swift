@@ -49,9 +49,9 @@ struct HubAdmit: ParsableCommand {
         discussion: "Hub only. The roster is enforced once CURVE admission and op signatures are in place.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The node's id.") var nodeID: String
-    @Option(help: "The organisation the node belongs to (organisations/<id>).") var organisation: String
+    @Option(help: "The organisation the node belongs to (organisations/<id>, which must exist).") var organisation: String
     @Option(name: .customLong("curve-key"), help: "The node's CURVE public key (Z85, 40 characters).") var curveKey: String?
-    @Option(name: .customLong("signing-key"), help: "The node's op-signing public key.") var signingKey: String?
+    @Option(name: .customLong("signing-key"), help: "The node's op-signing public key (64 hex digits, as in signing.pub).") var signingKey: String?
     @Option(help: "member or hub.") var role: String = "member"
     @Option(name: .customLong("endpoint"), help: "An endpoint of the node; repeat for several.") var endpoints: [String] = []
 
@@ -63,6 +63,10 @@ struct HubAdmit: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            // Checked here too, before anything is sent, so a typo never reaches the roster
+            // (the node checks again, and that the organisation exists).
+            if let curveKey, let why = KeyText.curveKeyProblem(curveKey) { throw CLIFailure(message: "--curve-key: \(why)", code: 1) }
+            if let signingKey, let why = KeyText.signingKeyProblem(signingKey) { throw CLIFailure(message: "--signing-key: \(why)", code: 1) }
             var request: JSONObject = ["command": "admit", "node_id": nodeID, "organisation": organisation, "role": role]
             if let curveKey { request["curve_key"] = curveKey }
             if let signingKey { request["signing_key"] = signingKey }

@@ -79,7 +79,14 @@ final class HostileTests: XCTestCase {
         XCTAssertNotNil(fed.converge(["brussels"] + members))
         XCTAssertEqual(fed.on("brussels", "set", "nodes/baerum", "revoked=true").status, 0)
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("baerum")["mode"] as? String == "offline" }, "baerum lost its hub")
-        XCTAssertEqual(fed.on("baerum", "set", "organisations/baerum", "name=After revocation").status, 0)
+        // The hub told it before closing its connection: it knows, says so, and refuses its
+        // own edits instead of making ones every other node would refuse.
+        XCTAssertTrue(waitUntil(timeout: 5) { self.fed.status("baerum")["revoked"] as? Bool == true }, "\(fed.status("baerum"))")
+        XCTAssertTrue((fed.status("baerum")["health_reasons"] as? [String] ?? []).contains { $0.hasPrefix("revoked") })
+        let late = fed.on("baerum", "set", "organisations/baerum", "name=After revocation")
+        XCTAssertEqual(late.status, 1)
+        XCTAssertTrue(late.stderr.contains("revoked"), late.stderr)
+        XCTAssertTrue(fed.on("baerum", "status").stdout.contains("revoked"))
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertTrue(waitUntil(timeout: 10) { self.field("asker", "organisations/asker", "name") as? String == "Asker" })
         XCTAssertTrue(waitUntil(timeout: 5) { self.field("baerum", "organisations/asker", "name") == nil })
@@ -251,6 +258,33 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(field("baerum", "organisations/asker", "population") as? Int, 95000)
         try fed.start("brussels")
         XCTAssertNotNil(fed.converge(["brussels"] + members))
+    }
+
+    /// A revoked member listed in its peers' `peer_keys` is refused by them too: with the hub
+    /// down it can neither connect to them nor receive their edits.
+    func testARevokedMemberIsRefusedAtEveryNodeWhateverItsConfigLists() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
+        for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) }
+        try fed.start("brussels")
+        for m in members { fed.admit(m) }
+        for m in members { try fed.start(m) }
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        XCTAssertEqual(fed.on("brussels", "set", "nodes/baerum", "revoked=true").status, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((self.fed.on("asker", "get", "nodes/baerum", "--json").json as? [String: Any])?["fields"] as? [String: Any])?["revoked"] as? Bool == true
+        }, "asker holds the revocation")
+        XCTAssertTrue(waitUntil(timeout: 5) { self.fed.status("baerum")["revoked"] as? Bool == true }, "baerum was told")
+        fed.stop("brussels")
+        XCTAssertTrue(waitUntil(timeout: 15) { self.fed.status("asker")["mode"] as? String == "offline" }, "asker has nobody to sync with: \(fed.status("asker"))")
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "population=95000").status, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((self.fed.status("asker")["messages_dropped"] as? [String: Any])?["zap-refused"] as? Int ?? 0) > 0
+        }, "asker's ZAP handler refuses baerum's key although peer_keys lists it: \(fed.status("asker"))")
+        sleep(2)
+        XCTAssertNil(field("baerum", "organisations/asker", "population"), "nothing reaches the revoked node")
+        XCTAssertNotEqual(fed.status("baerum")["mode"] as? String, "fallback-peers")
     }
 
     func mode(_ path: String) -> Int {
