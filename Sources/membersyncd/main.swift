@@ -62,6 +62,7 @@ do {
 }
 if checkOnly {
     print("\(configPath): ok (node \(config.nodeID), role \(config.role.rawValue), data_dir \(config.dataDir))")
+    if config.insecure { print("warning: insecure = true: security is off (no CURVE, no admission, no signature or write-rule checks)") }
     exit(0)
 }
 
@@ -73,6 +74,13 @@ LoggingSystem.bootstrap { label in
 }
 var logger = Logger(label: "membersyncd")
 logger[metadataKey: "node.id"] = "\(config.nodeID)"
+
+// An explicit opt-out that must never go unnoticed: said at every start, at warning level.
+if config.insecure {
+    logger.warning("security is OFF (insecure = true): no CURVE encryption, no admission, remote ops applied without checking signatures or write rules; use only on a trusted test network", metadata: [
+        "config": "\(configPath)",
+    ])
+}
 
 signal(SIGPIPE, SIG_IGN)
 signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
