@@ -85,14 +85,19 @@ final class Cluster: @unchecked Sendable {
         try String(contentsOfFile: dataDir(n) + "/" + file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The hub operator admits a member (again: that clears a revocation).
+    func admit(_ m: String) throws {
+        try check(cli(["hub", "admit", "--data-dir", dataDir(hub), m, "--organisation", m, "--signing-key=\(try key(m, "signing.pub"))",
+                       "--curve-key=\(try key(m, "curve.pub"))"]), "admit \(m)")
+    }
+
     /// With the hub running: the hub operator creates each member's organisation, admits the
     /// member with its keys, and creates the shared projects (each led by one member, every
     /// member a partner), so every member may edit every project and conflicts arise.
     func admitMembers(projects: [String]) throws {
         for m in members {
             try check(on(hub, ["set", "organisations/\(m)", "name=\(m)"]), "create organisations/\(m)")
-            try check(cli(["hub", "admit", "--data-dir", dataDir(hub), m, "--organisation", m, "--signing-key=\(try key(m, "signing.pub"))",
-                           "--curve-key=\(try key(m, "curve.pub"))"]), "admit \(m)")
+            try admit(m)
         }
         for (i, p) in projects.enumerated() {
             try check(on(hub, ["set", p, "title=\(p)", "lead=\(members[i % members.count])"] + members.map { "partners+=\($0)" }), "create \(p)")

@@ -11,7 +11,8 @@ import Glibc
 
 // membersync-chaos: a Jepsen-style test of MemberSync. Real daemons (a hub and members) on a
 // secure federation (CURVE, admission, signed ops, write rules), a seeded concurrent
-// workload through the CLI, and random faults (SIGKILL + restart,
+// workload through the CLI, and random faults (among them partner removals and revocations
+// racing the edits) (SIGKILL + restart,
 // SIGSTOP/SIGCONT, hub down, partitions, a slowed subscriber). Then the network heals and it
 // checks convergence, that no acknowledged write was lost, equal conflict lists and sound
 // databases. It prints the seed and closes with `N passed, N failed`.
@@ -129,7 +130,7 @@ func runChaos() -> Int32 {
     while Date() < deadline.addingTimeInterval(-2) {
         pause(0.3, 1.0)
         let victim = cluster.members.randomElement(using: &rng)!
-        switch Int.random(in: 0..<6, using: &rng) {
+        switch Int.random(in: 0..<8, using: &rng) {
         case 0:
             faultCounts["sigkill+restart", default: 0] += 1
             cluster.killHard(victim)
@@ -151,6 +152,22 @@ func runChaos() -> Int32 {
             for l in cut { l.router.setCut(true); l.pub.setCut(true) }
             pause(1.0, 3.0)
             for l in cut { l.router.setCut(false); l.pub.setCut(false) }
+        case 6:
+            // Rights racing edits: the hub operator removes the victim from a project it keeps
+            // editing, then puts it back. Edits the removal did not see are refused on every
+            // node while it holds, and come back with the re-admission (MSP 11.7).
+            faultCounts["partner removal", default: 0] += 1
+            let project = Workload.projects.randomElement(using: &rng)!
+            _ = cluster.on(cluster.hub, ["set", project, "partners-=\(victim)"])
+            pause(0.5, 2.0)
+            _ = cluster.on(cluster.hub, ["set", project, "partners+=\(victim)"])
+        case 7:
+            // Revocation and re-admission: the victim is refused at every node and its ops after
+            // the counters the revocation accepts are refused everywhere; re-admitted, they count.
+            faultCounts["revocation + re-admission", default: 0] += 1
+            _ = cluster.cli(["hub", "revoke", "--data-dir", cluster.dataDir(cluster.hub), victim])
+            pause(1.0, 3.0)
+            do { try cluster.admit(victim) } catch { say("chaos: re-admission of \(victim) failed: \(error)") }
         default:
             faultCounts["slow subscriber", default: 0] += 1
             let l = cluster.links[Cluster.linkKey(victim, cluster.hub)]!
