@@ -45,6 +45,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The control-socket client shared by the CLI and the web page.
+        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "ZeroMQ"]),
         .executableTarget(
             name: "membersyncd",
             dependencies: ["MemberSyncNode", .product(name: "Logging", package: "swift-log")]
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "membersync",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto",
+                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

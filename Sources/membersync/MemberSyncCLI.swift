@@ -48,7 +48,8 @@ struct MemberSync: ParsableCommand {
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self,
-                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self]
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self,
+                      WebLogin.self]
     )
 }
 
