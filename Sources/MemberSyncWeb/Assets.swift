@@ -66,8 +66,9 @@ enum Assets {
     form.edit .field { margin: .8rem 0; }
     form.edit label, form.edit legend { display: block; font-weight: 600; }
     form.edit input[type=text], form.edit input[type=number], form.edit input[type=date], form.edit textarea, form.edit select, form.edit input:not([type]) { width: 100%; max-width: 36rem; }
-    .type { font-weight: 400; color: var(--muted); font-size: .85em; }
-    fieldset { border: 1px solid var(--line); border-radius: 4px; }
+    .type { font-weight: 400; color: var(--muted); font-size: .85em; overflow-wrap: anywhere; }
+    fieldset { border: 1px solid var(--line); border-radius: 4px; min-width: 0; }
+    form.edit label, form.edit legend, .why, .readonly-note { overflow-wrap: anywhere; }
     label.member { display: block; font-weight: 400 !important; }
     .why, .readonly-note { color: var(--warn); margin: .25rem 0; }
     .field.in-conflict label { color: var(--bad); }

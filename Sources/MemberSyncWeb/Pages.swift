@@ -170,7 +170,7 @@ extension WebApp {
             let orig = current[name].map { WebText.text($0) } ?? ""
             let value = submitted?.first("f:\(name)") ?? (current[name] == nil ? defaults[name] ?? "" : orig)
             var o: [String: Any] = [
-                "name": name, "label": Labels.field(name), "type": type.description, "disabled": !writable, "reason": reason,
+                "name": name, "label": Labels.field(name), "type": type.description.replacingOccurrences(of: "|", with: " | "), "disabled": !writable, "reason": reason,
                 "conflicted": conflicts[name] != nil, "is_set": type.isSet, "value": value, "orig": orig,
                 "added": submitted?.first("add:\(name)") ?? "",
                 "members": (current[name] as? [Any] ?? []).map { ["value": WebText.text($0)] },
