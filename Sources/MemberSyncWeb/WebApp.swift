@@ -60,6 +60,7 @@ final class WebApp: Sendable {
     /// page cannot reach a loopback listener under a name of its own. Set once the server
     /// knows its port.
     private let hosts: Mutex<Set<String>?>
+    private let conflictCache = Mutex<(stamp: String, count: Int)?>(nil)
     var allowedHosts: Set<String>? { hosts.withLock { $0 } }
     func allowHosts(_ h: Set<String>?) { hosts.withLock { $0 = h } }
     let schema = Schema.memberSync
@@ -249,12 +250,25 @@ final class WebApp: Sendable {
                 ["href": "/c/\(c)", "label": Labels.collection(c), "current": p.nav == c]
             }
             layout["status"] = await syncState().context
-            if let conflicts = try? await link.call("conflicts") { layout["conflict_count"] = conflicts.array.count } else { layout["conflict_count"] = "?" }
+            layout["conflict_count"] = await conflictCount().map(String.init) ?? "?"
             layout["flashes"] = sessions.takeFlashes(session.id).map { f -> [String: Any] in
                 ["kind": f.kind.rawValue, "message": f.message, "is_error": f.kind == .error]
             }
         }
         return .html(p.status, renderer.render("layout", layout))
+    }
+
+    /// The number of open conflicts for the navigation bar. Counting walks every record on
+    /// the node's reactor, so it is asked again only when the node's version moved (asking
+    /// `version` costs next to nothing).
+    func conflictCount() async -> Int? {
+        guard let v = try? await link.call("version").object else { return nil }
+        let stamp = String(decoding: JSONView.encode([v["version"] ?? [:], v["records"] ?? 0]), as: UTF8.self)
+        if let cached = conflictCache.withLock({ $0 }), cached.stamp == stamp { return cached.count }
+        guard let conflicts = try? await link.call("conflicts") else { return nil }
+        let count = conflicts.array.count
+        conflictCache.withLock { $0 = (stamp, count) }
+        return count
     }
 
     func syncState() async -> SyncState {

@@ -311,6 +311,7 @@ final class WebAppTests: XCTestCase {
         let page = text(await get("/conflicts", cookie: cookie))
         XCTAssertTrue(page.contains("data-key=\"projects/green-ports\" data-field=\"status\""), page)
         XCTAssertTrue(page.contains("Keep “running”") && page.contains("Keep “closed”"))
+        XCTAssertTrue(page.contains("id=\"conflict-count\">1<"), "the navigation counts it")
         XCTAssertTrue(page.contains("<strong>baerum</strong>") && page.contains("<strong>asker</strong>"), "who wrote each value")
         let resolved = await post("/resolve", [("csrf", csrf), ("key", "projects/green-ports"), ("field", "status"), ("value", "closed"),
                                                ("return", "//evil.example/")], cookie: cookie)
@@ -320,6 +321,7 @@ final class WebAppTests: XCTestCase {
         XCTAssertEqual(try field("projects/green-ports", "status") as? String, "closed")
         let r21 = await get("/conflicts", cookie: cookie)
         XCTAssertTrue(text(r21).contains("No open conflicts"))
+        XCTAssertTrue(text(r21).contains("id=\"conflict-count\">0<"), "the count follows the node's version")
     }
 
     /// Edits a snapshot file as another office ("baerum") would, with the node's own store code.
