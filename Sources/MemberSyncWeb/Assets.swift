@@ -93,10 +93,11 @@ enum Assets {
 
     /// Live updates: the server sends `status` (sync mode, own edits waiting for the hub)
     /// and `change` (the node's version moved) as server-sent events. On a change the page
-    /// fetches itself again and swaps in the new main part, unless the person is editing a
-    /// form: then it only says so. Text goes in with textContent; the swapped-in HTML is
-    /// this server's own escaped rendering, and the content security policy allows no
-    /// inline script.
+    /// has not drawn yet (its body carries the version it was drawn at) it fetches itself
+    /// again and swaps in the new main part, unless the person is editing a form (or a field
+    /// has the focus): then it only says so. Text goes in with textContent; the swapped-in
+    /// HTML is this server's own escaped rendering, and the content security policy allows
+    /// no inline script.
     static let js = #"""
     (function () {
       'use strict';
@@ -124,8 +125,17 @@ enum Assets {
         document.getElementById('status-pending').textContent = s.pending_text || '';
       }
 
-      function refresh() {
-        if (dirty) { document.getElementById('changed').hidden = false; return; }
+      // Someone typing, or about to type, in a form of the page: do not pull it away.
+      function editing() {
+        var a = document.activeElement;
+        var main = document.getElementById('main');
+        var typing = a && main && main.contains(a) && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) &&
+          a.type !== 'hidden' && a.type !== 'submit' && a.type !== 'checkbox';
+        return dirty || typing;
+      }
+
+      function refresh(version) {
+        if (editing()) { document.getElementById('changed').hidden = false; return; }
         if (refreshing) { again = true; return; }
         refreshing = true;
         fetch(window.location.href, { credentials: 'same-origin', headers: { 'X-MemberSync-Live': '1' } })
@@ -134,14 +144,17 @@ enum Assets {
             var doc = new DOMParser().parseFromString(html, 'text/html');
             var fresh = doc.getElementById('main');
             var main = document.getElementById('main');
-            if (fresh && main && !dirty) {
+            if (fresh && main && !editing()) {
               var focused = document.activeElement && document.activeElement.id;
               main.innerHTML = fresh.innerHTML;
               if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
+              document.getElementById('changed').hidden = true;
               var count = doc.getElementById('conflict-count');
               if (count && document.getElementById('conflict-count')) {
                 document.getElementById('conflict-count').textContent = count.textContent;
               }
+              var drawn = doc.body && doc.body.getAttribute('data-version');
+              if (drawn) { document.body.setAttribute('data-version', drawn); }
               window.memberSyncLive.refreshes += 1;
               document.body.setAttribute('data-refreshes', String(window.memberSyncLive.refreshes));
             }
@@ -164,7 +177,11 @@ enum Assets {
       if (window.EventSource && document.body.getAttribute('data-live') === 'on') {
         var source = new EventSource('/events');
         source.addEventListener('status', function (e) { setStatus(JSON.parse(e.data)); });
-        source.addEventListener('change', function () { refresh(); });
+        source.addEventListener('change', function (e) {
+          // A page drawn after this change shows it already.
+          var data = JSON.parse(e.data);
+          if (data.version !== document.body.getAttribute('data-version')) { refresh(data.version); }
+        });
         source.addEventListener('error', function () {
           setStatus({ css: 'unreachable', label: 'This page lost its connection to the node; trying again…', pending_text: '' });
         });

@@ -99,6 +99,14 @@ actor LiveFeed {
         return lastState != s
     }
 
+    /// A short text that changes whenever the node's version (or record count) does.
+    static func stamp(_ version: JSONObject) -> String {
+        let text = String(decoding: JSONView.encode([version["version"] ?? [:], version["records"] ?? 0]), as: UTF8.self)
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a stamp, not a secret
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
     static func event(_ name: String, _ data: JSONObject) -> String {
         "event: \(name)\ndata: \(String(decoding: JSONView.encode(data), as: UTF8.self))\n\n"
     }
@@ -112,7 +120,7 @@ actor LiveFeed {
                 var changed = false
                 do {
                     let v = try await link.call("version", live: true).object
-                    let stamp = String(decoding: JSONView.encode([v["version"] ?? [:], v["records"] ?? 0]), as: UTF8.self)
+                    let stamp = Self.stamp(v)
                     changed = await noteVersion(stamp)
                     if changed { await broadcast(Self.event("change", ["version": stamp])) }
                     if changed || tick % 4 == 0 {

@@ -23,7 +23,7 @@ enum Templates {
     <link rel="stylesheet" href="/static/app.css">
     <script src="/static/app.js" defer></script>
     </head>
-    <body data-live="{{#live}}on{{/live}}{{^live}}off{{/live}}">
+    <body data-live="{{#live}}on{{/live}}{{^live}}off{{/live}}" data-version="{{version_stamp}}">
     <a class="skip" href="#main">Skip to content</a>
     <header class="top">
       <div class="bar">

@@ -250,7 +250,9 @@ final class WebApp: Sendable {
                 ["href": "/c/\(c)", "label": Labels.collection(c), "current": p.nav == c]
             }
             layout["status"] = await syncState().context
-            layout["conflict_count"] = await conflictCount().map(String.init) ?? "?"
+            let (stamp, conflicts) = await versionAndConflicts()
+            layout["conflict_count"] = conflicts.map(String.init) ?? "?"
+            layout["version_stamp"] = stamp ?? ""
             layout["flashes"] = sessions.takeFlashes(session.id).map { f -> [String: Any] in
                 ["kind": f.kind.rawValue, "message": f.message, "is_error": f.kind == .error]
             }
@@ -258,17 +260,18 @@ final class WebApp: Sendable {
         return .html(p.status, renderer.render("layout", layout))
     }
 
-    /// The number of open conflicts for the navigation bar. Counting walks every record on
-    /// the node's reactor, so it is asked again only when the node's version moved (asking
-    /// `version` costs next to nothing).
-    func conflictCount() async -> Int? {
-        guard let v = try? await link.call("version").object else { return nil }
-        let stamp = String(decoding: JSONView.encode([v["version"] ?? [:], v["records"] ?? 0]), as: UTF8.self)
-        if let cached = conflictCache.withLock({ $0 }), cached.stamp == stamp { return cached.count }
-        guard let conflicts = try? await link.call("conflicts") else { return nil }
+    /// The node's version stamp (as the live `change` event carries it, so an open page skips
+    /// a change it already shows) and the number of open conflicts for the navigation bar.
+    /// Counting walks every record on the node's reactor, so it is asked again only when the
+    /// version moved (asking `version` costs next to nothing).
+    func versionAndConflicts() async -> (stamp: String?, conflicts: Int?) {
+        guard let v = try? await link.call("version").object else { return (nil, nil) }
+        let stamp = LiveFeed.stamp(v)
+        if let cached = conflictCache.withLock({ $0 }), cached.stamp == stamp { return (stamp, cached.count) }
+        guard let conflicts = try? await link.call("conflicts") else { return (stamp, nil) }
         let count = conflicts.array.count
         conflictCache.withLock { $0 = (stamp, count) }
-        return count
+        return (stamp, count)
     }
 
     func syncState() async -> SyncState {

@@ -38,7 +38,7 @@ import traceback
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -213,7 +213,8 @@ class Run:
 
     def wait(self, driver, what, predicate, timeout=20):
         try:
-            WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: predicate(d))
+            # A live refresh may swap the page's content between finding an element and reading it.
+            WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: predicate(d))
             self.check(what, True)
             return True
         except TimeoutException:
@@ -234,8 +235,13 @@ class Run:
             driver.set_window_size(size["width"], size["height"])
 
     def text(self, driver, css):
-        els = driver.find_elements(By.CSS_SELECTOR, css)
-        return els[0].text if els else ""
+        for _ in range(5):
+            try:
+                els = driver.find_elements(By.CSS_SELECTOR, css)
+                return els[0].text if els else ""
+            except StaleElementReferenceException:  # swapped by a live refresh: read again
+                time.sleep(0.1)
+        return ""
 
 
 def main():
@@ -370,7 +376,7 @@ def scenario(fed, run, root, args):
     for d, v in [(a, "running"), (b, "closed")]:
         d.find_element(By.CSS_SELECTOR, f"#f-status option[value={v}]").click()
         d.find_element(By.ID, "save").click()
-        WebDriverWait(d, 20).until(lambda d: "Saved 1 change" in d.page_source)
+        WebDriverWait(d, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: "Saved 1 change" in d.page_source)
     run.wait(a, "the page counts the edit that waits for the hub", lambda d: "1 own edit waits for the hub" in run.text(d, "#status-pending"))
     run.shot(a, "offline")
     fed.signal("brussels", signal.SIGCONT)
@@ -436,6 +442,19 @@ def scenario(fed, run, root, args):
               body: JSON.stringify({changes: ['name=Probe', 'organisation=baerum']})})
           .then(function (r) { return r.text().then(function (t) { done([r.status, t]); }); });""")
     run.check("...and accepted with it (the JSON API)", answer[0] == 200 and '"ok":true' in answer[1], str(answer))
+
+    print("== with the keyboard only")
+    from selenium.webdriver.common.keys import Keys
+    fed.converge(["brussels", "asker", "baerum"])  # nothing arriving that would redraw the page
+    a.get(base_a + "/r/organisations/asker")
+    a.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    run.check("the first Tab reaches the skip link", a.switch_to.active_element.get_attribute("class") == "skip")
+    a.switch_to.active_element.send_keys(Keys.ENTER)
+    run.check("...which moves the focus to the page's content", a.switch_to.active_element.get_attribute("id") == "main")
+    field = a.find_element(By.ID, "f-website")
+    field.send_keys("https://www.asker.kommune.no" + Keys.ENTER)
+    run.wait(a, "Enter in a field saves the form", lambda d: "Saved 1 change" in d.page_source)
+    run.check("...and the value is stored", json.loads(fed.on("asker", "get", "organisations/asker", "--json").stdout)["fields"].get("website") == "https://www.asker.kommune.no")
 
     print("== on a phone-sized screen")
     p = browser(os.path.join(root, "profile-phone"), width=390, height=844, phone=True)

@@ -333,6 +333,24 @@ final class WebAppTests: XCTestCase {
         try other.control(["command": "snapshot", "path": backup])
     }
 
+    func testAStoppedNodeIsReportedNotCrashedInto() async throws {
+        let (cookie, csrf) = try await login()
+        node.stop(keepingData: true)
+        defer { try? FileManager.default.removeItem(atPath: node.dir) }
+        let page = await get("/r/organisations/asker", cookie: cookie)
+        XCTAssertEqual(page.status, 503)
+        XCTAssertTrue(text(page).contains("The node is not answering"), text(page))
+        XCTAssertTrue(text(page).contains("status-unreachable"), "the status bar says so too")
+        let save = await post("/r/organisations/asker", [("csrf", csrf), ("f:name", "X"), ("o:name", "")], cookie: cookie)
+        XCTAssertEqual(save.status, 503)
+        XCTAssertTrue(text(save).contains("no node is running"), text(save))
+        let api = await get("/api/status", cookie: cookie)
+        XCTAssertEqual(api.status, 503)
+        let health = await get("/health")
+        XCTAssertEqual(health.status, 503)
+        XCTAssertTrue(text(health).hasPrefix("unreachable"), text(health))
+    }
+
     func testHealthAndMetricsNeedNoSession() async throws {
         let health = await get("/health")
         XCTAssertEqual(health.status, 200, "a node with no hub or peer configured is healthy, as membersync status says")
