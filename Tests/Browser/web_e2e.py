@@ -17,7 +17,8 @@ as people at two offices and the hub operator would:
     makes a conflict (both offices set one project's status), restarts the hub, resolves the
     conflict with one click on the conflicts page and sees it settled at the other office;
   - on the hub's federation page sees both members online, admits a third node and revokes it;
-  - checks that a state-changing request without the CSRF token is refused.
+  - checks that a state-changing request without the CSRF token is refused;
+  - uses a page with the keyboard only (skip link, Enter saves) and on a phone-sized screen.
 
 Every server listens on 127.0.0.1; every process it starts is stopped at the end, whatever
 happens, and the whole run is bounded (--timeout). With --screenshots DIR it saves PNGs of
