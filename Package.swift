@@ -13,6 +13,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The web page's HTTP server (MemberSyncWeb): routing, cookies, streamed bodies for
+        // server-sent events, on SwiftNIO threads of its own beside the node's reactor.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Server-rendered pages: logic-less templates whose {{value}} escapes HTML by default.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        // Hummingbird's own foundations, named because the web module uses them directly:
+        // NIOCore (the bound port of the listener), NIOPosix (an event-loop thread of the web
+        // page's own), HTTPTypes (response header fields).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Graceful stop of the web page's server (a ServiceGroup without signal handlers: the
+        // daemon keeps its own SIGTERM/SIGINT handling).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -45,14 +58,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The control-socket client shared by the CLI and the web page.
+        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "ZeroMQ"]),
+        // The web page: another client of the node's control socket, never of its engine.
+        .target(
+            name: "MemberSyncWeb",
+            dependencies: [
+                "MemberSyncClient", "MemberSyncModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "membersyncd",
-            dependencies: ["MemberSyncNode", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MemberSyncNode", "MemberSyncWeb", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "membersync",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto",
+                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +101,7 @@ let package = Package(
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
         .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MembersyncdTests", dependencies: ["membersyncd", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

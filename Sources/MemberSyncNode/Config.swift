@@ -50,6 +50,14 @@ public struct NodeConfig: Sendable, Equatable {
     /// Per-client quotas on the ROUTER for the requests that cost this node real work.
     public var pullQuota = RequestQuota.pulls
     public var snapshotQuota = RequestQuota.snapshotPages
+    /// Where to serve the web page, its JSON API, /metrics and /health (MemberSyncWeb); nil
+    /// (`http_listen = "off"`) serves none. On loopback unless configured otherwise.
+    public var httpListen: ListenAddress? = NodeConfig.defaultHTTPListen
+    /// True when the file names `http_listen`: an address asked for that cannot be bound stops
+    /// the start, while the default one is given up with a warning (a second node on one
+    /// machine, a test federation) so it never keeps a node from running.
+    public var httpListenExplicit = false
+    public static let defaultHTTPListen = ListenAddress(host: "127.0.0.1", port: 7480)
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -120,7 +128,7 @@ public struct NodeConfig: Sendable, Equatable {
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
                                   "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
                                   "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys", "metrics_listen",
-                                  "max_clock_skew_seconds"]
+                                  "max_clock_skew_seconds", "http_listen"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -151,6 +159,10 @@ public struct NodeConfig: Sendable, Equatable {
             linkTimeoutMilliseconds: try int("link_timeout_ms", default: hb * 3, range: 60...600_000),
             liveWindowMilliseconds: try int("live_window_ms", default: 7 * 24 * 3600 * 1000, range: 1000...Int.max),
             pageSize: try int("page_size", default: defaultPageSize, range: 1...WireLimits.maxOpsPerMessage), metricsListen: metrics)
+        if t["http_listen"] != nil {
+            config.httpListen = try Self.parseHTTPListen(try string("http_listen"), file: file)
+            config.httpListenExplicit = true
+        }
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
         config.maxClockSkewSeconds = try int("max_clock_skew_seconds", default: Limits.defaultMaxClockSkewSeconds, range: 1...(3650 * 86_400))
         switch t["insecure"] {
@@ -177,6 +189,14 @@ public struct NodeConfig: Sendable, Equatable {
             config.hubSigningKeys[hub] = key
         }
         return config
+    }
+
+    /// `HOST:PORT` (a numeric address) or `off`.
+    public static func parseHTTPListen(_ text: String, file: String = "http_listen") throws(ConfigError) -> ListenAddress? {
+        if text == "off" { return nil }
+        do { return try ListenAddress(parsing: text) } catch {
+            throw ConfigError(file: file, message: "http_listen: \(error.message) (or \"off\")")
+        }
     }
 
     /// Parses `NODE_ID:HEX` (a hub's node id and its 32-byte Ed25519 public key in hex).
@@ -232,6 +252,9 @@ public struct NodeConfig: Sendable, Equatable {
         insecure = \(insecure)
         # Prometheus metrics and /health over HTTP (off unless set), e.g. "127.0.0.1:9464".
         \(metricsListen.map { "metrics_listen = \(q($0.description))" } ?? "# metrics_listen = \"127.0.0.1:9464\"")
+        # The web page and its JSON API, with /metrics and /health too ("off" serves none).
+        # Without this key: \(Self.defaultHTTPListen), given up with a warning if taken.
+        \(httpListenExplicit ? "http_listen = \(q(httpListen?.description ?? "off"))" : "# http_listen = \"\(Self.defaultHTTPListen)\"")
 
         """
     }

@@ -74,6 +74,7 @@ extension Node {
             return inspect(try key())
         default:
             if let result = try handleDirectoryControl(command, request, now: now) { return result }
+            if let result = try handleWebControl(command, request, now: now) { return result }
             throw ControlError("unknown command '\(command)'")
         }
     }

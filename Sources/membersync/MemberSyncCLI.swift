@@ -48,7 +48,8 @@ struct MemberSync: ParsableCommand {
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
-                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self]
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self,
+                      WebLogin.self]
     )
 
     /// Accepts the shared options before the subcommand too (`GlobalOptions`).
@@ -72,6 +73,7 @@ struct Init: ParsableCommand {
     @Option(name: .customLong("hub-key"), help: "The CURVE public key (curve.pub) of each --hub-endpoint, repeated in the same order.") var hubKeys: [String] = []
     @Option(name: .customLong("peer-key"), help: "The CURVE public key (curve.pub) of each --peer, repeated in the same order.") var peerKeys: [String] = []
     @Flag(help: "Trusted test network only: apply remote ops without verifying signatures or write rules.") var insecure = false
+    @Option(name: .customLong("http-listen"), help: "HOST:PORT of the web page (default 127.0.0.1:7480), or off.") var httpListen: String?
     @Flag(help: "Overwrite an existing membersync.toml.") var force = false
     @Flag(name: .customLong("json"), help: "Machine-readable JSON output.") var json = false
 
@@ -91,6 +93,9 @@ struct Init: ParsableCommand {
         if !insecure && (hubKeys.count != hubEndpoints.count || peerKeys.count != peers.count) {
             throw ValidationError("give one --hub-key per --hub-endpoint and one --peer-key per --peer, in the same order (their curve.pub), or --insecure on a trusted test network")
         }
+        if let httpListen {
+            do { _ = try NodeConfig.parseHTTPListen(httpListen, file: "--http-listen") } catch { throw ValidationError(error.description) }
+        }
         if !hub && !insecure && hubSigningKeys.isEmpty {
             throw ValidationError("a member needs --hub-signing-key HUB_ID:HEX (from the hub's `membersync init`) to trust the hub's roster, or --insecure on a trusted test network")
         }
@@ -107,6 +112,10 @@ struct Init: ParsableCommand {
             var config = NodeConfig(nodeID: id, organisation: organisation, role: hub ? .hub : .member, dataDir: dir,
                                     listen: listen, hubEndpoints: hubEndpoints, peers: peers, heartbeatMilliseconds: heartbeatMs)
             config.insecure = insecure
+            if let httpListen {
+                config.httpListen = try NodeConfig.parseHTTPListen(httpListen, file: "--http-listen")
+                config.httpListenExplicit = true
+            }
             config.hubKeys = hubKeys
             config.peerKeys = peerKeys
             for k in hubSigningKeys {

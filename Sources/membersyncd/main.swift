@@ -133,7 +133,9 @@ signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
 do {
     CrashPoint.installFromEnvironment()
     let node = try Node(config: config, logger: logger, repair: repair)
+    let web = try startWebPage(config, logger: logger)
     node.run { stopRequested.load(ordering: .relaxed) }
+    web?.stop()
     logger.info("stopped cleanly")
 } catch {
     logger.critical("cannot start", metadata: ["error": "\(error)"])
