@@ -29,7 +29,8 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --bin-dir) [ $# -ge 2 ] || die "--bin-dir needs a directory"; bin_dir="$2"; build=0; shift 2 ;;
     --role) [ $# -ge 2 ] || die "--role needs hub or member"; role="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    # The comment block at the top, up to the first line of code.
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done

@@ -173,21 +173,21 @@ _membersync() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|set|get|list|delete|conflicts|status|show|search|history|resolve|import|export|catch-up|hub|inspect|help)
+    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|help)
         # Offer subcommand argument completions
         "_membersync_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status show search history resolve import export catch-up hub inspect help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes doctor hub inspect help' -- "${cur}"))
         ;;
     esac
 }
 
 _membersync_init() {
     repeating_flags=()
-    non_repeating_flags=(--hub --force --json --version -h --help)
-    repeating_options=(--hub-endpoint --peer)
+    non_repeating_flags=(--hub --insecure --force --json --version -h --help)
+    repeating_options=(--hub-endpoint --peer --hub-signing-key --hub-key --peer-key)
     non_repeating_options=(--id --organisation --listen --heartbeat-ms)
     __membersync_offer_flags_options 1
 
@@ -209,6 +209,15 @@ _membersync_init() {
         return
         ;;
     '--heartbeat-ms')
+        return
+        ;;
+    '--hub-signing-key')
+        return
+        ;;
+    '--hub-key')
+        return
+        ;;
+    '--peer-key')
         return
         ;;
     esac
@@ -309,13 +318,32 @@ _membersync_status() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--data-dir)
+    non_repeating_options=(--data-dir --timeout)
     __membersync_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--data-dir')
         __membersync_add_completions -d
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    esac
+}
+
+_membersync_schema() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __membersync_offer_flags_options 1
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __membersync_add_completions -W 'contacts'$'\n''networks'$'\n''nodes'$'\n''offices'$'\n''organisations'$'\n''projects'
         return
         ;;
     esac
@@ -393,13 +421,17 @@ _membersync_import() {
     repeating_flags=()
     non_repeating_flags=(--json --check --version -h --help)
     repeating_options=()
-    non_repeating_options=(--data-dir --batch-size)
+    non_repeating_options=(--data-dir --format --batch-size)
     __membersync_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
     '--data-dir')
         __membersync_add_completions -d
+        return
+        ;;
+    '--format')
+        __membersync_add_completions -W 'json'$'\n''csv'
         return
         ;;
     '--batch-size')
@@ -462,6 +494,42 @@ _membersync_catch-up() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    esac
+}
+
+_membersync_nodes() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--data-dir)
+    __membersync_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--data-dir')
+        __membersync_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_membersync_doctor() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--data-dir --config)
+    __membersync_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--data-dir')
+        __membersync_add_completions -d
+        return
+        ;;
+    '--config')
+        __membersync_add_completions -f
         return
         ;;
     esac

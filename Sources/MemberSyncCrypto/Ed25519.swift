@@ -40,6 +40,18 @@ public struct SigningKeyPair: Sendable, Equatable {
         self.secretKey = secretKey
     }
 
+    /// The pair derived from a 32-byte seed (`crypto_sign_seed_keypair`): the same seed gives
+    /// the same keys, and Ed25519 signatures are deterministic, so test vectors are stable.
+    public init(seed: [UInt8]) throws(CryptoError) {
+        guard seed.count == 32 else { throw CryptoError("an Ed25519 seed is 32 bytes, not \(seed.count)") }
+        guard sodiumReady else { throw CryptoError("libsodium failed to initialise") }
+        var pk = [UInt8](repeating: 0, count: Self.publicKeyBytes)
+        var sk = [UInt8](repeating: 0, count: Self.secretKeyBytes)
+        guard crypto_sign_seed_keypair(&pk, &sk, seed) == 0 else { throw CryptoError("crypto_sign_seed_keypair failed") }
+        self.publicKey = pk
+        self.secretKey = sk
+    }
+
     private init(publicKey: [UInt8], secretKey: [UInt8]) {
         self.publicKey = publicKey
         self.secretKey = secretKey

@@ -3,9 +3,15 @@
 public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let raw: UInt64
 
+    /// Largest representable milliseconds (48 bits).
+    public static let maxMilliseconds: UInt64 = (1 << 48) - 1
+    public static let max = HLC(raw: .max)
+
     public init(raw: UInt64) { self.raw = raw }
+    /// Milliseconds beyond 48 bits saturate to `HLC.max` instead of wrapping (a shift that
+    /// dropped the high bits turned a far-future time into 1970).
     public init(milliseconds: UInt64, logical: UInt16) {
-        raw = (milliseconds << 16) | UInt64(logical)
+        raw = milliseconds > Self.maxMilliseconds ? .max : (milliseconds << 16) | UInt64(logical)
     }
 
     public var milliseconds: UInt64 { raw >> 16 }
@@ -29,10 +35,18 @@ public struct HybridClock: Sendable {
 
     public var latest: HLC { last }
 
+    /// The wall clock this clock reads, in milliseconds since the Unix epoch.
+    public var wallMilliseconds: UInt64 { wallClock() }
+
+    /// Arithmetic saturates: at `HLC.max` the clock stays there (it never wraps to 0). Remote
+    /// ops far ahead of the wall clock are refused before they are observed (`Replica.apply`),
+    /// so an honest node never gets there.
     public mutating func now() -> HLC {
         let pt = wallClock()
         if pt > last.milliseconds {
             last = HLC(milliseconds: pt, logical: 0)
+        } else if last.raw == .max {
+            // Saturated: stay.
         } else if last.logical == UInt16.max {
             last = HLC(milliseconds: last.milliseconds + 1, logical: 0)
         } else {

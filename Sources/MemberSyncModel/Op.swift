@@ -23,6 +23,7 @@ public struct Op: Hashable, Sendable {
 
 /// A user's change to one field, before it becomes an op.
 public enum FieldChange: Hashable, Sendable {
+    /// Writes a scalar field; `Value.absent` clears it.
     case assign(field: String, value: Value)
     case add(field: String, element: String)
     case remove(field: String, element: String)
@@ -42,6 +43,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case emptyChange
     /// Refused by write authorisation (who may write what); the reason names the rule.
     case unauthorised(String)
+    /// Refused by a limit or a causality rule (`Limits`); the reason is a fixed label.
+    case refused(RefusalReason, String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedOp(let why): return "malformed op: \(why)"
         case .noSuchRecord(let key): return "no such record: \(key)"
         case .unauthorised(let why): return "not allowed: \(why)"
+        case .refused(let reason, let why): return "refused (\(reason.rawValue)): \(why)"
         case .emptyChange: return "nothing to change: give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT"
         }
     }

@@ -52,30 +52,54 @@ public struct Register<V: Hashable & Sendable>: Hashable, Sendable {
     /// True when `other` holds everything this state knows: its context covers ours, and each
     /// of our siblings is either among its siblings or was seen and replaced by it. The join
     /// is then `other` itself; this is the usual case of a write that saw the previous one,
-    /// and checking it allocates nothing.
+    /// and checking it allocates nothing. Both sibling lists are sorted by dot, so one merge
+    /// walk decides it: linear, where a search per sibling made many siblings quadratic.
     func isSubsumed(by other: Register) -> Bool {
         guard other.context.dominates(context) else { return false }
-        for s in siblings where !other.siblings.contains(where: { $0.dot == s.dot }) {
-            guard other.context.covers(s.dot) else { return false }
-        }
-        // Siblings of `other` that this side has seen and dropped would be dropped by the join.
-        for s in other.siblings where context.covers(s.dot) {
-            guard siblings.contains(where: { $0.dot == s.dot }) else { return false }
+        let a = siblings, b = other.siblings
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].dot < b[j].dot) {
+                // Ours only: the join keeps it unless `other` has seen it.
+                guard other.context.covers(a[i].dot) else { return false }
+                i += 1
+            } else if i == a.count || b[j].dot < a[i].dot {
+                // Theirs only, and we have seen and dropped it: the join would drop it too.
+                if context.covers(b[j].dot) { return false }
+                j += 1
+            } else {
+                i += 1
+                j += 1
+            }
         }
         return true
     }
 
-    /// Join: keep a sibling unless the other side has seen its dot and dropped it.
+    /// Join: keep a sibling unless the other side has seen its dot and dropped it. One merge
+    /// walk over the two sorted sibling lists: linear in the siblings, no hashing.
     public func joined(with other: Register) -> Register {
         if isSubsumed(by: other) { return other }
         if other.isSubsumed(by: self) { return self }
-        var kept: [Dot: Sibling<V>] = [:]
-        let otherDots = Set(other.siblings.map(\.dot))
-        let selfDots = Set(siblings.map(\.dot))
-        for s in siblings where !(other.context.covers(s.dot) && !otherDots.contains(s.dot)) { kept[s.dot] = s }
-        for s in other.siblings where !(context.covers(s.dot) && !selfDots.contains(s.dot)) { kept[s.dot] = s }
+        let a = siblings, b = other.siblings
+        var kept: [Sibling<V>] = []
+        kept.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].dot < b[j].dot) {
+                if !other.context.covers(a[i].dot) { kept.append(a[i]) }
+                i += 1
+            } else if i == a.count || b[j].dot < a[i].dot {
+                if !context.covers(b[j].dot) { kept.append(b[j]) }
+                j += 1
+            } else {
+                // The same event on both sides is kept once (the other side's copy, as before).
+                kept.append(b[j])
+                i += 1
+                j += 1
+            }
+        }
         var r = Register()
-        r.siblings = kept.values.sorted { $0.dot < $1.dot }
+        r.siblings = kept
         r.context = context.merging(other.context)
         return r
     }
@@ -96,9 +120,16 @@ public struct Register<V: Hashable & Sendable>: Hashable, Sendable {
 /// and remove leave a `true` sibling and the element stays.
 public struct ORSet: Hashable, Sendable {
     public private(set) var elements: [String: Register<Bool>]
+    /// Estimated encoded bytes of all elements (`EncodedSize.element` summed), kept up to date
+    /// by every change so the set's size limit is checked in time proportional to what an op
+    /// touches, not to the whole set. A function of `elements`, so equality is unaffected.
+    public private(set) var elementBytes: Int
 
     public init(elements: [String: Register<Bool>] = [:]) {
         self.elements = elements
+        var n = 0
+        for (e, r) in elements { n += EncodedSize.element(e, r) }
+        elementBytes = n
     }
 
     public var members: Set<String> {
@@ -115,11 +146,24 @@ public struct ORSet: Hashable, Sendable {
         return ORSet(elements: [element: r])
     }
 
-    public func joined(with other: ORSet) -> ORSet {
-        var out = elements
-        for (e, r) in other.elements {
-            out[e] = out[e].map { $0.joined(with: r) } ?? r
+    /// Sets one element's presence register, keeping `elementBytes` exact.
+    mutating func put(_ element: String, _ presence: Register<Bool>) {
+        if let old = elements.updateValue(presence, forKey: element) {
+            elementBytes -= EncodedSize.element(element, old)
         }
-        return ORSet(elements: out)
+        elementBytes += EncodedSize.element(element, presence)
+    }
+
+    /// Joins `other` in place: work proportional to `other`, not to this set.
+    public mutating func join(_ other: ORSet) {
+        for (e, r) in other.elements {
+            put(e, elements[e].map { $0.joined(with: r) } ?? r)
+        }
+    }
+
+    public func joined(with other: ORSet) -> ORSet {
+        var out = self
+        out.join(other)
+        return out
     }
 }

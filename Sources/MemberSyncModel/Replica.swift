@@ -23,16 +23,29 @@ public struct LocalUndo: Sendable {
 public struct Replica: Sendable {
     public let id: ReplicaID
     public let schema: Schema
-    public private(set) var records: [RecordKey: Record] = [:]
+    public internal(set) var records: [RecordKey: Record] = [:]
     /// Per origin, the highest counter up to which every op has been applied.
     public private(set) var version = VersionVector()
     /// Ops applied ahead of a gap, per origin; folded into `version` once the gap fills.
     private var ahead: [ReplicaID: Set<UInt64>] = [:]
     private var log: [ReplicaID: OriginLog] = [:]
     public private(set) var clock: HybridClock
+    /// How far ahead of this node's wall clock a remote op's HLC may be (a node sets it from
+    /// `max_clock_skew_seconds`). Further ahead is refused, so no op can drag every later
+    /// local timestamp into the future (or, before saturation, wrap it to 1970). Nil checks
+    /// nothing: a replica without a real clock (tests, benchmarks, a backup being read).
+    public var maxClockSkewMilliseconds: UInt64?
     /// Signs this replica's own ops before they are committed (the node installs the origin's
     /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
     public var signer: (@Sendable (Op) -> [UInt8])?
+    /// Held ops whose effect the records do not show: the write rules refuse them (see
+    /// `Replica+Withheld.swift`). Not stored: the node derives it from the ops and the rules.
+    public internal(set) var withheld: Set<Dot> = []
+    /// Held ops per record, for the collections `indexHistory` names (empty otherwise), and
+    /// among them the ops that write one of the collection's tracked fields.
+    var history: [RecordKey: [Dot]] = [:]
+    var trackedHistory: [RecordKey: [Dot]] = [:]
+    var historyCollections: [String: Set<String>] = [:]
 
     public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
         self.id = id
@@ -63,13 +76,16 @@ public struct Replica: Sendable {
     /// Number of ops held in the log.
     public var logCount: Int { log.values.reduce(0) { $0 + $1.heldCount } }
 
+    /// Ops held ahead of a gap (applied, not yet covered by `version`), over all origins.
+    public var aheadCount: Int { ahead.values.reduce(0) { $0 + $1.count } }
+
     /// The ops still held in the log, oldest first (by HLC, then dot); only those touching
     /// `key` when one is given. Ops at or below an origin's log floor were compacted away (or
     /// arrived inside a snapshot) and are not in the answer: history is what the log holds.
     public func heldOps(for key: RecordKey? = nil) -> [Op] {
         var out: [Op] = []
         for originLog in log.values {
-            for case let op? in originLog.ops where key == nil || op.key == key { out.append(op) }
+            for op in originLog.all where key == nil || op.key == key { out.append(op) }
         }
         return out.sorted { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }
     }
@@ -93,17 +109,17 @@ public struct Replica: Sendable {
         var out: [Op] = []
         for (origin, originLog) in log.sorted(by: { $0.key < $1.key }) {
             let from = other[origin]
-            let held = max(version[origin], ahead[origin]?.max() ?? 0)
+            let held = max(version[origin], originLog.highest)
             guard held > from else { continue }
             if from < originLog.floor { return .needsSnapshot }
-            var c = from + 1
-            while c <= held {
-                if let op = originLog.op(c) {
-                    out.append(op)
-                    if out.count >= limit { return .ops(out) }
-                }
-                c += 1
+            // Walks the ops held, not the counters between: a gap costs nothing.
+            var full = false
+            originLog.forEach(after: from) { op in
+                out.append(op)
+                full = out.count >= limit
+                return !full
             }
+            if full { return .ops(out) }
         }
         return .ops(out)
     }
@@ -124,36 +140,49 @@ public struct Replica: Sendable {
     public mutating func prepareWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false) throws(ModelError) -> Op {
         guard !changes.isEmpty || allowEmpty else { throw ModelError.emptyChange }
         let record = records[key] ?? Record()
-        let dot = Dot(id, version[id] + 1)
+        let dot = Dot(id, try nextCounter())
         let hlc = clock.now()
         var fields: [String: FieldState] = [:]
+        var sets: [String: ORSet] = [:]
         do throws(SchemaError) {
             _ = try schema.collection(key.collection)
             for change in changes {
                 let type = try schema.fieldType(key.collection, change.field)
                 switch change {
                 case .assign(let field, let value):
-                    try schema.checkScalar(value, type: type, collection: key.collection, field: field)
+                    if value.isAbsent {
+                        try schema.checkClear(collection: key.collection, field: field)
+                    } else {
+                        try schema.checkScalar(value, type: type, collection: key.collection, field: field)
+                    }
                     fields[field] = .register(record.register(field).writing(value, dot: dot, hlc: hlc))
                 case .add(let field, let element), .remove(let field, let element):
                     try schema.checkElement(element, type: type, collection: key.collection, field: field)
                     var present = true
                     if case .remove = change { present = false }
-                    let current: ORSet
-                    if case .set(let pending)? = fields[field] { current = record.set(field).joined(with: pending) } else { current = record.set(field) }
-                    let delta = current.writing(element, present: present, dot: dot, hlc: hlc)
-                    if case .set(let pending)? = fields[field] {
-                        fields[field] = .set(ORSet(elements: pending.elements.merging(delta.elements) { _, new in new }))
-                    } else {
-                        fields[field] = .set(delta)
-                    }
+                    // The element's state as this edit leaves it so far (an element changed twice
+                    // in one edit: the last change wins). Built in place, one element at a time:
+                    // merging whole sets per change made a large edit quadratic.
+                    let base = sets[field]?.elements[element] ?? record.set(field).elements[element] ?? Register()
+                    sets[field, default: ORSet()].put(element, base.writing(present, dot: dot, hlc: hlc))
                 }
             }
         } catch {
             throw ModelError.schema(error)
         }
+        for (field, set) in sets { fields[field] = .set(set) }
         fields[Record.existsField] = .register(record.register(Record.existsField).writing(.bool(true), dot: dot, hlc: hlc))
+        // The same limits as for remote ops: a record this node accepts must be able to travel.
+        _ = try record.planJoin(fields)
         return Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: fields)
+    }
+
+    /// The counter of the next local op; checked, so a version raised to the maximum (say by
+    /// a hostile snapshot) refuses writes instead of trapping.
+    private func nextCounter() throws(ModelError) -> UInt64 {
+        let (next, overflow) = version[id].addingReportingOverflow(1)
+        if overflow { throw ModelError.refused(.counterExhausted, "replica \(id) has used every counter") }
+        return next
     }
 
     /// Deletes a record by writing `$exists = false`; a concurrent edit elsewhere keeps it.
@@ -164,7 +193,7 @@ public struct Replica: Sendable {
     /// Builds the delete op without applying it (see `prepareWrite`).
     public mutating func prepareDelete(_ key: RecordKey) throws(ModelError) -> Op {
         guard let record = records[key], record.exists else { throw ModelError.noSuchRecord(key) }
-        let dot = Dot(id, version[id] + 1)
+        let dot = Dot(id, try nextCounter())
         let hlc = clock.now()
         let state = record.register(Record.existsField).writing(.bool(false), dot: dot, hlc: hlc)
         return Op(origin: id, counter: dot.counter, hlc: hlc, key: key, fields: [Record.existsField: .register(state)])
@@ -199,6 +228,14 @@ public struct Replica: Sendable {
         for (key, record) in undo.records { records[key] = record }
         log[id]?.drop(above: undo.counter)
         version[id] = undo.counter
+        // The history index must not keep the taken-back dots: the next write reuses them.
+        if !historyCollections.isEmpty {
+            let gone: (Dot) -> Bool = { $0.replica == self.id && $0.counter > undo.counter }
+            for key in undo.records.keys {
+                history[key]?.removeAll(where: gone)
+                trackedHistory[key]?.removeAll(where: gone)
+            }
+        }
     }
 
     /// Checks that an op is well formed and obeys the schema, without applying it.
@@ -210,7 +247,7 @@ public struct Replica: Sendable {
         do throws(SchemaError) {
             _ = try schema.collection(op.key.collection)
             for (name, state) in op.fields {
-                try schema.checkState(state, collection: op.key.collection, field: name)
+                try schema.checkStateAllowingClears(state, collection: op.key.collection, field: name)
             }
         } catch {
             throw ModelError.schema(error)
@@ -235,33 +272,160 @@ public struct Replica: Sendable {
         }
     }
 
-    /// Merges a remote op. Duplicates and out-of-order arrivals are fine; invalid ops are
-    /// refused whole and change nothing.
+    /// Merges a remote op. Duplicates and arrivals ahead of a gap are fine; invalid ops are
+    /// refused whole and change nothing. An op whose contexts cover dots this replica does not
+    /// hold is refused with `.refused(.causality, …)`: it must wait until they arrive (see
+    /// `admissible` and `unmetDependency`), so no op can retire a value its writer never saw.
     @discardableResult
     public mutating func apply(_ op: Op) throws(ModelError) -> ApplyOutcome {
         if holds(op.dot) { return .duplicate }
+        try admissible(op)
         try validate(op)
+        if let needed = unmetDependency(op) {
+            throw ModelError.refused(.causality, "op \(op.dot) has seen \(needed), which this node does not hold yet")
+        }
+        if let plan = try plan(op) {
+            records[op.key]!.commit(plan)
+        } else {
+            records[op.key] = Record(fields: op.fields)
+        }
         clock.observe(op.hlc)
-        commit(op)
+        log[op.origin, default: OriginLog()].insert(op)
+        markHeld(op.dot)
+        // Remote rights writes must be in the history index: the write rules judge by it.
+        if !historyCollections.isEmpty { noteHistory(op) }
         return .applied
     }
 
+    /// The join plan for an existing record, or nil for a new one (whose delta is checked
+    /// alone). A function of its own so no copy of the record outlives the check: the commit
+    /// that follows then mutates the record's storage in place.
+    private func plan(_ op: Op) throws(ModelError) -> JoinPlan? {
+        guard let record = records[op.key] else {
+            _ = try Record().planJoin(op.fields)
+            return nil
+        }
+        return try record.planJoin(op.fields)
+    }
+
+    /// The checks of an op that depend on what this replica holds and on its clock, but not on
+    /// the op's contents being well formed: cheap, so a node runs them before verifying a
+    /// signature. Refuses an op numbered, or a context entry claiming a dot, more than
+    /// `Limits.maxCounterGap` beyond what this replica holds of that replica (`gap-too-large`);
+    /// a context claiming dots of the op's own origin beyond the op itself (`bad-context`: its
+    /// origin cannot have seen events it had not made yet); and an HLC further ahead of the
+    /// wall clock than `maxClockSkewMilliseconds` (`clock-skew`).
+    public func admissible(_ op: Op) throws(ModelError) {
+        let held = version[op.origin]
+        if op.counter > held && op.counter - held > Limits.maxCounterGap {
+            throw ModelError.refused(.gapTooLarge, "op \(op.dot) is \(op.counter - held) ops ahead of the \(held) held of \(op.origin), at most \(Limits.maxCounterGap)")
+        }
+        if held == 0 && log[op.origin] == nil && op.origin != id {
+            // The first op of a replica id new here: bound how many one node may have.
+            let epochs = max(version.sorted.lazy.filter { $0.replica.node == op.origin.node }.count,
+                             log.keys.lazy.filter { $0.node == op.origin.node }.count)
+            if epochs >= Limits.maxEpochsPerNode {
+                throw ModelError.refused(.tooManyEpochs, "\(op.origin.node) already has \(epochs) replica ids here, at most \(Limits.maxEpochsPerNode)")
+            }
+        }
+        if let skew = maxClockSkewMilliseconds {
+            let wall = clock.wallMilliseconds
+            let (limit, overflow) = wall.addingReportingOverflow(skew)
+            if !overflow && op.hlc.milliseconds > limit {
+                throw ModelError.refused(.clockSkew, "op \(op.dot) is stamped \((op.hlc.milliseconds - wall) / 1000) s ahead of this node's clock, at most \(skew / 1000) s")
+            }
+        }
+        for (name, state) in op.fields {
+            switch state {
+            case .register(let r): try checkClaims(r.context, of: op, field: name)
+            case .set(let s):
+                for presence in s.elements.values { try checkClaims(presence.context, of: op, field: name) }
+            }
+        }
+    }
+
+    private func checkClaims(_ context: VersionVector, of op: Op, field: String) throws(ModelError) {
+        for (r, c) in context.sorted {
+            if r == op.origin {
+                if c > op.counter {
+                    throw ModelError.refused(.badContext, "op \(op.dot) field \(field) claims to have seen \(r):\(c), after itself")
+                }
+            } else {
+                let held = version[r]
+                if c > held && c - held > Limits.maxCounterGap {
+                    throw ModelError.refused(.gapTooLarge, "op \(op.dot) field \(field) claims \(r):\(c), \(c - held) beyond the \(held) held here")
+                }
+            }
+        }
+    }
+
+    /// A dot the op's contexts cover that this replica does not hold, or nil when it holds its
+    /// whole causal past. Contexts are version vectors: an entry `r: c` covers `r`'s events
+    /// 1…c, so it is met once `version[r] >= c`. The op's own origin is exempt: its entry is
+    /// the op's own dot (and `admissible` refuses more), and earlier ops of the same origin may
+    /// arrive later, as before, because the op can only retire that origin's own values.
+    public func unmetDependency(_ op: Op) -> Dot? {
+        for state in op.fields.values {
+            switch state {
+            case .register(let r):
+                if let d = unmet(r.context, origin: op.origin) { return d }
+            case .set(let s):
+                for presence in s.elements.values {
+                    if let d = unmet(presence.context, origin: op.origin) { return d }
+                }
+            }
+        }
+        return nil
+    }
+
+    @inline(__always) private func unmet(_ context: VersionVector, origin: ReplicaID) -> Dot? {
+        for (r, c) in context.sorted where r != origin && version[r] < c {
+            return Dot(r, version[r] + 1)
+        }
+        return nil
+    }
+
+    /// Applies an op this replica made (already checked by `prepareWrite`).
     private mutating func commit(_ op: Op) {
         records[op.key, default: Record()].join(op.fields)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
+        if !historyCollections.isEmpty { noteHistory(op) }
+    }
+
+    /// Holds an op without applying it: it is logged (served to others, never fetched again)
+    /// and its dot counts as held, but the records do not change. For ops the write rules
+    /// refuse: every node refuses them alike, so every node holds them alike.
+    public mutating func hold(_ op: Op) throws(ModelError) {
+        if holds(op.dot) { return }
+        try validate(op)
+        clock.observe(op.hlc)
+        log[op.origin, default: OriginLog()].insert(op)
+        markHeld(op.dot)
+        withheld.insert(op.dot)
+        if !historyCollections.isEmpty { noteHistory(op) }
+    }
+
+    /// The held ops of every replica of node `node`, in counter order per replica.
+    public func heldOps(of node: String) -> [Op] {
+        var out: [Op] = []
+        for (origin, originLog) in log where origin.node == node {
+            for case let op? in originLog.ops { out.append(op) }
+        }
+        return out
     }
 
     private mutating func markHeld(_ dot: Dot) {
         let r = dot.replica
-        if dot.counter == version[r] + 1 {
+        let v0 = version[r]
+        if v0 < .max && dot.counter == v0 + 1 {
             var v = dot.counter
             if var pending = ahead[r] {
-                while pending.remove(v + 1) != nil { v += 1 }
+                while v < .max, pending.remove(v + 1) != nil { v += 1 }
                 ahead[r] = pending.isEmpty ? nil : pending
             }
             version[r] = v
-        } else if dot.counter > version[r] {
+        } else if dot.counter > v0 {
             ahead[r, default: []].insert(dot.counter)
         }
     }
@@ -285,7 +449,7 @@ public struct Replica: Sendable {
             if var pending = ahead[origin] {
                 pending = pending.filter { $0 > counter }
                 var v = counter
-                while pending.remove(v + 1) != nil { v += 1 }
+                while v < .max, pending.remove(v + 1) != nil { v += 1 }
                 version[origin] = v
                 ahead[origin] = pending.isEmpty ? nil : pending
             }
@@ -297,9 +461,15 @@ public struct Replica: Sendable {
         for (key, record) in snapshot.records {
             do throws(SchemaError) {
                 _ = try schema.collection(key.collection)
-                for (name, state) in record.fields { try schema.checkState(state, collection: key.collection, field: name) }
+                for (name, state) in record.fields {
+                    try schema.checkStateAllowingClears(state, collection: key.collection, field: name, clearsMustBeAllowed: false)
+                }
             } catch {
                 throw ModelError.schema(error)
+            }
+            do { try record.checkLimits() } catch {
+                if case .refused(let reason, let why) = error { throw ModelError.refused(reason, "\(key): \(why)") }
+                throw error
             }
         }
     }
@@ -322,17 +492,27 @@ extension Replica {
 
     /// Rebuilds a replica from what a store persisted: record states, the contiguous version,
     /// per-origin log floors and the ops still held. Ops above `version` count as held ahead
-    /// of a gap. The clock moves past every stored timestamp so time never runs backwards.
+    /// of a gap, unless they are further ahead than `Limits.maxCounterGap` (a store written
+    /// before that limit may hold such an op; it is left out, as it would be refused now). The
+    /// clock moves past every stored timestamp so time never runs backwards, but not beyond
+    /// the allowed skew: a stored far-future stamp cannot drag later local edits along.
     public init(restoring id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64,
                 records: [RecordKey: Record], version: VersionVector, floor: VersionVector, ops: [Op]) {
         self.init(id: id, schema: schema, wallClock: wallClock)
         self.records = records
         self.version = version
-        for (origin, f) in floor.sorted { log[origin, default: OriginLog()].floor = f }
+        for (origin, f) in floor.sorted { log[origin] = OriginLog(floor: f) }
+        let skew = UInt64(Limits.defaultMaxClockSkewSeconds) * 1000
+        let wall = clock.wallMilliseconds
+        let latest = HLC(milliseconds: wall.addingReportingOverflow(skew).overflow ? .max : wall + skew, logical: 0)
         for op in ops {
+            let held = version[op.origin]
+            if op.counter > held {
+                if op.counter - held > Limits.maxCounterGap { continue }
+                ahead[op.origin, default: []].insert(op.counter)
+            }
             log[op.origin, default: OriginLog()].insert(op)
-            if op.counter > version[op.origin] { ahead[op.origin, default: []].insert(op.counter) }
-            clock.observe(op.hlc)
+            clock.observe(min(op.hlc, latest))
         }
     }
 }

@@ -58,10 +58,14 @@ public struct CollectionSchema: Equatable, Sendable {
     public let fields: [String: FieldType]
     /// The field shown as the record's title in listings.
     public let titleField: String
+    /// Fields that may be replaced but never cleared (`FIELD=`): the title, and fields the
+    /// write rules judge ownership by. A record may still be created without them.
+    public let required: Set<String>
 
-    public init(name: String, titleField: String, fields: [String: FieldType]) {
+    public init(name: String, titleField: String, required: Set<String> = [], fields: [String: FieldType]) {
         self.name = name
         self.titleField = titleField
+        self.required = required.union([titleField])
         self.fields = fields
     }
 }
@@ -71,8 +75,9 @@ public struct CollectionSchema: Equatable, Sendable {
 public struct Schema: Sendable {
     public let collections: [String: CollectionSchema]
 
-    public static let maxTextBytes = 4096
-    public static let maxElementBytes = 256
+    /// The value limits of `Limits` (kept here under their old names).
+    public static let maxTextBytes = Limits.maxTextBytes
+    public static let maxElementBytes = Limits.maxElementBytes
 
     public init(_ collections: [CollectionSchema]) {
         self.collections = Dictionary(uniqueKeysWithValues: collections.map { ($0.name, $0) })
@@ -92,7 +97,7 @@ public struct Schema: Sendable {
             "memberships": .referenceSet("organisations"),
             "joined": .date,
         ]),
-        CollectionSchema(name: "contacts", titleField: "name", fields: [
+        CollectionSchema(name: "contacts", titleField: "name", required: ["organisation"], fields: [
             "name": .text,
             "organisation": .reference("organisations"),
             "role": .text,
@@ -132,6 +137,7 @@ public struct Schema: Sendable {
             "role": .oneOf(["member", "hub"]),
             "endpoints": .textSet,
             "revoked": .boolean,
+            "accepted_through": .text,
         ]),
     ])
 
@@ -183,6 +189,7 @@ public struct Schema: Sendable {
         switch (type, value) {
         case (.text, .string(let s)):
             if s.utf8.count > Self.maxTextBytes { throw fail("text longer than \(Self.maxTextBytes) bytes") }
+            if let why = TextRules.problem(in: s, field: field) { throw fail(why) }
         case (.integer, .int), (.boolean, .bool):
             break
         case (.date, .string(let s)):
@@ -206,6 +213,7 @@ public struct Schema: Sendable {
             if element.isEmpty || element.utf8.count > Self.maxElementBytes {
                 throw fail("set elements are 1-\(Self.maxElementBytes) bytes")
             }
+            if let why = TextRules.problem(in: element, field: nil) { throw fail(why) }
         case .referenceSet(let target):
             if !isValidSlug(element) { throw fail("'\(element)' is not an id of \(target)") }
         default:

@@ -125,15 +125,27 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         return v
     }
 
-    /// Total number of events covered; handy for "how many ops behind".
-    public var total: UInt64 { sorted.reduce(0) { $0 + $1.counter } }
+    /// Total number of events covered; handy for "how many ops behind". Saturates: vectors
+    /// from the network may claim any counters, and a sum must not trap.
+    public var total: UInt64 {
+        var t: UInt64 = 0
+        for e in sorted { t = Self.saturatingAdd(t, e.counter) }
+        return t
+    }
 
-    /// How many events `other` has that this vector lacks.
+    /// How many events `other` has that this vector lacks (saturating, like `total`).
     public func missing(from other: VersionVector) -> UInt64 {
-        other.sorted.reduce(0) { total, e in
+        var t: UInt64 = 0
+        for e in other.sorted {
             let mine = self[e.replica]
-            return total + (e.counter > mine ? e.counter - mine : 0)
+            if e.counter > mine { t = Self.saturatingAdd(t, e.counter - mine) }
         }
+        return t
+    }
+
+    @inline(__always) static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : s
     }
 
     public var description: String {

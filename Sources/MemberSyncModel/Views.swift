@@ -1,5 +1,6 @@
 /// What a reader sees of one field: the chosen value (or set members) and, when writers
-/// disagree, every sibling so the conflict can be shown and resolved.
+/// disagree, every sibling so the conflict can be shown and resolved. `value` is nil for a
+/// set, and for a conflicted field whose chosen sibling is a clear (`Value.absent`).
 public struct FieldView: Equatable, Sendable {
     public let name: String
     public let value: Value?
@@ -29,7 +30,10 @@ extension Replica {
             switch record.fields[name]! {
             case .register(let r):
                 guard let winner = r.winner else { continue }
-                out.append(FieldView(name: name, value: winner.value, members: nil, conflict: r.isConflicted ? r.siblings : nil))
+                // A cleared field is shown as missing, unless a concurrent write disagrees.
+                if winner.value.isAbsent && !r.isConflicted { continue }
+                out.append(FieldView(name: name, value: winner.value.isAbsent ? nil : winner.value, members: nil,
+                                     conflict: r.isConflicted ? r.siblings : nil))
             case .set(let s):
                 let members = s.members.sorted()
                 if members.isEmpty { continue }
@@ -70,6 +74,7 @@ extension Replica {
         case .string(let s): return "s:" + s
         case .int(let i): return "i:\(i)"
         case .bool(let b): return "b:\(b)"
+        case .absent: return "a"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncModel
+import MemberSyncWire
 import ZeroMQ
 
 /// Admission of connecting nodes (CURVE + ZAP, RFC 27) and revocation.
@@ -8,6 +9,9 @@ extension Node {
     /// configured hubs, peers and admin keys, and every roster entry that is not revoked.
     func admittedName(_ key: String) -> String? {
         if key == curve?.publicKey { return config.nodeID }
+        // The roster's revocation outranks the configuration: a revoked member listed in
+        // `peer_keys` (or anywhere else) would otherwise keep syncing through its peers.
+        if revokedCurveKeys.contains(key) { return nil }
         if config.adminKeys.contains(key) { return "admin" }
         if config.hubKeys.contains(key) { return "hub" }
         if config.peerKeys.contains(key) { return "peer" }
@@ -47,6 +51,23 @@ extension Node {
                            Array((who == nil ? "key not in the roster" : "OK").utf8), Array((who ?? "").utf8), []])
     }
 
+    /// CURVE keys of revoked roster entries: refused at ZAP whatever the configuration lists.
+    func currentRevokedCurveKeys() -> Set<String> {
+        let replica = engine.replica
+        var out = Set<String>()
+        for k in replica.keys(in: "nodes") {
+            guard let r = replica.record(k), WriteAuthority.isRevoked(r) else { continue }
+            // Every value a concurrent write left, not just the visible one (fail closed).
+            for s in r.register("curve_key").siblings { if case .string(let key) = s.value { out.insert(key) } }
+        }
+        return out
+    }
+
+    /// True when the roster this node holds revokes this node itself.
+    var isRevokedItself: Bool {
+        engine.replica.record(RecordKey(collection: "nodes", id: config.nodeID)).map(WriteAuthority.isRevoked) ?? false
+    }
+
     func currentlyRevoked() -> Set<String> {
         let replica = engine.replica
         return Set(replica.keys(in: "nodes").filter { replica.record($0).map(WriteAuthority.isRevoked) ?? false }.map(\.id))
@@ -58,10 +79,13 @@ extension Node {
     /// handler again, which now refuses the revoked key; anti-entropy repairs anything lost.
     func rosterChanged() {
         rosterCurveKeys = currentRosterCurveKeys()
+        revokedCurveKeys = currentRevokedCurveKeys()
         let revoked = currentlyRevoked()
         let newlyRevoked = revoked.subtracting(revokedNodes)
         revokedNodes = revoked
         guard !newlyRevoked.isEmpty, curve != nil else { return }
+        tellRevoked(newlyRevoked)
+        dropLinksToRevoked()
         logger.notice("node revoked: closing every connection so it cannot stay connected", metadata: ["node.id": "\(newlyRevoked.sorted().joined(separator: ","))"])
         router.close()
         publisher.close()
@@ -70,6 +94,37 @@ extension Node {
             socketGeneration += 1
         } catch {
             logger.critical("cannot re-bind the server sockets after a revocation", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends a newly revoked node that is connected to us the roster ops of its own entry,
+    /// before its connection is closed: afterwards nothing reaches it, and without them it
+    /// would never learn why (its `status` says `revoked` once it holds them, and it refuses
+    /// its own edits). Best effort: the socket's linger gives them 200 ms to leave.
+    func tellRevoked(_ nodes: Set<String>) {
+        for node in nodes {
+            guard let client = engine.clients[node] else { continue }
+            for op in engine.replica.heldOps(for: RecordKey(collection: "nodes", id: node)) {
+                _ = try? router.send([client.identity] + WireCodec.encode(.op(op)), dontWait: true)
+            }
+        }
+    }
+
+    /// Replaces this node's links to hubs or peers whose configured CURVE key the roster now
+    /// revokes with unconnected sockets (`makeLink` connects no revoked key): nothing of ours
+    /// reaches a revoked node through a link we opened either.
+    func dropLinksToRevoked() {
+        for (i, key) in config.peerKeys.enumerated() where i < peerLinks.count && revokedCurveKeys.contains(key) {
+            guard let fresh = try? makeLink(config.peers[i], serverKey: key) else { continue }
+            peerLinks[i].dealer.close(); peerLinks[i].sub.close()
+            peerLinks[i] = fresh
+            socketGeneration += 1
+        }
+        for (i, key) in config.hubKeys.enumerated() where i < hubLinks.count && revokedCurveKeys.contains(key) {
+            guard let fresh = try? makeLink(config.hubEndpoints[i], serverKey: key) else { continue }
+            hubLinks[i].dealer.close(); hubLinks[i].sub.close()
+            hubLinks[i] = fresh
+            socketGeneration += 1
         }
     }
 }

@@ -38,6 +38,9 @@ public struct WriteAuthority: Sendable {
         var key: [UInt8]?
         var hubOperator: Bool
         var organisation: String?
+        /// Set when the roster revokes the node: per replica, the last counter whose ops are
+        /// still accepted (`accepted_through`, MSP 11.5); nil when not revoked.
+        var acceptedThrough: VersionVector?
     }
 
     static func rosterEntry(_ node: String, in replica: Replica) -> Record? {
@@ -55,18 +58,45 @@ public struct WriteAuthority: Sendable {
         r.register("revoked").siblings.contains { $0.value == .bool(true) }
     }
 
+    /// The replicas' counters a revocation accepts: `accepted_through` holds
+    /// `REPLICA=COUNTER` entries separated by spaces; with several concurrent values, each
+    /// replica gets the lowest (fail closed), and a replica no value names gets none.
+    static func acceptedThrough(_ r: Record) -> VersionVector {
+        var out: VersionVector?
+        for s in r.register("accepted_through").siblings {
+            guard case .string(let text) = s.value else { continue }
+            let v = parseCounters(text)
+            out = out.map { $0.meet(v) } ?? v
+        }
+        return out ?? VersionVector()
+    }
+
+    /// `asker@3f2a=17 asker@1=4` as a vector; malformed entries are left out.
+    static func parseCounters(_ text: String) -> VersionVector {
+        var v = VersionVector()
+        for entry in text.split(separator: " ") {
+            guard let eq = entry.lastIndex(of: "="), let replica = ReplicaID(parsing: String(entry[..<eq])),
+                  let counter = UInt64(entry[entry.index(after: eq)...]) else { continue }
+            v[replica] = max(v[replica], counter)
+        }
+        return v
+    }
+
+    /// The inverse of `parseCounters`: the entries of `v`'s replicas of `node`.
+    static func formatCounters(_ v: VersionVector, node: String) -> String {
+        v.sorted.filter { $0.replica.node == node }.map { "\($0.replica)=\($0.counter)" }.joined(separator: " ")
+    }
+
     func writer(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
         let entry = Self.rosterEntry(node, in: replica)
-        if let entry, Self.isRevoked(entry) {
-            throw AuthRejection(reason: "revoked", detail: "node \(node) is revoked in the roster")
-        }
+        let cut = entry.flatMap { Self.isRevoked($0) ? Self.acceptedThrough($0) : nil }
         let rosterHub = entry.map { Self.text($0, "role") == "hub" } ?? false
         let rosterOrg = entry.flatMap { Self.text($0, "organisation") }
         if node == nodeID {
-            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation)
+            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation, acceptedThrough: cut)
         }
         if let key = hubSigningKeys[node] {
-            return Writer(key: key, hubOperator: true, organisation: rosterOrg)
+            return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut)
         }
         guard let entry else {
             throw AuthRejection(reason: "unknown-origin", detail: "node \(node) is not in the roster (yet)")
@@ -74,12 +104,29 @@ public struct WriteAuthority: Sendable {
         guard let text = Self.text(entry, "signing_key"), let key = Hex.decode(text), key.count == SigningKeyPair.publicKeyBytes else {
             throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
         }
-        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg)
+        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut)
     }
 
-    /// Checks an op that arrived from another node: origin known and not revoked, signature
-    /// valid over the op's canonical bytes, and the write allowed for its origin.
-    public func checkRemote(_ op: Op, in replica: Replica) throws(AuthRejection) {
+    /// A revoked node's ops count only up to the counters its revocation accepted: those the
+    /// revoking hub held when it revoked. The answer depends on the op and the roster alone,
+    /// so every node refuses the same ops, whenever each learns of the revocation.
+    func checkRevocation(_ op: Op, _ w: Writer) throws(AuthRejection) {
+        guard let cut = w.acceptedThrough, op.counter > cut[op.origin] else { return }
+        let through = cut[op.origin] == 0 ? "none of its ops" : "its ops up to \(op.origin):\(cut[op.origin])"
+        throw AuthRejection(reason: "revoked", detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")
+    }
+
+    /// Checks an op that arrived from another node: origin known, signature valid over the op's
+    /// canonical bytes, not after its origin's revocation, and the write allowed for its origin
+    /// on `view` (MSP 11.4; `view(for:in:among:allowed:)` gives the deterministic one).
+    public func checkRemote(_ op: Op, in replica: Replica, view: RightsView) throws(AuthRejection) {
+        let w = try verify(op, in: replica)
+        try checkRevocation(op, w)
+        try checkRules(op, w, view: view)
+    }
+
+    /// The origin is known and the signature is valid over the op's canonical bytes.
+    func verify(_ op: Op, in replica: Replica) throws(AuthRejection) -> Writer {
         let w = try writer(op.origin.node, in: replica)
         guard let key = w.key else {
             throw AuthRejection(reason: "unknown-origin", detail: "no signing key known for \(op.origin.node)")
@@ -87,41 +134,135 @@ public struct WriteAuthority: Sendable {
         guard SigningKeyPair.verify(signature: op.signature, message: WireCodec.canonicalBytes(op), publicKey: key) else {
             throw AuthRejection(reason: "bad-signature", detail: "op \(op.dot) is not signed by \(op.origin.node)'s key")
         }
-        try checkRules(op, w, in: replica)
+        return w
     }
 
-    /// Checks this node's own edit before it is applied (signature added afterwards).
+    /// The verdict on a verified op that no node holds yet: a member's rights write is judged
+    /// with every rights write on its record (`verdicts`), any other op against `view(for:)`.
+    func verdict(_ op: Op, _ w: Writer, in replica: Replica) -> AuthRejection? {
+        if Self.isRightsWrite(op) && !w.hubOperator { return verdicts(on: op.key, in: replica, extra: op)[op.dot] }
+        do { try judge(op, in: replica, view: view(for: op, in: replica)); return nil } catch { return error }
+    }
+
+    /// Checks this node's own edit before it is applied (signature added afterwards), by the
+    /// same rules and facts as every other node will.
     public func checkLocal(_ op: Op, in replica: Replica) throws(AuthRejection) {
-        try checkRules(op, try writer(op.origin.node, in: replica), in: replica)
+        if let why = verdict(op, try writer(op.origin.node, in: replica), in: replica) { throw why }
     }
 
-    /// The write rules, judged on the record as this replica holds it plus the op's own values
-    /// of the ownership fields (`contacts.organisation`, `projects.lead` / `projects.partners`).
-    func checkRules(_ op: Op, _ w: Writer, in replica: Replica) throws(AuthRejection) {
+    /// The rules without the signature: for ops already verified (held ones judged again).
+    func judge(_ op: Op, in replica: Replica, view: RightsView) throws(AuthRejection) {
+        let w = try writer(op.origin.node, in: replica)
+        try checkRevocation(op, w)
+        try checkRules(op, w, view: view)
+    }
+
+    /// The write rules (MSP 11.4) for an op whose origin is `w`, judged on `view`: the rights
+    /// facts of the record the op is judged against (see `RightsView`).
+    func checkRules(_ op: Op, _ w: Writer, view: RightsView) throws(AuthRejection) {
         if w.hubOperator { return }
         func refuse(_ why: String) -> AuthRejection { AuthRejection(reason: "unauthorised", detail: why) }
-        guard let org = w.organisation else { throw refuse("node \(op.origin.node) has no organisation") }
-        let current = replica.record(op.key) ?? Record()
+        let who = op.origin.node
+        guard let org = w.organisation else { throw refuse("node \(who) has no organisation") }
+        let change = OpChange(op)
         switch op.key.collection {
         case "organisations":
             guard op.key.id == org else {
-                throw refuse("\(op.origin.node) may write only its own organisation record organisations/\(org), not \(op.key)")
+                throw refuse("\(who) may write only its own organisation record organisations/\(org), not \(op.key)")
             }
         case "contacts":
-            var values = current.register("organisation").siblings.map(\.value)
-            if case .register(let r)? = op.fields["organisation"] { values += r.siblings.map(\.value) }
-            guard !values.isEmpty, values.allSatisfy({ $0 == .string(org) }) else {
-                throw refuse("\(op.origin.node) may write only contacts whose organisation is \(org) (set organisation=\(org)); \(op.key) is not one")
+            // Every value the contact has had for the writer, and every value the op sets, is
+            // the writer's organisation: a member creates its own contacts and edits them, and
+            // only the hub operator moves a contact to another organisation.
+            let values = view.organisations.union(change.texts("organisation") ?? [])
+            guard !values.isEmpty, values == [org] else {
+                if !view.organisations.isEmpty, view.organisations == [org] {
+                    throw refuse("\(who) may not move \(op.key) to another organisation: only the hub operator moves contacts between organisations")
+                }
+                throw refuse("\(who) may write only contacts whose organisation is \(org) (set organisation=\(org)); \(op.key) is not one")
             }
         case "projects":
-            var involved = current.register("lead").siblings.contains { $0.value == .string(org) } || current.set("partners").contains(org)
-            if case .register(let r)? = op.fields["lead"], r.siblings.contains(where: { $0.value == .string(org) }) { involved = true }
-            if case .set(let s)? = op.fields["partners"], s.contains(org) { involved = true }
-            guard involved else {
-                throw refuse("\(op.origin.node) may write only projects \(org) leads or partners in (lead=\(org) or partners+=\(org)); \(op.key) is not one")
-            }
+            try checkProject(op, change, org: org, view: view, refuse)
         default:
-            throw refuse("only the hub operator writes \(op.key.collection); \(op.origin.node) is a member of \(org)")
+            throw refuse("only the hub operator writes \(op.key.collection); \(who) is a member of \(org)")
         }
     }
+
+    /// Projects: the lead changes `lead` and `partners` and may delete; a partner edits the
+    /// other fields and may remove only itself from `partners`; a member creates a project
+    /// only with itself as lead.
+    private func checkProject(_ op: Op, _ change: OpChange, org: String, view: RightsView,
+                              _ refuse: (String) -> AuthRejection) throws(AuthRejection) {
+        let who = op.origin.node
+        if view.isNew {
+            guard let leads = change.texts("lead"), leads == [org] else {
+                throw refuse("\(who) may write only projects \(org) leads or partners in, and creates a project only with itself as lead (lead=\(org)); \(op.key) is not one")
+            }
+            return
+        }
+        if view.leads.contains(org) { return }
+        guard view.partners.contains(org) else {
+            throw refuse("\(who) may write only projects \(org) leads or partners in; \(op.key) is not one (lead: \(Self.list(view.leads)))")
+        }
+        if change.texts("lead") != nil {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator changes the lead of \(op.key); \(org) is a partner")
+        }
+        if let partners = change.elements("partners"), partners != [org: false] {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator changes the partners of \(op.key); a partner may only remove itself (partners-=\(org))")
+        }
+        if change.deletes {
+            throw refuse("only the lead (\(Self.list(view.leads))) or the hub operator deletes \(op.key)")
+        }
+    }
+
+    static func list(_ s: Set<String>) -> String { s.isEmpty ? "none" : s.sorted().joined(separator: ", ") }
+}
+
+/// The rights facts of one record that an op is judged against (MSP 11.4): who leads and
+/// partners in a project, which organisation a contact belongs to, and whether the record has
+/// none of these yet.
+public struct RightsView: Sendable, Equatable {
+    /// projects: every organisation a sibling of `lead` names.
+    public var leads: Set<String> = []
+    /// projects: the organisations in `partners`.
+    public var partners: Set<String> = []
+    /// contacts: every value a sibling of `organisation` has.
+    public var organisations: Set<String> = []
+    /// No lead, partner or organisation: the op creates the record (or claims one nobody has).
+    public var isNew = true
+
+    public init() {}
+
+    /// The facts as a record state holds them.
+    public init(_ record: Record?) {
+        guard let record else { return }
+        for s in record.register("lead").siblings { if case .string(let v) = s.value { leads.insert(v) } }
+        partners = record.set("partners").members
+        for s in record.register("organisation").siblings { if case .string(let v) = s.value { organisations.insert(v) } }
+        isNew = leads.isEmpty && partners.isEmpty && organisations.isEmpty
+    }
+}
+
+/// What an op changes, read from its field deltas (each carries only the op's own dot).
+struct OpChange {
+    let op: Op
+
+    init(_ op: Op) { self.op = op }
+
+    /// The text values a register field is set to, or nil when the op does not write it.
+    func texts(_ field: String) -> Set<String>? {
+        guard case .register(let r)? = op.fields[field] else { return nil }
+        var out = Set<String>()
+        for s in r.siblings { if case .string(let v) = s.value { out.insert(v) } }
+        return out
+    }
+
+    /// Set elements the op adds (true) or removes (false), or nil when it does not write the set.
+    func elements(_ field: String) -> [String: Bool]? {
+        guard case .set(let s)? = op.fields[field] else { return nil }
+        return s.elements.mapValues { r in r.siblings.contains { $0.value } }
+    }
+
+    /// The op deletes the record (`$exists = false`).
+    var deletes: Bool { op.fields[Record.existsField].map { if case .register(let r) = $0 { return r.siblings.contains { $0.value == .bool(false) } } else { return false } } ?? false }
 }

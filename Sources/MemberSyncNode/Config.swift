@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncModel
 import MemberSyncWire
 
 /// Whether a node is an ordinary member office or the hub (the preferred rendezvous).
@@ -51,6 +52,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// machine, a test federation) so it never keeps a node from running.
     public var httpListenExplicit = false
     public static let defaultHTTPListen = ListenAddress(host: "127.0.0.1", port: 7480)
+    /// A remote op stamped further ahead of this node's clock than this is refused
+    /// (`clock-skew`) until the clock catches up (`max_clock_skew_seconds`, default a day).
+    public var maxClockSkewSeconds: Int = Limits.defaultMaxClockSkewSeconds
+    /// Per-client quotas on the ROUTER for the requests that cost this node real work.
+    public var pullQuota = RequestQuota.pulls
+    public var snapshotQuota = RequestQuota.snapshotPages
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
@@ -121,7 +128,7 @@ public struct NodeConfig: Sendable, Equatable {
         let known: Set<String> = ["node_id", "organisation", "role", "data_dir", "listen", "hub_endpoints", "peers", "log_level",
                                   "heartbeat_ms", "link_timeout_ms", "live_window_ms", "page_size", "pub_high_water_mark",
                                   "insecure", "hub_signing_keys", "hub_keys", "peer_keys", "admin_keys", "metrics_listen",
-                                  "http_listen"]
+                                  "max_clock_skew_seconds", "http_listen"]
         if let unknown = t.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -157,6 +164,7 @@ public struct NodeConfig: Sendable, Equatable {
             config.httpListenExplicit = true
         }
         config.publishHighWaterMark = try int("pub_high_water_mark", default: 10_000, range: 1...10_000_000)
+        config.maxClockSkewSeconds = try int("max_clock_skew_seconds", default: Limits.defaultMaxClockSkewSeconds, range: 1...(3650 * 86_400))
         switch t["insecure"] {
         case .boolean(let b)?: config.insecure = b
         case nil: break

@@ -18,6 +18,7 @@ public enum JSONView {
         case .string(let s): return s
         case .int(let i): return i
         case .bool(let b): return b
+        case .absent: return NSNull()  // a clear; shown only among a conflict's siblings
         }
     }
 
@@ -64,7 +65,9 @@ public enum JSONView {
 }
 
 /// Parses the CLI's edit arguments: `FIELD=VALUE`, `FIELD+=ELEMENT`, `FIELD-=ELEMENT`, typed
-/// by the schema of the record's collection.
+/// by the schema of the record's collection. `FIELD=` (nothing after `=`) clears the field;
+/// a required field refuses that. (`FIELD=@PATH` is expanded by the CLI, which can read the
+/// user's files; the node cannot.)
 public enum EditParser {
     public static func changes(_ args: [String], key: RecordKey, schema: Schema = .memberSync) throws(ControlError) -> [FieldChange] {
         var out: [FieldChange] = []
@@ -83,6 +86,9 @@ public enum EditParser {
             do throws(SchemaError) {
                 let type = try schema.fieldType(key.collection, field)
                 switch mode {
+                case "=" where value.isEmpty:
+                    try schema.checkClear(collection: key.collection, field: field)
+                    out.append(.assign(field: field, value: .absent))
                 case "=":
                     out.append(.assign(field: field, value: try schema.parseValue(value, collection: key.collection, field: field)))
                 default:

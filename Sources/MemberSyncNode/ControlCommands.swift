@@ -21,7 +21,7 @@ extension Node {
         case "set":
             let k = try key()
             let args = request["changes"] as? [String] ?? []
-            let changes = try EditParser.changes(args, key: k, schema: engine.replica.schema)
+            let changes = engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema))
             let (op, commit): (Op, LocalCommit)
             do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
             try commitLocal(commit, received: received)
@@ -39,7 +39,7 @@ extension Node {
                 do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError("edit \(i): \(error.description)") }
                 let args = e["changes"] as? [String] ?? []
                 if args.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
-                do { edits.append((k, try EditParser.changes(args, key: k, schema: engine.replica.schema))) } catch {
+                do { edits.append((k, engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema)))) } catch {
                     throw ControlError("edit \(i): \(error.message)")
                 }
             }
@@ -98,7 +98,11 @@ extension Node {
         func linkInfo(_ s: LinkState) -> JSONObject {
             var o: JSONObject = ["endpoint": s.endpoint, "connected": engine.isUp(s, now: now)]
             if let n = s.remoteNode { o["node_id"] = n }
-            if s.lastHeard > 0 { o["last_heard"] = JSONView.isoTime(milliseconds: s.lastHeard) }
+            if s.lastHeard > 0 {
+                o["last_heard"] = JSONView.isoTime(milliseconds: s.lastHeard)
+                o["last_heard_seconds_ago"] = Self.seconds(now &- s.lastHeard)
+            }
+            o.merge(lag(s, now: now)) { _, new in new }
             return o
         }
         let replica = engine.replica
@@ -123,10 +127,45 @@ extension Node {
             "conflicts": replica.conflicts().count, "ops_in_log": replica.logCount,
             "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
+            "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
+            "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
             "messages_dropped": dropped, "clients": clients,
-            "uptime_seconds": (now &- startedAt) / 1000,
+            "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
         ]
         if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
+        // A member's view of its hub: the active one, else the one heard from last.
+        if config.role != .hub, let hub = activeHub.map({ engine.hubs[$0] }) ?? engine.hubs.filter({ $0.lastHeard > 0 }).max(by: { $0.lastHeard < $1.lastHeard }) {
+            var h: JSONObject = ["endpoint": hub.endpoint, "connected": engine.isUp(hub, now: now),
+                                 "last_exchange": JSONView.isoTime(milliseconds: hub.lastHeard),
+                                 "last_exchange_seconds_ago": Self.seconds(now &- hub.lastHeard)]
+            if let n = hub.remoteNode { h["node_id"] = n }
+            h.merge(lag(hub, now: now)) { _, new in new }
+            out["hub"] = h
+        } else if config.role != .hub && !engine.hubs.isEmpty {
+            out["hub"] = ["endpoint": engine.hubs[0].endpoint, "connected": false, "never_heard": true]
+        }
+        // The roster replicates to every node, so a member sees its own revocation.
+        if let me = replica.view(RecordKey(collection: "nodes", id: config.nodeID)), me.field("revoked")?.value == .bool(true) {
+            out["revoked"] = true
+        }
         return out
     }
+
+    /// How far behind the other side of a link this node is, as far as it knows: the ops the
+    /// other side holds that this node lacks, and for how long it has lacked some (from the last
+    /// time it held everything the other side was known to hold; absent when it never did).
+    func lag(_ s: LinkState, now: UInt64) -> JSONObject {
+        guard s.lastHeard > 0 else { return [:] }
+        let behind = engine.replica.version.missing(from: s.remoteVersion)
+        var o: JSONObject = ["behind_ops": behind, "their_missing_ops": s.remoteVersion.missing(from: engine.replica.version)]
+        if behind == 0 {
+            o["behind_seconds"] = 0.0
+        } else if s.lastInSync > 0 {
+            o["behind_seconds"] = Self.seconds(now &- s.lastInSync)
+        }
+        return o
+    }
+
+    /// Milliseconds as seconds with one decimal.
+    static func seconds(_ ms: UInt64) -> Double { (Double(ms) / 100).rounded() / 10 }
 }

@@ -60,7 +60,25 @@ extension Node {
             r["last_seen"] = JSONView.isoTime(milliseconds: c.lastSeen)
             r["connected"] = isConnected(c, now: now)
             r["ops_behind"] = c.version.missing(from: replica.version)
+            r["via"] = ["client"]
             rows[c.nodeID] = r
+        }
+        // The hubs and peers this node connects to itself (on a member: how it sees its hub).
+        for (kind, links) in [("hub", engine.hubs), ("peer", engine.peers)] {
+            for s in links {
+                guard let id = s.remoteNode, s.lastHeard > 0 else { continue }
+                var r = row(id)
+                let up = engine.isUp(s, now: now)
+                r["connected"] = (r["connected"] as? Bool ?? false) || up
+                r["via"] = ((r["via"] as? [String]) ?? []) + ["\(kind) link"]
+                r["endpoint"] = s.endpoint
+                if kind == "hub" && r["role"] == nil { r["role"] = "hub" }  // it answered as our hub
+                // ISO 8601 times in UTC of one format sort as text in time order.
+                let heard = JSONView.isoTime(milliseconds: s.lastHeard)
+                if (r["last_seen"] as? String ?? "") < heard { r["last_seen"] = heard }
+                if r["ops_behind"] == nil || up { r["ops_behind"] = s.remoteVersion.missing(from: replica.version) }
+                rows[id] = r
+            }
         }
         var me = row(config.nodeID)
         me["self"] = true
@@ -71,7 +89,12 @@ extension Node {
         if me["organisation"] == nil { me["organisation"] = config.organisation }
         if me["role"] == nil { me["role"] = config.role.rawValue }
         rows[config.nodeID] = me
-        return rows.keys.sorted().map { rows[$0]! }
+        // `online`: heard from directly within the link timeout, as this node sees it.
+        return rows.keys.sorted().map { id in
+            var r = rows[id]!
+            r["online"] = r["connected"] as? Bool ?? false
+            return r
+        }
     }
 
     private func nodeID(_ request: JSONObject) throws -> String {
@@ -87,17 +110,21 @@ extension Node {
         guard let org = request["organisation"] as? String, isValidSlug(org) else {
             throw ControlError("admit needs --organisation ORG, the id of an organisation (a lowercase slug)")
         }
+        // A node of an organisation the directory does not know could write nothing but its
+        // own (non-existent) organisation record: most likely a typo.
+        guard engine.replica.view(RecordKey(collection: "organisations", id: org)) != nil else {
+            throw ControlError("no organisation '\(org)' in the directory: create organisations/\(org) first (membersync set organisations/\(org) name=...), or check the spelling")
+        }
         let key = RecordKey(collection: "nodes", id: id)
         let existed = engine.replica.view(key) != nil
         var changes: [String] = ["organisation=\(org)", "revoked=false", "role=\(request["role"] as? String ?? "member")"]
         if let k = request["curve_key"] as? String {
-            // A CURVE public key in Z85 text is 40 characters.
-            guard k.count == 40 else { throw ControlError("--curve-key must be a CURVE public key in Z85 text (40 characters), got \(k.count)") }
+            if let why = KeyText.curveKeyProblem(k) { throw ControlError("--curve-key: \(why)") }
             changes.append("curve_key=\(k)")
         }
         if let k = request["signing_key"] as? String {
-            guard !k.isEmpty else { throw ControlError("--signing-key is empty") }
-            changes.append("signing_key=\(k)")
+            if let why = KeyText.signingKeyProblem(k) { throw ControlError("--signing-key: \(why)") }
+            changes.append("signing_key=\(k.lowercased())")
         }
         for e in request["endpoints"] as? [String] ?? [] { changes.append("endpoints+=\(e)") }
         let parsed = try EditParser.changes(changes, key: key, schema: engine.replica.schema)
@@ -124,6 +151,7 @@ extension Node {
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
             changes.append(.assign(field: "organisation", value: .string(org)))
         }
+        changes = engine.withRevocationFacts(key, changes)
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)
@@ -171,10 +199,28 @@ extension Node {
         guard URL(fileURLWithPath: path).standardizedFileURL.path != URL(fileURLWithPath: store.path).standardizedFileURL.path else {
             throw ControlError("\(path) is the node's own database")
         }
-        do { try store.backup(to: path) } catch { throw ControlError("cannot write the snapshot: \(error)") }
+        try writePrivately(to: path, parent: parent)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return ["path": path, "bytes": bytes, "records": engine.replica.records.count, "ops_in_log": engine.replica.logCount,
                 "version": JSONView.version(engine.replica.version)]
+    }
+
+    /// Writes the snapshot so that no one else can ever read it, since it holds the whole
+    /// directory and roster: into a fresh 0700 directory beside `path` (SQLite creates the file
+    /// with the default mode), made 0600, then renamed over `path` in one step, so a replaced
+    /// snapshot is never half-written either.
+    private func writePrivately(to path: String, parent: String) throws {
+        let dir = (parent as NSString).appendingPathComponent(".membersync-snapshot-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ControlError("cannot write the snapshot in \(parent): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tmp = (dir as NSString).appendingPathComponent("snapshot.sqlite")
+        do { try store.backup(to: tmp) } catch { throw ControlError("cannot write the snapshot: \(error)") }
+        guard chmod(tmp, 0o600) == 0 else { throw ControlError("cannot make the snapshot private (chmod 0600): errno \(errno)") }
+        guard rename(tmp, path) == 0 else { throw ControlError("cannot move the snapshot to \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// Merges a snapshot file into the running replica. The file is copied first, so opening
@@ -248,6 +294,9 @@ extension Node {
             "snapshots_served": c.snapshotsServed, "snapshots_loaded": c.snapshotsLoaded,
             "connected_nodes": engine.clients.values.filter { isConnected($0, now: now) }.count,
             "known_nodes": engine.clients.count, "store_bytes": bytes, "store_file": store.path,
+            // The counters (ops applied, rejected, duplicate, local writes, snapshots) live in
+            // memory and start from zero when the daemon starts.
+            "counters_since": JSONView.isoTime(milliseconds: startedAt), "uptime_seconds": (now &- startedAt) / 1000,
         ]
         if let n = try? store.opCount() { out["ops_in_store"] = n }
         return out

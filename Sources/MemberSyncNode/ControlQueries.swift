@@ -21,6 +21,12 @@ extension Node {
         case "snapshot": return try snapshot(request)
         case "restore": return try restore(request)
         case "stats": return try stats(now: now)
+        case "integrity":
+            // SQLite's full check, for `membersync doctor`: it reads the whole database, so it
+            // holds up replication for as long as that takes (a second or so per 100 MB).
+            do { return ["result": try store.integrityCheck(), "path": store.path] } catch {
+                throw ControlError("cannot check the store: \(error)")
+            }
         default: return nil
         }
     }
@@ -67,7 +73,8 @@ extension Node {
     /// Fields that search looks at, besides the collection's title field and the record id.
     static let searchedFields = ["name", "title", "description", "topics"]
 
-    /// Case-insensitive search across ids, names/titles, descriptions and topics.
+    /// Search across ids, names/titles, descriptions and topics, folded alike on both sides
+    /// (case, accents, æ/ø/å: see `SearchText`), so "goteborg" finds Gøteborg by its name.
     func search(_ request: JSONObject) throws -> [JSONObject] {
         guard let text = request["text"] as? String, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ControlError("missing 'text' to search for")
@@ -90,7 +97,7 @@ extension Node {
                     }
                 }
             }
-            if key.id.range(of: needle, options: [.caseInsensitive, .diacriticInsensitive]) != nil {
+            if SearchText.contains(key.id, needle) {
                 matches.append(["field": "id", "text": key.id])
                 rank = min(rank, 1)
             }
@@ -105,7 +112,7 @@ extension Node {
 
     /// The part of `text` around the first match of `needle`, at most about 70 characters.
     static func snippet(_ text: String, _ needle: String) -> String? {
-        guard let r = text.range(of: needle, options: [.caseInsensitive, .diacriticInsensitive]) else { return nil }
+        guard let r = SearchText.range(of: needle, in: text) else { return nil }
         guard text.count > 70 else { return text }
         let start = text.index(r.lowerBound, offsetBy: -30, limitedBy: text.startIndex) ?? text.startIndex
         let end = text.index(r.upperBound, offsetBy: 30, limitedBy: text.endIndex) ?? text.endIndex
@@ -233,7 +240,8 @@ extension Node {
         for (origin, last) in record.register(Record.existsField).context.sorted where floor[origin] > 0 {
             compacted.append(["origin": origin.description, "floor": floor[origin], "latest_edit_compacted": last <= floor[origin]])
         }
-        var out: JSONObject = ["key": key.description, "exists": record.exists, "ops": entries, "compacted": compacted]
+        var out: JSONObject = ["key": key.description, "exists": record.exists, "ops": entries, "compacted": compacted,
+                               "role": config.role.rawValue]
         out["complete"] = compacted.isEmpty
         return out
     }
@@ -259,7 +267,7 @@ extension Node {
         }
         let register = record.register(field)
         if !register.isConflicted && !force {
-            let current = register.winner.map { "its value is \($0.value)" } ?? "it has no value"
+            let current = register.winner.flatMap { $0.value.isAbsent ? nil : "its value is \($0.value)" } ?? "it has no value"
             throw ControlError("\(key).\(field) is not in conflict (\(current)); use --force to write it anyway")
         }
         let replaced = register.siblings.map(JSONView.sibling)
@@ -273,7 +281,14 @@ extension Node {
                 default: throw ControlError("\(Record.existsField) is resolved with true (keep the record) or false (delete it)")
                 }
             } else {
-                let value = try replica.schema.parseValue(text, collection: key.collection, field: field)
+                // An empty value keeps the clear side of a conflict: the field ends with no value.
+                let value: Value
+                if text.isEmpty {
+                    try replica.schema.checkClear(collection: key.collection, field: field)
+                    value = .absent
+                } else {
+                    value = try replica.schema.parseValue(text, collection: key.collection, field: field)
+                }
                 (op, commit) = try engine.localWrite(key, [.assign(field: field, value: value)], now: now)
             }
         } catch let e as ControlError {
@@ -307,9 +322,10 @@ extension Node {
 }
 
 /// One `FIELD=VALUE` condition of `list --where`: equality for scalar fields (typed by the
-/// schema, so `population=68000` compares numbers), membership for set fields.
+/// schema, so `population=68000` compares numbers), membership for set fields. `FIELD=` (no
+/// value) matches records where the field has no value, the way `set FIELD=` leaves it.
 struct RecordFilter {
-    enum Test { case equals(Value), contains(String) }
+    enum Test { case equals(Value), contains(String), missing }
     let field: String
     let test: Test
 
@@ -319,7 +335,9 @@ struct RecordFilter {
         let value = String(text[text.index(after: eq)...])
         do throws(SchemaError) {
             let type = try schema.fieldType(collection.name, field)
-            if type.isSet {
+            if value.isEmpty {
+                test = .missing
+            } else if type.isSet {
                 try schema.checkElement(value, type: type, collection: collection.name, field: field)
                 test = .contains(value)
             } else {
@@ -334,6 +352,7 @@ struct RecordFilter {
         switch test {
         case .equals(let v): return view.field(field)?.value == v
         case .contains(let e): return view.field(field)?.members?.contains(e) ?? false
+        case .missing: return view.field(field).map { $0.value == nil && $0.members == nil } ?? true
         }
     }
 }

@@ -58,6 +58,10 @@ public enum ImportFormat {
             var bytes = raw
             if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if let bad = TextRules.firstInvalidUTF8(bytes) {
+                problems.append(ImportProblem(line: lineNumber, message: "not valid UTF-8 (byte \(bad + 1) of the line); save the file as UTF-8"))
+                continue
+            }
             let object: Any
             do {
                 object = try JSONSerialization.jsonObject(with: Data(bytes))
@@ -123,6 +127,10 @@ public enum ImportFormat {
                         members.insert(s)
                     }
                     sets[name] = members
+                } else if raw is NSNull {
+                    // null: the field has no value (cleared if it had one), as export writes it.
+                    try schema.checkClear(collection: collection.name, field: name)
+                    scalars[name] = .absent
                 } else {
                     guard let value = try scalar(raw, type: type, schema: schema, collection: collection.name, field: name) else {
                         problem("expected \(type), got \(describe(raw))")
@@ -184,7 +192,13 @@ public enum ImportFormat {
         var changes: [FieldChange] = []
         for name in r.scalars.keys.sorted() {
             let value = r.scalars[name]!
-            if !exists || current?.register(name).winner?.value != value { changes.append(.assign(field: name, value: value)) }
+            let visible = current?.register(name).winner?.value ?? .absent
+            if value.isAbsent {
+                // Nothing to clear where the field shows no value already.
+                if !visible.isAbsent { changes.append(.assign(field: name, value: .absent)) }
+            } else if !exists || visible != value {
+                changes.append(.assign(field: name, value: value))
+            }
         }
         for name in r.sets.keys.sorted() {
             let want = r.sets[name]!
@@ -244,6 +258,7 @@ enum JSONText {
         case .string(let s): return string(s)
         case .int(let i): return String(i)
         case .bool(let b): return b ? "true" : "false"
+        case .absent: return "null"
         }
     }
 }

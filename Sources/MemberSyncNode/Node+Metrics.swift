@@ -17,11 +17,15 @@ extension Node {
     func health(now: UInt64) -> NodeHealth {
         var reasons: [String] = []
         if let f = storageFailure { reasons.append("storage failing: \(f)") }
+        if isRevokedItself { reasons.append("revoked: the roster revokes this node; every node refuses its connections and its edits") }
         let syncing = engine.syncLinks(now: now)
         if !config.hubEndpoints.isEmpty && engine.activeHub(now: now) == nil {
             reasons.append(syncing.isEmpty ? "no hub or fallback peer reachable" : "no hub reachable (syncing with fallback peers)")
         } else if config.hubEndpoints.isEmpty && !config.peers.isEmpty && syncing.isEmpty {
             reasons.append("no peer reachable")
+        }
+        if engine.counters.equivocations > 0 {
+            reasons.append("equivocation: \(engine.counters.equivocations) validly signed ops contradict ops held for the same dot (see the log)")
         }
         return NodeHealth(reasons: reasons)
     }
@@ -77,6 +81,13 @@ extension Node {
         for reason in Set(["schema", "malformed", "snapshot", "other"]).union(c.opsRejected.keys).sorted() {
             p.counter("membersync_ops_rejected_total", "Remote ops (or snapshot pages) refused by validation, by reason.",
                       c.opsRejected[reason] ?? 0, labels: [("reason", reason)])
+        }
+        p.counter("membersync_ops_waited_total", "Remote ops that waited for their causal past (applied once it arrived).", c.opsWaited)
+        p.gauge("membersync_ops_waiting", "Remote ops waiting for their causal past now.", engine.waiting.count)
+        p.counter("membersync_equivocations_total", "Validly signed ops contradicting an op held for the same dot.", c.equivocations)
+        for reason in Set(["pull-quota", "snapshot-quota"]).union(c.requestsRefused.keys).sorted() {
+            p.counter("membersync_requests_refused_total", "Requests left unanswered because their client exceeded its quota, by reason.",
+                      c.requestsRefused[reason] ?? 0, labels: [("reason", reason)])
         }
         p.counter("membersync_local_writes_total", "Edits made on this node (set and delete).", c.localWrites)
         for reason in Set(Self.dropReasons).union(dropped.keys).sorted() {

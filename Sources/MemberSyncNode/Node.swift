@@ -52,6 +52,8 @@ public final class Node {
     /// CURVE keys of the roster's non-revoked entries, by key: rebuilt on every roster change
     /// so a ZAP request costs a lookup, not a scan of the replica.
     var rosterCurveKeys: [String: String] = [:]
+    /// CURVE keys of revoked roster entries: refused at ZAP even when the config lists them.
+    var revokedCurveKeys: Set<String> = []
     var hubLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
     public let controlPath: String
@@ -178,6 +180,7 @@ public final class Node {
         for (i, e) in config.peers.enumerated() { peerLinks.append(try makeLink(e, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)) }
         revokedNodes = currentlyRevoked()
         rosterCurveKeys = currentRosterCurveKeys()
+        revokedCurveKeys = currentRevokedCurveKeys()
         if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(replica.id)", "role": "\(config.role.rawValue)",
@@ -242,7 +245,10 @@ public final class Node {
         if curve == nil { try router.setOption(ZMQ_ROUTER_HANDOVER_OPTION, Int32(1)) }
         try router.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try router.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
-        try router.setSendHighWaterMark(10_000)
+        // Answers queued for one client that does not read them (pages of up to 4 MiB): past
+        // this a send would block and is dropped, so one client cannot grow this node by more
+        // than a few such answers (with the request quotas in SyncEngine).
+        try router.setSendHighWaterMark(32)
         try router.setReceiveHighWaterMark(10_000)
         let publisher = try ZMQSocket(context, .pub)
         try publisher.setLinger(milliseconds: 200)
@@ -297,7 +303,7 @@ public final class Node {
         }
     }
 
-    private func makeLink(_ endpoint: String, serverKey: String?) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
+    func makeLink(_ endpoint: String, serverKey: String?) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
         let dealer = try ZMQSocket(context, .dealer)
         if let curve, let serverKey {
             try dealer.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
@@ -308,7 +314,9 @@ public final class Node {
         try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
         try dealer.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
         try dealer.setSendHighWaterMark(10_000)
-        try dealer.connect(endpoint)
+        // A link to a node the roster revokes is never connected (Admission.swift).
+        let revoked = serverKey.map { revokedCurveKeys.contains($0) } ?? false
+        if !revoked { try dealer.connect(endpoint) }
         let sub = try ZMQSocket(context, .sub)
         if let curve, let serverKey {
             try sub.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
@@ -317,7 +325,7 @@ public final class Node {
         try sub.setReconnectInterval(milliseconds: 100, max: 2000)
         try sub.setReceiveHighWaterMark(100_000)
         try sub.subscribe(Array("MSP/".utf8))
-        try sub.connect(try Endpoint.publisher(for: endpoint))
+        if !revoked { try sub.connect(try Endpoint.publisher(for: endpoint)) }
         return (dealer, sub)
     }
 

@@ -115,6 +115,11 @@ struct EventLog {
                 logger.warning("link refused", metadata: m)
             case .compacted(let dropped, let held):
                 logger.info("op log compacted", metadata: ["ops.dropped": "\(dropped)", "ops.held": "\(held)"])
+            case .equivocation(let dot, let heldKey, let otherKey):
+                logger.error("equivocation: an origin signed two different ops for one dot", metadata: [
+                    "op.origin": "\(dot.replica)", "op.counter": "\(dot.counter)",
+                    "record.key": "\(heldKey)", "other.record.key": "\(otherKey)",
+                ])
             }
         }
         if unlogged > 0 {

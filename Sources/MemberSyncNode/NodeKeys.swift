@@ -87,3 +87,24 @@ public enum NodeKeys {
         }
     }
 }
+
+/// Checks of public keys given as text (by an operator, in the roster), so a typo is refused
+/// where it is made instead of leaving a node that can never connect or whose every op is
+/// refused as `unknown-origin`.
+public enum KeyText {
+    /// Why `text` is not an Ed25519 public key in hex (64 hex digits), or nil when it is.
+    public static func signingKeyProblem(_ text: String) -> String? {
+        guard text.utf8.count == 64 else { return "a signing key is 64 hex digits (as in signing.pub), got \(text.utf8.count) characters" }
+        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || (0x41...0x46).contains($0) }) else {
+            return "a signing key is 64 hex digits (0-9, a-f, as in signing.pub); '\(text.prefix(64))' has other characters"
+        }
+        return nil
+    }
+
+    /// Why `text` is not a CURVE public key in Z85 (40 characters), or nil when it is.
+    public static func curveKeyProblem(_ text: String) -> String? {
+        guard text.utf8.count == 40 else { return "a CURVE key is 40 Z85 characters (as in curve.pub), got \(text.utf8.count)" }
+        guard isZ85Key(text) else { return "a CURVE key is 40 Z85 characters (as in curve.pub); '\(text)' has characters outside Z85" }
+        return nil
+    }
+}

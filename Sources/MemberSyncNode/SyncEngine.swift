@@ -107,6 +107,9 @@ public struct LinkState: Sendable {
     var pullBackoffUntil: UInt64?
     /// The highest counter per origin of the ops last pushed on this link.
     var pushedVersion = VersionVector()
+    /// The last tick at which this node held every op the other side was known to hold while
+    /// the link was up (0: not yet): how long it has been behind, for `membersync status`.
+    public var lastInSync: UInt64 = 0
 
     init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -132,6 +135,59 @@ public struct EngineCounters: Sendable, Equatable {
     public var localWrites: UInt64 = 0
     public var snapshotsServed: UInt64 = 0
     public var snapshotsLoaded: UInt64 = 0
+    /// Remote ops put to wait for their causal past (`causality`); not a rejection: they apply
+    /// once the dots their contexts cover arrive.
+    public var opsWaited: UInt64 = 0
+    /// Waiting ops dropped to keep the wait buffer bounded (they are fetched again).
+    public var opsWaitEvicted: UInt64 = 0
+    /// Requests on the ROUTER left unanswered because their client went past its quota, by
+    /// reason (`pull-quota`, `snapshot-quota`).
+    public var requestsRefused: [String: UInt64] = [:]
+    /// Second, different ops for a dot this node already holds, validly signed: evidence that
+    /// their origin equivocated (signed two histories).
+    public var equivocations: UInt64 = 0
+}
+
+/// How many requests of one kind a client may have answered: a burst, refilled at a steady
+/// rate. Bounds the work (and, with the ROUTER's send high-water mark, the memory) one client
+/// can demand, however many requests it sends without reading the answers.
+public struct RequestQuota: Sendable, Equatable {
+    public var burst: Int
+    public var perSecond: Int
+
+    public init(burst: Int, perSecond: Int) {
+        self.burst = burst
+        self.perSecond = perSecond
+    }
+
+    /// Honest clients keep at most one Pull and one SnapshotRequest outstanding per link and
+    /// send the next only after the answer, so these are far above what they need.
+    public static let pulls = RequestQuota(burst: 32, perSecond: 64)
+    /// Pages are the largest answers (up to the 4 MiB page budget): a small burst, so one
+    /// client's unread pages stay a few tens of MiB, and a rate that still bootstraps a
+    /// million records in seconds.
+    public static let snapshotPages = RequestQuota(burst: 8, perSecond: 16)
+}
+
+/// A token bucket in thousandths of a request, refilled from the engine's `now`.
+struct TokenBucket: Sendable {
+    var milli: UInt64
+    var at: UInt64
+
+    init(_ q: RequestQuota, now: UInt64) {
+        milli = UInt64(q.burst) * 1000
+        at = now
+    }
+
+    mutating func take(_ q: RequestQuota, now: UInt64) -> Bool {
+        let cap = UInt64(q.burst) * 1000
+        let elapsed = now > at ? min(now - at, 3_600_000) : 0
+        milli = min(cap, milli + elapsed * UInt64(q.perSecond))
+        at = now
+        guard milli >= 1000 else { return false }
+        milli -= 1000
+        return true
+    }
 }
 
 /// Something an operator should read in the log. The engine is pure and cannot log, so it
@@ -146,17 +202,20 @@ public enum EngineEvent: Sendable, Equatable {
     case linkError(LinkID, node: String?, code: ErrorCode, message: String)
     /// The hub dropped causally stable ops from its log.
     case compacted(dropped: Int, held: Int)
+    /// A validly signed op for a dot this node already holds with other contents: its origin
+    /// signed two different histories (equivocation). Both stay on record in `evidence`.
+    case equivocation(dot: Dot, heldKey: RecordKey, otherKey: RecordKey)
 }
 
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
     public let config: NodeConfig
-    public private(set) var replica: Replica
+    public internal(set) var replica: Replica
     public private(set) var hubs: [LinkState]
     public private(set) var peers: [LinkState]
     public private(set) var clients: [String: ClientInfo] = [:]
-    public private(set) var counters = EngineCounters()
+    public internal(set) var counters = EngineCounters()
     /// The hub's acknowledged version, as last reported by the active hub.
     public private(set) var hubAcked = VersionVector()
     private var lastHeartbeat: UInt64 = 0
@@ -167,12 +226,29 @@ public struct SyncEngine: Sendable {
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when the config says `insecure = true`.
     public let authority: WriteAuthority?
-    /// Rejections since the last directives were built, reported as `.rejected` directives.
-    private var rejections: [Directive] = []
+    /// Rejections since the last directives were built, reported as `.rejected` directives,
+    /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
+    /// out ahead of the next directives (see `reconsider`).
+    var rejections: [Directive] = []
+    /// Records rebuilt when the engine started (held ops the rules refuse): stored at the
+    /// first tick.
+    private var repairedAtStart = Set<RecordKey>()
+    /// This node's own counter up to which its local writes were checked for rights changes.
+    private var ownCounterReconsidered: UInt64 = 0
     /// Events not yet taken by the reactor; bounded so a driver that never drains them
     /// (a test) cannot grow it without limit.
     public private(set) var events: [EngineEvent] = []
     static let maxQueuedEvents = 1000
+    /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
+    /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
+    public private(set) var waiting = CausalBuffer()
+    /// Per client (routing id): quotas for Pull and SnapshotRequest.
+    private var quotas: [[UInt8]: (pull: TokenBucket, snapshot: TokenBucket)] = [:]
+    static let maxQuotaClients = 4096
+    /// Equivocation evidence: the op held and the different one that arrived for its dot
+    /// (bounded; the counter keeps counting).
+    public private(set) var evidence: [(held: Op, other: Op)] = []
+    static let maxEvidence = 100
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
@@ -190,6 +266,7 @@ public struct SyncEngine: Sendable {
         if let signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
+        replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
         self.replica = replica
         authority = config.insecure ? nil : WriteAuthority(
             nodeID: config.nodeID, role: config.role, organisation: config.organisation,
@@ -197,6 +274,22 @@ public struct SyncEngine: Sendable {
             hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
         hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
         peers = config.peers.map { LinkState(endpoint: $0) }
+        if authority != nil { startJudging() }
+    }
+
+    /// With security on: index the records whose rights depend on their history, and judge
+    /// every held op (the store keeps the ops, not which of them the rules refuse, and may
+    /// have joined refused ones into records it rebuilt from the log).
+    private mutating func startJudging() {
+        replica.indexHistory(of: WriteAuthority.rightsFields)
+        var nodes = Set<String>()
+        for (r, _) in replica.version.sorted { nodes.insert(r.node) }
+        for (r, _) in replica.logFloor.sorted { nodes.insert(r.node) }
+        for op in replica.heldOps() { nodes.insert(op.origin.node) }
+        let change = judgeAgain(keys: [], nodes: nodes)
+        for op in change.released { replica.release(op.dot) }
+        repairedAtStart = replica.withhold(change.withheld.map(\.op.dot))
+        ownCounterReconsidered = replica.version[replica.id]
     }
 
     var id: ReplicaID { replica.id }
@@ -207,7 +300,7 @@ public struct SyncEngine: Sendable {
         return events
     }
 
-    private mutating func note(_ e: EngineEvent) {
+    mutating func note(_ e: EngineEvent) {
         if events.count < Self.maxQueuedEvents { events.append(e) }
     }
 
@@ -228,7 +321,15 @@ public struct SyncEngine: Sendable {
     }
 
     func isUp(_ s: LinkState, now: UInt64) -> Bool {
-        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds)
+        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
+    }
+
+    /// With security on, a link whose other end the roster revokes is never used: nothing is
+    /// pushed to it, pulled from it or taken from it (MSP 11.5).
+    func leadsToRevokedNode(_ s: LinkState) -> Bool {
+        guard authority != nil, let node = s.remoteNode, node != config.nodeID,
+              let entry = WriteAuthority.rosterEntry(node, in: replica) else { return false }
+        return WriteAuthority.isRevoked(entry)
     }
 
     /// The preferred hub that is answering, if any.
@@ -268,6 +369,15 @@ public struct SyncEngine: Sendable {
     }
 
     // MARK: local writes
+
+    /// An edit of `nodes/<id>` that revokes the node also records which of its ops stay
+    /// accepted: those of its replicas this node holds now (`accepted_through`, MSP 11.5), so
+    /// every node refuses exactly its later ones. Callers pass every roster edit through this.
+    public func withRevocationFacts(_ key: RecordKey, _ changes: [FieldChange]) -> [FieldChange] {
+        guard key.collection == "nodes", changes.contains(.assign(field: "revoked", value: .bool(true))),
+              !changes.contains(where: { $0.field == "accepted_through" }) else { return changes }
+        return changes + [.assign(field: "accepted_through", value: .string(WriteAuthority.formatCounters(replica.version, node: key.id)))]
+    }
 
     /// Applies a user's edit in memory. The returned commit says what to store before the
     /// caller answers "ok" (and how to take the edit back if that fails), then what to send:
@@ -400,33 +510,67 @@ public struct SyncEngine: Sendable {
     /// because their origin or grant was not known yet are retried at once when the same batch
     /// brought roster changes (ops arrive in replica-id order, so a member's ops can precede
     /// the hub's roster entry that admits it).
+    ///
+    /// Causal delivery: an op whose contexts cover dots this node does not hold yet waits in
+    /// `waiting` (its signature already checked) and is applied, within this call, as soon as
+    /// the ops it depends on are; its write rules are judged only then, against its causal
+    /// past. The returned ops include those released from the buffer, in the order applied.
     mutating func applyRemote(_ ops: [Op]) -> [Op] {
         var applied: [Op] = []
-        var retry: [Op] = []
-        var rosterChanged = false
         var queue = ops
-        for pass in 0..<3 {
+        var rosterRetries = 0
+        var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
+        while !queue.isEmpty {
             var refused: [(Op, String, String)] = []
+            var rosterChanged = false
+            let appliedBefore = applied.count
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
+                    checkEquivocation(op)
                     continue
                 }
                 do {
+                    // Cheap state checks (counter gap, context claims, clock skew) first, so a
+                    // bomb costs no signature check.
+                    try replica.admissible(op)
                     // `apply` validates the op itself; the write rules need a valid op first.
                     if let authority {
                         try replica.validate(op)
-                        try authority.checkRemote(op, in: replica)
+                        if replica.unmetDependency(op) != nil {
+                            // Only a validly signed op may wait; its write rules are judged when
+                            // its causal past is here (they may depend on it).
+                            if let e = Self.originProblem(op, authority, replica) {
+                                refused.append((op, e.reason, e.detail))
+                            } else {
+                                wait(op)
+                            }
+                            continue
+                        }
+                        let writer = try authority.verify(op, in: replica)
+                        // A member's rights write may change the verdict on others (MSP 11.7).
+                        if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
+                        if let e = authority.verdict(op, writer, in: replica) {
+                            // Validly signed and refused by rules every node applies alike:
+                            // held without its effect, so it is never fetched again.
+                            try replica.hold(op)
+                            applied.append(op)
+                            refused.append((op, e.reason, e.detail))
+                            continue
+                        }
                     }
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
-                        if op.key.collection == "nodes" { rosterChanged = true }
+                        if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
+                        if WriteAuthority.isRightsWrite(op) { rightsChanged.insert(op.key) }
                     }
                 } catch let e as AuthRejection {
                     refused.append((op, e.reason, e.detail))
                 } catch let e as ModelError {
                     switch e {
+                    case .refused(.causality, _): wait(op)
+                    case .refused(let reason, _): refused.append((op, reason.rawValue, e.description))
                     case .schema: refused.append((op, "schema", e.description))
                     case .malformedOp: refused.append((op, "malformed", e.description))
                     default: refused.append((op, "other", e.description))
@@ -435,19 +579,53 @@ public struct SyncEngine: Sendable {
                     refused.append((op, "other", "\(error)"))
                 }
             }
-            retry = refused.filter { $0.1 == "unknown-origin" || $0.1 == "unauthorised" }.map(\.0)
-            let final = pass == 2 || !rosterChanged || retry.isEmpty
-            for (op, reason, detail) in refused where final || !retry.contains(op) {
+            let retry = refused.filter { $0.1 == "unknown-origin" || ($0.1 == "unauthorised" && !replica.holds($0.0.dot)) }.map(\.0)
+            let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
+            for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason, default: 0] += 1
                 rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
                 note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
             }
-            if final { break }
-            queue = retry
-            rosterChanged = false
+            queue = retryRoster ? retry : []
+            if retryRoster { rosterRetries += 1 }
+            // What just applied may be the causal past some waiting ops need.
+            if applied.count > appliedBefore && !waiting.isEmpty { queue += waiting.takeReady(for: replica) }
         }
         if applied.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
+        // A rights write or a roster change that did not see some held op may change its
+        // verdict: judge those again.
+        if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
+            reconsider(keys: rightsChanged, nodes: rosterNodes)
+        }
         return applied
+    }
+
+    /// Why the op's origin or signature is not acceptable, or nil when they are (its write
+    /// rules may still refuse it: those are judged against the causal past, once it is held).
+    static func originProblem(_ op: Op, _ authority: WriteAuthority, _ replica: Replica) -> AuthRejection? {
+        do {
+            _ = try authority.verify(op, in: replica)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private mutating func wait(_ op: Op) {
+        counters.opsWaited += 1
+        counters.opsWaitEvicted += UInt64(waiting.hold(op))
+    }
+
+    /// A duplicate dot with different contents is evidence of equivocation when the second
+    /// op is validly signed by the origin (otherwise it is a forgery, which the signature check
+    /// refuses whenever it is not a duplicate). Comparing costs only the op's bytes, and only
+    /// while the held op is still in the log.
+    private mutating func checkEquivocation(_ op: Op) {
+        guard let held = replica.op(op.dot), held != op else { return }
+        if let authority, Self.originProblem(op, authority, replica) != nil { return }
+        counters.equivocations += 1
+        if evidence.count < Self.maxEvidence { evidence.append((held, op)) }
+        note(.equivocation(dot: op.dot, heldKey: held.key, otherKey: op.key))
     }
 
     mutating func clearPullBackoff() {
@@ -475,6 +653,12 @@ public struct SyncEngine: Sendable {
 
     /// Handles a request that arrived on this node's ROUTER from `client` (its routing id).
     public mutating func onRequest(from client: [UInt8], _ message: Message, now: UInt64) -> [Directive] {
+        // A node the roster revokes gets nothing from us, not even an error (MSP 11.5); the
+        // reactor drops its messages before they get here too.
+        if authority != nil, let entry = WriteAuthority.rosterEntry(String(decoding: client, as: UTF8.self), in: replica),
+           WriteAuthority.isRevoked(entry) {
+            return []
+        }
         switch message {
         case .hello(let h):
             if authority != nil, client != Array(h.nodeID.utf8) {
@@ -506,6 +690,7 @@ public struct SyncEngine: Sendable {
             }
             return []
         case .pull(let version, let maxOps):
+            guard takeQuota(client, snapshot: false, now: now) else { return [] }
             let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
             touch(client: client, version: version, now: now)
             switch replica.ops(since: version, limit: limit + 1) {
@@ -525,6 +710,7 @@ public struct SyncEngine: Sendable {
             out.append(.reply(client: client, .ack(replica.version)))
             return out
         case .snapshotRequest(let after, let maxRecords):
+            guard takeQuota(client, snapshot: true, now: now) else { return [] }
             let limit = Int(maxRecords == 0 ? UInt32(Self.snapshotPageRecords) : min(maxRecords, UInt32(WireLimits.maxRecordsPerPage)))
             // Records are never removed (a delete is a state), so an unchanged count means an
             // unchanged key set and the sorted order can be reused: a snapshot of N records
@@ -553,6 +739,24 @@ public struct SyncEngine: Sendable {
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
+    }
+
+    /// True when `client` may have one more Pull (or SnapshotRequest) answered now. Past its
+    /// quota the request is dropped unanswered and counted: an honest client, which waits for
+    /// each answer, never gets there, and retries after its retry interval if it does.
+    private mutating func takeQuota(_ client: [UInt8], snapshot: Bool, now: UInt64) -> Bool {
+        if quotas[client] == nil {
+            if quotas.count >= Self.maxQuotaClients {
+                // Forget clients whose buckets have refilled: they hold no debt worth keeping.
+                quotas = quotas.filter { now &- $0.value.pull.at < 60_000 }
+                if quotas.count >= Self.maxQuotaClients { quotas.removeAll(keepingCapacity: true) }
+            }
+            quotas[client] = (TokenBucket(config.pullQuota, now: now), TokenBucket(config.snapshotQuota, now: now))
+        }
+        let ok = snapshot ? quotas[client]!.snapshot.take(config.snapshotQuota, now: now)
+                          : quotas[client]!.pull.take(config.pullQuota, now: now)
+        if !ok { counters.requestsRefused[snapshot ? "snapshot-quota" : "pull-quota", default: 0] += 1 }
+        return ok
     }
 
     /// The request for the snapshot page after `after` ("" for the first), at our page size.
@@ -714,6 +918,8 @@ public struct SyncEngine: Sendable {
         out.append(.persist(ops: [], keys: Array(records.keys)))
         if page.done {
             try? replica.load(Snapshot(version: version, records: [:]))
+            // The snapshot may be the causal past some waiting ops lacked.
+            if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
             note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
             state.snapshotVersion = nil
@@ -746,8 +952,10 @@ public struct SyncEngine: Sendable {
     }
 
     private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
-        let gap = op.counter > replica.version[op.origin] + 1
+        var gap = op.counter > replica.version[op.origin] &+ 1
         let applied = applyRemote([op])
+        // Waiting for ops we lack is a gap too: fetch them.
+        if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
         if config.role == .hub { out += relays(applied) }
@@ -816,12 +1024,41 @@ public struct SyncEngine: Sendable {
 
     // MARK: time
 
+    /// This node's own rights writes and roster changes may change the verdict on held ops
+    /// they did not see (withheld ones: the local edit's context covers only what the record
+    /// shows). Local writes go through a path this engine does not watch, so each tick looks
+    /// at the own ops made since the last one.
+    mutating func reconsiderOwnWrites() {
+        let mine = replica.version[replica.id]
+        guard mine > ownCounterReconsidered else { return }
+        var keys = Set<RecordKey>(), nodes = Set<String>()
+        var c = ownCounterReconsidered + 1
+        while c <= mine {
+            if let op = replica.op(Dot(replica.id, c)) {
+                if WriteAuthority.isRightsWrite(op) { keys.insert(op.key) }
+                if op.key.collection == "nodes" { nodes.insert(op.key.id) }
+            }
+            c += 1
+        }
+        ownCounterReconsidered = mine
+        if !keys.isEmpty || !nodes.isEmpty { reconsider(keys: keys, nodes: nodes) }
+    }
+
     /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
     public mutating func onTick(now: UInt64) -> [Directive] {
         var out: [Directive] = []
+        if authority != nil {
+            reconsiderOwnWrites()
+            if !repairedAtStart.isEmpty {
+                rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))
+                repairedAtStart = []
+            }
+            out += persist([])
+        }
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
             if s.welcomed && !isUp(s, now: now) { update(l) { $0.welcomed = false } }
+            if isUp(s, now: now) && replica.version.missing(from: s.remoteVersion) == 0 { update(l) { $0.lastInSync = now } }
             // A page that does not come (a lost message, a busy or restarted hub): ask for it
             // again, from where the snapshot stands; what was loaded stays loaded.
             if let at = s.snapshotRequestedAt, now &- at > 5 * retryMilliseconds {

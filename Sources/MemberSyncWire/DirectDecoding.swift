@@ -153,7 +153,8 @@ enum DirectDecoding {
     }
 
     static func value(_ r: inout Reader) throws(NotDirect) -> Value {
-        guard !r.atEnd else { throw NotDirect() }
+        // An empty Value message is a clear (MSP.md 5.1).
+        if r.atEnd { return .absent }
         let (field, wire) = try r.tag()
         let v: Value
         switch (field, wire) {

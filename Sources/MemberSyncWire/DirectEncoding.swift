@@ -92,6 +92,7 @@ enum DirectEncoding {
                 case .string(let s): w.string(1, s)
                 case .int(let i): w.tag(2, 0); w.varint(DirectEncoding.zigzag(i))
                 case .bool(let b): w.tag(3, 0); w.varint(b ? 1 : 0)
+                case .absent: break  // an empty Value message: a clear
                 }
             }
         }

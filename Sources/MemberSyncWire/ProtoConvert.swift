@@ -37,6 +37,7 @@ enum ProtoConvert {
         case .string(let s): p.text = s
         case .int(let i): p.integer = i
         case .bool(let b): p.boolean = b
+        case .absent: break  // a present Value with no kind set (MSP.md 5.1)
         }
         return p
     }
@@ -229,7 +230,13 @@ enum ProtoConvert {
     }
 
     static func value(_ p: Msp_V1_Value, present: Bool, _ path: Path) throws(WireError) -> Value {
-        guard present, let kind = p.kind else { throw fail(path(), "missing") }
+        guard present else { throw fail(path(), "missing") }
+        // A Value present but with no kind is a clear (MSP.md 5.1).
+        // One with fields this version does not know is not a clear: refuse it.
+        guard let kind = p.kind else {
+            guard p.unknownFields.data.isEmpty else { throw fail(path(), "value of a kind this node does not know") }
+            return .absent
+        }
         switch kind {
         case .text(let s): return .string(try text(s, path))
         case .integer(let i): return .int(i)

@@ -110,6 +110,8 @@ public final class ZMQSocket {
         }
     }
 
+    func liveHandle(_ op: String) throws -> UnsafeMutableRawPointer { try live(op) }
+
     private func live(_ op: String) throws -> UnsafeMutableRawPointer {
         guard let h = handle else { throw ZMQError(code: ENOTSOCK, operation: op) }
         return h

@@ -75,6 +75,7 @@ struct AbstractOp {
         case .assign(.string(let s)): value = jsonString(s)
         case .assign(.int(let i)): value = String(i)
         case .assign(.bool(let b)), .element(_, let b): value = b ? "true" : "false"
+        case .assign(.absent): value = "null"  // the workload makes no clears
         }
         return "[\(origin),\(jsonString(flatKey)),\(value),\(concurrent)]"
     }

@@ -5,7 +5,8 @@ import MemberSyncNode
 
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find records by text in their id, name or title, description or topics (case-insensitive).")
+        abstract: "Find records by text in their id, name or title, description or topics.",
+        discussion: "Case, accents and the letters æ, ø, å are folded alike in the query and the records (æ as ae, ø as o, å as a; hyphens as spaces): 'goteborg' finds Gøteborg, 'baerum' and 'Bærum' both find Bærum.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The text to look for.") var text: String
     @Option(name: .customLong("in"), help: "Only search this collection.", completion: .list(collectionNames)) var collection: String?
@@ -104,7 +105,15 @@ struct History: ParsableCommand {
             let result = try options.client.call(["command": "history", "key": key]) as? JSONObject ?? [:]
             if options.json { Output.json(result); return }
             let ops = result["ops"] as? [JSONObject] ?? []
-            print("history of \(key): \(ops.count) op(s) held" + ((result["exists"] as? Bool ?? true) ? "" : " (the record is deleted)"))
+            let compacted = result["compacted"] as? [JSONObject] ?? []
+            var why = ""
+            if ops.isEmpty && !compacted.isEmpty {
+                // Say at once why nothing is shown: the log no longer holds the ops.
+                why = result["role"] as? String == "hub"
+                    ? ": this hub compacted its op log (it drops ops every live node holds); a member's history still holds them unless it started from a snapshot"
+                    : ": the ops were compacted away or arrived in a snapshot"
+            }
+            print("history of \(key): \(ops.count) op(s) held" + ((result["exists"] as? Bool ?? true) ? "" : " (the record is deleted)") + why)
             if !ops.isEmpty {
                 let rows = ops.map { op -> [String] in
                     [Output.text(op["time"] ?? ""), Output.text(op["origin"] ?? ""), Output.text(op["counter"] ?? ""),
@@ -112,7 +121,6 @@ struct History: ParsableCommand {
                 }
                 print(Output.table(["TIME", "BY", "OP", "ACTION", "CHANGES"], rows))
             }
-            let compacted = result["compacted"] as? [JSONObject] ?? []
             if compacted.isEmpty {
                 print("complete: no op of this record's writers has been compacted")
             } else {
@@ -134,6 +142,7 @@ struct History: ParsableCommand {
                 let removed = (set["removed"] as? [String] ?? []).map { "-" + $0 }
                 return name + " " + (added + removed).joined(separator: " ")
             }
+            if fields[name] is NSNull { return "\(name) cleared" }
             let text = Output.text(fields[name]!)
             return "\(name)=" + (text.count > 60 ? text.prefix(59) + "…" : text)
         }.joined(separator: ", ")

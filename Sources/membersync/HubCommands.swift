@@ -49,9 +49,9 @@ struct HubAdmit: ParsableCommand {
         discussion: "Hub only. The roster is enforced once CURVE admission and op signatures are in place.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The node's id.") var nodeID: String
-    @Option(help: "The organisation the node belongs to (organisations/<id>).") var organisation: String
+    @Option(help: "The organisation the node belongs to (organisations/<id>, which must exist).") var organisation: String
     @Option(name: .customLong("curve-key"), help: "The node's CURVE public key (Z85, 40 characters).") var curveKey: String?
-    @Option(name: .customLong("signing-key"), help: "The node's op-signing public key.") var signingKey: String?
+    @Option(name: .customLong("signing-key"), help: "The node's op-signing public key (64 hex digits, as in signing.pub).") var signingKey: String?
     @Option(help: "member or hub.") var role: String = "member"
     @Option(name: .customLong("endpoint"), help: "An endpoint of the node; repeat for several.") var endpoints: [String] = []
 
@@ -63,6 +63,10 @@ struct HubAdmit: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            // Checked here too, before anything is sent, so a typo never reaches the roster
+            // (the node checks again, and that the organisation exists).
+            if let curveKey, let why = KeyText.curveKeyProblem(curveKey) { throw CLIFailure(message: "--curve-key: \(why)", code: 1) }
+            if let signingKey, let why = KeyText.signingKeyProblem(signingKey) { throw CLIFailure(message: "--signing-key: \(why)", code: 1) }
             var request: JSONObject = ["command": "admit", "node_id": nodeID, "organisation": organisation, "role": role]
             if let curveKey { request["curve_key"] = curveKey }
             if let signingKey { request["signing_key"] = signingKey }
@@ -112,7 +116,8 @@ struct HubCompact: ParsableCommand {
 struct HubSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
-        abstract: "Write a consistent copy of the node's database to FILE while it runs.")
+        abstract: "Write a consistent copy of the node's database to FILE while it runs.",
+        discussion: "The file is written with mode 0600 (it holds the whole directory and roster). It holds no keys: keep the node's curve.key and signing.key (in its data directory) safe separately.")
     @OptionGroup var options: NodeOptions
     @Argument(help: "The file to write.", completion: .file()) var file: String
     @Flag(help: "Replace FILE if it exists.") var force = false
@@ -151,7 +156,8 @@ struct HubRestore: ParsableCommand {
 struct HubStats: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Records per collection, op log size and floor, conflicts, ops applied and rejected, connected nodes, store size.")
+        abstract: "Records per collection, op log size and floor, conflicts, ops applied and rejected, connected nodes, store size.",
+        discussion: "Records, the op log, conflicts and the store are the node's state; ops applied, rejected and local writes are counted since the daemon started (they start from zero at every restart).")
     @OptionGroup var options: NodeOptions
 
     func run() throws {
@@ -161,6 +167,7 @@ struct HubStats: ParsableCommand {
             let records = (s["records"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
             let floor = (s["log_floor"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let rejected = (s["ops_rejected"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
+            let since = s["counters_since"].map { "since start, \(Output.text($0))" } ?? "since start"
             print(Output.aligned([
                 ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")))"),
                 ("records", "\(Output.text(s["records_total"] ?? 0)): \(records)"),
@@ -168,9 +175,9 @@ struct HubStats: ParsableCommand {
                 ("ops in log", Output.text(s["ops_in_log"] ?? 0)),
                 ("log floor", floor.isEmpty ? "- (nothing compacted)" : floor),
                 ("conflicts", Output.text(s["conflicts"] ?? 0)),
-                ("ops applied", Output.text(s["ops_applied"] ?? 0)),
-                ("ops rejected", "\(Output.text(s["ops_rejected_total"] ?? 0))" + (rejected.isEmpty ? "" : " (\(rejected))")),
-                ("local writes", Output.text(s["local_writes"] ?? 0)),
+                ("ops applied", "\(Output.text(s["ops_applied"] ?? 0)) (\(since))"),
+                ("ops rejected", "\(Output.text(s["ops_rejected_total"] ?? 0))" + (rejected.isEmpty ? "" : " (\(rejected))") + " (\(since))"),
+                ("local writes", "\(Output.text(s["local_writes"] ?? 0)) (\(since))"),
                 ("connected nodes", "\(Output.text(s["connected_nodes"] ?? 0)) of \(Output.text(s["known_nodes"] ?? 0)) known"),
                 ("store", "\(Output.text(s["store_file"] ?? "")), \(Output.text(s["store_bytes"] ?? 0)) bytes"),
             ]))

@@ -47,10 +47,15 @@ struct MemberSync: ParsableCommand {
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
-        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self,
-                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, Hub.self, Inspect.self,
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
+                      Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self,
                       WebLogin.self]
     )
+
+    /// Accepts the shared options before the subcommand too (`GlobalOptions`).
+    static func main() {
+        main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 struct Init: ParsableCommand {
@@ -143,11 +148,14 @@ struct Init: ParsableCommand {
 struct SetFields: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
-        abstract: "Create or edit a record: FIELD=VALUE, FIELD+=ELEMENT (add to a set), FIELD-=ELEMENT (remove).")
+        abstract: "Create or edit a record: FIELD=VALUE, FIELD+=ELEMENT (add to a set), FIELD-=ELEMENT (remove).",
+        discussion: """
+            FIELD= (nothing after '=') clears the field: it has no value afterwards, everywhere. A             required field (see `membersync schema`) cannot be cleared. FIELD=@PATH sets the field to the             contents of the file PATH (one final line break dropped), e.g. description=@asker.txt;             write FIELD=@@TEXT for a value that begins with '@'.
+            """)
 
     @OptionGroup var options: NodeOptions
     @Argument(help: "COLLECTION/ID, e.g. organisations/asker") var key: String
-    @Argument(help: "FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") var changes: [String] = []
+    @Argument(help: "FIELD=VALUE, FIELD= (clear), FIELD=@PATH (value from a file), FIELD+=ELEMENT or FIELD-=ELEMENT") var changes: [String] = []
 
     func validate() throws {
         if changes.isEmpty { throw ValidationError("give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
@@ -155,12 +163,46 @@ struct SetFields: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "set", "key": key, "changes": changes])
+            let expanded = try changes.map(Self.expandFileValue)
+            let result = try options.client.call(["command": "set", "key": key, "changes": expanded])
             if options.json { Output.json(result) } else {
                 let r = result as? JSONObject ?? [:]
                 print("ok \(Output.text(r["key"] ?? key)) (op \(Output.text(r["origin"] ?? "")):\(Output.text(r["counter"] ?? "")))")
             }
         }
+    }
+}
+
+extension SetFields {
+    /// `FIELD=@PATH` becomes `FIELD=<contents of PATH>`, read here because the node (another
+    /// user, a sandbox) cannot read the user's files; `FIELD=@@TEXT` becomes `FIELD=@TEXT`.
+    /// One final line break is dropped, as editors add one. Other arguments pass unchanged.
+    static func expandFileValue(_ arg: String) throws -> String {
+        guard let eq = arg.firstIndex(of: "="), eq > arg.startIndex else { return arg }
+        let before = arg[arg.index(before: eq)]
+        if before == "+" || before == "-" { return arg }
+        let field = arg[..<eq]
+        let value = arg[arg.index(after: eq)...]
+        guard value.hasPrefix("@") else { return arg }
+        if value.hasPrefix("@@") { return field + "=" + value.dropFirst() }
+        let path = String(value.dropFirst())
+        guard !path.isEmpty else {
+            throw CLIFailure(message: "'\(arg)': give a file after '@' (\(field)=@PATH), or write \(field)=@@TEXT for a value that begins with '@'", code: 1)
+        }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIFailure(message: "cannot read \(path) for \(field): it is a directory", code: 1)
+        }
+        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
+            let why = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+            throw CLIFailure(message: "cannot read \(path) for \(field): \(why) (write \(field)=@@TEXT for a value that begins with '@')", code: 1)
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw CLIFailure(message: "cannot use \(path) for \(field): it is not UTF-8 text", code: 1)
+        }
+        // "\r\n" is one Character in Swift, so one removeLast drops either ending.
+        if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+        return field + "=" + text
     }
 }
 
@@ -270,6 +312,10 @@ struct Status: ParsableCommand {
             // must read it as "unreachable", never as "degraded".
             let message = (error as? CLIFailure)?.message ?? "\(error)"
             FileHandle.standardError.write(Data("membersync: \(message)\n".utf8))
+            // A monitoring script reading --json gets JSON in every case, this one included.
+            if options.json {
+                Output.json(["health": "unreachable", "health_reasons": [message], "error": message, "data_dir": options.resolvedDataDir])
+            }
             throw ExitCode(2)
         }
         let mode = s["mode"] as? String ?? "?"
@@ -285,9 +331,14 @@ struct Status: ParsableCommand {
             }
             let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")
-            print(Output.aligned([
+            var rows: [(String, String)] = [
                 ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")), organisation \(Output.text(s["organisation"] ?? "")))"),
                 ("health", (degraded ? "degraded" : "healthy") + (reasons.isEmpty ? "" : " (\(reasons))")),
+            ]
+            if s["revoked"] as? Bool == true {
+                rows.append(("revoked", "yes: the hub operator revoked this node (nodes/\(Output.text(s["node_id"] ?? "")) revoked=true); hubs and peers refuse it"))
+            }
+            rows += [
                 ("replica", Output.text(s["replica"] ?? "")),
                 ("mode", mode),
                 ("hubs", links("hubs")),
@@ -297,9 +348,29 @@ struct Status: ParsableCommand {
                 ("records", Output.text(s["records"] ?? 0)),
                 ("conflicts", Output.text(s["conflicts"] ?? 0)),
                 ("digest", Output.text(s["digest"] ?? "")),
-            ]))
+            ]
+            if let hub = s["hub"] as? JSONObject { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 5) }
+            print(Output.aligned(rows))
         }
         if degraded { throw ExitCode(1) }
+    }
+}
+
+extension Status {
+    /// "last exchange 0.4 s ago with brussels; behind by 0 ops"
+    static func hubSync(_ hub: JSONObject) -> String {
+        let name = Output.text(hub["node_id"] ?? hub["endpoint"] ?? "the hub")
+        guard let ago = hub["last_exchange_seconds_ago"] else { return "never heard from \(name)" }
+        var text = "last exchange \(Output.text(ago)) s ago with \(name)"
+        let behind = hub["behind_ops"] as? Int ?? 0
+        if behind == 0 {
+            text += "; up to date (0 ops behind)"
+        } else {
+            text += "; behind by \(behind) op(s)"
+            if let secs = hub["behind_seconds"] { text += " for \(Output.text(secs)) s" }
+        }
+        if let pending = hub["their_missing_ops"] as? Int, pending > 0 { text += "; it lacks \(pending) of ours" }
+        return text
     }
 }
 

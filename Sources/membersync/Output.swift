@@ -12,6 +12,7 @@ enum Output {
         switch v {
         case let a as [Any]: return a.map(text).joined(separator: ", ")
         case let s as String: return s
+        case is NSNull: return "(cleared)"  // a cleared field's sibling in a conflict or history
         case let n as NSNumber:
             // JSON booleans arrive as NSNumbers of type "c" (char).
             if String(cString: n.objCType) == "c" { return n.boolValue ? "true" : "false" }

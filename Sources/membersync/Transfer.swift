@@ -18,16 +18,21 @@ extension NodeOptions {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import records from a JSON Lines file (the export format).",
+        abstract: "Import records from a JSON Lines file (the export format) or from the CSV that export --format csv writes.",
         discussion: """
-            Each line is {"key": "collection/id", "fields": {...}}; set fields are arrays. Every line is \
-            checked first: if any is bad, every bad line is reported with its line number and field, and \
-            nothing is written. Fields a line does not mention are left as they are; a set field becomes \
-            exactly the given members. Records are sent to the node in batches, each one store transaction.
+            Each line is {"key": "collection/id", "fields": {...}}; set fields are arrays, and null clears a \
+            field. Every line is checked first: if any is bad, every bad line is reported with its line number \
+            and field, and nothing is written. Fields a line does not mention are left as they are; a set field \
+            becomes exactly the given members. Records are sent to the node in batches, each one store transaction.
+
+            CSV (--format csv, or a file name ending in .csv): a header row `key,FIELD,...`, then one row per \
+            record; set members are joined with ';'. An empty cell means the field has no value: it is cleared \
+            (a set emptied), except a required field, which is left as it is.
             """)
 
     @OptionGroup var options: NodeOptions
     @Argument(help: "The file to import; - reads standard input.", completion: .file()) var file: String
+    @Option(help: "json or csv (default: csv for a file name ending in .csv, else json).") var format: ExportFormatOption?
     @Option(name: .customLong("batch-size"), help: "Records per request to the node (1-5000).") var batchSize = 1000
     @Flag(name: .customLong("check"), help: "Only check the file against the schema and this node's write rules; write nothing.") var checkOnly = false
 
@@ -47,7 +52,8 @@ struct Import: ParsableCommand {
                 }
                 data = d
             }
-            let (records, problems) = ImportFormat.parse(data)
+            let csv = (format ?? (file.lowercased().hasSuffix(".csv") ? .csv : .json)) == .csv
+            let (records, problems) = csv ? ImportFormat.parseCSV(data) : ImportFormat.parse(data)
             if !problems.isEmpty { try reportProblems(problems, records: records.count) }
             let client = options.client(timeoutSeconds: 120)
             // The node checks every batch first (schema and write rules, applied in memory and
@@ -118,7 +124,8 @@ struct Export: ParsableCommand {
         discussion: """
             JSON export then import into an empty node reproduces the same state digest, unless some \
             fields are in conflict: only their visible value is exported (a note says how many). CSV has \
-            a header row (key, then the collection's fields); set members are joined with ';'.
+            a header row (key, then the collection's fields); set members are joined with ';'. `import` \
+            reads both back (a set element containing ';' does not survive CSV).
             """)
 
     @OptionGroup var options: NodeOptions

@@ -369,6 +369,21 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(asker["last_seen"] as? String)
 
         let key = String(repeating: "x", count: 40)
+        // The organisation must exist in the directory, and keys must be well formed.
+        let noOrg = hub("brussels", "admit", "asker", "--organisation", "asker", "--curve-key", key)
+        XCTAssertEqual(noOrg.status, 1)
+        XCTAssertTrue(noOrg.stderr.contains("no organisation 'asker' in the directory"), noOrg.stderr)
+        for org in ["asker", "oslomet"] { XCTAssertEqual(fed.on("brussels", "set", "organisations/\(org)", "name=\(org)").status, 0) }
+        let badSigning = hub("brussels", "admit", "asker", "--organisation", "asker", "--signing-key", "not-hex")
+        XCTAssertEqual(badSigning.status, 1)
+        XCTAssertTrue(badSigning.stderr.contains("64 hex digits"), badSigning.stderr)
+        let nonHex = hub("brussels", "admit", "asker", "--organisation", "asker", "--signing-key", String(repeating: "g", count: 64))
+        XCTAssertEqual(nonHex.status, 1)
+        XCTAssertTrue(nonHex.stderr.contains("has other characters"), nonHex.stderr)
+        let badCurve = hub("brussels", "admit", "asker", "--organisation", "asker", "--curve-key", String(repeating: "~", count: 40))
+        XCTAssertEqual(badCurve.status, 1)
+        XCTAssertTrue(badCurve.stderr.contains("outside Z85"), badCurve.stderr)
+        XCTAssertNil((fed.on("brussels", "get", "nodes/asker", "--json").json as? [String: Any]), "nothing was written")
         XCTAssertEqual(json(hub("brussels", "admit", "asker", "--organisation", "asker", "--curve-key", key, "--json"))["updated"] as? Bool, false)
         XCTAssertEqual(json(hub("brussels", "admit", "oslomet", "--organisation", "oslomet", "--json"))["node_id"] as? String, "oslomet")
         var nodes = hub("brussels", "nodes", "--json").json as? [[String: Any]] ?? []
@@ -404,8 +419,8 @@ final class CLITests: XCTestCase {
         // The revoked member is disconnected: the hub drops everything it sends.
         XCTAssertTrue(waitUntil(timeout: 10) { self.json(self.hub("brussels", "stats", "--json"))["connected_nodes"] as? Int == 0 })
         XCTAssertGreaterThan(stats["store_bytes"] as? Int ?? 0, 0)
-        XCTAssertEqual(stats["ops_in_log"] as? Int, 3)
-        XCTAssertEqual(stats["local_writes"] as? Int, 3)
+        XCTAssertEqual(stats["ops_in_log"] as? Int, 5, "two organisations, two admissions, one revocation")
+        XCTAssertEqual(stats["local_writes"] as? Int, 5)
         XCTAssertTrue(hub("brussels", "stats").stdout.contains("connected nodes"))
     }
 

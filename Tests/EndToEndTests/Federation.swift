@@ -81,8 +81,10 @@ final class Federation: @unchecked Sendable {
 
     /// The hub operator puts a member into the roster (its keys from its init output).
     func admit(_ name: String, on hub: String = "brussels", role: String = "member") {
+        // A Z85 key may begin with "@", which `FIELD=@PATH` would read as a file: "@@" escapes it.
+        let curve = curveKeys[name] ?? ""
         let r = on(hub, "set", "nodes/\(name)", "organisation=\(organisations[name] ?? name)", "role=\(role)",
-                   "signing_key=\(signingKeys[name] ?? "")", "curve_key=\(curveKeys[name] ?? "")")
+                   "signing_key=\(signingKeys[name] ?? "")", "curve_key=\(curve.hasPrefix("@") ? "@" + curve : curve)")
         XCTAssertEqual(r.status, 0, "admit \(name): \(r.stderr)")
     }
 

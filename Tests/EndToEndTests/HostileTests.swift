@@ -41,36 +41,6 @@ final class HostileTests: XCTestCase {
 
     func hubStatus() -> [String: Any] { fed.status("brussels") }
 
-    /// A raw DEALER speaking to the hub's ROUTER with the given CURVE key pair.
-    func rawDealer(_ context: ZMQContext, identity: String, key: CurveKeyPair) throws -> ZMQSocket {
-        let s = try ZMQSocket(context, .dealer)
-        try s.setLinger(milliseconds: 0)
-        try s.setIdentity(Array(identity.utf8))
-        try s.setReceiveTimeout(milliseconds: 1500)
-        try s.makeCurveClient(serverKey: fed.curveKeys["brussels"]!, publicKey: key.publicKey, secretKey: key.secretKey)
-        try s.connect(fed.endpoint("brussels"))
-        return s
-    }
-
-    func hello(_ node: String) -> Message {
-        .hello(Hello(nodeID: node, replica: ReplicaID(node: node, epoch: 1), role: "member", organisation: node,
-                     softwareVersion: "0.1.0", version: VersionVector()))
-    }
-
-    func keys(of node: String) throws -> (SigningKeyPair, CurveKeyPair) {
-        let dir = fed.dataDir(node)
-        let signHex = try String(contentsOfFile: dir + "/signing.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let curveSecret = try String(contentsOfFile: dir + "/curve.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (try SigningKeyPair(secretKey: Hex.decode(signHex)!),
-                CurveKeyPair(publicKey: CurveKeyPair.publicKey(forSecret: curveSecret)!, secretKey: curveSecret))
-    }
-
-    func craft(origin: String, epoch: UInt32, signer: SigningKeyPair?, _ key: String, _ changes: [FieldChange]) throws -> Op {
-        var r = Replica(id: ReplicaID(node: origin, epoch: epoch), wallClock: { UInt64(Date().timeIntervalSince1970 * 1000) })
-        if let signer { r.signer = { signer.sign(WireCodec.canonicalBytes($0)) } }
-        return try r.write(try RecordKey(parsing: key), changes)
-    }
-
     func testSecureFederationConvergesAndRefusesUnknownKeysAndForbiddenWrites() throws {
         try startSecure()
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker kommune").status, 0)
@@ -86,8 +56,8 @@ final class HostileTests: XCTestCase {
 
         // A client whose CURVE key is not in the roster never gets an answer.
         let context = try ZMQContext()
-        let stranger = try rawDealer(context, identity: "stranger", key: try CurveKeyPair.generate())
-        _ = try stranger.send(WireCodec.encode(hello("stranger")))
+        let stranger = try fed.rawDealer(context, identity: "stranger", key: try CurveKeyPair.generate())
+        _ = try stranger.send(WireCodec.encode(Crafted.hello("stranger")))
         XCTAssertNil(try stranger.receive(), "no Welcome for an unknown key")
         stranger.close()
         XCTAssertTrue(waitUntil(timeout: 5) {
@@ -109,7 +79,14 @@ final class HostileTests: XCTestCase {
         XCTAssertNotNil(fed.converge(["brussels"] + members))
         XCTAssertEqual(fed.on("brussels", "set", "nodes/baerum", "revoked=true").status, 0)
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("baerum")["mode"] as? String == "offline" }, "baerum lost its hub")
-        XCTAssertEqual(fed.on("baerum", "set", "organisations/baerum", "name=After revocation").status, 0)
+        // The hub told it before closing its connection: it knows, says so, and refuses its
+        // own edits instead of making ones every other node would refuse.
+        XCTAssertTrue(waitUntil(timeout: 5) { self.fed.status("baerum")["revoked"] as? Bool == true }, "\(fed.status("baerum"))")
+        XCTAssertTrue((fed.status("baerum")["health_reasons"] as? [String] ?? []).contains { $0.hasPrefix("revoked") })
+        let late = fed.on("baerum", "set", "organisations/baerum", "name=After revocation")
+        XCTAssertEqual(late.status, 1)
+        XCTAssertTrue(late.stderr.contains("revoked"), late.stderr)
+        XCTAssertTrue(fed.on("baerum", "status").stdout.contains("revoked"))
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertTrue(waitUntil(timeout: 10) { self.field("asker", "organisations/asker", "name") as? String == "Asker" })
         XCTAssertTrue(waitUntil(timeout: 5) { self.field("baerum", "organisations/asker", "name") == nil })
@@ -122,28 +99,28 @@ final class HostileTests: XCTestCase {
         try startSecure(extra: ["mallory"])
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertNotNil(fed.converge(["brussels"] + members))
-        let (mallorySign, malloryCurve) = try keys(of: "mallory")
+        let (mallorySign, malloryCurve) = try fed.keys(of: "mallory")
         let context = try ZMQContext()
-        let mallory = try rawDealer(context, identity: "mallory", key: malloryCurve)
-        _ = try mallory.send(WireCodec.encode(hello("mallory")))
+        let mallory = try fed.rawDealer(context, identity: "mallory", key: malloryCurve)
+        _ = try mallory.send(WireCodec.encode(Crafted.hello("mallory")))
         XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
         // Mallory's key under another node's routing id: dropped unanswered. For a connected
         // node (asker) libzmq already refuses the duplicate id; for any other id the node's
         // check of the connection's ZAP user id drops every message.
         for victim in ["asker", "oslomet"] {
-            let imposter = try rawDealer(context, identity: victim, key: malloryCurve)
-            _ = try imposter.send(WireCodec.encode(hello(victim)))
+            let imposter = try fed.rawDealer(context, identity: victim, key: malloryCurve)
+            _ = try imposter.send(WireCodec.encode(Crafted.hello(victim)))
             XCTAssertNil(try imposter.receive(), "no Welcome for a connection claiming to be \(victim)")
             imposter.close()
         }
 
-        let honest = try craft(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
-        let forged = try craft(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
-        var altered = try craft(origin: "mallory", epoch: 2, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
+        let honest = try Crafted.write(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
+        let forged = try Crafted.write(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
+        var altered = try Crafted.write(origin: "mallory", epoch: 2, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
         altered = Op(origin: altered.origin, counter: altered.counter, hlc: altered.hlc, key: try RecordKey(parsing: "organisations/asker"),
                      fields: altered.fields, signature: altered.signature)
-        let unauthorised = try craft(origin: "mallory", epoch: 3, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Mine"))])
-        let template = try craft(origin: "mallory", epoch: 4, signer: nil, "organisations/mallory", [.assign(field: "name", value: .string("x"))])
+        let unauthorised = try Crafted.write(origin: "mallory", epoch: 3, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Mine"))])
+        let template = try Crafted.write(origin: "mallory", epoch: 4, signer: nil, "organisations/mallory", [.assign(field: "name", value: .string("x"))])
         var badSchema = Op(origin: template.origin, counter: 1, hlc: template.hlc, key: template.key, fields: [
             "population": .register(Register(siblings: [Sibling(dot: template.dot, hlc: template.hlc, value: .string("many"))], context: VersionVector())),
         ])
@@ -160,11 +137,11 @@ final class HostileTests: XCTestCase {
         _ = try mallory.send([Array("MSP/9".utf8), [], [], []])
         // Half-open TCP connections: one silent, one with a partial ZMTP greeting.
         let port = fed.ports["brussels"]!
-        let silent = tcpConnect(port)
-        let partial = tcpConnect(port)
+        let silent = Crafted.tcpConnect(port)
+        let partial = Crafted.tcpConnect(port)
         if partial >= 0 { _ = [UInt8]([0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3]).withUnsafeBytes { write(partial, $0.baseAddress, $0.count) } }
         // A message above the 8 MiB limit: libzmq drops the connection (ZMQ_MAXMSGSIZE).
-        let huge = try rawDealer(context, identity: "mallory-huge", key: malloryCurve)
+        let huge = try fed.rawDealer(context, identity: "mallory-huge", key: malloryCurve)
         _ = try huge.send([Array("MSP/1".utf8), [UInt8](repeating: 0x0a, count: 9 * 1024 * 1024)])
         XCTAssertNil(try huge.receive(), "no answer to an oversized message")
 
@@ -193,6 +170,75 @@ final class HostileTests: XCTestCase {
         huge.close()
     }
 
+    /// Issue 13 with real daemons: an admitted member (its real keys, validly signed ops)
+    /// sends counter bombs, a far-future stamp, contexts claiming every replica's future, and
+    /// floods the hub with SnapshotRequests it never reads. The hub neither crashes, nor
+    /// applies any of it, nor grows without bound; honest edits keep flowing; everything is
+    /// counted by reason.
+    func testAnAdmittedMemberCannotCrashPoisonOrFloodTheHub() throws {
+        try startSecure(extra: ["mallory"])
+        // Enough data that a snapshot page is megabytes (without quotas and the lower send
+        // high-water mark this flood grew the hub by over 500 MiB), little enough that digests
+        // stay cheap in a debug build.
+        let description = String(repeating: "d", count: 3000)
+        var lines = ""
+        for i in 0..<1500 { lines += "{\"key\":\"networks/n\(i)\",\"fields\":{\"name\":\"N\(i)\",\"description\":\"\(description)\"}}\n" }
+        let file = fed.root + "/networks.jsonl"
+        try lines.write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(fed.on("brussels", "import", file).status, 0)
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR", "partners+=mallory").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 60))
+        let hubReplica = ReplicaID(parsing: hubStatus()["replica"] as? String ?? "")!
+        let askerReplica = ReplicaID(parsing: fed.status("asker")["replica"] as? String ?? "")!
+
+        let (mallorySign, malloryCurve) = try fed.keys(of: "mallory")
+        let context = try ZMQContext()
+        // It reads at most one answer ahead (and later none): answers it leaves unread queue at the hub.
+        let mallory = try fed.rawDealer(context, identity: "mallory", key: malloryCurve, receiveHighWaterMark: 1)
+        _ = try mallory.send(WireCodec.encode(Crafted.hello("mallory")))
+        XCTAssertNotNil(try mallory.receive(), "an admitted key is welcomed")
+        let me = ReplicaID(node: "mallory", epoch: 1)
+        let now = HLC(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0)
+        let hostile = [
+            try Crafted.op(me, counter: 1 << 63, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try Crafted.op(me, counter: 30_000_000, hlc: now, "organisations/mallory", "name", "Bomb", signer: mallorySign),
+            try Crafted.op(me, counter: 1, hlc: .max, "organisations/mallory", "name", "Future", signer: mallorySign),
+            try Crafted.op(me, counter: 1, hlc: now, "projects/catchmr", "title", "Wiped",
+                        context: VersionVector([hubReplica: 1 << 62, askerReplica: 1 << 62, me: 1]), signer: mallorySign),
+        ]
+        _ = try mallory.send(WireCodec.encode(.push(hostile)))
+        XCTAssertNotNil(try mallory.receive(), "the push is acknowledged: the hub is alive")
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            let rejected = self.hubStatus()["ops_rejected"] as? [String: Int] ?? [:]
+            return rejected["gap-too-large"] == 3 && rejected["clock-skew"] == 1
+        }, "\(hubStatus()["ops_rejected"] ?? "no status")")
+
+        // Honest edits after the attack show everywhere; the hub's clock was not dragged.
+        XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR 2").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        for node in ["brussels"] + members { XCTAssertEqual(field(node, "projects/catchmr", "title") as? String, "CatchMR 2", node) }
+        let history = fed.on("brussels", "history", "projects/catchmr", "--json").json as? [String: Any]
+        let stamps = (history?["ops"] as? [[String: Any]] ?? []).compactMap { $0["hlc"] as? Int }
+        XCTAssertFalse(stamps.isEmpty, "\(String(describing: history))")
+        for h in stamps { XCTAssertLessThan(UInt64(h) >> 16, now.milliseconds + 3_600_000, "no stamp in the far future") }
+
+        // 200 SnapshotRequests never read: the client reads nothing, so answers would queue.
+        let flood = mallory
+        let rssBefore = fed.residentBytes("brussels")
+        let request = WireCodec.encode(.snapshotRequest(after: "", maxRecords: 0))
+        for _ in 0..<200 { _ = try flood.send(request, dontWait: true) }
+        sleep(4)
+        let rssAfter = fed.residentBytes("brussels")
+        let refused = (hubStatus()["requests_refused"] as? [String: Int] ?? [:])["snapshot-quota"] ?? 0
+        XCTAssertGreaterThanOrEqual(refused, 200 - 8 - 16 * 5, "past its quota the client's requests go unanswered")
+        XCTAssertLessThan(rssAfter - rssBefore, 200 * 1024 * 1024, "the hub grew from \(rssBefore >> 20) MiB to \(rssAfter >> 20) MiB")
+        // Honest nodes are still served.
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker after the flood").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        XCTAssertEqual(field("baerum", "organisations/asker", "name") as? String, "Asker after the flood")
+        mallory.close()
+    }
+
     func testSecureFallbackPeersSyncWhileTheHubIsDown() throws {
         try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
         // Peers need each other's CURVE keys: create both, then re-init (keys are kept).
@@ -212,6 +258,33 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(field("baerum", "organisations/asker", "population") as? Int, 95000)
         try fed.start("brussels")
         XCTAssertNotNil(fed.converge(["brussels"] + members))
+    }
+
+    /// A revoked member listed in its peers' `peer_keys` is refused by them too: with the hub
+    /// down it can neither connect to them nor receive their edits.
+    func testARevokedMemberIsRefusedAtEveryNodeWhateverItsConfigLists() throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
+        for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) }
+        try fed.start("brussels")
+        for m in members { fed.admit(m) }
+        for m in members { try fed.start(m) }
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        XCTAssertEqual(fed.on("brussels", "set", "nodes/baerum", "revoked=true").status, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((self.fed.on("asker", "get", "nodes/baerum", "--json").json as? [String: Any])?["fields"] as? [String: Any])?["revoked"] as? Bool == true
+        }, "asker holds the revocation")
+        XCTAssertTrue(waitUntil(timeout: 5) { self.fed.status("baerum")["revoked"] as? Bool == true }, "baerum was told")
+        fed.stop("brussels")
+        XCTAssertTrue(waitUntil(timeout: 15) { self.fed.status("asker")["mode"] as? String == "offline" }, "asker has nobody to sync with: \(fed.status("asker"))")
+        XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "population=95000").status, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((self.fed.status("asker")["messages_dropped"] as? [String: Any])?["zap-refused"] as? Int ?? 0) > 0
+        }, "asker's ZAP handler refuses baerum's key although peer_keys lists it: \(fed.status("asker"))")
+        sleep(2)
+        XCTAssertNil(field("baerum", "organisations/asker", "population"), "nothing reaches the revoked node")
+        XCTAssertNotEqual(fed.status("baerum")["mode"] as? String, "fallback-peers")
     }
 
     func mode(_ path: String) -> Int {
@@ -253,19 +326,5 @@ final class HostileTests: XCTestCase {
         XCTAssertNotEqual(p.terminationStatus, 0)
         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("chmod 600"), err)
-    }
-
-    func tcpConnect(_ port: Int) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        if !ok { close(fd); return -1 }
-        return fd
     }
 }

@@ -31,6 +31,21 @@ final class ImportParserTests: XCTestCase {
         XCTAssertTrue(problems.contains { $0.line == 5 && $0.message.contains("first on line 1") })
     }
 
+    func testLinesWithBrokenUTF8OrControlCharactersAreProblemsThatSaySo() {
+        var data = Data(#"{"key":"organisations/asker","fields":{"name":"Asker"}}"#.utf8)
+        data.append(0x0A)
+        data.append(Data(#"{"key":"organisations/baerum","fields":{"name":"B"#.utf8))
+        data.append(contentsOf: [0xE6, 0x72])  // "æ" in Latin-1: not UTF-8
+        data.append(Data(#"rum"}}"#.utf8))
+        data.append(0x0A)
+        data.append(Data(#"{"key":"organisations/hamar","fields":{"name":"\u001b[2JHamar","topics":["a\nb"]}}"#.utf8))
+        let (records, problems) = ImportFormat.parse(data)
+        XCTAssertEqual(records.map(\.key.description), ["organisations/asker"])
+        XCTAssertTrue(problems.contains { $0.line == 2 && $0.message.contains("not valid UTF-8 (byte 50 of the line)") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.line == 3 && $0.field == "name" && $0.message.contains("U+001B (ESC)") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.line == 3 && $0.field == "topics" && $0.message.contains("U+000A") }, "\(problems)")
+    }
+
     func testScalarsAreTypedByTheSchema() throws {
         func one(_ fields: String) -> Result<ImportRecord, ImportFormat.Problems> {
             let object = try! JSONSerialization.jsonObject(with: Data(#"{"key":"organisations/a","fields":\#(fields)}"#.utf8))

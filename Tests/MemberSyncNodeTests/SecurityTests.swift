@@ -91,6 +91,84 @@ final class SecurityTests: XCTestCase {
         XCTAssertNoThrow(try net.write("brussels", "organisations/baerum", name("Bærum kommune")))
     }
 
+    func refusal(_ body: () throws -> Void, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            guard case ModelError.unauthorised(let why)? = error as? ModelError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertTrue(why.contains(expected), "'\(why)' should say \(expected)", file: file, line: line)
+        }
+    }
+
+    func value(_ net: SimulatedNetwork, _ node: String, _ k: String, _ field: String) -> Value? {
+        net.engines[node]!.replica.view(key(k))?.field(field)?.value
+    }
+
+    func members(_ net: SimulatedNetwork, _ node: String, _ k: String, _ field: String) -> [String] {
+        net.engines[node]!.replica.view(key(k))?.field(field)?.members ?? []
+    }
+
+    /// The lead and the hub operator change `lead` and `partners`; a partner edits the rest
+    /// and may only remove itself; a member creates a project only with itself as lead. The
+    /// same rules refuse a crafted remote op that bypasses the local check.
+    func testOnlyTheLeadOrTheHubChangesLeadAndPartnersAndAPartnerMayOnlyLeave() throws {
+        var net = try secureFederation(admit: members)
+        try net.write("brussels", "projects/catchmr", [.assign(field: "title", value: .string("CatchMR")),
+                                                       .assign(field: "lead", value: .string("baerum")), .add(field: "partners", element: "asker")])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("asker", "projects/catchmr", [.assign(field: "lead", value: .string("asker")), .assign(field: "status", value: .string("closed"))]) },
+                "only the lead (baerum) or the hub operator changes the lead")
+        refusal({ try net.write("asker", "projects/catchmr", [.add(field: "partners", element: "hamar")]) }, "a partner may only remove itself")
+        refusal({ try net.write("asker", "projects/catchmr", [.remove(field: "partners", element: "baerum")]) }, "a partner may only remove itself")
+        refusal({ var e = net.engines["asker"]!; _ = try e.localDelete(key("projects/catchmr"), now: net.now) }, "deletes projects/catchmr")
+        refusal({ try net.write("asker", "projects/new", [.assign(field: "title", value: .string("New"))]) }, "creates a project only with itself as lead")
+        refusal({ try net.write("asker", "projects/new", [.assign(field: "lead", value: .string("baerum"))]) }, "creates a project only with itself as lead")
+        try net.write("asker", "projects/catchmr", [.assign(field: "status", value: .string("running"))])
+        try net.write("asker", "projects/new", [.assign(field: "lead", value: .string("asker")), .add(field: "partners", element: "baerum")])
+        // The lead adds a partner and hands the lead over; then it is a member like any other.
+        try net.write("baerum", "projects/catchmr", [.add(field: "partners", element: "hamar")])
+        try net.write("baerum", "projects/catchmr", [.assign(field: "lead", value: .string("asker"))])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("baerum", "projects/catchmr", [.assign(field: "title", value: .string("Mine"))]) }, "leads or partners in")
+        try net.write("asker", "projects/catchmr", [.remove(field: "partners", element: "asker"), .add(field: "partners", element: "baerum")])
+        // A partner leaves; afterwards it may not write the project.
+        try net.write("baerum", "projects/new", [.remove(field: "partners", element: "baerum")])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("baerum", "projects/new", [.assign(field: "status", value: .string("idea"))]) }, "leads or partners in")
+        XCTAssertEqual(net.digests(everyone).count, 1)
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "lead"), .string("asker"))
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "status"), .string("running"))
+        XCTAssertEqual(members(net, "brussels", "projects/catchmr", "partners"), ["baerum", "hamar"])
+        XCTAssertEqual(members(net, "brussels", "projects/new", "partners"), [])
+        XCTAssertTrue(net.rejected.isEmpty, "\(net.rejected)")
+        // A hostile asker bypasses its own check: every node refuses the op.
+        let takeover = try craft(origin: "asker", signer: net.keys["asker"]!, "projects/new-one", [.assign(field: "lead", value: .string("baerum"))])
+        let grab = try craft(origin: "baerum", epoch: 98, signer: net.keys["baerum"]!, "projects/catchmr",
+                             [.assign(field: "lead", value: .string("baerum"))])
+        _ = pushToHub(&net, from: "asker", [takeover, grab])
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["unauthorised"], 2)
+        XCTAssertEqual(value(net, "brussels", "projects/catchmr", "lead"), .string("asker"))
+    }
+
+    /// A member writes contacts of its own organisation; only the hub operator moves one.
+    func testOnlyTheHubOperatorMovesAContactToAnotherOrganisation() throws {
+        var net = try secureFederation(admit: members)
+        try net.write("asker", "contacts/kari", [.assign(field: "name", value: .string("Kari")), .assign(field: "organisation", value: .string("asker"))])
+        net.run(milliseconds: 300)
+        refusal({ try net.write("asker", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))]) },
+                "only the hub operator moves contacts between organisations")
+        refusal({ try net.write("baerum", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))]) },
+                "contacts whose organisation is baerum")
+        let crafted = try craft(origin: "asker", signer: net.keys["asker"]!, "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))])
+        _ = pushToHub(&net, from: "asker", [crafted])
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["unauthorised"], 1)
+        try net.write("brussels", "contacts/kari", [.assign(field: "organisation", value: .string("baerum"))])
+        net.run(milliseconds: 300)
+        try net.write("baerum", "contacts/kari", [.assign(field: "role", value: .string("Adviser"))])
+        refusal({ try net.write("asker", "contacts/kari", [.assign(field: "role", value: .string("Gone"))]) }, "contacts whose organisation is asker")
+        net.run(milliseconds: 300)
+        XCTAssertEqual(net.digests(everyone).count, 1)
+        XCTAssertEqual(value(net, "asker", "contacts/kari", "role"), .string("Adviser"))
+    }
+
     func testForgedAlteredReplayedUnauthorisedAndMalformedOpsAreDroppedCountedAndReported() throws {
         var net = try secureFederation(admit: members)
         let askerKey = net.keys["asker"]!, baerumKey = net.keys["baerum"]!
@@ -110,16 +188,19 @@ final class SecurityTests: XCTestCase {
         let out = pushToHub(&net, from: "asker", [honest, forged, altered, unsigned, unauthorised, stranger, badSchema, honest])
         let hub = net.engines["brussels"]!
         XCTAssertTrue(hub.replica.holds(honest.dot))
-        for bad in [forged, altered, unsigned, unauthorised, stranger, badSchema] {
+        for bad in [forged, altered, unsigned, stranger, badSchema] {
             XCTAssertFalse(hub.replica.holds(bad.dot), "\(bad.dot) must not be applied")
         }
+        // Validly signed and refused by the rules: held without effect, so that every node
+        // holds it alike and nobody fetches it again.
+        XCTAssertTrue(hub.replica.holds(unauthorised.dot) && hub.replica.withheld.contains(unauthorised.dot))
         XCTAssertEqual(hub.counters.opsRejected, ["bad-signature": 3, "unauthorised": 1, "unknown-origin": 1, "schema": 1])
         XCTAssertEqual(hub.counters.opsDuplicate, 1, "the replayed op is a harmless duplicate")
         let reported = out.compactMap { d -> String? in if case .rejected(_, let reason, _) = d { return reason } else { return nil } }
         XCTAssertEqual(reported.count, 6)
         // The push is still acknowledged and the honest op relayed: the stream goes on.
         XCTAssertTrue(out.contains { if case .reply(_, .ack) = $0 { return true } else { return false } })
-        XCTAssertEqual(out.filter { if case .relay(.op) = $0 { return true } else { return false } }.count, 1)
+        XCTAssertEqual(out.filter { if case .relay(.op) = $0 { return true } else { return false } }.count, 2, "the honest op and the held refused one")
         XCTAssertEqual(hub.replica.view(key("organisations/asker"))?.fields.first { $0.name == "name" }?.value, .string("Asker"))
         XCTAssertNil(hub.replica.view(key("organisations/baerum")))
         // A member verifies too: a forged op relayed by a hostile peer on its SUB is dropped.
@@ -163,15 +244,58 @@ final class SecurityTests: XCTestCase {
         net.run(milliseconds: 300)
         // A copy of asker's key keeps signing, e.g. on a stolen laptop.
         let late = try craft(origin: "asker", epoch: 2, signer: net.keys["asker"]!, "organisations/asker", name("Stolen"))
-        _ = pushToHub(&net, from: "asker", [late])
+        // Relayed by another node: asker itself is not even answered any more.
+        XCTAssertTrue(pushToHub(&net, from: "asker", [late]).isEmpty)
+        _ = pushToHub(&net, from: "baerum", [late])
         var baerum = net.engines["baerum"]!
         _ = baerum.onSubscription(.hub(0), .op(late), now: net.now)
         net.engines["baerum"] = baerum
         for n in ["brussels", "baerum"] {
-            XCTAssertFalse(net.engines[n]!.replica.holds(late.dot), n)
+            XCTAssertTrue(net.engines[n]!.replica.withheld.contains(late.dot), n)
             XCTAssertEqual(net.engines[n]!.counters.opsRejected["revoked"], 1, n)
             XCTAssertEqual(net.engines[n]!.replica.view(key("organisations/asker"))?.fields.first { $0.name == "name" }?.value, .string("Asker"), "earlier ops stay")
         }
+    }
+
+    /// A member's signed op carrying a terminal escape sequence reaches nobody's screen: every
+    /// node refuses it as a schema violation, and the local write is refused with the reason.
+    func testValuesWithControlCharactersAreRefusedLocallyAndRemotely() throws {
+        var net = try secureFederation(admit: members)
+        XCTAssertThrowsError(try net.write("asker", "organisations/asker", name("\u{1B}]0;pwned\u{7}Asker"))) { error in
+            XCTAssertTrue("\(error)".contains("control character U+001B (ESC)"), "\(error)")
+        }
+        let template = try craft(origin: "asker", signer: nil, "organisations/asker", name("x"))
+        var hostile = Op(origin: template.origin, counter: 1, hlc: template.hlc, key: template.key, fields: [
+            "name": .register(Register(siblings: [Sibling(dot: template.dot, hlc: template.hlc, value: .string("\u{1B}[2J\u{1B}[31mAsker"))], context: VersionVector())),
+        ])
+        hostile.signature = net.keys["asker"]!.sign(WireCodec.canonicalBytes(hostile))
+        let out = pushToHub(&net, from: "asker", [hostile])
+        XCTAssertFalse(net.engines["brussels"]!.replica.holds(hostile.dot))
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected, ["schema": 1])
+        XCTAssertTrue(out.contains { if case .rejected(_, "schema", let detail) = $0 { return detail.contains("control character") } else { return false } })
+        XCTAssertNil(net.engines["brussels"]!.replica.view(key("organisations/asker")))
+    }
+
+    /// With the hub down, members sync with their fallback peers, but never with one the
+    /// roster revokes: nothing reaches it and nothing it sends is taken.
+    func testFallbackPeersStopSyncingWithARevokedPeer() throws {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub, secure: true, organisation: "oslo-region-european-office")
+        net.addNode("asker", role: .member, hubs: ["brussels"], peers: ["baerum"], secure: true)
+        net.addNode("baerum", role: .member, hubs: ["brussels"], peers: ["asker"], secure: true)
+        for m in members { try admit(&net, m) }
+        net.run(milliseconds: 500)
+        try net.write("brussels", "nodes/baerum", [.assign(field: "revoked", value: .bool(true))])
+        net.run(milliseconds: 500)
+        net.down.insert("brussels")
+        // Publications never reach it: every node's ZAP handler refuses its SUB (HostileTests).
+        net.publishLoss = 1.0
+        net.run(milliseconds: 1000)
+        try net.write("asker", "organisations/asker", name("Asker"))
+        net.run(milliseconds: 1000)
+        XCTAssertNil(net.engines["baerum"]!.replica.view(key("organisations/asker")), "neither pushed to it nor served to its pulls")
+        XCTAssertTrue(net.engines["asker"]!.syncLinks(now: net.now).isEmpty, "asker syncs with nobody")
+        refusal({ try net.write("baerum", "organisations/baerum", name("Still here")) }, "baerum is revoked")
     }
 
     /// Hostile bytes all the way into a secure engine: signed ops are mutated at random on the

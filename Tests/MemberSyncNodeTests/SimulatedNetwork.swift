@@ -133,7 +133,9 @@ struct SimulatedNetwork {
     @discardableResult
     mutating func write(_ node: String, _ key: String, _ changes: [FieldChange]) throws -> Op {
         var e = engines[node]!
-        let (op, out) = try e.localWrite(try RecordKey(parsing: key), changes, now: now)
+        let k = try RecordKey(parsing: key)
+        // As the control socket does for every `set`: a revocation records what it accepts.
+        let (op, out) = try e.localWrite(k, e.withRevocationFacts(k, changes), now: now)
         engines[node] = e
         if !down.contains(node) { route(from: node, out.directives) }
         deliverAll()

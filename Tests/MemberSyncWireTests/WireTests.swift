@@ -49,6 +49,25 @@ final class WireTests: XCTestCase {
         }
     }
 
+    /// A text whose bytes are not UTF-8 is refused by the decoder (never repaired to U+FFFD),
+    /// so a remote op carrying one is dropped as undecodable.
+    func testInvalidUTF8InAValueDoesNotDecode() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: Self.t)
+        let op = try r.write(RecordKey(collection: "organisations", id: "asker"), [.assign(field: "name", value: .string("ZQ"))])
+        let good = WireCodec.encodeEnvelope(.op(op))
+        XCTAssertNoThrow(try WireCodec.decode([ProtocolVersion.signature, good]))
+        guard let at = (0..<good.count - 1).first(where: { good[$0] == UInt8(ascii: "Z") && good[$0 + 1] == UInt8(ascii: "Q") }) else {
+            return XCTFail("value bytes not found")
+        }
+        for bytes: [UInt8] in [[0xFF, 0xFE], [0xC3, 0x28], [0xED, 0xA0]] {
+            var bad = good
+            bad[at] = bytes[0]
+            bad[at + 1] = bytes[1]
+            XCTAssertThrowsError(try WireCodec.decode([ProtocolVersion.signature, bad]), "\(bytes)")
+            XCTAssertThrowsError(try WireCodec.decodeOp(WireCodec.encodeOp(op).map { $0 == UInt8(ascii: "Z") ? bytes[0] : $0 }))
+        }
+    }
+
     func testFramingErrorsAreTyped() throws {
         let good = WireCodec.encode(.ack(VersionVector()))
         XCTAssertThrowsError(try WireCodec.decode([good[1]])) { XCTAssertEqual($0 as? WireError, .wrongFrameCount(1)) }

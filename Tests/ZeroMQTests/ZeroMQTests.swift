@@ -93,4 +93,52 @@ final class ZeroMQTests: XCTestCase {
         _ = try wrong.send([Array("nope".utf8)], dontWait: true)
         XCTAssertNil(try recv(router, timeout: 300))
     }
+
+    /// Waits for the first handshake event on a monitor, meanwhile answering ZAP requests
+    /// (on the same thread: sockets stay on one thread) by admitting only `admitted`.
+    func handshakeEvent(_ monitor: ZMQSocket, zap: ZMQSocket, admitted: String) throws -> SocketEvent? {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            // version, request id, domain, address, identity, mechanism, client key
+            if let req = try zap.receive(dontWait: true) {
+                let ok = req.count > 6 && CurveKeyPair.z85(req[6]) == admitted
+                _ = try zap.send([req[0], req[1], Array((ok ? "200" : "400").utf8), Array((ok ? "OK" : "refused").utf8), [], []])
+            }
+            guard let frames = try recv(monitor, timeout: 20), let e = SocketEvent(frames: frames) else { continue }
+            if e.isHandshakeFailure || e.kind == .handshakeSucceeded { return e }
+        }
+        return nil
+    }
+
+    /// The monitor tells why a CURVE link never comes up: on the client, a wrong server key
+    /// is a cryptographic failure and a key the server's ZAP handler refuses is an auth
+    /// failure; a good handshake says so too.
+    func testTheMonitorSaysWhyAHandshakeFailed() throws {
+        let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        let ctx = try ZMQContext()
+        // A ZAP handler that admits only `client`.
+        let zap = try ZMQSocket(ctx, .rep)
+        try zap.bind("inproc://zeromq.zap.01")
+        let router = try ZMQSocket(ctx, .router)
+        try router.makeCurveServer(secretKey: server.secretKey)
+        try router.setZAPDomain("test")
+        try router.bind("tcp://127.0.0.1:*")
+
+        func attempt(serverKey: String, as pair: CurveKeyPair, _ name: String) throws -> SocketEvent? {
+            let dealer = try ZMQSocket(ctx, .dealer)
+            try dealer.makeCurveClient(serverKey: serverKey, publicKey: pair.publicKey, secretKey: pair.secretKey)
+            let monitor = try dealer.monitor(ctx, name: name)
+            try dealer.connect(router.lastEndpoint)
+            defer { dealer.close(); monitor.close() }
+            return try handshakeEvent(monitor, zap: zap, admitted: client.publicKey)
+        }
+        let good = try XCTUnwrap(try attempt(serverKey: server.publicKey, as: client, "good"))
+        XCTAssertEqual(good.kind, .handshakeSucceeded)
+        let wrongKey = try XCTUnwrap(try attempt(serverKey: try CurveKeyPair.generate().publicKey, as: client, "wrong-key"))
+        XCTAssertTrue(wrongKey.isHandshakeFailure, "\(wrongKey)")
+        XCTAssertTrue(wrongKey.description.contains(router.lastEndpoint), wrongKey.description)
+        let stranger = try XCTUnwrap(try attempt(serverKey: server.publicKey, as: try CurveKeyPair.generate(), "stranger"))
+        XCTAssertEqual(stranger.kind, .handshakeFailedAuth(status: 400), "\(stranger)")
+        XCTAssertTrue(stranger.description.contains("not admitted"), stranger.description)
+    }
 }

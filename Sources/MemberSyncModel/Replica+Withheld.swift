@@ -1,0 +1,106 @@
+/// Withheld ops and record rebuilding: what lets a node take back the effect of an op that its
+/// write rules refuse only once a later fact arrives (a revocation or a removal from a project
+/// that did not see the op, MSP 11.7). The op stays held; the record is rebuilt from the held
+/// ops that are not withheld.
+extension Replica {
+    /// Starts keeping, per record, the dots of the held ops on it, for the collections named
+    /// (and apart, the ops that write one of the fields given for the collection): rebuilding
+    /// a record and judging an op against a record's history then cost the ops on that record,
+    /// not a scan of the whole log.
+    public mutating func indexHistory(of collections: [String: Set<String>]) {
+        historyCollections = collections
+        history = [:]
+        trackedHistory = [:]
+        for op in heldOps() { noteHistory(op) }
+    }
+
+    mutating func noteHistory(_ op: Op) {
+        guard let tracked = historyCollections[op.key.collection] else { return }
+        history[op.key, default: []].append(op.dot)
+        if op.fields.keys.contains(where: tracked.contains) { trackedHistory[op.key, default: []].append(op.dot) }
+    }
+
+    /// The held ops on `key` (withheld ones included), from the index when the collection is
+    /// indexed, else by a scan of the log.
+    public func heldOps(on key: RecordKey) -> [Op] {
+        guard historyCollections[key.collection] != nil else { return heldOps(for: key) }
+        return (history[key] ?? []).compactMap { op($0) }
+    }
+
+    /// The held ops on `key` that write one of its collection's tracked fields (indexed
+    /// collections only).
+    public func heldTrackedOps(on key: RecordKey) -> [Op] {
+        (trackedHistory[key] ?? []).compactMap { op($0) }
+    }
+
+    /// Applies a withheld op after all: its effect joins the record. Returns its key.
+    @discardableResult
+    public mutating func release(_ dot: Dot) -> RecordKey? {
+        guard withheld.remove(dot) != nil, let op = op(dot) else { return nil }
+        records[op.key, default: Record()].join(op.fields)
+        return op.key
+    }
+
+    /// Takes back the effect of held ops: they become withheld and every record they touched
+    /// is rebuilt without them. Returns the rebuilt keys.
+    public mutating func withhold(_ dots: some Sequence<Dot>) -> Set<RecordKey> {
+        var keys = Set<RecordKey>()
+        for dot in dots where !withheld.contains(dot) {
+            guard let op = op(dot) else { continue }
+            withheld.insert(dot)
+            keys.insert(op.key)
+        }
+        for key in keys { rebuild(key) }
+        return keys
+    }
+
+    /// Rebuilds a record from the held ops on it that are not withheld, keeping the part of
+    /// its state no held op explains (it came with a snapshot or from compacted ops). Exact
+    /// when the log holds every op that wrote the record: then the result is the join of the
+    /// ops that are not withheld. Otherwise a value that a withheld op replaced and that only
+    /// a snapshot or a compacted op carried is lost (MSP 11.7 says so).
+    mutating func rebuild(_ key: RecordKey) {
+        let current = records[key] ?? Record()
+        let refused = withheld
+        let sources = heldOps(on: key).filter { !refused.contains($0.dot) }
+        func register<V>(_ base: Register<V>, _ deltas: [Register<V>]) -> Register<V> {
+            var candidates: [Dot: Sibling<V>] = [:]
+            for s in base.siblings where !refused.contains(s.dot) { candidates[s.dot] = s }
+            for d in deltas { for s in d.siblings { candidates[s.dot] = s } }
+            // A value survives unless another allowed write saw it (the join's rule).
+            let kept = candidates.values.filter { s in
+                !deltas.contains { d in d.context.covers(s.dot) && !d.siblings.contains { $0.dot == s.dot } }
+            }
+            var context = VersionVector()
+            for d in deltas { context.merge(d.context) }
+            for s in kept { context.add(s.dot) }
+            return Register(siblings: Array(kept), context: context)
+        }
+        var names = Set(current.fields.keys)
+        for op in sources { names.formUnion(op.fields.keys) }
+        var fields: [String: FieldState] = [:]
+        for name in names {
+            let isSet: Bool
+            if let state = current.fields[name] ?? sources.lazy.compactMap({ $0.fields[name] }).first, case .set = state { isSet = true } else { isSet = false }
+            if isSet {
+                let base = current.set(name)
+                var deltas: [ORSet] = []
+                for op in sources { if case .set(let s)? = op.fields[name] { deltas.append(s) } }
+                var elements = Set(base.elements.keys)
+                for d in deltas { elements.formUnion(d.elements.keys) }
+                var out: [String: Register<Bool>] = [:]
+                for e in elements {
+                    let r = register(base.elements[e] ?? Register(), deltas.compactMap { $0.elements[e] })
+                    if !r.siblings.isEmpty { out[e] = r }
+                }
+                if !out.isEmpty { fields[name] = .set(ORSet(elements: out)) }
+            } else {
+                var deltas: [Register<Value>] = []
+                for op in sources { if case .register(let r)? = op.fields[name] { deltas.append(r) } }
+                let r = register(current.register(name), deltas)
+                if !r.siblings.isEmpty { fields[name] = .register(r) }
+            }
+        }
+        records[key] = Record(fields: fields)
+    }
+}

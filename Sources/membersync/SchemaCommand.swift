@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import MemberSyncModel
+import MemberSyncNode
+
+/// `membersync schema`: the collections, fields, kinds and limits every write and op is
+/// checked against, printed from the schema this CLI was built with (no node needed).
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "List the collections, their fields, kinds and limits (from the schema writes are checked against).",
+        discussion: """
+            Every edit (set, import) and every op from another node is checked against this schema. \
+            Required fields can be replaced but not cleared with FIELD=. The listing comes from this \
+            membersync binary; it needs no running node.
+            """)
+
+    @Argument(help: "Only this collection.", completion: .list(collectionNames)) var collection: String?
+    @Flag(name: .customLong("json"), help: "Machine-readable JSON output.") var json = false
+
+    func run() throws {
+        try runReporting {
+            let schema = Schema.memberSync
+            var chosen = schema.collections.values.sorted { $0.name < $1.name }
+            if let collection {
+                guard let c = schema.collections[collection] else {
+                    throw CLIFailure(message: "unknown collection '\(collection)' (known: \(collectionNames.joined(separator: ", ")))", code: 1)
+                }
+                chosen = [c]
+            }
+            if json {
+                Output.json(Self.json(chosen, schema: schema))
+                return
+            }
+            var blocks: [String] = []
+            for c in chosen {
+                let rows = schema.describe(c).map { f -> [String] in
+                    var kind = f.kind
+                    if let t = f.target { kind += " → \(t)" }
+                    var flags: [String] = []
+                    if f.isTitle { flags.append("title") }
+                    if f.required { flags.append("required") }
+                    return ["  " + f.name, kind, flags.joined(separator: ", "), f.limit]
+                }
+                blocks.append("\(c.name)\n" + Output.table(["  FIELD", "KIND", "", "LIMITS"], rows))
+            }
+            print(blocks.joined(separator: "\n\n"))
+            print("\nids: \(Schema.idRule); FIELD= clears a field that is not required")
+            if collection == nil {
+                print("\nlimits every write and op is checked against:")
+                print(Output.table(["  LIMIT", "VALUE", "MEANING"], Limits.table.map { ["  " + $0.name, $0.value, $0.meaning] }))
+            }
+        }
+    }
+
+    static func json(_ collections: [CollectionSchema], schema: Schema) -> JSONObject {
+        let list = collections.map { c -> JSONObject in
+            let fields = schema.describe(c).map { f -> JSONObject in
+                var o: JSONObject = ["name": f.name, "kind": f.kind, "set": f.isSet, "required": f.required,
+                                    "title": f.isTitle, "limit": f.limit]
+                if let v = f.options { o["options"] = v }
+                if let v = f.target { o["target"] = v }
+                if let v = f.maxBytes { o[f.isSet ? "max_element_bytes" : "max_bytes"] = v }
+                return o
+            }
+            return ["name": c.name, "title_field": c.titleField, "fields": fields]
+        }
+        var limits: JSONObject = ["text_bytes": Schema.maxTextBytes, "set_element_bytes": Schema.maxElementBytes, "id": Schema.idRule]
+        // The whole limits table (MSP.md section 10), by its names.
+        for row in Limits.table { limits[row.name] = Int(row.value) ?? row.value }
+        return ["collections": list, "limits": limits]
+    }
+}

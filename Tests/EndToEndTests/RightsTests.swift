@@ -1,0 +1,138 @@
+import Foundation
+import XCTest
+
+/// Rights on a secure federation of real daemons: project rights, values that never reach a
+/// terminal, and the races of MSP 11.7 (an edit against its writer's removal, an op against
+/// its origin's revocation), which end with every node showing the same state.
+final class RightsTests: XCTestCase {
+    var fed: Federation!
+    let members = ["asker", "baerum"]
+
+    override func setUpWithError() throws {
+        fed = try Federation(secure: true)
+    }
+
+    override func tearDown() {
+        fed?.shutdown()
+    }
+
+    func field(_ node: String, _ key: String, _ name: String) -> Any? {
+        let r = fed.on(node, "get", key, "--json")
+        return ((r.json as? [String: Any])?["fields"] as? [String: Any])?[name]
+    }
+
+    func start(peers: Bool = false) throws {
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
+        if peers { for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) } }
+        try fed.start("brussels")
+        for m in members { fed.admit(m) }
+        for m in members { try fed.start(m) }
+    }
+
+    func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+    }
+
+    func refused(_ r: CLIResult, _ words: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 1, "should be refused: \(r.stdout)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(words), r.stderr, file: file, line: line)
+    }
+
+    func testAPartnerCannotTakeOverAProjectAndALeadKeepsIt() throws {
+        try start()
+        ok(fed.on("brussels", "set", "projects/race-to-zero", "title=Race to Zero", "status=running", "lead=baerum", "partners+=asker"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        refused(fed.on("asker", "set", "projects/race-to-zero", "lead=asker", "status=closed"), "not allowed: only the lead (baerum)")
+        refused(fed.on("asker", "set", "projects/race-to-zero", "partners+=oslomet"), "a partner may only remove itself")
+        refused(fed.on("asker", "set", "projects/catchmr", "title=CatchMR", "partners+=asker"), "creates a project only with itself as lead")
+        ok(fed.on("asker", "set", "projects/race-to-zero", "status=proposal"))
+        ok(fed.on("asker", "set", "projects/catchmr", "title=CatchMR", "lead=asker", "partners+=baerum"))
+        ok(fed.on("baerum", "set", "projects/race-to-zero", "partners-=asker"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        refused(fed.on("asker", "set", "projects/race-to-zero", "status=closed"), "leads or partners in")
+        for n in ["brussels"] + members {
+            XCTAssertEqual(field(n, "projects/race-to-zero", "status") as? String, "proposal", n)
+            XCTAssertEqual(field(n, "projects/race-to-zero", "lead") as? String, "baerum", n)
+            XCTAssertEqual(field(n, "projects/catchmr", "lead") as? String, "asker", n)
+        }
+        let rejected = fed.status("brussels")["ops_rejected"] as? [String: Int] ?? [:]
+        XCTAssertEqual(rejected, [:], "refused at the source: nothing forbidden left any node")
+    }
+
+    func testControlCharactersAndBrokenUTF8AreRefusedOnEveryPath() throws {
+        try start()
+        refused(fed.on("asker", "set", "organisations/asker", "name=\u{1B}]0;owned\u{7}Asker"), "control character U+001B (ESC)")
+        refused(fed.on("asker", "set", "organisations/asker", "name=two\nlines"), "U+000A (LF)")
+        ok(fed.on("asker", "set", "organisations/asker", "name=Asker", "description=First line\nsecond line"))
+        // An argument that is not UTF-8 reaches the node as U+FFFD: refused, never stored.
+        let raw = fed.cli(["set", "--data-dir", fed.dataDir("asker"), "organisations/asker", "county=Vik\u{FFFD}n"])
+        refused(raw, "not valid UTF-8")
+        let file = fed.root + "/bad.jsonl"
+        var data = Data(#"{"key":"organisations/asker","fields":{"county":"Vik"#.utf8)
+        data.append(contentsOf: [0xE9, 0x6E])
+        data.append(Data(#""}}"#.utf8))
+        data.append(Data("\n".utf8))
+        data.append(Data(#"{"key":"organisations/asker","fields":{"website":"\u009b31mhttps://asker.kommune.no"}}"#.utf8))
+        FileManager.default.createFile(atPath: file, contents: data)
+        let imported = fed.on("asker", "import", file)
+        XCTAssertNotEqual(imported.status, 0)
+        XCTAssertTrue(imported.stderr.contains("not valid UTF-8"), imported.stderr)
+        XCTAssertTrue(imported.stderr.contains("U+009B"), imported.stderr)
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        XCTAssertNil(field("baerum", "organisations/asker", "county"))
+        XCTAssertEqual(field("baerum", "organisations/asker", "description") as? String, "First line\nsecond line")
+    }
+
+    /// asker edits a project offline; the hub removes it from the partners before asker's
+    /// edit arrives. Every node refuses the edit, asker's own included (it takes it back after
+    /// a restart too), and nothing is pushed again and again.
+    func testAnEditRacingItsWritersRemovalEndsEqualEverywhere() throws {
+        try start()
+        ok(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR", "status=running", "lead=baerum", "partners+=asker"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        fed.stop("brussels")
+        ok(fed.on("asker", "set", "projects/catchmr", "status=closed", "topics+=ours"))
+        fed.stop("asker")
+        try fed.start("brussels")
+        ok(fed.on("brussels", "set", "projects/catchmr", "partners-=asker"))
+        try fed.start("asker")
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 30), "digests end equal")
+        for n in ["brussels"] + members {
+            XCTAssertEqual(field(n, "projects/catchmr", "status") as? String, "running", n)
+            XCTAssertNil(field(n, "projects/catchmr", "topics"), n)
+        }
+        XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("asker")["pending"] as? Int == 0 }, "asker has nothing left to push")
+        let refusedOnce = (fed.status("brussels")["ops_rejected"] as? [String: Int] ?? [:])["unauthorised"]
+        XCTAssertEqual(refusedOnce, 1)
+        sleep(3)
+        XCTAssertEqual((fed.status("brussels")["ops_rejected"] as? [String: Int] ?? [:])["unauthorised"], refusedOnce, "not refused again every second")
+        // After a restart asker judges its log again and still shows the same state.
+        let digest = fed.digest("asker")
+        fed.stop("asker")
+        try fed.start("asker")
+        XCTAssertEqual(fed.digest("asker"), digest)
+    }
+
+    /// With the hub down, asker's edit reaches baerum through their peer link; then the hub
+    /// revokes asker without having seen it. baerum takes the edit back when the revocation
+    /// arrives, and ends with the hub's state.
+    func testAnOpRacingItsOriginsRevocationIsTakenBackByThePeerThatGotIt() throws {
+        try start(peers: true)
+        ok(fed.on("asker", "set", "organisations/asker", "name=Asker"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        fed.stop("brussels")
+        XCTAssertTrue(waitUntil(timeout: 15) { self.members.allSatisfy { self.fed.status($0)["mode"] as? String == "fallback-peers" } })
+        ok(fed.on("asker", "set", "organisations/asker", "name=Asker, about to be revoked"))
+        XCTAssertTrue(waitUntil(timeout: 10) { self.field("baerum", "organisations/asker", "name") as? String == "Asker, about to be revoked" })
+        fed.stop("asker")
+        try fed.start("brussels")
+        let revoked = fed.on("brussels", "set", "nodes/asker", "revoked=true")
+        ok(revoked)
+        let entry = (fed.on("brussels", "get", "nodes/asker", "--json").json as? [String: Any])?["fields"] as? [String: Any]
+        XCTAssertTrue((entry?["accepted_through"] as? String ?? "").hasSuffix("=1"), "\(entry ?? [:])")
+        XCTAssertNotNil(fed.converge(["brussels", "baerum"], timeout: 30), "baerum and the hub agree")
+        XCTAssertEqual(field("baerum", "organisations/asker", "name") as? String, "Asker")
+        XCTAssertGreaterThan((fed.status("baerum")["ops_rejected"] as? [String: Int] ?? [:])["revoked"] ?? 0, 0)
+    }
+}

@@ -1,0 +1,328 @@
+import MemberSyncHarness
+import XCTest
+import MemberSyncCrypto
+import MemberSyncModel
+import MemberSyncWire
+@testable import MemberSyncNode
+
+/// Issue 13 at engine level: a member holding an admitted key sends validly signed hostile
+/// ops and requests. No node may crash, freeze, bloat, or let it retire what it never saw.
+final class HostileMemberTests: XCTestCase {
+    let members = ["asker", "baerum"]
+    let everyone = ["brussels", "asker", "baerum"]
+
+    func secureFederation() throws -> SimulatedNetwork {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub, secure: true, organisation: "oslo-region-european-office")
+        for m in members { net.addNode(m, role: .member, hubs: ["brussels"], secure: true) }
+        for m in members {
+            try net.write("brussels", "nodes/\(m)", [
+                .assign(field: "organisation", value: .string(m)), .assign(field: "role", value: .string("member")),
+                .assign(field: "signing_key", value: .string(Hex.encode(net.keys[m]!.publicKey))),
+            ])
+        }
+        net.run(milliseconds: 500)
+        return net
+    }
+
+    func key(_ s: String) -> RecordKey { try! RecordKey(parsing: s) }
+
+    /// `op` re-signed with `signer` (as a member with its real key can do for anything it makes).
+    func signed(_ op: Op, _ signer: SigningKeyPair) -> Op {
+        var o = op
+        o.signature = signer.sign(WireCodec.canonicalBytes(o))
+        return o
+    }
+
+    /// An op by `origin` with a hand-picked counter, HLC and title context.
+    func crafted(_ origin: ReplicaID, counter: UInt64, hlc: HLC, _ k: String, field: String = "name", _ value: String,
+                 context: VersionVector = VersionVector(), signer: SigningKeyPair) -> Op {
+        let dot = Dot(origin, counter)
+        let r = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.string(value))], context: context)
+        let exists = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.bool(true))], context: VersionVector())
+        return signed(Op(origin: origin, counter: counter, hlc: hlc, key: key(k), fields: [field: .register(r), Record.existsField: .register(exists)]), signer)
+    }
+
+    func request(_ net: inout SimulatedNetwork, _ node: String, from: String, _ m: Message) -> [Directive] {
+        var e = net.engines[node]!
+        let out = e.onRequest(from: Array(from.utf8), m, now: net.now)
+        net.engines[node] = e
+        return out
+    }
+
+    func acks(_ out: [Directive]) -> [VersionVector] {
+        out.compactMap { if case .reply(_, .ack(let v)) = $0 { return v } else { return nil } }
+    }
+
+    func name(_ net: SimulatedNetwork, _ node: String, _ k: String, field: String = "name") -> Value? {
+        net.engines[node]!.replica.view(key(k))?.field(field)?.value
+    }
+
+    // MARK: crash and bloat
+
+    func testCounterBombsFromAnAdmittedMemberAreRefusedByHubAndMembers() throws {
+        var net = try secureFederation()
+        try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker"))])
+        let asker = net.engines["asker"]!.replica.id, askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let bombs = [UInt64(1) << 63, 30_000_000, UInt64.max].map {
+            crafted(asker, counter: $0, hlc: hlc, "organisations/asker", "Bomb", signer: askerKey)
+        }
+        let logBefore = net.engines["brussels"]!.replica.logCount
+        let out = request(&net, "brussels", from: "asker", .push(bombs))
+        XCTAssertEqual(acks(out).count, 1, "the push is still acknowledged")
+        let hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsRejected["gap-too-large"], 3)
+        XCTAssertEqual(hub.replica.logCount, logBefore, "nothing stored, nothing allocated for the counters")
+        for b in bombs { XCTAssertFalse(hub.replica.holds(b.dot)) }
+        // Members accept Pushes on their ROUTER too (as fallback peers): same refusal.
+        _ = request(&net, "baerum", from: "asker", .push(bombs))
+        XCTAssertEqual(net.engines["baerum"]!.counters.opsRejected["gap-too-large"], 3)
+        // A Heartbeat claiming such counters cannot trap either (VV sums saturate).
+        var baerum = net.engines["baerum"]!
+        _ = baerum.onSubscription(.hub(0), .heartbeat(Heartbeat(nodeID: "brussels", replica: hub.replica.id, role: "hub",
+            version: VersionVector([asker: .max, hub.replica.id: .max]), pending: 0)), now: net.now)
+        net.engines["baerum"] = baerum
+        try net.write("baerum", "organisations/baerum", [.assign(field: "name", value: .string("Bærum"))])
+        net.run(milliseconds: 1500)
+        XCTAssertEqual(net.digests(everyone).count, 1, "the federation keeps converging")
+        XCTAssertEqual(name(net, "asker", "organisations/baerum"), .string("Bærum"))
+    }
+
+    /// Issue 13, items 4 and 5: one Push of 5,000 concurrent writers (minted epochs of one
+    /// member) on one record froze the hub for 195 s. A node's first `maxEpochsPerNode`
+    /// replica ids apply, the rest are refused, fast; the record stays small enough to travel.
+    func testAPushOfThousandsOfConcurrentWritersIsBoundedAndFast() throws {
+        var net = try secureFederation()
+        let askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        var ops: [Op] = []
+        for epoch in 1...5000 {
+            let r = ReplicaID(node: "asker", epoch: UInt32(1000 + epoch))
+            ops.append(crafted(r, counter: 1, hlc: hlc, "organisations/asker", String(repeating: "x", count: 200) + "\(epoch)", signer: askerKey))
+        }
+        let started = Date()
+        let out = request(&net, "brussels", from: "asker", .push(ops))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "linear, not quadratic (5,000 signature checks in a debug build)")
+        XCTAssertEqual(acks(out).count, 1)
+        let hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsRejected["too-many-epochs"], UInt64(5000 - Limits.maxEpochsPerNode))
+        let record = hub.replica.record(key("organisations/asker"))!
+        XCTAssertEqual(record.register("name").siblings.count, Limits.maxEpochsPerNode)
+        XCTAssertLessThanOrEqual(hub.replica.version.count, 2 + Limits.maxEpochsPerNode)
+        // The record still travels: a new member bootstraps from a snapshot page that holds it.
+        let page = request(&net, "brussels", from: "newcomer", .snapshotRequest(after: "", maxRecords: 0))
+        guard case .reply(_, let reply)? = page.first, case .snapshotPage(let p) = reply else { return XCTFail("\(page)") }
+        XCTAssertTrue(p.records.contains { $0.key == key("organisations/asker") })
+        XCTAssertNoThrow(try WireCodec.decode(WireCodec.encode(reply)))
+    }
+
+    // MARK: poison
+
+    /// Issue 13, item 2: contexts claiming {every replica: 2^62} wiped `title` everywhere and
+    /// every later write vanished. Now such ops are refused, near-future claims wait, and
+    /// honest writes keep showing.
+    func testOverClaimingContextsRetireNothing() throws {
+        var net = try secureFederation()
+        try net.write("brussels", "projects/catchmr", [.assign(field: "title", value: .string("CatchMR")), .add(field: "partners", element: "asker")])
+        net.run(milliseconds: 300)
+        let hubID = net.engines["brussels"]!.replica.id, baerumID = net.engines["baerum"]!.replica.id
+        let asker = net.engines["asker"]!.replica.id, askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let claimsAll = VersionVector([hubID: 1 << 62, baerumID: 1 << 62, asker: 1])
+        let wipe = crafted(asker, counter: 1, hlc: hlc, "projects/catchmr", field: "title", "wiped", context: claimsAll, signer: askerKey)
+        let ahead = crafted(asker, counter: 1, hlc: hlc, "projects/catchmr", field: "title", "waits",
+                            context: VersionVector([baerumID: 5]), signer: askerKey)
+        let selfClaim = crafted(asker, counter: 1, hlc: hlc, "projects/catchmr", field: "title", "self",
+                                context: VersionVector([asker: 1 << 40]), signer: askerKey)
+        _ = request(&net, "brussels", from: "asker", .push([wipe, selfClaim]))
+        _ = request(&net, "brussels", from: "asker", .push([ahead]))
+        let hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsRejected["gap-too-large"], 1)
+        XCTAssertEqual(hub.counters.opsRejected["bad-context"], 1)
+        XCTAssertEqual(hub.counters.opsWaited, 1, "a claim just ahead waits for its causal past")
+        XCTAssertTrue(hub.waiting.contains(ahead.dot))
+        XCTAssertFalse(hub.replica.holds(ahead.dot), "not held: its origin is not told it arrived")
+        XCTAssertEqual(name(net, "brussels", "projects/catchmr", field: "title"), .string("CatchMR"))
+        // The hub's later edit shows everywhere, as does a partner's.
+        try net.write("brussels", "projects/catchmr", [.assign(field: "title", value: .string("CatchMR 2"))])
+        net.run(milliseconds: 500)
+        for n in everyone { XCTAssertEqual(name(net, n, "projects/catchmr", field: "title"), .string("CatchMR 2"), n) }
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    /// Causal delivery inside one Push: an op sent before the op it saw waits and applies in
+    /// the same call, is relayed, and the Ack covers both.
+    func testAnOpAheadOfItsCausalPastInOnePushAppliesRelaysAndIsAcknowledged() throws {
+        var net = try secureFederation()
+        let first = try net.write("brussels", "projects/catchmr", [.assign(field: "title", value: .string("CatchMR")),
+                                                                   .add(field: "partners", element: "asker"), .add(field: "partners", element: "baerum")])
+        // Two partners edit outside the federation (e.g. while offline, seen by each other).
+        var a = Replica(id: ReplicaID(node: "asker", epoch: 7), wallClock: { 1_700_000_000_000 })
+        a.signer = { [k = net.keys["asker"]!] in k.sign(WireCodec.canonicalBytes($0)) }
+        var b = Replica(id: ReplicaID(node: "baerum", epoch: 7), wallClock: { 1_700_000_000_000 })
+        b.signer = { [k = net.keys["baerum"]!] in k.sign(WireCodec.canonicalBytes($0)) }
+        guard case .ops(let past) = net.engines["brussels"]!.replica.ops(since: VersionVector()) else { return XCTFail() }
+        XCTAssertEqual(past.last, first)
+        for o in past { try a.apply(o); try b.apply(o) }
+        let fromA = try a.write(key("projects/catchmr"), [.assign(field: "title", value: .string("By asker"))])
+        try b.apply(fromA)
+        let fromB = try b.write(key("projects/catchmr"), [.assign(field: "title", value: .string("By baerum"))])
+        let out = request(&net, "brussels", from: "baerum", .push([fromB, fromA]))
+        let hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsWaited, 1)
+        XCTAssertTrue(hub.waiting.isEmpty, "released once its causal past applied")
+        XCTAssertTrue(hub.counters.opsRejected.isEmpty, "\(hub.counters.opsRejected)")
+        let relayed = out.compactMap { d -> Dot? in if case .relay(.op(let o)) = d { return o.dot } else { return nil } }
+        XCTAssertEqual(relayed, [fromA.dot, fromB.dot], "relayed in causal order")
+        XCTAssertTrue(acks(out).last!.covers(fromB.dot) && acks(out).last!.covers(fromA.dot))
+        XCTAssertEqual(name(net, "brussels", "projects/catchmr", field: "title"), .string("By baerum"))
+        XCTAssertTrue(hub.replica.conflicts().isEmpty)
+        net.run(milliseconds: 500)
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    /// A live op whose causal past this node lacks waits; when a snapshot then brings that
+    /// past (the hub had compacted it), the op applies without being fetched again.
+    func testAWaitingOpAppliesOnceASnapshotBringsItsCausalPast() throws {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub)
+        net.addNode("asker", role: .member, hubs: ["brussels"])
+        net.down.insert("asker")
+        for i in 1...3 { try net.write("brussels", "networks/eurocities", [.assign(field: "name", value: .string("Eurocities \(i)"))]) }
+        let hub = net.engines["brussels"]!
+        // Another member's edit that saw all three, arriving live before anything else.
+        var oslo = Replica(id: ReplicaID(node: "oslo", epoch: 1), wallClock: { 1_700_000_000_000 })
+        guard case .ops(let past) = hub.replica.ops(since: VersionVector()) else { return XCTFail() }
+        for o in past { try oslo.apply(o) }
+        let edit = try oslo.write(key("networks/eurocities"), [.assign(field: "name", value: .string("Eurocities network"))])
+        var asker = net.engines["asker"]!
+        _ = asker.onLinkMessage(.hub(0), .error(code: .snapshotRequired, message: "compacted"), now: net.now)
+        _ = asker.onSubscription(.hub(0), .op(edit), now: net.now)
+        XCTAssertTrue(asker.waiting.contains(edit.dot))
+        let page = SnapshotPage(version: hub.replica.version, records: hub.replica.records.map { ($0.key, $0.value) },
+                                lastKey: "networks/eurocities", done: true)
+        let out = asker.onLinkMessage(.hub(0), .snapshotPage(page), now: net.now)
+        XCTAssertTrue(asker.waiting.isEmpty)
+        XCTAssertTrue(asker.replica.holds(edit.dot))
+        XCTAssertEqual(asker.replica.view(key("networks/eurocities"))?.field("name")?.value, .string("Eurocities network"))
+        XCTAssertTrue(out.contains { if case .persist(let ops, _) = $0 { return ops.contains(edit) } else { return false } }, "and is persisted")
+    }
+
+    /// Issue 13, item 8: an op stamped 2^64-1 made every node stamp its next edits 0 (1970).
+    func testAFarFutureStampIsRefusedAndLocalEditsKeepRealTime() throws {
+        var net = try secureFederation()
+        let asker = net.engines["asker"]!.replica.id
+        let bomb = crafted(asker, counter: 1, hlc: .max, "organisations/asker", "Future", signer: net.keys["asker"]!)
+        let tomorrow = crafted(asker, counter: 1, hlc: HLC(milliseconds: net.now + 2 * 86_400_000, logical: 0),
+                               "organisations/asker", "Future", signer: net.keys["asker"]!)
+        _ = request(&net, "brussels", from: "asker", .push([bomb]))
+        _ = request(&net, "brussels", from: "asker", .push([tomorrow]))
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["clock-skew"], 2)
+        let edit = try net.write("brussels", "organisations/brussels", [.assign(field: "name", value: .string("Brussels"))])
+        XCTAssertGreaterThan(edit.hlc.milliseconds, 1_600_000_000_000, "not 1970")
+        XCTAssertLessThan(edit.hlc.milliseconds, net.now + 86_400_000)
+    }
+
+    func testTheClockSkewIsConfigurable() throws {
+        let base = "node_id = \"a\"\nlisten = \"tcp://127.0.0.1:7400\"\ninsecure = true\n"
+        func load(_ extra: String) throws -> NodeConfig {
+            try NodeConfig.from(try TOMLSubset.parse(base + extra), file: "t.toml", baseDir: "/tmp")
+        }
+        XCTAssertEqual(try load("").maxClockSkewSeconds, 86_400)
+        let config = try load("max_clock_skew_seconds = 60\n")
+        XCTAssertEqual(config.maxClockSkewSeconds, 60)
+        XCTAssertThrowsError(try load("max_clock_skew_seconds = 0\n"))
+        let engine = SyncEngine(config: config, replica: Replica(id: ReplicaID(node: "a", epoch: 1), wallClock: { 1_000_000 }))
+        XCTAssertEqual(engine.replica.maxClockSkewMilliseconds, 60_000)
+        var e = engine
+        let o = crafted(ReplicaID(node: "b", epoch: 1), counter: 1, hlc: HLC(milliseconds: 1_000_000 + 61_000, logical: 0),
+                        "organisations/b", "B", signer: try SigningKeyPair.generate())
+        _ = e.onRequest(from: Array("b".utf8), .push([o]), now: 1_000_000)
+        XCTAssertEqual(e.counters.opsRejected["clock-skew"], 1, "61 s ahead, 60 s allowed")
+    }
+
+    // MARK: amplification
+
+    /// Issue 13, item 7: 200 unread SnapshotRequests grew the hub to 1.1 GB. Past a client's
+    /// quota requests go unanswered and are counted; others are still served.
+    func testRequestQuotasBoundTheWorkOneClientCanDemand() throws {
+        var net = try secureFederation()
+        for i in 0..<20 { try net.write("brussels", "networks/n\(i)", [.assign(field: "name", value: .string("N\(i)"))]) }
+        var answered = 0
+        for _ in 0..<200 {
+            answered += request(&net, "brussels", from: "asker", .snapshotRequest(after: "", maxRecords: 0)).count
+        }
+        XCTAssertEqual(answered, RequestQuota.snapshotPages.burst)
+        XCTAssertEqual(net.engines["brussels"]!.counters.requestsRefused["snapshot-quota"], UInt64(200 - RequestQuota.snapshotPages.burst))
+        var pulls = 0
+        for _ in 0..<500 { pulls += request(&net, "brussels", from: "asker", .pull(version: VersionVector(), maxOps: 0)).count }
+        XCTAssertEqual(pulls, RequestQuota.pulls.burst)
+        XCTAssertEqual(net.engines["brussels"]!.counters.requestsRefused["pull-quota"], UInt64(500 - RequestQuota.pulls.burst))
+        // Another client is unaffected; the quota refills with time.
+        XCTAssertEqual(request(&net, "brussels", from: "baerum", .snapshotRequest(after: "", maxRecords: 0)).count, 1)
+        net.now += 500
+        var later = 0
+        for _ in 0..<200 { later += request(&net, "brussels", from: "asker", .snapshotRequest(after: "", maxRecords: 0)).count }
+        XCTAssertEqual(later, RequestQuota.snapshotPages.perSecond / 2)
+        // Honest catch-up is not slowed: a member's ordinary pulls stay far below the quota.
+        try net.write("brussels", "networks/late", [.assign(field: "name", value: .string("Late"))])
+        net.run(milliseconds: 1000)
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    // MARK: equivocation
+
+    /// Issue 13, item 3: one dot signed twice with different contents. The second copy is
+    /// evidence, counted, reported and kept; the first stays applied.
+    func testASecondDifferentOpForAHeldDotIsRecordedAsEquivocation() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 42), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let one = crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "One", signer: askerKey)
+        let two = crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Two", signer: askerKey)
+        var forged = two
+        forged.signature = Array(repeating: 1, count: 64)
+        _ = request(&net, "brussels", from: "asker", .push([one]))
+        _ = request(&net, "brussels", from: "asker", .push([one, forged]))
+        XCTAssertEqual(net.engines["brussels"]!.counters.equivocations, 0, "an identical copy or a forgery is no evidence")
+        var hub = net.engines["brussels"]!
+        _ = hub.takeEvents()
+        net.engines["brussels"] = hub
+        _ = request(&net, "brussels", from: "asker", .push([two]))
+        hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.equivocations, 1)
+        XCTAssertEqual(hub.evidence.count, 1)
+        XCTAssertEqual(hub.evidence.first?.held, one)
+        XCTAssertEqual(hub.evidence.first?.other, two)
+        XCTAssertTrue(hub.takeEvents().contains(.equivocation(dot: one.dot, heldKey: one.key, otherKey: two.key)))
+        XCTAssertEqual(name(net, "brussels", "organisations/asker"), .string("One"))
+    }
+
+    // MARK: limits at local writes
+
+    /// Issue 13, item 6: a set of 5,000 elements made locally was accepted, then dropped by
+    /// every receiver, so that member's later edits stopped replicating. The local write is
+    /// refused with the reason instead, by the same limit receivers apply.
+    func testLocalWritesObeyTheSameLimitsAsRemoteOps() throws {
+        var net = try secureFederation()
+        var asker = net.engines["asker"]!
+        let many = (0..<(Limits.maxSetElements + 1)).map { FieldChange.add(field: "topics", element: "topic-\($0)") }
+        XCTAssertThrowsError(try asker.localWrite(key("organisations/asker"), many, now: net.now)) { error in
+            guard case .refused(.tooManyElements, let why)? = error as? ModelError else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.contains("topics"), why)
+        }
+        let batch = asker.localWriteBatch([(key("organisations/asker"), Array(many.prefix(10))), (key("organisations/asker"), many)], now: net.now)
+        XCTAssertEqual(batch.ops.count, 0, "a batch is all or nothing")
+        XCTAssertNil(batch.commit)
+        XCTAssertEqual(batch.failure?.index, 1)
+        let accepted = asker.localWriteBatch([(key("organisations/asker"), Array(many.prefix(10)))], now: net.now)
+        XCTAssertEqual(accepted.ops.count, 1)
+        net.engines["asker"] = asker
+        net.route(from: "asker", try XCTUnwrap(accepted.commit).directives)
+        net.deliverAll()
+        net.run(milliseconds: 500)
+        XCTAssertEqual(net.digests(everyone).count, 1, "what was accepted travels")
+        XCTAssertEqual(net.engines["brussels"]!.replica.record(key("organisations/asker"))?.set("topics").elements.count, 10)
+    }
+}
