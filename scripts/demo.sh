@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: builds MemberSync and runs a local demo federation on 127.0.0.1 —
+# The main job: builds MemberSync and runs a local, secure demo federation on 127.0.0.1 —
 # the Brussels hub and three member offices (Asker, Bærum, OsloMet) holding the seed
-# directory — then cuts Asker off from the hub, edits on both sides, reconnects Asker and
-# shows the merge (including a conflict kept for a person to resolve).
+# directory — shows edits the write rules refuse and why, then cuts Asker off from the hub,
+# edits on both sides, reconnects Asker and shows the merge (including a conflict on a
+# project both offices may edit, kept for a person to resolve).
 #
 #   ./scripts/demo.sh            run the demo, then leave the federation running (Ctrl-C stops it)
 #   ./scripts/demo.sh --once     run the demo and stop (what CI and scripts use)
@@ -71,26 +72,48 @@ converge() {  # converge NODE...
   return 1
 }
 
-# The demo shows replication and conflicts, with members editing each other's records, so it
-# runs with --insecure (no signature or write-rule checks); see README "Security".
-member_init() {  # member_init NODE OFFSET HUB-ENDPOINT
+# The demo runs secure, as a real federation does: CURVE on every socket, admission by the
+# roster (ZAP), signed ops and write rules. Every node gets its keys at `init`; members trust
+# the hub's keys, and the hub operator admits each member into the roster.
+key() { tr -d '\n' <"$demo/$1/$2"; }   # key NODE FILE: a public key init wrote
+member_init() {  # member_init NODE OFFSET HUB-ENDPOINT (--force keeps the node's keys)
   "$ms" init "$demo/$1" --id "$1" --organisation "$1" --listen "$(endpoint "$2")" \
-    --hub-endpoint "$3" --heartbeat-ms 200 --force --insecure >/dev/null
+    --hub-endpoint "$3" "--hub-key=$(key brussels curve.pub)" "--hub-signing-key=brussels:$(key brussels signing.pub)" \
+    --heartbeat-ms 200 --force >/dev/null
 }
 
 echo "== demo directory: $demo"
 "$ms" init "$demo/brussels" --id brussels --organisation oslo-region-european-office --hub \
-  --listen "$hub_ep" --heartbeat-ms 200 --force --insecure >/dev/null
+  --listen "$hub_ep" --heartbeat-ms 200 --force >/dev/null
 member_init asker 10 "$hub_ep"
 member_init baerum 20 "$hub_ep"
 member_init oslomet 30 "$hub_ep"
 for n in brussels asker baerum oslomet; do start "$n"; done
-echo "== started the Brussels hub ($hub_ep) and members asker, baerum, oslomet"
+echo "== started the Brussels hub ($hub_ep) and members asker, baerum, oslomet (CURVE, signed ops, write rules)"
 
 echo "== the hub operator imports the seed directory (Deploy/seed/directory.jsonl)"
 "$ms" import --data-dir "$demo/brussels" Deploy/seed/directory.jsonl
+echo "== ... and admits the three members into the roster with their keys"
+for n in asker baerum oslomet; do
+  "$ms" hub admit --data-dir "$demo/brussels" "$n" --organisation "$n" \
+    "--signing-key=$(key "$n" signing.pub)" "--curve-key=$(key "$n" curve.pub)"
+done
+echo "== ... and makes Asker the lead of CatchMR and Bærum a partner, so both may edit it"
+"$ms" set --data-dir "$demo/brussels" projects/catchmr lead=asker partners+=baerum
 converge brussels asker baerum oslomet
 echo "   asker now holds $("$ms" list organisations --data-dir "$demo/asker" --json | grep -c '"key"') organisations"
+
+echo
+echo "== rights: Bærum may not edit Asker's record, and Asker may not take over a project it does not lead"
+for attempt in "baerum organisations/asker topics+=climate" "asker projects/race-to-zero lead=asker status=closed"; do
+  set -- $attempt
+  node=$1; shift
+  echo "   \$ membersync set --data-dir $node $*"
+  if out=$("$ms" set --data-dir "$demo/$node" "$@" 2>&1); then
+    echo "   unexpectedly allowed: $out" >&2; exit 1
+  fi
+  echo "   $out"
+done
 
 echo
 echo "== Asker's office loses its link to Brussels (its node restarts pointing at an unreachable hub)"
@@ -100,11 +123,10 @@ start asker
 sleep 1
 "$ms" status --data-dir "$demo/asker" | grep -E '^(mode|hubs)' || true
 
-echo "== while cut off, Asker edits its own record and a project; Bærum edits the same project"
+echo "== while cut off, Asker edits its own record and CatchMR; Bærum edits CatchMR too"
 "$ms" set --data-dir "$demo/asker" organisations/asker "description=Asker works with the UN sustainability goals, digitalisation and citizen participation." topics+=citizen-participation
 "$ms" set --data-dir "$demo/asker" projects/catchmr status=running
-"$ms" set --data-dir "$demo/baerum" projects/catchmr status=closed
-"$ms" set --data-dir "$demo/baerum" organisations/asker topics+=climate
+"$ms" set --data-dir "$demo/baerum" projects/catchmr status=closed topics+=climate
 "$ms" status --data-dir "$demo/asker" | grep -E '^pending' || true
 
 echo
@@ -113,9 +135,11 @@ stop asker
 member_init asker 10 "$hub_ep"
 start asker
 converge brussels asker baerum oslomet
-echo "== OsloMet's copy of organisations/asker now has both offices' edits:"
+echo "== OsloMet's copy has both offices' edits: Asker's own record ..."
 "$ms" get --data-dir "$demo/oslomet" organisations/asker | grep -E '^(organisations|  description|  topics)'
-echo "== the concurrent status edits are kept as a conflict on every node:"
+echo "== ... and CatchMR, with Bærum's topic"
+"$ms" get --data-dir "$demo/oslomet" projects/catchmr | grep -E '^(projects|  lead|  partners|  topics)'
+echo "== the concurrent status edits on CatchMR are kept as a conflict on every node:"
 "$ms" conflicts --data-dir "$demo/oslomet"
 
 if [ $once -eq 1 ]; then
@@ -128,6 +152,7 @@ cat <<EOT
 == the federation keeps running. Try, in another terminal:
    $ms status --data-dir $demo/asker
    $ms set --data-dir $demo/baerum projects/catchmr status=running   # resolves the conflict
+   $ms set --data-dir $demo/baerum organisations/asker name=Mine     # refused: not Bærum's
    $ms get --data-dir $demo/asker projects/catchmr
    $ms list organisations --data-dir $demo/oslomet
 Logs are in $demo/*.log. Press Ctrl-C to stop all nodes.

@@ -130,3 +130,4 @@ fi
 echo "installed MemberSync $("$(dest "$bindir/membersyncd")" --version | awk '{print $2}') under $root"
 echo "next: put a config at $confdir/membersync.toml (examples in $confdir/examples), then"
 echo "      systemctl enable --now membersyncd"
+echo "      (its first start creates the node's keys in /var/lib/membersync and logs what to do with them)"

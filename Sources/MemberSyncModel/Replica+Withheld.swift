@@ -59,7 +59,7 @@ extension Replica {
     /// when the log holds every op that wrote the record: then the result is the join of the
     /// ops that are not withheld. Otherwise a value that a withheld op replaced and that only
     /// a snapshot or a compacted op carried is lost (MSP 11.7 says so).
-    mutating func rebuild(_ key: RecordKey) {
+    public mutating func rebuild(_ key: RecordKey) {
         let current = records[key] ?? Record()
         let refused = withheld
         let sources = heldOps(on: key).filter { !refused.contains($0.dot) }

@@ -406,6 +406,9 @@ public struct Replica: Sendable {
         if !historyCollections.isEmpty { noteHistory(op) }
     }
 
+    /// Every origin whose ops the log holds (or held, below its floor).
+    public var origins: [ReplicaID] { Array(log.keys) }
+
     /// The held ops of every replica of node `node`, in counter order per replica.
     public func heldOps(of node: String) -> [Op] {
         var out: [Op] = []

@@ -229,8 +229,11 @@ extension Node {
                     fields[name] = change
                 }
             }
-            return ["origin": op.origin.description, "node": op.origin.node, "counter": op.counter, "hlc": op.hlc.raw,
-                    "time": JSONView.isoTime(milliseconds: op.hlc.milliseconds), "action": action, "fields": fields]
+            var entry: JSONObject = ["origin": op.origin.description, "node": op.origin.node, "counter": op.counter, "hlc": op.hlc.raw,
+                                     "time": JSONView.isoTime(milliseconds: op.hlc.milliseconds), "action": action, "fields": fields]
+            // Held but refused by the write rules (MSP 11.7): part of the log, not of the record.
+            if replica.withheld.contains(op.dot) { entry["refused"] = true }
+            return entry
         }
         // The $exists register's context names, per origin, the last op that edited this record
         // (every edit writes $exists). Where an origin's log floor is above 0, its older ops are

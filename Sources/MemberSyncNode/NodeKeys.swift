@@ -63,6 +63,36 @@ public enum NodeKeys {
         do { return try SigningKeyPair(secretKey: bytes) } catch { throw NodeStartError(message: "\(file): \(error)") }
     }
 
+    /// The public halves of a node's keys (signing: hex, CURVE: Z85).
+    public struct PublicKeys: Sendable, Equatable {
+        public let signing: String
+        public let curve: String
+    }
+
+    /// Makes sure a secure node has both key pairs: creates the data directory (mode 0700)
+    /// and whichever key is missing, never replacing one that exists. The systemd route
+    /// installs no keys, so the daemon makes them at its first start. `created` says whether
+    /// anything was made (then the operator needs the public keys to admit the node).
+    public static func ensureKeys(dataDir: String) throws -> (keys: PublicKeys, created: Bool) {
+        if !FileManager.default.fileExists(atPath: dataDir) {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let existed = FileManager.default.fileExists(atPath: path(dataDir, signingSecretFile)) && FileManager.default.fileExists(atPath: path(dataDir, curveSecretFile))
+        let signing = try ensureSigningKey(dataDir: dataDir)
+        let curve = try ensureCurveKey(dataDir: dataDir)
+        return (PublicKeys(signing: Hex.encode(signing.publicKey), curve: curve.publicKey), !existed)
+    }
+
+    /// Checks the keys a data directory holds without creating any: nil when there are none
+    /// yet (the first start makes them); throws when one is unreadable, readable by others or
+    /// not a key.
+    public static func checkKeys(dataDir: String) throws -> PublicKeys? {
+        let signing = try loadSigningKey(dataDir: dataDir)
+        let curve = try loadCurveKey(dataDir: dataDir)
+        guard let signing, let curve else { return nil }
+        return PublicKeys(signing: Hex.encode(signing.publicKey), curve: curve.publicKey)
+    }
+
     /// Creates a file readable and writable by its owner only; fails if it exists.
     static func writeSecret(_ file: String, _ text: String) throws {
         let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

@@ -282,10 +282,7 @@ public struct SyncEngine: Sendable {
     /// have joined refused ones into records it rebuilt from the log).
     private mutating func startJudging() {
         replica.indexHistory(of: WriteAuthority.rightsFields)
-        var nodes = Set<String>()
-        for (r, _) in replica.version.sorted { nodes.insert(r.node) }
-        for (r, _) in replica.logFloor.sorted { nodes.insert(r.node) }
-        for op in replica.heldOps() { nodes.insert(op.origin.node) }
+        let nodes = Set(replica.origins.map(\.node))
         let change = judgeAgain(keys: [], nodes: nodes)
         for op in change.released { replica.release(op.dot) }
         repairedAtStart = replica.withhold(change.withheld.map(\.op.dot))
@@ -483,6 +480,12 @@ public struct SyncEngine: Sendable {
         }
         var keys = Set(changed)
         keys.formUnion(applied.map(\.key))
+        // The backup's records may show ops the rules refuse here (a backup from before a
+        // revocation, say): take those effects out again.
+        if authority != nil && !replica.withheld.isEmpty {
+            let refusedKeys = Set(replica.withheld.compactMap { replica.op($0)?.key })
+            for key in keys where refusedKeys.contains(key) { replica.rebuild(key) }
+        }
         // The rejections were counted and noted as events; a merge reports them in its answer.
         rejections = []
         let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor, after: [],

@@ -40,7 +40,9 @@ final class Cluster: @unchecked Sendable {
         return p
     }
 
-    /// Creates every node's config and every relay.
+    /// Creates every node's config and every relay. The federation is secure, as a real one:
+    /// CURVE on every socket (through the relays), admission by the roster, signed ops and
+    /// write rules; `admit` then puts the members into the roster.
     func setUp(heartbeatMs: Int, pubHighWaterMark: Int) throws {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for n in all { routerPorts[n] = freePortPair() }
@@ -52,22 +54,53 @@ final class Cluster: @unchecked Sendable {
             }
         }
         func endpoint(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
-        var hubArgs = ["init", dataDir(hub), "--id", hub, "--organisation", "oslo-region-european-office", "--hub",
-                       "--listen", endpoint(routerPorts[hub]!), "--heartbeat-ms", "\(heartbeatMs)", "--force", "--insecure"]
-        try check(cli(hubArgs), "init \(hub)")
-        for m in members {
-            var args = ["init", dataDir(m), "--id", m, "--organisation", m, "--listen", endpoint(routerPorts[m]!),
-                        "--heartbeat-ms", "\(heartbeatMs)", "--force", "--insecure",
-                        "--hub-endpoint", endpoint(links[Self.linkKey(m, hub)]!.router.listenPort)]
-            for other in members where other != m { args += ["--peer", endpoint(links[Self.linkKey(m, other)]!.router.listenPort)] }
-            try check(cli(args), "init \(m)")
+        try check(cli(["init", dataDir(hub), "--id", hub, "--organisation", "oslo-region-european-office", "--hub",
+                       "--listen", endpoint(routerPorts[hub]!), "--heartbeat-ms", "\(heartbeatMs)", "--force"]), "init \(hub)")
+        // Twice: the second time (keys kept) every member knows its peers' CURVE keys.
+        for round in 0..<2 {
+            for m in members {
+                // `=` form: a Z85 key may begin with "-".
+                var args = ["init", dataDir(m), "--id", m, "--organisation", m, "--listen", endpoint(routerPorts[m]!),
+                            "--heartbeat-ms", "\(heartbeatMs)", "--force",
+                            "--hub-endpoint", endpoint(links[Self.linkKey(m, hub)]!.router.listenPort),
+                            "--hub-key=\(try key(hub, "curve.pub"))", "--hub-signing-key=\(hub):\(try key(hub, "signing.pub"))"]
+                if round == 1 {
+                    for other in members where other != m {
+                        args += ["--peer", endpoint(links[Self.linkKey(m, other)]!.router.listenPort), "--peer-key=\(try key(other, "curve.pub"))"]
+                    }
+                }
+                try check(cli(args), "init \(m)")
+            }
         }
-        hubArgs.removeAll()
         // A small PUB queue at every node so a slowed subscriber really loses messages.
         for n in all {
             let path = dataDir(n) + "/membersync.toml"
             let text = try String(contentsOfFile: path, encoding: .utf8) + "pub_high_water_mark = \(pubHighWaterMark)\n"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// A public key `init` wrote into a node's data directory.
+    func key(_ n: String, _ file: String) throws -> String {
+        try String(contentsOfFile: dataDir(n) + "/" + file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The hub operator admits a member (again: that clears a revocation).
+    func admit(_ m: String) throws {
+        try check(cli(["hub", "admit", "--data-dir", dataDir(hub), m, "--organisation", m, "--signing-key=\(try key(m, "signing.pub"))",
+                       "--curve-key=\(try key(m, "curve.pub"))"]), "admit \(m)")
+    }
+
+    /// With the hub running: the hub operator creates each member's organisation, admits the
+    /// member with its keys, and creates the shared projects (each led by one member, every
+    /// member a partner), so every member may edit every project and conflicts arise.
+    func admitMembers(projects: [String]) throws {
+        for m in members {
+            try check(on(hub, ["set", "organisations/\(m)", "name=\(m)"]), "create organisations/\(m)")
+            try admit(m)
+        }
+        for (i, p) in projects.enumerated() {
+            try check(on(hub, ["set", p, "title=\(p)", "lead=\(members[i % members.count])"] + members.map { "partners+=\($0)" }), "create \(p)")
         }
     }
 

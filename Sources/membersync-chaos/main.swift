@@ -9,8 +9,10 @@ import ZeroMQ
 import Glibc
 #endif
 
-// membersync-chaos: a Jepsen-style test of MemberSync. Real daemons (a hub and members),
-// a seeded concurrent workload through the CLI, and random faults (SIGKILL + restart,
+// membersync-chaos: a Jepsen-style test of MemberSync. Real daemons (a hub and members) on a
+// secure federation (CURVE, admission, signed ops, write rules), a seeded concurrent
+// workload through the CLI, and random faults (among them partner removals and revocations
+// racing the edits) (SIGKILL + restart,
 // SIGSTOP/SIGCONT, hub down, partitions, a slowed subscriber). Then the network heals and it
 // checks convergence, that no acknowledged write was lost, equal conflict lists and sound
 // databases. It prints the seed and closes with `N passed, N failed`.
@@ -69,7 +71,9 @@ func runChaos() -> Int32 {
 
     do {
         try cluster.setUp(heartbeatMs: 150, pubHighWaterMark: 50)
-        for n in cluster.all { try cluster.start(n) }
+        try cluster.start(cluster.hub)
+        try cluster.admitMembers(projects: Workload.projects)
+        for n in cluster.members { try cluster.start(n) }
     } catch {
         say("chaos: cannot set up: \(error)")
         cluster.shutdown()
@@ -83,19 +87,21 @@ func runChaos() -> Int32 {
     let deadline = Date().addingTimeInterval(duration)
     let writers = DispatchGroup()
     // Per member: one writer through the CLI (the path people use) and the rest straight to
-    // the control socket (the same protocol, without a process per edit).
+    // the control socket (the same protocol, without a process per edit). The hub operator
+    // writes too (through its control socket), so members' own records see concurrent edits.
     let context = try! ZMQContext()
-    for (i, m) in cluster.members.flatMap({ m in Array(repeating: m, count: writersPerMember) }).enumerated() {
+    let writerNodes = cluster.members.flatMap({ m in Array(repeating: m, count: writersPerMember) }) + [cluster.hub]
+    for (i, m) in writerNodes.enumerated() {
         writers.enter()
         let writerSeed = seed &* 31 &+ UInt64(i)
-        let viaCLI = i % writersPerMember == 0
+        let viaCLI = m != cluster.hub && i % writersPerMember == 0
         let connection = ControlConnection(context: context, dataDir: cluster.dataDir(m))
         Thread {
             var rng = SeededRandom(seed: writerSeed)
             var n = 0
             while Date() < deadline {
                 n += 1
-                let (args, kind, key) = Workload.next(&rng, writer: m, n: n)
+                let (args, kind, key) = Workload.next(&rng, writer: m, members: cluster.members, isHub: m == cluster.hub, n: n)
                 var reply: [String: Any]?
                 if viaCLI {
                     let r = cluster.on(m, args + ["--json"], timeout: 3)
@@ -124,7 +130,7 @@ func runChaos() -> Int32 {
     while Date() < deadline.addingTimeInterval(-2) {
         pause(0.3, 1.0)
         let victim = cluster.members.randomElement(using: &rng)!
-        switch Int.random(in: 0..<6, using: &rng) {
+        switch Int.random(in: 0..<8, using: &rng) {
         case 0:
             faultCounts["sigkill+restart", default: 0] += 1
             cluster.killHard(victim)
@@ -146,6 +152,22 @@ func runChaos() -> Int32 {
             for l in cut { l.router.setCut(true); l.pub.setCut(true) }
             pause(1.0, 3.0)
             for l in cut { l.router.setCut(false); l.pub.setCut(false) }
+        case 6:
+            // Rights racing edits: the hub operator removes the victim from a project it keeps
+            // editing, then puts it back. Edits the removal did not see are refused on every
+            // node while it holds, and come back with the re-admission (MSP 11.7).
+            faultCounts["partner removal", default: 0] += 1
+            let project = Workload.projects.randomElement(using: &rng)!
+            _ = cluster.on(cluster.hub, ["set", project, "partners-=\(victim)"])
+            pause(0.5, 2.0)
+            _ = cluster.on(cluster.hub, ["set", project, "partners+=\(victim)"])
+        case 7:
+            // Revocation and re-admission: the victim is refused at every node and its ops after
+            // the counters the revocation accepts are refused everywhere; re-admitted, they count.
+            faultCounts["revocation + re-admission", default: 0] += 1
+            _ = cluster.cli(["hub", "revoke", "--data-dir", cluster.dataDir(cluster.hub), victim])
+            pause(1.0, 3.0)
+            do { try cluster.admit(victim) } catch { say("chaos: re-admission of \(victim) failed: \(error)") }
         default:
             faultCounts["slow subscriber", default: 0] += 1
             let l = cluster.links[Cluster.linkKey(victim, cluster.hub)]!

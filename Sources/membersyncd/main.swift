@@ -67,7 +67,24 @@ do {
     exit(78)
 }
 if checkOnly {
+    // With security on, the keys are part of what must be right before a start: a key file
+    // others can read, or one that is not a key, would stop the daemon (exit 78, no restart).
+    var keysNote = ""
+    if !config.insecure {
+        do {
+            if let keys = try NodeKeys.checkKeys(dataDir: config.dataDir) {
+                keysNote = "keys: signing \(keys.signing), CURVE \(keys.curve)"
+            } else {
+                keysNote = "keys: none yet in \(config.dataDir); membersyncd creates them at its first start (never replacing one)"
+            }
+        } catch {
+            FileHandle.standardError.write(Data("membersyncd: bad keys: \(error)\n".utf8))
+            exit(78)
+        }
+    }
     print("\(configPath): ok (node \(config.nodeID), role \(config.role.rawValue), data_dir \(config.dataDir))")
+    if !keysNote.isEmpty { print(keysNote) }
+    if config.insecure { print("warning: insecure = true: security is off (no CURVE, no admission, no signature or write-rule checks)") }
     exit(0)
 }
 
@@ -82,6 +99,33 @@ logger[metadataKey: "node.id"] = "\(config.nodeID)"
 
 // Everything the daemon creates (database, WAL, sockets, snapshots) is its user's alone.
 umask(0o077)
+
+// An explicit opt-out that must never go unnoticed: said at every start, at warning level.
+if config.insecure {
+    logger.warning("security is OFF (insecure = true): no CURVE encryption, no admission, remote ops applied without checking signatures or write rules; use only on a trusted test network", metadata: [
+        "config": "\(configPath)",
+    ])
+}
+
+// A secure node installed without `membersync init` (the systemd route) has no keys yet: make
+// them now, once; say their public halves, which the hub operator needs to admit the node.
+if !config.insecure {
+    do {
+        let (keys, created) = try NodeKeys.ensureKeys(dataDir: config.dataDir)
+        if created {
+            let next = config.role == .hub
+                ? "members trust this hub with hub_keys = [\"\(keys.curve)\"] and hub_signing_keys = [\"\(config.nodeID):\(keys.signing)\"]"
+                : "admit it on the hub with: membersync hub admit \(config.nodeID) --organisation \(config.organisation) --signing-key=\(keys.signing) '--curve-key=\(keys.curve)'"
+            logger.notice("created this node's keys; \(next)", metadata: [
+                "signing.key": "\(keys.signing)", "curve.key": "\(keys.curve)", "data_dir": "\(config.dataDir)",
+            ])
+        }
+    } catch {
+        logger.critical("cannot start: bad or unwritable keys", metadata: ["error": "\(error)"])
+        exit(78)
+    }
+}
+
 signal(SIGPIPE, SIG_IGN)
 signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
 signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }

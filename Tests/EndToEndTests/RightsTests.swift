@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 /// Rights on a secure federation of real daemons: project rights, values that never reach a
@@ -37,6 +38,27 @@ final class RightsTests: XCTestCase {
     func refused(_ r: CLIResult, _ words: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(r.status, 1, "should be refused: \(r.stdout)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(words), r.stderr, file: file, line: line)
+    }
+
+    /// `insecure = true` stays an explicit opt-out that no operator can miss: every start
+    /// logs a warning, and `--check-config` says so.
+    func testInsecureIsLoggedAsAWarningAtEveryStart() throws {
+        let plain = try Federation(secure: false)
+        defer { plain.shutdown() }
+        try plain.initNode("brussels", hub: true)
+        for _ in 0..<2 {
+            try plain.start("brussels")
+            plain.stop("brussels")
+        }
+        let warnings = plain.log("brussels").split(separator: "\n").filter { $0.contains("level=warning") && $0.contains("security is OFF (insecure = true)") }
+        XCTAssertEqual(warnings.count, 2, plain.log("brussels"))
+        let check = CommandRunner.run(plain.binDir + "/membersyncd", ["--check-config", "--config", plain.dataDir("brussels") + "/membersync.toml"], timeout: 10, scratchDir: plain.root)
+        XCTAssertEqual(check.status, 0)
+        XCTAssertTrue(check.stdout.contains("warning: insecure = true"), check.stdout)
+        // A secure node says nothing of the kind.
+        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        try fed.start("brussels")
+        XCTAssertFalse(fed.log("brussels").contains("security is OFF"))
     }
 
     func testAPartnerCannotTakeOverAProjectAndALeadKeepsIt() throws {

@@ -239,5 +239,13 @@ final class AuthorisationRaceTests: XCTestCase {
         // The rebuilt records are stored at the first tick.
         let out = fresh.onTick(now: net.now)
         XCTAssertTrue(out.contains { if case .persist(_, let keys) = $0 { return keys.contains(key("projects/catchmr")) } else { return false } })
+        // Merging a backup whose records show the refused edit (made by a node that applied
+        // everything) does not bring it back.
+        var backup = Replica(id: ReplicaID(node: "old-copy", epoch: 1), wallClock: { 1_700_000_000_000 })
+        for op in old.replica.heldOps() { try backup.apply(op) }
+        XCTAssertNotEqual(backup.digest(), old.replica.digest())
+        let (report, _) = try fresh.merge(backup: backup)
+        XCTAssertEqual(report.opsAdded, 0)
+        XCTAssertEqual(fresh.replica.digest(), old.replica.digest())
     }
 }

@@ -60,7 +60,8 @@ final class CSVImportTests: XCTestCase {
     func testExportedRowsReadBackToTheSameValues() throws {
         var replica = Replica(id: ReplicaID(node: "brussels", epoch: 1), wallClock: { 1_000 })
         let key = RecordKey(collection: "projects", id: "quoted")
-        _ = try replica.write(key, [.assign(field: "title", value: .string("Say \"hi\", then\ngo")), .assign(field: "status", value: .string("running")),
+        _ = try replica.write(key, [.assign(field: "title", value: .string("Say \"hi\", then go")), .assign(field: "description", value: .string("Line one,\nline two")),
+                                    .assign(field: "status", value: .string("running")),
                                     .add(field: "partners", element: "asker"), .add(field: "partners", element: "oslo"),
                                     .assign(field: "start", value: .string("2024-02-29"))])
         let c = try Schema.memberSync.collection("projects")
@@ -70,7 +71,8 @@ final class CSVImportTests: XCTestCase {
         XCTAssertEqual(problems, [])
         let r = try XCTUnwrap(records.first)
         XCTAssertEqual(ImportFormat.action(for: r, current: replica.record(key)), .unchanged, "a re-import of the export changes nothing")
-        XCTAssertEqual(r.scalars["title"], .string("Say \"hi\", then\ngo"))
+        XCTAssertEqual(r.scalars["title"], .string("Say \"hi\", then go"))
+        XCTAssertEqual(r.scalars["description"], .string("Line one,\nline two"), "a line break survives a quoted cell")
         XCTAssertEqual(r.sets["partners"], ["asker", "oslo"])
     }
 }
