@@ -173,13 +173,13 @@ _membersync() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|help)
+    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|web-login|help)
         # Offer subcommand argument completions
         "_membersync_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes doctor hub inspect help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes doctor hub inspect web-login help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,7 +188,7 @@ _membersync_init() {
     repeating_flags=()
     non_repeating_flags=(--hub --insecure --force --json --version -h --help)
     repeating_options=(--hub-endpoint --peer --hub-signing-key --hub-key --peer-key)
-    non_repeating_options=(--id --organisation --listen --heartbeat-ms)
+    non_repeating_options=(--id --organisation --listen --heartbeat-ms --http-listen)
     __membersync_offer_flags_options 1
 
     # Offer option value completions
@@ -218,6 +218,9 @@ _membersync_init() {
         return
         ;;
     '--peer-key')
+        return
+        ;;
+    '--http-listen')
         return
         ;;
     esac
@@ -707,6 +710,22 @@ _membersync_inspect() {
     repeating_options=()
     non_repeating_options=(--data-dir)
     __membersync_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--data-dir')
+        __membersync_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_membersync_web-login() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--data-dir)
+    __membersync_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in

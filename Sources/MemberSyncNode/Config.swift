@@ -44,12 +44,6 @@ public struct NodeConfig: Sendable, Equatable {
     public var adminKeys: [String] = []
     /// Where to serve Prometheus metrics and /health over HTTP; nil (the default) serves nothing.
     public var metricsListen: ListenAddress?
-    /// A remote op stamped further ahead of this node's clock than this is refused
-    /// (`clock-skew`) until the clock catches up (`max_clock_skew_seconds`, default a day).
-    public var maxClockSkewSeconds: Int = Limits.defaultMaxClockSkewSeconds
-    /// Per-client quotas on the ROUTER for the requests that cost this node real work.
-    public var pullQuota = RequestQuota.pulls
-    public var snapshotQuota = RequestQuota.snapshotPages
     /// Where to serve the web page, its JSON API, /metrics and /health (MemberSyncWeb); nil
     /// (`http_listen = "off"`) serves none. On loopback unless configured otherwise.
     public var httpListen: ListenAddress? = NodeConfig.defaultHTTPListen
@@ -58,6 +52,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// machine, a test federation) so it never keeps a node from running.
     public var httpListenExplicit = false
     public static let defaultHTTPListen = ListenAddress(host: "127.0.0.1", port: 7480)
+    /// A remote op stamped further ahead of this node's clock than this is refused
+    /// (`clock-skew`) until the clock catches up (`max_clock_skew_seconds`, default a day).
+    public var maxClockSkewSeconds: Int = Limits.defaultMaxClockSkewSeconds
+    /// Per-client quotas on the ROUTER for the requests that cost this node real work.
+    public var pullQuota = RequestQuota.pulls
+    public var snapshotQuota = RequestQuota.snapshotPages
 
     public init(nodeID: String, organisation: String, role: NodeRole, dataDir: String, listen: String,
                 hubEndpoints: [String] = [], peers: [String] = [], logLevel: String = "info",
