@@ -159,6 +159,24 @@ final class Federation: @unchecked Sendable {
 
     func digest(_ node: String) -> String? { status(node)["digest"] as? String }
 
+    /// One field of a record as `get --json` shows it on `node` (nil when absent or unreadable).
+    func field(_ node: String, _ key: String, _ name: String) -> Any? {
+        let r = on(node, "get", key, "--json")
+        return r.status == 0 ? ((r.json as? [String: Any])?["fields"] as? [String: Any])?[name] : nil
+    }
+
+    /// A Brussels hub and `members`, each admitted with its keys, all running; with `peers`
+    /// the members list each other as fallback peers (re-initialised once every key exists);
+    /// `extra` nodes get keys and a roster entry but are not started.
+    func startHubAndAdmitted(_ members: [String], peers: Bool = false, extra: [String] = []) throws {
+        try initNode("brussels", hub: true, organisation: "oslo-region-european-office")
+        for m in members + extra { try initNode(m, hubs: ["brussels"]) }
+        if peers { for m in members { try initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) } }
+        try start("brussels")
+        for m in members + extra { admit(m) }
+        for m in members { try start(m) }
+    }
+
     func conflicts(_ node: String) -> [[String: Any]] {
         on(node, "conflicts", "--json").json as? [[String: Any]] ?? []
     }

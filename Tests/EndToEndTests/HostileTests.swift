@@ -26,18 +26,9 @@ final class HostileTests: XCTestCase {
 
     /// Hub + admitted members running; `extra` nodes are initialised (keys) and admitted but
     /// not started (a hostile test drives them by hand).
-    func startSecure(extra: [String] = []) throws {
-        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
-        for m in members + extra { try fed.initNode(m, hubs: ["brussels"]) }
-        try fed.start("brussels")
-        for m in members + extra { fed.admit(m) }
-        for m in members { try fed.start(m) }
-    }
+    func startSecure(extra: [String] = []) throws { try fed.startHubAndAdmitted(members, extra: extra) }
 
-    func field(_ node: String, _ key: String, _ name: String) -> Any? {
-        let r = fed.on(node, "get", key, "--json")
-        return ((r.json as? [String: Any])?["fields"] as? [String: Any])?[name]
-    }
+    func field(_ node: String, _ key: String, _ name: String) -> Any? { fed.field(node, key, name) }
 
     func hubStatus() -> [String: Any] { fed.status("brussels") }
 
@@ -240,13 +231,8 @@ final class HostileTests: XCTestCase {
     }
 
     func testSecureFallbackPeersSyncWhileTheHubIsDown() throws {
-        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
-        // Peers need each other's CURVE keys: create both, then re-init (keys are kept).
-        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
-        for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) }
-        try fed.start("brussels")
-        for m in members { fed.admit(m) }
-        for m in members { try fed.start(m) }
+        // Peers need each other's CURVE keys: both are created, then re-initialised (keys kept).
+        try fed.startHubAndAdmitted(members, peers: true)
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertNotNil(fed.converge(["brussels"] + members))
         fed.stop("brussels")
@@ -263,12 +249,7 @@ final class HostileTests: XCTestCase {
     /// A revoked member listed in its peers' `peer_keys` is refused by them too: with the hub
     /// down it can neither connect to them nor receive their edits.
     func testARevokedMemberIsRefusedAtEveryNodeWhateverItsConfigLists() throws {
-        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
-        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
-        for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) }
-        try fed.start("brussels")
-        for m in members { fed.admit(m) }
-        for m in members { try fed.start(m) }
+        try fed.startHubAndAdmitted(members, peers: true)
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertNotNil(fed.converge(["brussels"] + members))
         XCTAssertEqual(fed.on("brussels", "set", "nodes/baerum", "revoked=true").status, 0)

@@ -17,19 +17,9 @@ final class RightsTests: XCTestCase {
         fed?.shutdown()
     }
 
-    func field(_ node: String, _ key: String, _ name: String) -> Any? {
-        let r = fed.on(node, "get", key, "--json")
-        return ((r.json as? [String: Any])?["fields"] as? [String: Any])?[name]
-    }
+    func field(_ node: String, _ key: String, _ name: String) -> Any? { fed.field(node, key, name) }
 
-    func start(peers: Bool = false) throws {
-        try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
-        for m in members { try fed.initNode(m, hubs: ["brussels"]) }
-        if peers { for m in members { try fed.initNode(m, hubs: ["brussels"], peers: members.filter { $0 != m }, force: true) } }
-        try fed.start("brussels")
-        for m in members { fed.admit(m) }
-        for m in members { try fed.start(m) }
-    }
+    func start(peers: Bool = false) throws { try fed.startHubAndAdmitted(members, peers: peers) }
 
     func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
