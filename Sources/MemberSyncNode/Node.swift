@@ -213,7 +213,6 @@ public final class Node {
                 if fd >= 0 { close(fd) }
             }
             let store = try Store(path: dbPath, mustExist: recorded != nil)
-            for file in DataDirectory.databaseFiles(dbPath) where FileManager.default.fileExists(atPath: file) { chmod(file, 0o600) }
             let id = try store.identity(node: config.nodeID)
             if let recorded, recorded != id.description {
                 throw NodeStartError(message: "\(dbPath) holds replica \(id), but this data directory belongs to replica \(recorded); \(hint)")
