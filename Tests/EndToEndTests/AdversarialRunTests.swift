@@ -148,6 +148,16 @@ final class AdversarialRunTests: XCTestCase {
                 "organisation": .register(Register(siblings: [Sibling(dot: dot, hlc: stamp, value: Value.string("mallory"))], context: VersionVector())),
             ], signer: sign)
         }
+        // Mallory's own replica speaks first, as a real node's does. The cap on replica ids per
+        // node (Limits.maxEpochsPerNode) admits the first ones a node hears of: were minted
+        // epochs first, mallory@1 itself would be refused as too-many-epochs, and the attacks
+        // it signs (oversized values, forks) would be counted under that reason instead of
+        // their own, depending on the seed.
+        counter += 1
+        try push(toHub, [try contact("mallory-first", me, counter, "First")])
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((self.fed.status("brussels")["version"] as? [String: Any])?[me.description] as? Int ?? 0) >= 1
+        }, "the hub holds mallory's first op before the attack begins")
         var lastSample = Date.distantPast
         var forks: [(String, Op)] = []
         var forksSent = 0
