@@ -138,6 +138,7 @@ public struct Schema: Sendable {
             "endpoints": .textSet,
             "revoked": .boolean,
             "accepted_through": .text,
+            "revoked_spans": .text,
         ]),
     ])
 

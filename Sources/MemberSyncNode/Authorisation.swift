@@ -41,6 +41,17 @@ public struct WriteAuthority: Sendable {
         /// Set when the roster revokes the node: per replica, the last counter whose ops are
         /// still accepted (`accepted_through`, MSP 11.5); nil when not revoked.
         var acceptedThrough: VersionVector?
+        /// Earlier revocations whose re-admission did not accept what the node wrote while
+        /// revoked (`revoked_spans`, MSP 11.5); empty when none.
+        var revokedSpans: [RevokedSpan] = []
+    }
+
+    /// One revocation that ended in a re-admission without accepting the node's edits made
+    /// meanwhile: its ops beyond `acceptedThrough` stamped before `readmittedAt` (Unix
+    /// milliseconds) stay refused.
+    struct RevokedSpan: Equatable {
+        var readmittedAt: UInt64
+        var acceptedThrough: VersionVector
     }
 
     static func rosterEntry(_ node: String, in replica: Replica) -> Record? {
@@ -71,6 +82,26 @@ public struct WriteAuthority: Sendable {
         return out ?? VersionVector()
     }
 
+    /// The spans of every concurrent value of `revoked_spans` (fail closed: all of them).
+    /// The text is spans separated by spaces, each `MILLISECONDS:REPLICA=COUNTER,...`.
+    static func revokedSpans(_ r: Record) -> [RevokedSpan] {
+        var out: [RevokedSpan] = []
+        for s in r.register("revoked_spans").siblings {
+            guard case .string(let text) = s.value else { continue }
+            for span in text.split(separator: " ") {
+                guard let colon = span.firstIndex(of: ":"), let at = UInt64(span[..<colon]) else { continue }
+                let counters = parseCounters(span[span.index(after: colon)...].replacingOccurrences(of: ",", with: " "))
+                out.append(RevokedSpan(readmittedAt: at, acceptedThrough: counters))
+            }
+        }
+        return out
+    }
+
+    /// One span as `revoked_spans` text: the re-admission time and the revocation's cut.
+    static func formatSpan(readmittedAt: UInt64, acceptedThrough: VersionVector, node: String) -> String {
+        "\(readmittedAt):" + formatCounters(acceptedThrough, node: node).replacingOccurrences(of: " ", with: ",")
+    }
+
     /// `asker@3f2a=17 asker@1=4` as a vector; malformed entries are left out.
     static func parseCounters(_ text: String) -> VersionVector {
         var v = VersionVector()
@@ -90,13 +121,14 @@ public struct WriteAuthority: Sendable {
     func writer(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
         let entry = Self.rosterEntry(node, in: replica)
         let cut = entry.flatMap { Self.isRevoked($0) ? Self.acceptedThrough($0) : nil }
+        let spans = entry.map(Self.revokedSpans) ?? []
         let rosterHub = entry.map { Self.text($0, "role") == "hub" } ?? false
         let rosterOrg = entry.flatMap { Self.text($0, "organisation") }
         if node == nodeID {
-            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation, acceptedThrough: cut)
+            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation, acceptedThrough: cut, revokedSpans: spans)
         }
         if let key = hubSigningKeys[node] {
-            return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut)
+            return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans)
         }
         guard let entry else {
             throw AuthRejection(reason: "unknown-origin", detail: "node \(node) is not in the roster (yet)")
@@ -104,13 +136,16 @@ public struct WriteAuthority: Sendable {
         guard let text = Self.text(entry, "signing_key"), let key = Hex.decode(text), key.count == SigningKeyPair.publicKeyBytes else {
             throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
         }
-        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut)
+        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans)
     }
 
     /// A revoked node's ops count only up to the counters its revocation accepted: those the
     /// revoking hub held when it revoked. The answer depends on the op and the roster alone,
     /// so every node refuses the same ops, whenever each learns of the revocation.
     func checkRevocation(_ op: Op, _ w: Writer) throws(AuthRejection) {
+        for span in w.revokedSpans where op.counter > span.acceptedThrough[op.origin] && op.hlc.milliseconds < span.readmittedAt {
+            throw AuthRejection(reason: "revoked", detail: "\(op.dot) was made while node \(op.origin.node) was revoked, and its re-admission did not accept such edits (hub admit --accept-revoked-edits does)")
+        }
         guard let cut = w.acceptedThrough, op.counter > cut[op.origin] else { return }
         let through = cut[op.origin] == 0 ? "none of its ops" : "its ops up to \(op.origin):\(cut[op.origin])"
         throw AuthRejection(reason: "revoked", detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")

@@ -21,7 +21,7 @@ extension Node {
         case "set":
             let k = try key()
             let args = request["changes"] as? [String] ?? []
-            let changes = engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema))
+            let changes = engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema), now: now)
             let (op, commit): (Op, LocalCommit)
             do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
             try commitLocal(commit, received: received)
@@ -39,7 +39,7 @@ extension Node {
                 do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError("edit \(i): \(error.description)") }
                 let args = e["changes"] as? [String] ?? []
                 if args.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
-                do { edits.append((k, engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema)))) } catch {
+                do { edits.append((k, engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema), now: now))) } catch {
                     throw ControlError("edit \(i): \(error.message)")
                 }
             }

@@ -103,7 +103,8 @@ extension Node {
         return id
     }
 
-    /// Adds a node to the roster (or updates its entry) and clears any revocation.
+    /// Adds a node to the roster (or updates its entry) and clears any revocation; what a
+    /// re-admitted node wrote while revoked stays refused unless `accept_revoked_edits`.
     func admit(_ request: JSONObject, now: UInt64) throws -> JSONObject {
         try requireHub("admit", why: "only the hub operator writes the roster")
         let id = try nodeID(request)
@@ -127,7 +128,9 @@ extension Node {
             changes.append("signing_key=\(k.lowercased())")
         }
         for e in request["endpoints"] as? [String] ?? [] { changes.append("endpoints+=\(e)") }
-        let parsed = try EditParser.changes(changes, key: key, schema: engine.replica.schema)
+        let accepting = request["accept_revoked_edits"] as? Bool ?? false
+        let parsed = engine.withRevocationFacts(key, try EditParser.changes(changes, key: key, schema: engine.replica.schema),
+                                                now: now, acceptingRevokedEdits: accepting)
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, parsed, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)
@@ -151,7 +154,7 @@ extension Node {
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
             changes.append(.assign(field: "organisation", value: .string(org)))
         }
-        changes = engine.withRevocationFacts(key, changes)
+        changes = engine.withRevocationFacts(key, changes, now: now)
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)

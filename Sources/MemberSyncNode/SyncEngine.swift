@@ -367,13 +367,27 @@ public struct SyncEngine: Sendable {
 
     // MARK: local writes
 
-    /// An edit of `nodes/<id>` that revokes the node also records which of its ops stay
-    /// accepted: those of its replicas this node holds now (`accepted_through`, MSP 11.5), so
-    /// every node refuses exactly its later ones. Callers pass every roster edit through this.
-    public func withRevocationFacts(_ key: RecordKey, _ changes: [FieldChange]) -> [FieldChange] {
-        guard key.collection == "nodes", changes.contains(.assign(field: "revoked", value: .bool(true))),
-              !changes.contains(where: { $0.field == "accepted_through" }) else { return changes }
-        return changes + [.assign(field: "accepted_through", value: .string(WriteAuthority.formatCounters(replica.version, node: key.id)))]
+    /// Roster edits carry the facts that make revocation deterministic (MSP 11.5). An edit of
+    /// `nodes/<id>` that revokes the node also records which of its ops stay accepted: those of
+    /// its replicas this node holds now (`accepted_through`), so every node refuses exactly its
+    /// later ones. An edit that re-admits a revoked node adds the revocation to `revoked_spans`
+    /// with `now` (Unix milliseconds), so what the node wrote while revoked stays refused after
+    /// the re-admission; `acceptingRevokedEdits` (the operator's explicit choice) leaves the span
+    /// out, and those edits count again. Callers pass every roster edit through this.
+    public func withRevocationFacts(_ key: RecordKey, _ changes: [FieldChange], now: UInt64, acceptingRevokedEdits: Bool = false) -> [FieldChange] {
+        guard key.collection == "nodes", !changes.contains(where: { $0.field == "accepted_through" || $0.field == "revoked_spans" }) else { return changes }
+        if changes.contains(.assign(field: "revoked", value: .bool(true))) {
+            return changes + [.assign(field: "accepted_through", value: .string(WriteAuthority.formatCounters(replica.version, node: key.id)))]
+        }
+        guard !acceptingRevokedEdits, changes.contains(.assign(field: "revoked", value: .bool(false))),
+              let entry = replica.record(key), WriteAuthority.isRevoked(entry) else { return changes }
+        var spans: [String] = []
+        for s in entry.register("revoked_spans").siblings { if case .string(let t) = s.value { spans += t.split(separator: " ").map(String.init) } }
+        // Not after the re-admission's own stamp, which the re-admitted node observes before
+        // its next edit: the wall clock, or the clock's last stamp if that is ahead.
+        let readmittedAt = max(now, replica.clock.latest.milliseconds)
+        spans.append(WriteAuthority.formatSpan(readmittedAt: readmittedAt, acceptedThrough: WriteAuthority.acceptedThrough(entry), node: key.id))
+        return changes + [.assign(field: "revoked_spans", value: .string(Array(Set(spans)).sorted().joined(separator: " ")))]
     }
 
     /// Applies a user's edit in memory. The returned commit says what to store before the

@@ -85,10 +85,12 @@ final class Cluster: @unchecked Sendable {
         try String(contentsOfFile: dataDir(n) + "/" + file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The hub operator admits a member (again: that clears a revocation).
+    /// The hub operator admits a member. Again, that clears a revocation; the chaos run's
+    /// operator accepts what the member wrote while revoked, so every acknowledged write must
+    /// survive (RightsTests checks the default, which keeps those edits refused).
     func admit(_ m: String) throws {
         try check(cli(["hub", "admit", "--data-dir", dataDir(hub), m, "--organisation", m, "--signing-key=\(try key(m, "signing.pub"))",
-                       "--curve-key=\(try key(m, "curve.pub"))"]), "admit \(m)")
+                       "--curve-key=\(try key(m, "curve.pub"))", "--accept-revoked-edits"]), "admit \(m)")
     }
 
     /// With the hub running: the hub operator creates each member's organisation, admits the

@@ -167,6 +167,9 @@ func runChaos() -> Int32 {
             faultCounts["revocation + re-admission", default: 0] += 1
             _ = cluster.cli(["hub", "revoke", "--data-dir", cluster.dataDir(cluster.hub), victim])
             pause(1.0, 3.0)
+            // The workload may have deleted the victim's organisation meanwhile; `hub admit`
+            // rightly wants it in the directory, so the operator puts it back first.
+            _ = cluster.on(cluster.hub, ["set", "organisations/\(victim)", "name=\(victim)"])
             do { try cluster.admit(victim) } catch { say("chaos: re-admission of \(victim) failed: \(error)") }
         default:
             faultCounts["slow subscriber", default: 0] += 1

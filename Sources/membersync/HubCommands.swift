@@ -46,7 +46,12 @@ struct HubAdmit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admit",
         abstract: "Add a node to the roster (nodes/NODE-ID), or update its entry and clear a revocation.",
-        discussion: "Hub only. The roster is enforced once CURVE admission and op signatures are in place.")
+        discussion: """
+            Hub only. Every node admits connections only from roster keys and accepts ops only \
+            from roster signing keys, within the node's rights. Re-admitting a revoked node keeps \
+            refusing the edits it made while revoked (they are held without effect on every node) \
+            unless --accept-revoked-edits is given.
+            """)
     @OptionGroup var options: NodeOptions
     @Argument(help: "The node's id.") var nodeID: String
     @Option(help: "The organisation the node belongs to (organisations/<id>, which must exist).") var organisation: String
@@ -54,6 +59,8 @@ struct HubAdmit: ParsableCommand {
     @Option(name: .customLong("signing-key"), help: "The node's op-signing public key (64 hex digits, as in signing.pub).") var signingKey: String?
     @Option(help: "member or hub.") var role: String = "member"
     @Option(name: .customLong("endpoint"), help: "An endpoint of the node; repeat for several.") var endpoints: [String] = []
+    @Flag(name: .customLong("accept-revoked-edits"),
+          help: "When re-admitting a revoked node, also accept the edits it made while revoked.") var acceptRevokedEdits = false
 
     func validate() throws {
         guard isValidSlug(nodeID) else { throw ValidationError("NODE-ID '\(nodeID)' must be a lowercase slug (a-z, 0-9, '-')") }
@@ -71,6 +78,7 @@ struct HubAdmit: ParsableCommand {
             if let curveKey { request["curve_key"] = curveKey }
             if let signingKey { request["signing_key"] = signingKey }
             if !endpoints.isEmpty { request["endpoints"] = endpoints }
+            if acceptRevokedEdits { request["accept_revoked_edits"] = true }
             let r = try options.client.call(request) as? JSONObject ?? [:]
             if options.json { Output.json(r); return }
             print("\((r["updated"] as? Bool ?? false) ? "updated" : "admitted") \(nodeID) (organisation \(organisation)) in the roster")

@@ -151,4 +151,42 @@ final class RightsTests: XCTestCase {
         XCTAssertEqual(field("baerum", "organisations/asker", "name") as? String, "Asker")
         XCTAssertGreaterThan((fed.status("baerum")["ops_rejected"] as? [String: Int] ?? [:])["revoked"] ?? 0, 0)
     }
+
+    /// Twice, asker is revoked while it is stopped (so it is not told: its handshakes are
+    /// refused) and edits its organisation; then the hub re-admits it. Re-admitted with
+    /// `--accept-revoked-edits`, its edit counts; re-admitted plainly, its edit made while
+    /// revoked stays refused on every node, asker's own included, and its next edit counts.
+    func testEditsMadeWhileRevokedStayRefusedAfterReadmissionUnlessTheOperatorAcceptsThem() throws {
+        try start()
+        func hub(_ args: String...) -> CLIResult { fed.cli(["hub", args[0], "--data-dir", fed.dataDir("brussels")] + args.dropFirst()) }
+        ok(fed.on("asker", "set", "organisations/asker", "name=Asker"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members))
+        func editWhileRevoked(_ name: String) throws {
+            fed.stop("asker")
+            ok(hub("revoke", "asker"))
+            try fed.start("asker")
+            ok(fed.on("asker", "set", "organisations/asker", "name=\(name)"))
+            sleep(1)
+            XCTAssertEqual(field("brussels", "organisations/asker", "name") as? String, name == "Asker, accepted" ? "Asker" : "Asker, accepted",
+                           "nothing of asker's reaches the hub while it is revoked")
+        }
+        try editWhileRevoked("Asker, accepted")
+        ok(hub("admit", "asker", "--organisation", "asker", "--accept-revoked-edits"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 30))
+        for n in ["brussels"] + members { XCTAssertEqual(field(n, "organisations/asker", "name") as? String, "Asker, accepted", n) }
+
+        try editWhileRevoked("Asker, while revoked")
+        ok(hub("admit", "asker", "--organisation", "asker"))
+        let entry = (fed.on("brussels", "get", "nodes/asker", "--json").json as? [String: Any])?["fields"] as? [String: Any]
+        XCTAssertEqual((entry?["revoked_spans"] as? String)?.split(separator: " ").count, 1, "one span, for the revocation not accepted: \(entry ?? [:])")
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 30), "asker agrees with the others")
+        for n in ["brussels"] + members {
+            XCTAssertEqual(field(n, "organisations/asker", "name") as? String, "Asker, accepted", n)
+        }
+        XCTAssertGreaterThan((fed.status("baerum")["ops_rejected"] as? [String: Int] ?? [:])["revoked"] ?? 0, 0)
+        XCTAssertEqual(fed.status("asker")["revoked"] as? Bool, false)
+        ok(fed.on("asker", "set", "organisations/asker", "name=Asker, re-admitted"))
+        XCTAssertNotNil(fed.converge(["brussels"] + members, timeout: 30))
+        for n in ["brussels"] + members { XCTAssertEqual(field(n, "organisations/asker", "name") as? String, "Asker, re-admitted", n) }
+    }
 }

@@ -136,6 +136,66 @@ final class AuthorisationRaceTests: XCTestCase {
         XCTAssertTrue(net.engines["brussels"]!.replica.holds(late.dot), "the hub holds it too (from baerum), refused")
     }
 
+    /// asker, offline and not told, keeps editing while the hub revokes it, then the hub
+    /// re-admits it. What it wrote while revoked stays refused on every node, asker's own
+    /// included (MSP 11.5, `revoked_spans`); its edits after the re-admission count; a second
+    /// revocation does not bring the first one's refused edits back.
+    func testEditsMadeWhileRevokedStayRefusedAfterTheReadmission() throws {
+        var net = try federation()
+        try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker"))])
+        net.run(milliseconds: 500)
+        net.down.insert("asker")
+        try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(true))])
+        net.run(milliseconds: 500)
+        let whileRevoked = try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker, while revoked"))])
+        net.run(milliseconds: 500)
+        let readmission = try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(false))])
+        guard case .register(let r)? = readmission.fields["revoked_spans"], case .string(let spans)? = r.siblings.first?.value else {
+            return XCTFail("the re-admission records the revocation it ends")
+        }
+        XCTAssertEqual(spans, "\(readmission.hlc.milliseconds):\(net.engines["asker"]!.replica.id)=1")
+        net.down.remove("asker")
+        net.run(milliseconds: 3000)
+        assertSettled(net, everyone)
+        for n in everyone {
+            XCTAssertEqual(value(net, n, "organisations/asker", "name"), .string("Asker"), n)
+            XCTAssertTrue(net.engines[n]!.replica.withheld.contains(whileRevoked.dot), n)
+        }
+        let after = try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker, re-admitted"))])
+        XCTAssertGreaterThanOrEqual(after.hlc.milliseconds, readmission.hlc.milliseconds, "asker's clock observed the re-admission")
+        net.run(milliseconds: 2000)
+        assertSettled(net, everyone)
+        for n in everyone { XCTAssertEqual(value(net, n, "organisations/asker", "name"), .string("Asker, re-admitted"), n) }
+        // Revoked again, online: the new cut covers the withheld op's counter, the span still refuses it.
+        try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(true))])
+        net.run(milliseconds: 2000)
+        for n in ["brussels", "baerum"] {
+            XCTAssertTrue(net.engines[n]!.replica.withheld.contains(whileRevoked.dot), n)
+            XCTAssertFalse(net.engines[n]!.replica.withheld.contains(after.dot), n)
+            XCTAssertEqual(value(net, n, "organisations/asker", "name"), .string("Asker, re-admitted"), n)
+        }
+    }
+
+    /// The same, with the hub operator accepting the edits made while revoked: they count again.
+    func testAReadmissionThatAcceptsRevokedEditsReleasesThem() throws {
+        var net = try federation()
+        try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker"))])
+        net.run(milliseconds: 500)
+        net.down.insert("asker")
+        try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(true))])
+        net.run(milliseconds: 500)
+        let whileRevoked = try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker, while revoked"))])
+        let readmission = try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(false))], acceptingRevokedEdits: true)
+        XCTAssertNil(readmission.fields["revoked_spans"])
+        net.down.remove("asker")
+        net.run(milliseconds: 3000)
+        assertSettled(net, everyone)
+        for n in everyone {
+            XCTAssertEqual(value(net, n, "organisations/asker", "name"), .string("Asker, while revoked"), n)
+            XCTAssertFalse(net.engines[n]!.replica.withheld.contains(whileRevoked.dot), n)
+        }
+    }
+
     /// The hub gives the lead to oslo while the lead, baerum, offline, hands it to asker. The
     /// hub operator's write counts against baerum's (which did not see it): every node refuses
     /// baerum's handover.

@@ -1,3 +1,4 @@
+import Foundation
 import MemberSyncHarness
 import MemberSyncCrypto
 import MemberSyncModel
@@ -10,7 +11,13 @@ import MemberSyncWire
 struct SimulatedNetwork {
     var engines: [String: SyncEngine] = [:]
     var down: Set<String> = []
-    var now: UInt64 = 1_700_000_000_000
+    /// Simulated time in Unix milliseconds; every replica's wall clock reads it, so HLC stamps
+    /// move on with the simulation as they do with real time.
+    var now: UInt64 {
+        get { wallClock.milliseconds }
+        nonmutating set { wallClock.milliseconds = newValue }
+    }
+    let wallClock = SimulatedWallClock(milliseconds: 1_700_000_000_000)
     /// Fraction of PUB messages lost (slow joiners, high-water marks).
     var publishLoss = 0.0
     var rng = SeededRandom(seed: 1)
@@ -42,8 +49,8 @@ struct SimulatedNetwork {
         for h in hubs { if let k = keys[h] { config.hubSigningKeys[h] = Hex.encode(k.publicKey) } }
         let key = keys[name] ?? (try! SigningKeyPair.generate())
         keys[name] = key
-        let clockNow = now
-        let replica = Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clockNow })
+        let clock = wallClock
+        let replica = Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.milliseconds })
         engines[name] = SyncEngine(config: config, replica: replica, signingKey: key)
     }
 
@@ -131,11 +138,13 @@ struct SimulatedNetwork {
     }
 
     @discardableResult
-    mutating func write(_ node: String, _ key: String, _ changes: [FieldChange]) throws -> Op {
+    mutating func write(_ node: String, _ key: String, _ changes: [FieldChange], acceptingRevokedEdits: Bool = false) throws -> Op {
         var e = engines[node]!
         let k = try RecordKey(parsing: key)
-        // As the control socket does for every `set`: a revocation records what it accepts.
-        let (op, out) = try e.localWrite(k, e.withRevocationFacts(k, changes), now: now)
+        // As the control socket does for every `set`: a revocation records what it accepts, a
+        // re-admission what it keeps refusing.
+        let facts = e.withRevocationFacts(k, changes, now: now, acceptingRevokedEdits: acceptingRevokedEdits)
+        let (op, out) = try e.localWrite(k, facts, now: now)
         engines[node] = e
         if !down.contains(node) { route(from: node, out.directives) }
         deliverAll()
@@ -144,5 +153,16 @@ struct SimulatedNetwork {
 
     func digests(_ names: [String]) -> Set<String> {
         Set(names.map { engines[$0]!.replica.digest() })
+    }
+}
+
+/// The one wall clock of a simulated network (a reference, shared by the replicas' closures).
+final class SimulatedWallClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64
+    init(milliseconds: UInt64) { value = milliseconds }
+    var milliseconds: UInt64 {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }
