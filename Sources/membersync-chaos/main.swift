@@ -167,10 +167,16 @@ func runChaos() -> Int32 {
             faultCounts["revocation + re-admission", default: 0] += 1
             _ = cluster.cli(["hub", "revoke", "--data-dir", cluster.dataDir(cluster.hub), victim])
             pause(1.0, 3.0)
-            // The workload may have deleted the victim's organisation meanwhile; `hub admit`
-            // rightly wants it in the directory, so the operator puts it back first.
-            _ = cluster.on(cluster.hub, ["set", "organisations/\(victim)", "name=\(victim)"])
-            do { try cluster.admit(victim) } catch { say("chaos: re-admission of \(victim) failed: \(error)") }
+            // The workload (the hub's writer too, concurrently) may delete the victim's
+            // organisation; `hub admit` rightly wants it in the directory, so the operator puts
+            // it back first, and again if a delete slipped in between.
+            var readmitted = false
+            for attempt in 1...5 where !readmitted {
+                _ = cluster.on(cluster.hub, ["set", "organisations/\(victim)", "name=\(victim)"])
+                do { try cluster.admit(victim); readmitted = true } catch {
+                    if attempt == 5 { say("chaos: re-admission of \(victim) failed: \(error)") }
+                }
+            }
         default:
             faultCounts["slow subscriber", default: 0] += 1
             let l = cluster.links[Cluster.linkKey(victim, cluster.hub)]!
