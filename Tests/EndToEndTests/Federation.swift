@@ -18,15 +18,16 @@ final class Federation: @unchecked Sendable {
     var processes: [String: Process] = [:]
     var ports: [String: Int] = [:]
     let heartbeatMs: Int
-    /// With `secure`, nodes run with CURVE, signed ops and write rules (no `--insecure`):
-    /// members trust the hubs' keys and the hub operator must `admit` every member.
+    /// With `secure` (the default, as in a real federation), nodes run with CURVE, signed ops
+    /// and write rules (no `--insecure`): members trust the hubs' keys and the hub operator
+    /// must `admit` every member. `secure: false` is for the tests of the opt-out itself.
     let secure: Bool
     /// Public keys printed by `membersync init`, per node.
     var signingKeys: [String: String] = [:]
     var curveKeys: [String: String] = [:]
     var organisations: [String: String] = [:]
 
-    init(heartbeatMs: Int = 100, secure: Bool = false) throws {
+    init(heartbeatMs: Int = 100, secure: Bool = true) throws {
         self.heartbeatMs = heartbeatMs
         self.secure = secure
         root = NSTemporaryDirectory() + "msync-e2e-\(UUID().uuidString.prefix(8))"

@@ -32,6 +32,7 @@ final class OperationsTests: XCTestCase {
         try fed.initNode("asker", hubs: ["brussels"])
         let hubPort = try enableMetrics("brussels"), memberPort = try enableMetrics("asker")
         try fed.start("brussels")
+        fed.admit("asker")
         try fed.start("asker")
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(memberPort).body, "membersync_links_up", ["kind": "hub"]) == 1 },
                       "the member reports its hub link up")
@@ -41,10 +42,11 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(before.status, 200)
         XCTAssertTrue(before.head.contains("text/plain; version=0.0.4"), before.head)
         let appliedBefore = metric(before.body, "membersync_ops_applied_total") ?? -1
+        // asker's own contacts (its rights); every node also holds asker's roster entry.
         for i in 0..<3 {
-            XCTAssertEqual(fed.on("asker", "set", "organisations/org-\(i)", "name=Org \(i)").status, 0)
+            XCTAssertEqual(fed.on("asker", "set", "contacts/contact-\(i)", "name=Contact \(i)", "organisation=asker").status, 0)
         }
-        XCTAssertEqual(fed.on("asker", "delete", "organisations/org-2").status, 0)
+        XCTAssertEqual(fed.on("asker", "delete", "contacts/contact-2").status, 0)
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(hubPort).body, "membersync_ops_applied_total") == appliedBefore + 4 },
                       "the hub counts the ops it applied")
 
@@ -52,7 +54,7 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(metric(member, "membersync_local_writes_total"), 4)
         XCTAssertEqual(metric(member, "membersync_local_write_commit_seconds_count"), 4)
         XCTAssertEqual(metric(member, "membersync_local_write_commit_seconds_bucket", ["le": "+Inf"]), 4)
-        XCTAssertEqual(metric(member, "membersync_records"), 2)
+        XCTAssertEqual(metric(member, "membersync_records"), 3)
         XCTAssertEqual(metric(member, "membersync_conflicts_open"), 0)
         XCTAssertEqual(metric(member, "membersync_ops_rejected_total", ["reason": "schema"]), 0)
         XCTAssertEqual(metric(member, "membersync_messages_dropped_total", ["reason": "malformed"]), 0)
@@ -61,7 +63,7 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(memberPort).body, "membersync_pending_ops") == 0 }, "the hub acked")
 
         let hub = httpGet(hubPort).body
-        XCTAssertEqual(metric(hub, "membersync_records"), 2)
+        XCTAssertEqual(metric(hub, "membersync_records"), 3)
         XCTAssertEqual(metric(hub, "membersync_op_apply_delay_seconds_count"), 4, "one delay observation per applied op")
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(hubPort).body, "membersync_peer_ops_behind", ["peer": "asker"]) == 0 })
         XCTAssertEqual(metric(hub, "membersync_build_info", ["role": "hub", "node_id": "brussels"]), 1)
@@ -74,7 +76,7 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(httpGet(memberPort, "/", raw: "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\r\n\r\n").status, 400, "a TLS hello")
         let staller = connectLoopback(memberPort)
         defer { close(staller) }
-        XCTAssertEqual(fed.on("asker", "set", "organisations/org-3", "name=Org 3").status, 0, "the node still serves its CLI")
+        XCTAssertEqual(fed.on("asker", "set", "contacts/contact-3", "name=Contact 3", "organisation=asker").status, 0, "the node still serves its CLI")
         XCTAssertEqual(metric(httpGet(memberPort).body, "membersync_local_writes_total"), 5)
 
         fed.stop("brussels")
@@ -91,10 +93,7 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(none.status, 2, none.stderr)
         XCTAssertTrue(none.stderr.contains("no node is running"), none.stderr)
 
-        try fed.initNode("brussels", hub: true)
-        try fed.initNode("asker", hubs: ["brussels"])
-        try fed.start("brussels")
-        try fed.start("asker")
+        try fed.startHubAndAdmitted(["asker"])
         // 0: running and synced through the hub; a lone hub is healthy too.
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.on("asker", "status").status == 0 }, "member healthy")
         let healthy = fed.on("asker", "status")
@@ -122,6 +121,7 @@ final class OperationsTests: XCTestCase {
         try fed.initNode("asker", hubs: ["brussels", "backup"])
         try fed.start("brussels")
         try fed.start("backup")
+        for hub in ["brussels", "backup"] { fed.admit("asker", on: hub) }
         try fed.start("asker")
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("asker")["active_hub"] as? String == self.fed.endpoint("brussels") })
         fed.stop("brussels")
