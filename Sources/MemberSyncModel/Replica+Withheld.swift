@@ -38,6 +38,7 @@ extension Replica {
     public mutating func release(_ dot: Dot) -> RecordKey? {
         guard withheld.remove(dot) != nil, let op = op(dot) else { return nil }
         records[op.key, default: Record()].join(op.fields)
+        changed(op.key)
         return op.key
     }
 
@@ -102,5 +103,6 @@ extension Replica {
             }
         }
         records[key] = Record(fields: fields)
+        changed(key)
     }
 }

@@ -24,6 +24,9 @@ public struct Replica: Sendable {
     public let id: ReplicaID
     public let schema: Schema
     public internal(set) var records: [RecordKey: Record] = [:]
+    /// Digest and counts for `status`, kept as records change (`changed(_:)` after every
+    /// change of `records`).
+    var summary = StateSummary()
     /// Per origin, the highest counter up to which every op has been applied.
     public private(set) var version = VersionVector()
     /// Ops applied ahead of a gap, per origin; folded into `version` once the gap fills.
@@ -56,6 +59,11 @@ public struct Replica: Sendable {
     // MARK: reading
 
     public func record(_ key: RecordKey) -> Record? { records[key] }
+
+    /// Notes that `records[key]` changed, for the status summary.
+    mutating func changed(_ key: RecordKey) {
+        if !summary.allDirty { summary.dirty.insert(key) }
+    }
 
     /// Keys of existing (not deleted) records of one collection, sorted.
     public func keys(in collection: String) -> [RecordKey] {
@@ -225,7 +233,7 @@ public struct Replica: Sendable {
     /// the log, and this replica's counter goes back, so the next write reuses it. Only for
     /// writes nobody else has seen: the node calls it when storing them failed.
     public mutating func rollBack(_ undo: LocalUndo) {
-        for (key, record) in undo.records { records[key] = record }
+        for (key, record) in undo.records { records[key] = record; changed(key) }
         log[id]?.drop(above: undo.counter)
         version[id] = undo.counter
         // The history index must not keep the taken-back dots: the next write reuses them.
@@ -286,8 +294,10 @@ public struct Replica: Sendable {
         }
         if let plan = try plan(op) {
             records[op.key]!.commit(plan)
+            changed(op.key)
         } else {
             records[op.key] = Record(fields: op.fields)
+            changed(op.key)
         }
         clock.observe(op.hlc)
         log[op.origin, default: OriginLog()].insert(op)
@@ -388,6 +398,7 @@ public struct Replica: Sendable {
     /// Applies an op this replica made (already checked by `prepareWrite`).
     private mutating func commit(_ op: Op) {
         records[op.key, default: Record()].join(op.fields)
+        changed(op.key)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
         if !historyCollections.isEmpty { noteHistory(op) }
@@ -445,6 +456,7 @@ public struct Replica: Sendable {
         try validate(snapshot)
         for (key, record) in snapshot.records {
             records[key, default: Record()].join(record.fields)
+            changed(key)
         }
         for (origin, counter) in snapshot.version.sorted where counter > version[origin] {
             log[origin, default: OriginLog()].compact(through: counter)
@@ -490,7 +502,7 @@ extension Replica {
     /// idempotent, so an op whose effect a record already holds changes nothing: a store that
     /// writes record states lazily rebuilds the newest ones this way when it loads.
     public mutating func rejoin(_ ops: some Sequence<Op>) {
-        for op in ops { records[op.key, default: Record()].join(op.fields) }
+        for op in ops { records[op.key, default: Record()].join(op.fields); changed(op.key) }
     }
 
     /// Rebuilds a replica from what a store persisted: record states, the contiguous version,

@@ -42,39 +42,4 @@ extension Replica {
         }
         return RecordView(key: key, fields: out)
     }
-
-    /// SHA-256 over the visible state (existing records, field values, set members and the
-    /// siblings of conflicts), in a canonical order: equal on replicas holding the same state.
-    public func digest() -> String {
-        var hasher = SHA256Hasher()
-        for key in records.keys.sorted() {
-            let record = records[key]!
-            guard record.exists else { continue }
-            hasher.update(key.description)
-            if case .register(let e)? = record.fields[Record.existsField], e.isConflicted {
-                hasher.update("$exists-conflict")
-                for s in e.siblings { hasher.update(s.dot.description); hasher.update(s.value.description) }
-            }
-            for f in Self.view(key: key, record: record).fields {
-                hasher.update(f.name)
-                if let v = f.value { hasher.update("v"); hasher.update(valueTag(v)) }
-                if let m = f.members { hasher.update("m"); hasher.update(UInt64(m.count)); m.forEach { hasher.update($0) } }
-                if let c = f.conflict {
-                    hasher.update("c")
-                    for s in c { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
-                }
-            }
-            hasher.update("/")
-        }
-        return hexString(hasher.finalize())
-    }
-
-    private func valueTag(_ v: Value) -> String {
-        switch v {
-        case .string(let s): return "s:" + s
-        case .int(let i): return "i:\(i)"
-        case .bool(let b): return "b:\(b)"
-        case .absent: return "a"
-        }
-    }
 }

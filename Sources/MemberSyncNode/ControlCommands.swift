@@ -105,6 +105,8 @@ extension Node {
             o.merge(lag(s, now: now)) { _, new in new }
             return o
         }
+        // Only what changed since the last status is hashed and counted again.
+        engine.replica.refreshSummary()
         let replica = engine.replica
         let activeHub = engine.activeHub(now: now)
         let mode: String
@@ -123,8 +125,8 @@ extension Node {
             "replica": replica.id.description, "listen": config.listen, "mode": mode,
             "hubs": engine.hubs.map(linkInfo), "peers": engine.peers.map(linkInfo),
             "version": JSONView.version(replica.version), "pending": engine.pendingCount,
-            "digest": replica.digest(), "records": replica.records.values.filter(\.exists).count,
-            "conflicts": replica.conflicts().count, "ops_in_log": replica.logCount,
+            "digest": replica.digest(), "records": replica.existingRecordCount,
+            "conflicts": replica.conflictCount, "ops_in_log": replica.logCount,
             "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
             "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,

@@ -45,21 +45,11 @@ extension Node {
         }
     }
 
-    /// Counts of existing records and conflicted fields, recomputed only when the replica
-    /// changed: a scrape must not walk a large replica every time.
+    /// Counts of existing records and conflicted fields, from the replica's summary (kept as
+    /// records change): a scrape must not walk a large replica every time.
     func replicaGauges() -> (records: Int, conflicts: Int) {
-        let replica = engine.replica
-        let stamp = GaugeStamp(version: replica.version, recordCount: replica.records.count)
-        if let cached = gaugeCache, cached.stamp == stamp { return (cached.records, cached.conflicts) }
-        var records = 0, conflicts = 0
-        for record in replica.records.values {
-            if record.exists { records += 1 }
-            for state in record.fields.values {
-                if case .register(let r) = state, r.isConflicted { conflicts += 1 }
-            }
-        }
-        gaugeCache = (stamp, records, conflicts)
-        return (records, conflicts)
+        engine.replica.refreshSummary()
+        return (engine.replica.existingRecordCount, engine.replica.conflictCount)
     }
 
     /// The Prometheus exposition. Label values are fixed sets (reasons, link kinds, status
@@ -165,10 +155,4 @@ extension Node {
         case .invalidField: return "invalid_field"
         }
     }
-}
-
-/// What the cached replica gauges were computed from.
-struct GaugeStamp: Equatable {
-    let version: VersionVector
-    let recordCount: Int
 }

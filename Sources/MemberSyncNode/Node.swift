@@ -89,7 +89,6 @@ public final class Node {
     /// as before: they are cheap, and deferring them made checkpoints big enough to stall the
     /// reactor (the edit-to-peer latency p99 doubled). Bulk commits (pages, batches) defer.
     static let deferRecordsAboveOps = 64
-    var gaugeCache: (stamp: GaugeStamp, records: Int, conflicts: Int)?
     private var eventLog = EventLog()
 
     /// Where the metrics listener actually listens (nil when `metrics_listen` is not set).

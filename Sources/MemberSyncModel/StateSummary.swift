@@ -1,0 +1,127 @@
+/// What `membersync status` reports of a replica's state (its digest, existing records and
+/// open conflicts), kept per record as records change so that a status call costs what
+/// changed since the last one, not a walk over a million records on the reactor thread.
+///
+/// The digest is a homomorphic sum, as LtHash does: each existing record contributes the
+/// SHA-256 of its visible state (key, field values, set members, conflict siblings), added
+/// lane-wise as four 64-bit words modulo 2^64. Equal visible states give equal digests
+/// whatever the order records were written in, and one record's change moves the sum by its
+/// old and new shares only. It tells replicas apart for convergence checks; it is not a
+/// commitment an adversary could not collide (four 64-bit lanes are too few for that).
+struct StateSummary: Sendable {
+    struct Share: Equatable, Sendable {
+        var hash: SIMD4<UInt64>
+        var exists: Bool
+        var conflicts: Int
+    }
+
+    private(set) var shares: [RecordKey: Share] = [:]
+    private(set) var sum = SIMD4<UInt64>(repeating: 0)
+    private(set) var existing = 0
+    private(set) var conflicts = 0
+    /// Records changed since their shares were last computed.
+    var dirty = Set<RecordKey>()
+    /// Every record may have changed (a replica restored or loaded in bulk).
+    var allDirty = true
+
+    /// The totals with the changes of `dirty` (or of every record) folded in, without storing.
+    func totals(_ records: [RecordKey: Record]) -> (sum: SIMD4<UInt64>, existing: Int, conflicts: Int) {
+        if allDirty {
+            var fresh = StateSummary()
+            fresh.allDirty = false
+            for (key, record) in records { fresh.put(key, Self.share(key, record)) }
+            return (fresh.sum, fresh.existing, fresh.conflicts)
+        }
+        var copy = self
+        for key in dirty { copy.put(key, records[key].map { Self.share(key, $0) }) }
+        return (copy.sum, copy.existing, copy.conflicts)
+    }
+
+    /// Computes the shares of what changed and keeps them.
+    mutating func refresh(_ records: [RecordKey: Record]) {
+        if allDirty {
+            self = StateSummary()
+            allDirty = false
+            for (key, record) in records { put(key, Self.share(key, record)) }
+            return
+        }
+        for key in dirty { put(key, records[key].map { Self.share(key, $0) }) }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func put(_ key: RecordKey, _ share: Share?) {
+        if let old = shares[key] {
+            sum &-= old.hash
+            existing -= old.exists ? 1 : 0
+            conflicts -= old.conflicts
+        }
+        shares[key] = share
+        if let share {
+            sum &+= share.hash
+            existing += share.exists ? 1 : 0
+            conflicts += share.conflicts
+        }
+    }
+
+    /// One record's share: the hash of its visible state when it exists, and its conflicted
+    /// registers (counted as `Replica.conflicts()` lists them, deleted records included).
+    static func share(_ key: RecordKey, _ record: Record) -> Share {
+        var conflicted = 0
+        for state in record.fields.values {
+            if case .register(let r) = state, r.isConflicted { conflicted += 1 }
+        }
+        guard record.exists else { return Share(hash: .zero, exists: false, conflicts: conflicted) }
+        var hasher = SHA256Hasher()
+        hasher.update(key.description)
+        if case .register(let e)? = record.fields[Record.existsField], e.isConflicted {
+            hasher.update("$exists-conflict")
+            for s in e.siblings { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
+        }
+        for f in Replica.view(key: key, record: record).fields {
+            hasher.update(f.name)
+            if let v = f.value { hasher.update("v"); hasher.update(valueTag(v)) }
+            if let m = f.members { hasher.update("m"); hasher.update(UInt64(m.count)); m.forEach { hasher.update($0) } }
+            if let c = f.conflict {
+                hasher.update("c")
+                for s in c { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
+            }
+        }
+        let bytes = hasher.finalize()
+        var lanes = SIMD4<UInt64>(repeating: 0)
+        for lane in 0..<4 {
+            var word: UInt64 = 0
+            for i in 0..<8 { word = word << 8 | UInt64(bytes[lane * 8 + i]) }
+            lanes[lane] = word
+        }
+        return Share(hash: lanes, exists: true, conflicts: conflicted)
+    }
+
+    static func valueTag(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return "s:" + s
+        case .int(let i): return "i:\(i)"
+        case .bool(let b): return "b:\(b)"
+        case .absent: return "a"
+        }
+    }
+}
+
+extension Replica {
+    /// The state digest (see `StateSummary`): equal on replicas showing the same state.
+    public func digest() -> String {
+        let sum = summary.totals(records).sum
+        var bytes: [UInt8] = []
+        for lane in 0..<4 { for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: sum[lane] >> (UInt64(i) * 8))) } }
+        return hexString(bytes)
+    }
+
+    /// Existing (not deleted) records.
+    public var existingRecordCount: Int { summary.totals(records).existing }
+
+    /// Conflicted registers, as many as `conflicts()` lists.
+    public var conflictCount: Int { summary.totals(records).conflicts }
+
+    /// Folds the records changed since the last call into the summary, so the next digest and
+    /// counts cost nothing for them; a node calls it before answering a status request.
+    public mutating func refreshSummary() { summary.refresh(records) }
+}

@@ -1,0 +1,79 @@
+import MemberSyncHarness
+import XCTest
+@testable import MemberSyncModel
+
+/// The status summary is kept as records change (`StateSummary`): whenever it is refreshed,
+/// and whatever happened in between (ops in any order, withholding and releasing, a rolled
+/// back write, a snapshot), it equals the summary computed from scratch.
+final class StateSummaryTests: XCTestCase {
+    /// The summary of the same records, computed from nothing.
+    func fromScratch(_ r: Replica) -> (String, Int, Int) {
+        var scratch = r
+        scratch.summary = StateSummary()
+        return (scratch.digest(), scratch.existingRecordCount, scratch.conflictCount)
+    }
+
+    func assertCurrent(_ r: Replica, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let (digest, existing, conflicts) = fromScratch(r)
+        XCTAssertEqual(r.digest(), digest, what, file: file, line: line)
+        XCTAssertEqual(r.existingRecordCount, existing, what, file: file, line: line)
+        XCTAssertEqual(r.existingRecordCount, r.records.values.filter(\.exists).count, what, file: file, line: line)
+        XCTAssertEqual(r.conflictCount, conflicts, what, file: file, line: line)
+        XCTAssertEqual(r.conflictCount, r.conflicts().count, what, file: file, line: line)
+    }
+
+    func testTheKeptSummaryEqualsOneComputedFromScratch() throws {
+        for seed in UInt64(1)...20 {
+            var sim = Simulation(seed: seed, replicaCount: 3, keyCount: 5)
+            sim.run(steps: 120)
+            var rng = SeededRandom(seed: seed &* 31)
+            var r = Replica(id: ReplicaID(node: "observer", epoch: 1), wallClock: { 0 })
+            var buffer = CausalBuffer()
+            for op in sim.allOps.shuffled(using: &rng) {
+                try ConvergenceTests.deliver(op, to: &r, &buffer)
+                // Refreshed now and then, as status calls do; read in between too.
+                if Int.random(in: 0..<7, using: &rng) == 0 { r.refreshSummary() }
+                if Int.random(in: 0..<11, using: &rng) == 0 { assertCurrent(r, "seed \(seed), mid-stream") }
+            }
+            assertCurrent(r, "seed \(seed)")
+            // Withholding and releasing rebuild records.
+            let dots = Array(sim.allOps.map(\.dot).shuffled(using: &rng).prefix(5))
+            _ = r.withhold(dots)
+            assertCurrent(r, "seed \(seed), withheld")
+            r.refreshSummary()
+            for d in dots { _ = r.release(d) }
+            assertCurrent(r, "seed \(seed), released")
+            // A digest does not depend on the order ops came in.
+            var inOrder = Replica(id: ReplicaID(node: "other", epoch: 1), wallClock: { 0 })
+            var other = CausalBuffer()
+            for op in sim.allOps { try ConvergenceTests.deliver(op, to: &inOrder, &other) }
+            inOrder.refreshSummary()
+            XCTAssertEqual(inOrder.digest(), r.digest(), "seed \(seed)")
+        }
+    }
+
+    func testARolledBackWriteAndALoadedSnapshotKeepTheSummaryCurrent() throws {
+        var a = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: { 1_000 })
+        let key = RecordKey(collection: "organisations", id: "asker")
+        try a.write(key, [.assign(field: "name", value: .string("Asker"))])
+        a.refreshSummary()
+        let before = a.digest()
+        var undo = a.undoPoint()
+        a.commitLocal(try a.prepareWrite(key, [.assign(field: "name", value: .string("Asker kommune"))]), undo: &undo)
+        XCTAssertNotEqual(a.digest(), before)
+        a.refreshSummary()
+        a.rollBack(undo)
+        XCTAssertEqual(a.digest(), before, "taken back")
+        assertCurrent(a, "after the rollback")
+
+        var b = Replica(id: ReplicaID(node: "baerum", epoch: 1), wallClock: { 1_000 })
+        b.refreshSummary()
+        try b.load(a.snapshot())
+        assertCurrent(b, "after a snapshot")
+        XCTAssertEqual(b.digest(), a.digest())
+        // A deleted record leaves the digest and the count of existing records.
+        try b.delete(key)
+        XCTAssertEqual(b.existingRecordCount, 0)
+        XCTAssertEqual(b.digest(), Replica(id: ReplicaID(node: "empty", epoch: 1), wallClock: { 0 }).digest())
+    }
+}
