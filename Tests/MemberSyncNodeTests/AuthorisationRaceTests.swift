@@ -136,11 +136,9 @@ final class AuthorisationRaceTests: XCTestCase {
         XCTAssertTrue(net.engines["brussels"]!.replica.holds(late.dot), "the hub holds it too (from baerum), refused")
     }
 
-    /// asker, offline and not told, keeps editing while the hub revokes it, then the hub
-    /// re-admits it. What it wrote while revoked stays refused on every node, asker's own
-    /// included (MSP 11.5, `revoked_spans`); its edits after the re-admission count; a second
-    /// revocation does not bring the first one's refused edits back.
-    func testEditsMadeWhileRevokedStayRefusedAfterTheReadmission() throws {
+    /// asker names itself, goes offline, is revoked by the hub without being told, and renames
+    /// itself again: the returned op was made while revoked.
+    func revokedWhileOfflineAndEditing() throws -> (SimulatedNetwork, Op) {
         var net = try federation()
         try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker"))])
         net.run(milliseconds: 500)
@@ -148,6 +146,15 @@ final class AuthorisationRaceTests: XCTestCase {
         try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(true))])
         net.run(milliseconds: 500)
         let whileRevoked = try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker, while revoked"))])
+        return (net, whileRevoked)
+    }
+
+    /// asker, offline and not told, keeps editing while the hub revokes it, then the hub
+    /// re-admits it. What it wrote while revoked stays refused on every node, asker's own
+    /// included (MSP 11.5, `revoked_spans`); its edits after the re-admission count; a second
+    /// revocation does not bring the first one's refused edits back.
+    func testEditsMadeWhileRevokedStayRefusedAfterTheReadmission() throws {
+        var (net, whileRevoked) = try revokedWhileOfflineAndEditing()
         net.run(milliseconds: 500)
         let readmission = try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(false))])
         guard case .register(let r)? = readmission.fields["revoked_spans"], case .string(let spans)? = r.siblings.first?.value else {
@@ -178,13 +185,7 @@ final class AuthorisationRaceTests: XCTestCase {
 
     /// The same, with the hub operator accepting the edits made while revoked: they count again.
     func testAReadmissionThatAcceptsRevokedEditsReleasesThem() throws {
-        var net = try federation()
-        try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker"))])
-        net.run(milliseconds: 500)
-        net.down.insert("asker")
-        try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(true))])
-        net.run(milliseconds: 500)
-        let whileRevoked = try net.write("asker", "organisations/asker", [.assign(field: "name", value: .string("Asker, while revoked"))])
+        var (net, whileRevoked) = try revokedWhileOfflineAndEditing()
         let readmission = try net.write("brussels", "nodes/asker", [.assign(field: "revoked", value: .bool(false))], acceptingRevokedEdits: true)
         XCTAssertNil(readmission.fields["revoked_spans"])
         net.down.remove("asker")
