@@ -139,6 +139,7 @@ public struct Schema: Sendable {
             "revoked": .boolean,
             "accepted_through": .text,
             "revoked_spans": .text,
+            "epochs": .textSet,
         ]),
     ])
 

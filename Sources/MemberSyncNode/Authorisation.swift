@@ -44,6 +44,15 @@ public struct WriteAuthority: Sendable {
         /// Earlier revocations whose re-admission did not accept what the node wrote while
         /// revoked (`revoked_spans`, MSP 11.5); empty when none.
         var revokedSpans: [RevokedSpan] = []
+        /// The node's registered replica ids (`epochs`, MSP 11.2), as text; nil when the roster
+        /// registers none for it yet (then any epoch counts, within the model's cap).
+        var epochs: Set<String>?
+    }
+
+    /// The replica ids the roster registers for `node` (nil: none registered).
+    static func registeredEpochs(_ node: String, in replica: Replica) -> Set<String>? {
+        guard let members = replica.view(RecordKey(collection: "nodes", id: node))?.field("epochs")?.members, !members.isEmpty else { return nil }
+        return Set(members)
     }
 
     /// One revocation that ended in a re-admission without accepting the node's edits made
@@ -136,7 +145,8 @@ public struct WriteAuthority: Sendable {
         guard let text = Self.text(entry, "signing_key"), let key = Hex.decode(text), key.count == SigningKeyPair.publicKeyBytes else {
             throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
         }
-        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans)
+        return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans,
+                      epochs: rosterHub ? nil : Self.registeredEpochs(node, in: replica))
     }
 
     /// A revoked node's ops count only up to the counters its revocation accepted: those the
@@ -151,6 +161,14 @@ public struct WriteAuthority: Sendable {
         throw AuthRejection(reason: "revoked", detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")
     }
 
+    /// An op of a member counts only from a replica id its roster entry registers, once it
+    /// registers any: a node cannot mint epochs (MSP 11.2). Like an unknown node, an unknown
+    /// epoch may be registered later, so the op is refused as `unknown-origin` (not held).
+    func checkEpoch(_ op: Op, _ w: Writer) throws(AuthRejection) {
+        guard let epochs = w.epochs, !epochs.contains(op.origin.description) else { return }
+        throw AuthRejection(reason: "unknown-origin", detail: "replica \(op.origin) is not one of the epochs nodes/\(op.origin.node) registers")
+    }
+
     /// Checks an op that arrived from another node: origin known, signature valid over the op's
     /// canonical bytes, not after its origin's revocation, and the write allowed for its origin
     /// on `view` (MSP 11.4; `view(for:in:among:allowed:)` gives the deterministic one).
@@ -163,6 +181,7 @@ public struct WriteAuthority: Sendable {
     /// The origin is known and the signature is valid over the op's canonical bytes.
     func verify(_ op: Op, in replica: Replica) throws(AuthRejection) -> Writer {
         let w = try writer(op.origin.node, in: replica)
+        try checkEpoch(op, w)
         guard let key = w.key else {
             throw AuthRejection(reason: "unknown-origin", detail: "no signing key known for \(op.origin.node)")
         }
@@ -188,6 +207,7 @@ public struct WriteAuthority: Sendable {
     /// The rules without the signature: for ops already verified (held ones judged again).
     func judge(_ op: Op, in replica: Replica, view: RightsView) throws(AuthRejection) {
         let w = try writer(op.origin.node, in: replica)
+        try checkEpoch(op, w)
         try checkRevocation(op, w)
         try checkRules(op, w, view: view)
     }

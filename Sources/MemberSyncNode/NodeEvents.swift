@@ -120,6 +120,11 @@ struct EventLog {
                     "op.origin": "\(dot.replica)", "op.counter": "\(dot.counter)",
                     "record.key": "\(heldKey)", "other.record.key": "\(otherKey)",
                 ])
+            case .epochRefused(let node, let replica, let registered):
+                logger.error("epoch not registered: the node's ops from this replica id are refused everywhere", metadata: [
+                    "peer.id": "\(node)", "replica": "\(replica)", "epochs.registered": "\(registered)",
+                    "limit": "\(Limits.maxEpochsPerNode)",
+                ])
             }
         }
         if unlogged > 0 {

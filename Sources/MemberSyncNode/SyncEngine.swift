@@ -205,6 +205,9 @@ public enum EngineEvent: Sendable, Equatable {
     /// A validly signed op for a dot this node already holds with other contents: its origin
     /// signed two different histories (equivocation). Both stay on record in `evidence`.
     case equivocation(dot: Dot, heldKey: RecordKey, otherKey: RecordKey)
+    /// A hub did not register a node's new replica id: it already has the most epochs allowed
+    /// (or the roster write failed), so that replica's ops are refused everywhere.
+    case epochRefused(node: String, replica: ReplicaID, registered: Int)
 }
 
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
@@ -617,6 +620,34 @@ public struct SyncEngine: Sendable {
         return applied
     }
 
+    /// A hub records the replica id a roster node says Hello with in its entry's `epochs`
+    /// (MSP 11.2), so every node accepts that node's ops from registered epochs only. The first
+    /// registration also records the node's epochs this hub already holds ops of (they were
+    /// accepted before epochs were registered). Past `Limits.maxEpochsPerNode` nothing more is
+    /// registered: the node still syncs, but its new epoch's ops are refused everywhere.
+    mutating func registerEpoch(of h: Hello, now: UInt64) -> [Directive] {
+        guard config.role == .hub, authority != nil, h.replica.node == h.nodeID,
+              let entry = WriteAuthority.rosterEntry(h.nodeID, in: replica), !WriteAuthority.isRevoked(entry) else { return [] }
+        let registered = WriteAuthority.registeredEpochs(h.nodeID, in: replica) ?? []
+        guard !registered.contains(h.replica.description) else { return [] }
+        var adding = [h.replica.description]
+        if registered.isEmpty {
+            adding += replica.version.sorted.filter { $0.replica.node == h.nodeID && $0.replica != h.replica }.map(\.replica.description)
+        }
+        guard registered.count + adding.count <= Limits.maxEpochsPerNode else {
+            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
+            return []
+        }
+        let key = RecordKey(collection: "nodes", id: h.nodeID)
+        do {
+            let (_, commit) = try localWrite(key, adding.sorted().map { .add(field: "epochs", element: $0) }, now: now)
+            return [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+        } catch {
+            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
+            return []
+        }
+    }
+
     /// Why the op's origin or signature is not acceptable, or nil when they are (its write
     /// rules may still refuse it: those are judged against the causal past, once it is held).
     static func originProblem(_ op: Op, _ authority: WriteAuthority, _ replica: Replica) -> AuthRejection? {
@@ -687,7 +718,7 @@ public struct SyncEngine: Sendable {
             }
             clients[h.nodeID] = ClientInfo(nodeID: h.nodeID, organisation: h.organisation, role: h.role, softwareVersion: h.softwareVersion,
                                            protocolVersion: chosen, version: h.version, lastSeen: now, identity: client)
-            return [.rememberNode(h.nodeID), .reply(client: client, .welcome(Welcome(
+            return registerEpoch(of: h, now: now) + [.rememberNode(h.nodeID), .reply(client: client, .welcome(Welcome(
                 nodeID: config.nodeID, replica: id, role: config.role.rawValue, softwareVersion: Self.softwareVersion,
                 protocolVersion: chosen, version: replica.version)))]
         case .heartbeat(let hb):

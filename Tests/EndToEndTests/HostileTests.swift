@@ -105,6 +105,11 @@ final class HostileTests: XCTestCase {
             imposter.close()
         }
 
+        // mallory's Hello registered mallory@1 (MSP 11.2); the operator registers the epochs the
+        // crafted ops below use, so they are judged on their signatures and rules.
+        XCTAssertEqual(fed.on("brussels", "set", "nodes/mallory", "epochs+=mallory@2", "epochs+=mallory@3",
+                              "epochs+=mallory@4").status, 0)
+        XCTAssertEqual(fed.on("brussels", "set", "nodes/asker", "epochs+=asker@4d").status, 0)
         let honest = try Crafted.write(origin: "mallory", epoch: 1, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
         let forged = try Crafted.write(origin: "asker", epoch: 77, signer: mallorySign, "organisations/asker", [.assign(field: "name", value: .string("Forged"))])
         var altered = try Crafted.write(origin: "mallory", epoch: 2, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Mallory"))])
@@ -117,7 +122,8 @@ final class HostileTests: XCTestCase {
         ])
         badSchema.signature = mallorySign.sign(WireCodec.canonicalBytes(badSchema))
         // The push carrying them, then the same again (a replay).
-        let push = WireCodec.encode(.push([honest, forged, altered, unauthorised, badSchema]))
+        let minted = try Crafted.write(origin: "mallory", epoch: 9, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Minted"))])
+        let push = WireCodec.encode(.push([honest, forged, altered, unauthorised, badSchema, minted]))
         for _ in 0..<2 {
             _ = try mallory.send(push)
             XCTAssertNotNil(try mallory.receive(), "every push is acknowledged")
@@ -149,6 +155,7 @@ final class HostileTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rejected["bad-signature"] ?? 0, 2, "forged and altered: \(rejected)")
         XCTAssertGreaterThanOrEqual(rejected["unauthorised"] ?? 0, 1, "\(rejected)")
         XCTAssertGreaterThanOrEqual(rejected["schema"] ?? 0, 1, "\(rejected)")
+        XCTAssertGreaterThanOrEqual(rejected["unknown-origin"] ?? 0, 1, "an unregistered epoch: \(rejected)")
         let dropped = hubStatus()["messages_dropped"] as? [String: Int] ?? [:]
         // Garbage, oversized and wrongly framed messages, counted under their decode reasons.
         let undecodable = dropped.filter { !["impersonation", "revoked", "no_routing_id"].contains($0.key) }.values.reduce(0, +)

@@ -256,6 +256,10 @@ final class AuthorisationRaceTests: XCTestCase {
         net.run(milliseconds: 300)
         // The lie: built on baerum's replica as it was before the handover, a new epoch, an old clock.
         var liar = Replica(id: ReplicaID(node: "baerum", epoch: 0), wallClock: { 1_600_000_000_000 })
+        // Registered, as a Hello from that replica would have it (an unregistered epoch is
+        // refused before any rule is judged: testOpsOfAnUnregisteredEpochAreRefused).
+        try net.write("brussels", "nodes/baerum", [.add(field: "epochs", element: liar.id.description)])
+        net.run(milliseconds: 300)
         for op in before.heldOps() { try liar.apply(op) }
         let key = net.keys["baerum"]!
         liar.signer = { key.sign(WireCodec.canonicalBytes($0)) }
@@ -270,6 +274,36 @@ final class AuthorisationRaceTests: XCTestCase {
             XCTAssertEqual(partners(net, n, "projects/catchmr"), [], n)
             XCTAssertTrue(net.engines[n]!.replica.withheld.contains(grab.dot), n)
         }
+    }
+
+    /// A member's Hello registers its replica id in its roster entry at the hub (MSP 11.2);
+    /// ops signed with its key under any other epoch are refused by every node, and count once
+    /// the hub registers that epoch (as a Hello from it would).
+    func testOpsOfAnUnregisteredEpochAreRefused() throws {
+        var net = try federation()
+        let asker = net.engines["asker"]!.replica.id
+        for n in everyone {
+            XCTAssertEqual(net.engines[n]!.replica.view(key("nodes/asker"))?.field("epochs")?.members, [asker.description], n)
+        }
+        var minted = Replica(id: ReplicaID(node: "asker", epoch: 777), wallClock: { 1_700_000_000_000 })
+        let signer = net.keys["asker"]!
+        minted.signer = { signer.sign(WireCodec.canonicalBytes($0)) }
+        let op = try minted.write(key("organisations/asker"), [.assign(field: "name", value: .string("Minted"))])
+        var hub = net.engines["brussels"]!
+        _ = hub.onRequest(from: Array("asker".utf8), .push([op]), now: net.now)
+        net.engines["brussels"] = hub
+        net.run(milliseconds: 500)
+        XCTAssertFalse(net.engines["brussels"]!.replica.holds(op.dot))
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["unknown-origin"], 1)
+        XCTAssertNil(value(net, "baerum", "organisations/asker", "name"))
+        // Registered by the hub operator, the same op counts when it comes again.
+        try net.write("brussels", "nodes/asker", [.add(field: "epochs", element: minted.id.description)])
+        hub = net.engines["brussels"]!
+        _ = hub.onRequest(from: Array("asker".utf8), .push([op]), now: net.now)
+        net.engines["brussels"] = hub
+        net.run(milliseconds: 1000)
+        assertSettled(net, everyone)
+        for n in everyone { XCTAssertEqual(value(net, n, "organisations/asker", "name"), .string("Minted"), n) }
     }
 
     /// A node restarting from its store (which keeps ops, not verdicts, and may rebuild
