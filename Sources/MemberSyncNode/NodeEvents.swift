@@ -120,6 +120,12 @@ struct EventLog {
                     "op.origin": "\(dot.replica)", "op.counter": "\(dot.counter)",
                     "record.key": "\(heldKey)", "other.record.key": "\(otherKey)",
                 ])
+            case .ownOpRefused(let dot, let key, let reason, let detail, let held):
+                logger.warning("own edit refused", metadata: [
+                    "op.origin": "\(dot.replica)", "op.counter": "\(dot.counter)", "record.key": "\(key)",
+                    "reason": "\(reason)", "error": "\(detail.prefix(300))", "held": "\(held)",
+                    "note": "listed by membersync refused; not pushed again",
+                ])
             }
         }
         if unlogged > 0 {
