@@ -2,7 +2,7 @@ import Foundation
 import MemberSyncHarness
 import XCTest
 
-/// Refused edits on a secure federation of real daemons (MSP 7.3, rules 6 and 7): the hub names
+/// Refused edits on a secure federation of real daemons (MSP 7.3, steps 6 and 7): the hub names
 /// every op of a Push it refuses, and the member that made it lists it (`membersync refused`),
 /// counts it (`status`), keeps it across a restart, and does not push it again and again.
 final class RefusedEditsTests: XCTestCase {
