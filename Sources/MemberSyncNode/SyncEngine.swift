@@ -62,7 +62,7 @@ public struct LocalCommit: Sendable {
         /// This replica's own ops since a point, and how many local writes they counted.
         case ownOps(LocalUndo, writes: UInt64)
         /// The whole state before (a merge touches every origin; it is an operator's rare act).
-        case state(Replica, EngineCounters)
+        case state(Replica, EngineCounters, refused: [RefusedEdit])
     }
 
     /// The same commit as directives in the order the reactor carries them out: the persist
@@ -464,9 +464,10 @@ public struct SyncEngine: Sendable {
         case .ownOps(let undo, let writes):
             replica.rollBack(undo)
             counters.localWrites -= min(counters.localWrites, writes)
-        case .state(let before, let beforeCounters):
+        case .state(let before, let beforeCounters, let refused):
             replica = before
             counters = beforeCounters
+            refusedEdits = refused
         }
     }
 
@@ -480,6 +481,7 @@ public struct SyncEngine: Sendable {
         try replica.validate(snapshot)
         let before = replica
         let countersBefore = counters
+        let refusedBefore = refusedEdits
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
         let applied = applyRemote(backupOps)
@@ -498,9 +500,11 @@ public struct SyncEngine: Sendable {
             for key in keys where refusedKeys.contains(key) { replica.rebuild(key) }
         }
         // The rejections were counted and noted as events; a merge reports them in its answer.
+        // Own edits the merge made refused (or allowed again) are stored after the commit.
+        let refusedChanged = rejections.contains(.persistRefused)
         rejections = []
-        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor, after: [],
-                                 undo: .state(before, countersBefore))
+        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
+                                 after: refusedChanged ? [.persistRefused] : [], undo: .state(before, countersBefore, refused: refusedBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
