@@ -173,13 +173,13 @@ _membersync() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|set|get|list|delete|conflicts|status|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|web-login|help)
+    init|set|get|list|delete|conflicts|status|refused|schema|show|search|history|resolve|import|export|catch-up|nodes|doctor|hub|inspect|web-login|help)
         # Offer subcommand argument completions
         "_membersync_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status schema show search history resolve import export catch-up nodes doctor hub inspect web-login help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init set get list delete conflicts status refused schema show search history resolve import export catch-up nodes doctor hub inspect web-login help' -- "${cur}"))
         ;;
     esac
 }
@@ -331,6 +331,22 @@ _membersync_status() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    esac
+}
+
+_membersync_refused() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--data-dir)
+    __membersync_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--data-dir')
+        __membersync_add_completions -d
         return
         ;;
     esac

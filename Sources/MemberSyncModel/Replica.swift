@@ -260,22 +260,30 @@ public struct Replica: Sendable {
         } catch {
             throw ModelError.schema(error)
         }
-        // A delta may only carry values written by this op: nobody can smuggle in siblings
-        // attributed to another event. (Loops rather than collected arrays: this runs per op.)
+        // A delta may only carry values written by this op, at the op's time: nobody can smuggle
+        // in siblings attributed to another event, nor stamp a value with a time other than the
+        // op's (a local edit stamps every value with the op's hlc, MSP 5.7). (Loops rather than
+        // collected arrays: this runs per op.)
         for (name, state) in op.fields {
             switch state {
             case .register(let r):
                 if r.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries no value") }
-                if r.siblings.contains(where: { $0.dot != dot }) {
-                    throw ModelError.malformedOp("field \(name) carries a value not written by op \(dot)")
-                }
+                try Self.checkWrittenByOp(r.siblings, op, field: name)
             case .set(let s):
                 for presence in s.elements.values {
                     if presence.siblings.isEmpty { throw ModelError.malformedOp("field \(name) carries a set element without a value") }
-                    if presence.siblings.contains(where: { $0.dot != dot }) {
-                        throw ModelError.malformedOp("field \(name) carries a value not written by op \(dot)")
-                    }
+                    try Self.checkWrittenByOp(presence.siblings, op, field: name)
                 }
+            }
+        }
+    }
+
+    /// Every sibling has the op's dot and the op's hlc (MSP 5.6, rule 2).
+    private static func checkWrittenByOp<V>(_ siblings: [Sibling<V>], _ op: Op, field name: String) throws(ModelError) {
+        for s in siblings {
+            if s.dot != op.dot { throw ModelError.malformedOp("field \(name) carries a value not written by op \(op.dot)") }
+            if s.hlc != op.hlc {
+                throw ModelError.malformedOp("field \(name) carries a value stamped \(s.hlc.raw), not the op's hlc \(op.hlc.raw)")
             }
         }
     }

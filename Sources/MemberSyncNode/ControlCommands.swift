@@ -70,6 +70,8 @@ extension Node {
             }
         case "status":
             return status(now: now)
+        case "refused":
+            return engine.refusedEdits.reversed().map(Self.refusedEditJSON)
         case "inspect":
             return inspect(try key())
         default:
@@ -133,6 +135,7 @@ extension Node {
             "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
             "messages_dropped": dropped, "clients": clients,
             "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
+            "refused_edits": engine.refusedEdits.count,
         ]
         if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
         // A member's view of its hub: the active one, else the one heard from last.
@@ -165,6 +168,15 @@ extension Node {
         } else if s.lastInSync > 0 {
             o["behind_seconds"] = Self.seconds(now &- s.lastInSync)
         }
+        return o
+    }
+
+    /// One of this node's refused edits as the `refused` command shows it (newest first).
+    static func refusedEditJSON(_ e: RefusedEdit) -> JSONObject {
+        var o: JSONObject = ["dot": e.dot.description, "origin": e.dot.replica.description, "counter": e.dot.counter,
+                             "summary": e.summary, "reason": e.reason, "detail": e.detail, "held": e.held,
+                             "at": JSONView.isoTime(milliseconds: e.at)]
+        if let k = e.key { o["key"] = k.description }
         return o
     }
 

@@ -33,7 +33,7 @@ struct ExecutionPlan: Equatable {
                 compaction = true
             case .relay, .send(_, .snapshotRequest):
                 beforeCommit.append(d)
-            case .send, .reply, .publish, .rememberNode, .rejected:
+            case .send, .reply, .publish, .rememberNode, .rejected, .persistRefused:
                 afterCommit.append(d)
             }
         }

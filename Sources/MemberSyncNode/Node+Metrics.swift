@@ -74,6 +74,7 @@ extension Node {
         }
         p.counter("membersync_ops_waited_total", "Remote ops that waited for their causal past (applied once it arrived).", c.opsWaited)
         p.gauge("membersync_ops_waiting", "Remote ops waiting for their causal past now.", engine.waiting.count)
+        p.gauge("membersync_refused_edits", "This node's own edits that are refused now (membersync refused lists them).", engine.refusedEdits.count)
         p.counter("membersync_equivocations_total", "Validly signed ops contradicting an op held for the same dot.", c.equivocations)
         for reason in Set(["pull-quota", "snapshot-quota"]).union(c.requestsRefused.keys).sorted() {
             p.counter("membersync_requests_refused_total", "Requests left unanswered because their client exceeded its quota, by reason.",

@@ -131,6 +131,11 @@ public final class Node {
             throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
         }
         engine = SyncEngine(config: config, replica: replica, signingKey: signingKey)
+        if let text = try store.meta(RefusedEditsText.metaKey) {
+            do { engine.restoreRefusedEdits(try RefusedEditsText.decode(text)) } catch {
+                throw NodeStartError(message: "the store's list of refused edits is damaged: \(error)")
+            }
+        }
         context = try ZMQContext()
 
         if config.insecure {
@@ -580,6 +585,16 @@ public final class Node {
             send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
         case .rememberNode(let nodeID):
             rememberNode(nodeID)
+        case .persistRefused:
+            storeRefusedEdits()
+        }
+    }
+
+    /// Stores the list of this node's refused edits (one checksummed meta row); a failure is
+    /// logged, and the list is written whole again at its next change.
+    private func storeRefusedEdits() {
+        do { try store.setMeta(RefusedEditsText.metaKey, RefusedEditsText.encode(engine.refusedEdits)) } catch {
+            logger.error("cannot store the refused edits", metadata: ["error": "\(error)"])
         }
     }
 

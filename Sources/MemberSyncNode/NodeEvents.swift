@@ -125,6 +125,12 @@ struct EventLog {
                     "peer.id": "\(node)", "replica": "\(replica)", "epochs.registered": "\(registered)",
                     "limit": "\(Limits.maxEpochsPerNode)",
                 ])
+            case .ownOpRefused(let dot, let key, let reason, let detail, let held):
+                logger.warning("own edit refused", metadata: [
+                    "op.origin": "\(dot.replica)", "op.counter": "\(dot.counter)", "record.key": "\(key)",
+                    "reason": "\(reason)", "error": "\(detail.prefix(300))", "held": "\(held)",
+                    "note": "listed by membersync refused; not pushed again",
+                ])
             }
         }
         if unlogged > 0 {

@@ -39,6 +39,8 @@ public enum Directive: Equatable, Sendable {
     case rememberNode(String)
     /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
     case rejected(dot: Dot, reason: String, detail: String)
+    /// Store `SyncEngine.refusedEdits`, the list of this node's own edits that were refused.
+    case persistRefused
 }
 
 /// A write made on this node (an edit, a batch, a merged backup), applied in memory and not
@@ -60,7 +62,7 @@ public struct LocalCommit: Sendable {
         /// This replica's own ops since a point, and how many local writes they counted.
         case ownOps(LocalUndo, writes: UInt64)
         /// The whole state before (a merge touches every origin; it is an operator's rare act).
-        case state(Replica, EngineCounters)
+        case state(Replica, EngineCounters, refused: [RefusedEdit])
     }
 
     /// The same commit as directives in the order the reactor carries them out: the persist
@@ -105,6 +107,9 @@ public struct LinkState: Sendable {
     var snapshotAfter = ""
     /// No Pull before this time: the last one brought only ops we refused (MSP 5.6).
     var pullBackoffUntil: UInt64?
+    /// No Push before this time: the other side refused ops of ours it does not hold, and
+    /// resending them before something changes would only be refused again (MSP 7.3).
+    var pushBackoffUntil: UInt64?
     /// The highest counter per origin of the ops last pushed on this link.
     var pushedVersion = VersionVector()
     /// The last tick at which this node held every op the other side was known to hold while
@@ -208,6 +213,9 @@ public enum EngineEvent: Sendable, Equatable {
     /// A hub did not register a node's new replica id: it already has the most epochs allowed
     /// (or the roster write failed), so that replica's ops are refused everywhere.
     case epochRefused(node: String, replica: ReplicaID, registered: Int)
+    /// One of this node's own edits was refused: by the node it was pushed to (which answered
+    /// `Error{REJECTED}`), or by this node's judging of facts that arrived later (MSP 11.7).
+    case ownOpRefused(dot: Dot, key: RecordKey, reason: String, detail: String, held: Bool)
 }
 
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
@@ -252,6 +260,9 @@ public struct SyncEngine: Sendable {
     /// (bounded; the counter keeps counting).
     public private(set) var evidence: [(held: Op, other: Op)] = []
     static let maxEvidence = 100
+    /// This node's own edits that were refused, oldest first (see `RefusedEdits.swift`); the
+    /// reactor stores the list on `.persistRefused`.
+    public internal(set) var refusedEdits: [RefusedEdit] = []
 
     public static let softwareVersion = "0.1.0"
     /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
@@ -470,9 +481,10 @@ public struct SyncEngine: Sendable {
         case .ownOps(let undo, let writes):
             replica.rollBack(undo)
             counters.localWrites -= min(counters.localWrites, writes)
-        case .state(let before, let beforeCounters):
+        case .state(let before, let beforeCounters, let refused):
             replica = before
             counters = beforeCounters
+            refusedEdits = refused
         }
     }
 
@@ -486,6 +498,7 @@ public struct SyncEngine: Sendable {
         try replica.validate(snapshot)
         let before = replica
         let countersBefore = counters
+        let refusedBefore = refusedEdits
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
         let applied = applyRemote(backupOps)
@@ -504,9 +517,11 @@ public struct SyncEngine: Sendable {
             for key in keys where refusedKeys.contains(key) { replica.rebuild(key) }
         }
         // The rejections were counted and noted as events; a merge reports them in its answer.
+        // Own edits the merge made refused (or allowed again) are stored after the commit.
+        let refusedChanged = rejections.contains(.persistRefused)
         rejections = []
-        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor, after: [],
-                                 undo: .state(before, countersBefore))
+        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
+                                 after: refusedChanged ? [.persistRefused] : [], undo: .state(before, countersBefore, refused: refusedBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
@@ -676,9 +691,10 @@ public struct SyncEngine: Sendable {
         note(.equivocation(dot: op.dot, heldKey: held.key, otherKey: op.key))
     }
 
+    /// A roster change may change verdicts: pull and push again at once (MSP 5.6, 7.3).
     mutating func clearPullBackoff() {
-        for i in hubs.indices { hubs[i].pullBackoffUntil = nil }
-        for i in peers.indices { peers[i].pullBackoffUntil = nil }
+        for i in hubs.indices { hubs[i].pullBackoffUntil = nil; hubs[i].pushBackoffUntil = nil }
+        for i in peers.indices { peers[i].pullBackoffUntil = nil; peers[i].pushBackoffUntil = nil }
     }
 
     /// Rejections to report, then the persist step for what was applied.
@@ -751,10 +767,17 @@ public struct SyncEngine: Sendable {
             }
         case .push(let ops):
             let applied = applyRemote(ops)
+            let refused = refusals(among: Set(ops.map(\.dot)))
             // Relay: every op newly applied from a push goes out on our PUB (before the commit,
             // see `Directive.relay`); the Ack waits for the commit.
             var out = persist(applied)
             out += relays(applied)
+            // Every refused op is named to the pusher, so its origin stops resending it and can
+            // tell its user why (MSP 7.3); the Ack follows, also covering those held.
+            if !refused.isEmpty {
+                out.append(.reply(client: client, .error(code: .rejected, message: "\(refused.count) of the \(ops.count) pushed op(s) refused",
+                                                         refused: refused)))
+            }
             out.append(.reply(client: client, .ack(replica.version)))
             return out
         case .snapshotRequest(let after, let maxRecords):
@@ -855,9 +878,11 @@ public struct SyncEngine: Sendable {
                 $0.remoteNode = w.nodeID
                 $0.pullSentAt = nil
                 $0.pushSentAt = nil
+                $0.pushBackoffUntil = nil
             }
             if case .hub = l { hubAcked = w.version }
-            return syncWith(l, now: now)
+            let forgot = forgetRefusals(accepted: w.version)
+            return (forgot ? [.persistRefused] : []) + syncWith(l, now: now)
         case .opBatch(let ops, let more, let senderVersion):
             let applied = applyRemote(ops)
             let refused = ops.filter { !replica.holds($0.dot) }
@@ -896,8 +921,13 @@ public struct SyncEngine: Sendable {
                 if v.dominates($0.pushedVersion) { $0.pushSentAt = nil }
             }
             if case .hub = l { hubAcked.merge(v) }
-            return pushIfLacking(l, now: now)
-        case .error(let code, let text):
+            let forgot = forgetRefusals(accepted: v)
+            return (forgot ? [.persistRefused] : []) + pushIfLacking(l, now: now)
+        case .error(let code, let text, let refused):
+            if code == .rejected && !refused.isEmpty {
+                // Refused ops of a Push: not a refused link (each is noted as it is recorded).
+                return onRefusals(l, refused, now: now)
+            }
             if code != .snapshotRequired && code != .notReady {
                 note(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))
             }
@@ -1022,9 +1052,12 @@ public struct SyncEngine: Sendable {
         // sends nothing but relays before a successful commit), so it acknowledges our ops too.
         // Without this an op the hub got by another way (a relay from a peer, another member's
         // Push) would stay pending here forever: there is nothing left to push, so no Ack comes.
-        if case .hub = l { hubAcked.merge(hb.version) }
-        guard syncLinks(now: now).contains(l) else { return [] }
         var out: [Directive] = []
+        if case .hub = l {
+            hubAcked.merge(hb.version)
+            if forgetRefusals(accepted: hb.version) { out.append(.persistRefused) }
+        }
+        guard syncLinks(now: now).contains(l) else { return out }
         if replica.version.missing(from: hb.version) > 0 { out += pull(l, now: now) }
         out += pushIfLacking(l, now: now)
         return out
@@ -1053,6 +1086,7 @@ public struct SyncEngine: Sendable {
         let s = link(l)
         guard syncLinks(now: now).contains(l) else { return [] }
         if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
+        if let until = s.pushBackoffUntil, now < until { return [] }
         guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
         let page = WireSize.prefix(ops)
         var pushed = VersionVector()

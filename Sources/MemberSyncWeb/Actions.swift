@@ -136,7 +136,7 @@ extension WebApp {
         let m = { (pattern: String) in Self.match(rest, pattern) }
         var call: (String, JSONObject)?
         if method == "GET" {
-            for name in ["status", "progress", "stats", "conflicts", "nodes", "lag"] where rest == [name] { call = (name, [:]) }
+            for name in ["status", "progress", "stats", "conflicts", "nodes", "lag", "refused"] where rest == [name] { call = (name, [:]) }
             if m("search") != nil {
                 var args: JSONObject = ["text": query.first("q") ?? ""]
                 if let c = query.first("in"), !c.isEmpty { args["collection"] = c }

@@ -8,10 +8,11 @@ import MemberSyncNode
 /// plain strings here; the templates escape them.
 extension WebApp {
     func home() async -> Page {
-        let status: JSONObject, stats: JSONObject
+        let status: JSONObject, stats: JSONObject, refused: [JSONObject]
         do throws(ControlClientError) {
             status = try await link.call("status").object
             stats = try await link.call("stats").object
+            refused = try await link.call("refused").array
         } catch {
             return failure(error, title: "Home")
         }
@@ -23,11 +24,21 @@ extension WebApp {
             "pending": WebText.int(status["pending"]), "records": WebText.int(status["records"]),
             "conflicts": WebText.int(status["conflicts"]), "health": WebText.text(status["health"]),
             "health_reasons": (status["health_reasons"] as? [String]) ?? [],
+            // This node's own edits the hub refused (newest first; the CLI's `refused` has all).
+            "refused_count": refused.count, "has_refused": !refused.isEmpty, "refused_more": max(0, refused.count - Self.refusedShown), "has_refused_more": refused.count > Self.refusedShown,
+            "refused": refused.prefix(Self.refusedShown).map { e -> [String: Any] in
+                let key = WebText.text(e["key"])
+                return ["key": key, "href": key.isEmpty ? "" : "/r/\(key)", "summary": WebText.text(e["summary"]),
+                        "reason": WebText.text(e["reason"]), "detail": WebText.text(e["detail"]), "at": WebText.text(e["at"])]
+            },
             "collections": Labels.collectionOrder.map { c -> [String: Any] in
                 ["href": "/c/\(c)", "label": Labels.collection(c), "count": WebText.int(counts[c])]
             },
         ])
     }
+
+    /// Refused edits listed on the home page.
+    static let refusedShown = 10
 
     func collectionPage(_ name: String) async -> Page {
         guard let c = collectionSchema(name) else { return missingCollection(name) }

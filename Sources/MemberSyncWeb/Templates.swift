@@ -79,8 +79,19 @@ enum Templates {
         <dt>Records</dt><dd>{{records}}</dd>
         <dt>Open conflicts</dt><dd><a href="/conflicts">{{conflicts}}</a></dd>
         <dt>Health</dt><dd>{{health}}{{#health_reasons}} — {{.}}{{/health_reasons}}</dd>
+        <dt>Refused edits</dt><dd>{{refused_count}}</dd>
       </dl>
     </section>
+    {{#has_refused}}
+    <section aria-labelledby="h-refused">
+      <h2 id="h-refused">Refused edits</h2>
+      <p>The hub refused these edits made here: they take no effect, and are not sent again and again.</p>
+      <ul class="refused">
+        {{#refused}}<li><a href="{{href}}">{{key}}</a> <code>{{summary}}</code>: {{reason}} — {{detail}} <span class="when">({{at}})</span></li>{{/refused}}
+      </ul>
+      {{#has_refused_more}}<p>and {{refused_more}} more (<code>membersync refused</code> lists them all)</p>{{/has_refused_more}}
+    </section>
+    {{/has_refused}}
     <section aria-labelledby="h-coll">
       <h2 id="h-coll">Collections</h2>
       <ul class="cards">

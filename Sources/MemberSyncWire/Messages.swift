@@ -117,6 +117,30 @@ public enum ErrorCode: Int, Sendable {
     case snapshotRequired = 5
 }
 
+/// One op a receiver refused, as an `Error{REJECTED}` answering a Push names it (MSP 7.3), so
+/// the op's origin can stop resending it and tell its user why.
+public struct Refusal: Equatable, Sendable {
+    public var dot: Dot
+    /// A fixed label (`unauthorised`, `bad-signature`, `gap-too-large`, ...).
+    public var reason: String
+    /// For humans; not to be parsed.
+    public var detail: String
+    /// The receiver holds the op without its effect (validly signed, refused by the write
+    /// rules): its Acks cover it. False: the receiver does not hold it.
+    public var held: Bool
+
+    public init(dot: Dot, reason: String, detail: String, held: Bool) {
+        self.dot = dot
+        self.reason = reason
+        self.detail = detail
+        self.held = held
+    }
+
+    /// Longest reason and detail a receiver sends and a decoder accepts.
+    public static let maxReasonBytes = 64
+    public static let maxDetailBytes = 1024
+}
+
 /// Every MSP/1 message, in model types.
 public enum Message: Equatable, Sendable {
     case hello(Hello)
@@ -128,7 +152,8 @@ public enum Message: Equatable, Sendable {
     case snapshotRequest(after: String, maxRecords: UInt32)
     case snapshotPage(SnapshotPage)
     case heartbeat(Heartbeat)
-    case error(code: ErrorCode, message: String)
+    /// `refused`: with `.rejected` answering a Push, the ops of it that were refused.
+    case error(code: ErrorCode, message: String, refused: [Refusal] = [])
     case op(Op)
 
     /// Short name for logs and metrics labels.

@@ -158,10 +158,18 @@ enum ProtoConvert {
             p.version = vv(h.version)
             p.pending = h.pending
             env.heartbeat = p
-        case .error(let code, let message):
+        case .error(let code, let message, let refused):
             var p = Msp_V1_Error()
             p.code = Msp_V1_Error.Code(rawValue: code.rawValue) ?? .unspecified
             p.message = message
+            p.refused = refused.map { r in
+                var q = Msp_V1_Refusal()
+                q.dot = dot(r.dot)
+                q.reason = r.reason
+                q.detail = r.detail
+                q.held = r.held
+                return q
+            }
             env.error = p
         case .op(let o):
             env.op = op(o)
@@ -377,7 +385,17 @@ enum ProtoConvert {
                 role: try text(p.role, "heartbeat.role", max: 16),
                 version: try vv(p.version, path: "heartbeat.version"), pending: p.pending))
         case .error(let p):
-            return .error(code: ErrorCode(rawValue: p.code.rawValue) ?? .unspecified, message: try text(p.message, "error.message", max: 4096))
+            guard p.refused.count <= WireLimits.maxOpsPerMessage else { throw fail("error.refused", "more refusals than ops in a Push") }
+            var refused: [Refusal] = []
+            refused.reserveCapacity(p.refused.count)
+            for (i, r) in p.refused.enumerated() {
+                refused.append(Refusal(dot: try dot(r.dot, present: r.hasDot, { "error.refused[\(i)].dot" }),
+                                       reason: try text(r.reason, "error.refused[\(i)].reason", max: Refusal.maxReasonBytes),
+                                       detail: try text(r.detail, "error.refused[\(i)].detail", max: Refusal.maxDetailBytes),
+                                       held: r.held))
+            }
+            return .error(code: ErrorCode(rawValue: p.code.rawValue) ?? .unspecified, message: try text(p.message, "error.message", max: 4096),
+                          refused: refused)
         case .op(let p):
             return .op(try op(p, path: "op"))
         }

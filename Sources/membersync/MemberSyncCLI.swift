@@ -47,7 +47,7 @@ struct MemberSync: ParsableCommand {
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
         version: SyncEngine.softwareVersion,
-        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, SchemaCommand.self,
+        subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, RefusedCommand.self, SchemaCommand.self,
                       Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self,
                       WebLogin.self]
     )
@@ -347,9 +347,10 @@ struct Status: ParsableCommand {
                 ("pending", Output.text(s["pending"] ?? 0)),
                 ("records", Output.text(s["records"] ?? 0)),
                 ("conflicts", Output.text(s["conflicts"] ?? 0)),
+                ("refused edits", Self.refusedEdits(s["refused_edits"])),
                 ("digest", Output.text(s["digest"] ?? "")),
             ]
-            if let hub = s["hub"] as? JSONObject { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 5) }
+            if let hub = s["hub"] as? JSONObject { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 6) }
             print(Output.aligned(rows))
         }
         if degraded { throw ExitCode(1) }
@@ -357,6 +358,12 @@ struct Status: ParsableCommand {
 }
 
 extension Status {
+    /// "2 (membersync refused lists them)"; "0"; "-" for a node from before the count.
+    static func refusedEdits(_ count: Any?) -> String {
+        guard let n = count as? Int else { return "-" }
+        return n == 0 ? "0" : "\(n) (membersync refused lists them)"
+    }
+
     /// "last exchange 0.4 s ago with brussels; behind by 0 ops"
     static func hubSync(_ hub: JSONObject) -> String {
         let name = Output.text(hub["node_id"] ?? hub["endpoint"] ?? "the hub")

@@ -124,9 +124,19 @@ final class HostileTests: XCTestCase {
         // The push carrying them, then the same again (a replay).
         let minted = try Crafted.write(origin: "mallory", epoch: 9, signer: mallorySign, "organisations/mallory", [.assign(field: "name", value: .string("Minted"))])
         let push = WireCodec.encode(.push([honest, forged, altered, unauthorised, badSchema, minted]))
-        for _ in 0..<2 {
+        // Each push is answered with the refused ops named (MSP 7.3), then an Ack. On the replay
+        // the op held without effect is a duplicate, no longer refused.
+        for round in 0..<2 {
             _ = try mallory.send(push)
-            XCTAssertNotNil(try mallory.receive(), "every push is acknowledged")
+            let answer = try XCTUnwrap(mallory.receive(), "the refusals are named")
+            guard case .error(.rejected, _, let refused) = try WireCodec.decode(answer) else { return XCTFail("not a REJECTED error") }
+            let expected = round == 0 ? [forged, altered, unauthorised, badSchema, minted] : [forged, altered, badSchema, minted]
+            XCTAssertEqual(Set(refused.map(\.dot)), Set(expected.map(\.dot)), "round \(round): \(refused)")
+            XCTAssertEqual(refused.first { $0.dot == badSchema.dot }?.reason, "schema")
+            XCTAssertEqual(refused.filter(\.held).map(\.dot), round == 0 ? [unauthorised.dot] : [], "only the validly signed op the rules refuse is held")
+            let ack = try XCTUnwrap(mallory.receive(), "every push is acknowledged")
+            guard case .ack(let v) = try WireCodec.decode(ack) else { return XCTFail("not an Ack") }
+            XCTAssertTrue(v.covers(honest.dot) && v.covers(unauthorised.dot) && !v.covers(badSchema.dot), "\(v)")
         }
         // Garbage frames, wrong frame counts, a bad envelope.
         _ = try mallory.send([Array("garbage".utf8)])

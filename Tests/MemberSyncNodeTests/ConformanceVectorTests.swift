@@ -86,6 +86,11 @@ final class ConformanceVectorTests: XCTestCase {
             .snapshotPage(SnapshotPage(version: vv, records: asker.records.map { ($0.key, $0.value) }, lastKey: "contacts/kari", done: true)),
             .heartbeat(Heartbeat(nodeID: "asker", replica: Self.asker, role: "member", version: vv, pending: 1)),
             .error(code: .rejected, message: "asker may write only its own organisation record"),
+            // A Push receiver naming an op it refused (MSP 7.3, step 2): held without effect.
+            .error(code: .rejected, message: "1 of the 1 pushed op(s) refused", refused: [
+                Refusal(dot: op.dot, reason: "unauthorised", detail: "asker may write only contacts whose organisation is asker (set organisation=asker); contacts/kari is not one",
+                        held: true),
+            ]),
             .op(op),
         ]
         return messages.map { ["type": $0.kind, "frames_hex": frames($0)] }
@@ -170,6 +175,16 @@ final class ConformanceVectorTests: XCTestCase {
         opCase("a field the schema does not have", variant(fields: extra))
         opCase("a collection the schema does not have", variant(key: RecordKey(collection: "people", id: "kari")))
         opCase("no field at all", variant(fields: [:]))
+        var empty = valid.fields
+        empty["name"] = .register(Register(siblings: [], context: VersionVector([Self.asker: 1])))
+        opCase("an empty register delta", variant(fields: empty))
+        // Every sibling an op carries has the op's hlc (5.6, rule 2): here `name`'s is 0. (One
+        // field only, so the error does not depend on which field a receiver checks first.)
+        var stamped = valid.fields
+        if case .register(let r)? = valid.fields["name"], let s = r.siblings.first {
+            stamped["name"] = .register(Register(siblings: [Sibling(dot: s.dot, hlc: HLC(raw: 0), value: s.value)], context: r.context))
+        }
+        opCase("a sibling stamped with another time than the op's hlc", variant(fields: stamped))
         return cases
     }
 

@@ -161,7 +161,7 @@ final class DurabilityTests: XCTestCase {
         claimed[ReplicaID(node: "brussels", epoch: 1)] = 17
         let out = hub.onRequest(from: Array("baerum".utf8), .heartbeat(Heartbeat(nodeID: "asker", replica: ReplicaID(node: "asker", epoch: 1),
                                                                                  role: "member", version: claimed, pending: 0)), now: 2)
-        guard case .reply(_, .error(let code, _))? = out.first else { return XCTFail("expected an error reply, got \(out)") }
+        guard case .reply(_, .error(let code, _, _))? = out.first else { return XCTFail("expected an error reply, got \(out)") }
         XCTAssertEqual(code, .rejected)
         XCTAssertEqual(hub.clients["asker"]?.version, VersionVector(), "asker's version is what asker said")
         XCTAssertEqual(hub.clients["asker"]?.identity, Array("asker".utf8))

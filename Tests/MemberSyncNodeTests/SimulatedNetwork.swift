@@ -23,6 +23,8 @@ struct SimulatedNetwork {
     var rng = SeededRandom(seed: 1)
     var queue: [(to: String, deliver: Delivery)] = []
     var messagesSent = 0
+    /// Pushes each node sent (a refused op must not be pushed again and again).
+    var pushesSent: [String: Int] = [:]
     var persisted = 0
     /// Every node's signing key (secure nodes sign and verify; insecure ones only sign).
     var keys: [String: SigningKeyPair] = [:]
@@ -77,7 +79,7 @@ struct SimulatedNetwork {
     mutating func route(from node: String, _ directives: [Directive]) {
         for d in directives {
             switch d {
-            case .persist, .persistCompaction:
+            case .persist, .persistCompaction, .persistRefused:
                 persisted += 1
             case .rememberNode:
                 break
@@ -85,6 +87,7 @@ struct SimulatedNetwork {
                 rejected[node, default: []].append(d)
             case .send(let link, let m):
                 messagesSent += 1
+                if case .push = m { pushesSent[node, default: 0] += 1 }
                 queue.append((target(of: node, link), .request(from: node, wire(m))))
             case .reply(let client, let m):
                 messagesSent += 1

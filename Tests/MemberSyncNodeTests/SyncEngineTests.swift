@@ -125,11 +125,11 @@ final class SyncEngineTests: XCTestCase {
         let hello = Hello(nodeID: "future", replica: ReplicaID(node: "future", epoch: 1), role: "member", organisation: "x",
                           softwareVersion: "9", minProtocol: 5, maxProtocol: 7, version: VersionVector())
         let refused = hub.onRequest(from: Array("future".utf8), .hello(hello), now: net.now)
-        guard case .reply(_, .error(let code, _))? = refused.first else { return XCTFail("\(refused)") }
+        guard case .reply(_, .error(let code, _, _))? = refused.first else { return XCTFail("\(refused)") }
         XCTAssertEqual(code, .unsupportedVersion)
         // A reply-type message sent as a request gets BAD_REQUEST.
         let wrong = hub.onRequest(from: client, .ack(VersionVector()), now: net.now)
-        guard case .reply(_, .error(let code2, _))? = wrong.first else { return XCTFail() }
+        guard case .reply(_, .error(let code2, _, _))? = wrong.first else { return XCTFail() }
         XCTAssertEqual(code2, .badRequest)
         net.engines["brussels"] = hub
     }

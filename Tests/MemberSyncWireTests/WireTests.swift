@@ -36,8 +36,24 @@ final class WireTests: XCTestCase {
             .snapshotPage(SnapshotPage(version: vv, records: r.records.map { ($0.key, $0.value) }, lastKey: "organisations/asker", done: true)),
             .heartbeat(Heartbeat(nodeID: "asker", replica: rid, role: "member", version: vv, pending: 4)),
             .error(code: .rejected, message: "not in roster"),
+            .error(code: .rejected, message: "2 of the 2 pushed op(s) refused", refused: [
+                Refusal(dot: ops[0].dot, reason: "unauthorised", detail: "not a lead", held: true),
+                Refusal(dot: ops[1].dot, reason: "clock-skew", detail: "", held: false),
+            ]),
             .op(ops[1]),
         ]
+    }
+
+    /// A refusal names a real dot and keeps its texts short: anything else is refused whole.
+    func testARefusalWithoutADotOrWithAnOversizedDetailIsRefused() throws {
+        let dot = try sampleOps()[0].dot
+        var env = ProtoConvert.envelope(.error(code: .rejected, message: "x", refused: [Refusal(dot: dot, reason: "schema", detail: "d", held: false)]))
+        XCTAssertNoThrow(try WireCodec.decodeEnvelope(try env.serializedBytes()))
+        env.error.refused[0].detail = String(repeating: "d", count: Refusal.maxDetailBytes + 1)
+        XCTAssertThrowsError(try WireCodec.decodeEnvelope(try env.serializedBytes())) { XCTAssertTrue("\($0)".contains("error.refused[0].detail"), "\($0)") }
+        env.error.refused[0].detail = "d"
+        env.error.refused[0].clearDot()
+        XCTAssertThrowsError(try WireCodec.decodeEnvelope(try env.serializedBytes())) { XCTAssertTrue("\($0)".contains("error.refused[0].dot"), "\($0)") }
     }
 
     func testEveryMessageRoundTrips() throws {

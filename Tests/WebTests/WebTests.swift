@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import MemberSyncClient
 import MemberSyncHarness
+import MemberSyncModel
 import MemberSyncNode
+import MemberSyncStore
 import Synchronization
 import XCTest
 @testable import MemberSyncWeb
@@ -344,6 +346,34 @@ final class WebAppTests: XCTestCase {
         try other.control(["command": "set", "key": key, "changes": [change]])
         try? FileManager.default.removeItem(atPath: backup)
         try other.control(["command": "snapshot", "path": backup])
+    }
+
+    /// The home page lists this office's refused edits with the reason, from the list the node
+    /// keeps in its store (put there directly: refusing needs a hub; the engine and E2E tests
+    /// cover how entries get there).
+    func testTheHomePageListsRefusedEdits() async throws {
+        var (cookie, _) = try await login()
+        let before = text(await get("/", cookie: cookie))
+        XCTAssertTrue(before.contains("<dt>Refused edits</dt><dd>0</dd>"), before)
+        XCTAssertFalse(before.contains("id=\"h-refused\""), "no list while nothing is refused")
+        let dir = node.dir
+        node.stop(keepingData: true)
+        do {
+            let store = try Store(path: dir + "/" + Store.fileName, mustExist: true)
+            let edit = RefusedEdit(dot: Dot(try XCTUnwrap(store.storedIdentity()), 3), key: try RecordKey(parsing: "projects/catchmr"),
+                                   summary: "status=closed", reason: "unauthorised",
+                                   detail: "asker may write only projects asker leads or partners in", held: true, at: 1_764_547_200_000)
+            try store.setMeta(RefusedEditsText.metaKey, RefusedEditsText.encode([edit]))
+        }
+        try restart(try RunningNode(dir: dir))
+        (cookie, _) = try await login()
+        let home = text(await get("/", cookie: cookie))
+        XCTAssertTrue(home.contains("<dt>Refused edits</dt><dd>1</dd>"), home)
+        XCTAssertTrue(home.contains("<a href=\"/r/projects/catchmr\">projects/catchmr</a> <code>status=closed</code>: unauthorised"), home)
+        XCTAssertTrue(home.contains("leads or partners in"))
+        let api = await get("/api/refused", cookie: cookie)
+        XCTAssertEqual(api.status, 200)
+        XCTAssertTrue(text(api).contains("\"reason\":\"unauthorised\""), text(api))
     }
 
     func testAStoppedNodeIsReportedNotCrashedInto() async throws {

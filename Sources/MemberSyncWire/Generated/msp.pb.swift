@@ -151,6 +151,7 @@ public nonisolated struct Msp_V1_Sibling: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// in an op: the op's own dot (MSP.md 5.6 rule 2)
   public var dot: Msp_V1_Dot {
     get {_dot ?? Msp_V1_Dot()}
     set {_dot = newValue}
@@ -160,7 +161,7 @@ public nonisolated struct Msp_V1_Sibling: Sendable {
   /// Clears the value of `dot`. Subsequent reads from it will return its default value.
   public mutating func clearDot() {self._dot = nil}
 
-  /// hybrid logical clock: milliseconds << 16 | logical
+  /// hybrid logical clock: milliseconds << 16 | logical; in an op: the op's hlc
   public var hlc: UInt64 = 0
 
   public var value: Msp_V1_Value {
@@ -185,6 +186,7 @@ public nonisolated struct Msp_V1_Register: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// in an op: at least one (an empty delta is malformed)
   public var siblings: [Msp_V1_Sibling] = []
 
   public var context: Msp_V1_VersionVector {
@@ -291,6 +293,7 @@ public nonisolated struct Msp_V1_Op: Sendable {
 
   public var counter: UInt64 = 0
 
+  /// every sibling the op carries has exactly this hlc (MSP.md 5.6)
   public var hlc: UInt64 = 0
 
   public var collection: String = String()
@@ -299,6 +302,7 @@ public nonisolated struct Msp_V1_Op: Sendable {
 
   public var fields: [Msp_V1_FieldState] = []
 
+  /// Ed25519 over the op encoded without it (MSP.md 11.3)
   public var signature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -412,7 +416,8 @@ public nonisolated struct Msp_V1_Welcome: Sendable {
   fileprivate var _version: Msp_V1_VersionVector? = nil
 }
 
-/// "Send me what I lack": the receiver answers with an OpBatch or SnapshotPage.
+/// "Send me what I lack": the receiver answers with an OpBatch, or with
+/// Error{SNAPSHOT_REQUIRED} when some of those ops were compacted (MSP.md 7.2).
 public nonisolated struct Msp_V1_Pull: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -427,7 +432,7 @@ public nonisolated struct Msp_V1_Pull: Sendable {
   /// Clears the value of `version`. Subsequent reads from it will return its default value.
   public mutating func clearVersion() {self._version = nil}
 
-  /// page size the requester accepts (0: receiver's default)
+  /// most ops the requester accepts (0: the receiver's page size,
   public var maxOps: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -463,7 +468,9 @@ public nonisolated struct Msp_V1_OpBatch: Sendable {
   fileprivate var _senderVersion: Msp_V1_VersionVector? = nil
 }
 
-/// Ops the sender asks the receiver to store (member -> hub, or peer -> peer).
+/// Ops the sender asks the receiver to store (member -> hub, or peer -> peer). The receiver
+/// answers every op it refuses with Error{REJECTED} naming it in `refused`, then with an Ack
+/// (MSP.md 7.3).
 public nonisolated struct Msp_V1_Push: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -513,8 +520,9 @@ public nonisolated struct Msp_V1_SnapshotRequest: Sendable {
   public init() {}
 }
 
-/// One page of a snapshot. version (sent in every page) is the sender's vector when the first
-/// page was produced; records are current state and dominate it.
+/// One page of a snapshot. version is the sender's node version when it produced this page;
+/// the requester keeps the first page's version as the snapshot version and starts over when a
+/// later page's version does not dominate it (MSP.md 7.2). Records are current state.
 public nonisolated struct Msp_V1_SnapshotPage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -581,6 +589,38 @@ public nonisolated struct Msp_V1_Heartbeat: Sendable {
   fileprivate var _version: Msp_V1_VersionVector? = nil
 }
 
+/// One op a receiver refused: which, why, and whether the receiver keeps it.
+public nonisolated struct Msp_V1_Refusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the refused op: origin replica id and counter
+  public var dot: Msp_V1_Dot {
+    get {_dot ?? Msp_V1_Dot()}
+    set {_dot = newValue}
+  }
+  /// Returns true if `dot` has been explicitly set.
+  public var hasDot: Bool {self._dot != nil}
+  /// Clears the value of `dot`. Subsequent reads from it will return its default value.
+  public mutating func clearDot() {self._dot = nil}
+
+  /// a fixed label (MSP.md 9.1), e.g. "unauthorised", "bad-signature"
+  public var reason: String = String()
+
+  /// for humans; not to be parsed
+  public var detail: String = String()
+
+  /// true: validly signed and refused by the write rules; the receiver
+  public var held: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _dot: Msp_V1_Dot? = nil
+}
+
 public nonisolated struct Msp_V1_Error: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -590,6 +630,9 @@ public nonisolated struct Msp_V1_Error: Sendable {
 
   public var message: String = String()
 
+  /// with REJECTED answering a Push: every op of it refused. Added in
+  public var refused: [Msp_V1_Refusal] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Code: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -597,6 +640,8 @@ public nonisolated struct Msp_V1_Error: Sendable {
     case unspecified // = 0
     case badRequest // = 1
     case unsupportedVersion // = 2
+
+    /// a Hello refused, or ops of a Push refused (then `refused` names them)
     case rejected // = 3
     case notReady // = 4
 
@@ -1721,9 +1766,58 @@ nonisolated extension Msp_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._Me
   }
 }
 
+nonisolated extension Msp_V1_Refusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Refusal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dot\0\u{1}reason\0\u{1}detail\0\u{1}held\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._dot) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.held) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._dot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 3)
+    }
+    if self.held != false {
+      try visitor.visitSingularBoolField(value: self.held, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Msp_V1_Refusal, rhs: Msp_V1_Refusal) -> Bool {
+    if lhs._dot != rhs._dot {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.held != rhs.held {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Msp_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Error"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{1}refused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1733,6 +1827,7 @@ nonisolated extension Msp_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._Messag
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.refused) }()
       default: break
       }
     }
@@ -1745,12 +1840,16 @@ nonisolated extension Msp_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    if !self.refused.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.refused, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Msp_V1_Error, rhs: Msp_V1_Error) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.refused != rhs.refused {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
