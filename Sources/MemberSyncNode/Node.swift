@@ -548,7 +548,11 @@ public final class Node {
             }
             if !plan.ops.isEmpty { onCommit?(plan.ops) }
             let now = wallClockMilliseconds()
-            for op in plan.ops { metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000) }
+            // How long remote ops took to arrive (a hub's own roster writes made while it
+            // answers a Hello are not deliveries).
+            for op in plan.ops where op.origin != engine.replica.id {
+                metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000)
+            }
         }
         if plan.keys.contains(where: { $0.collection == "nodes" }) { rosterChanged() }
         if plan.compaction {
