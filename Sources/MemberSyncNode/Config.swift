@@ -198,6 +198,20 @@ public struct NodeConfig: Sendable, Equatable {
         return config
     }
 
+    /// Where other nodes reach this one, for the admit line that `init` and the first start
+    /// print (peers naming this node by id connect there): `listen`, with a placeholder for a
+    /// wildcard host, which only the operator can replace with the office's address.
+    public var advertisedEndpoint: String {
+        guard listen.hasPrefix("tcp://"), let colon = listen.lastIndex(of: ":") else { return listen }
+        let host = listen[listen.index(listen.startIndex, offsetBy: 6)..<colon]
+        return ["0.0.0.0", "*", "[::]"].contains(host) ? "tcp://THIS-OFFICE-HOST" + listen[colon...] : listen
+    }
+
+    /// The command with which the hub operator admits this node with its public keys.
+    public func admitCommand(signingKey: String, curveKey: String) -> String {
+        "membersync hub admit \(nodeID) --organisation \(organisation) --signing-key=\(signingKey) '--curve-key=\(curveKey)' --endpoint \(advertisedEndpoint)"
+    }
+
     /// The entries of `peers`, parsed (`load` has checked them).
     public var peerEntries: [PeerEntry] {
         peers.map { (try? PeerEntry(parsing: $0, selfID: nodeID)) ?? .endpoint($0) }

@@ -161,7 +161,7 @@ struct Doctor: ParsableCommand {
                     out.append(Check(name: name, ok: false, detail: "reachable over TCP, but the link is down (\(heard))",
                                      fix: cfg.insecure
                                         ? "check that it runs MemberSync on that port and with insecure = true too"
-                                        : "either this node is not admitted (the hub operator runs the membersync set nodes/\(cfg.nodeID) … line that init printed), or the configured key is not the \(kind)'s curve.pub (\(kind)_keys in the config)"))
+                                        : "either this node is not admitted (the hub operator runs the membersync hub admit \(cfg.nodeID) … line that init printed), or the configured key is not the \(kind)'s curve.pub (\(kind)_keys in the config)"))
                 }
             }
         }
@@ -193,7 +193,7 @@ struct Doctor: ParsableCommand {
         } else if !cfg.insecure {
             let entry = try? client.call(["command": "get", "key": "nodes/\(cfg.nodeID)"])
             out.append(Check(name: "roster", ok: entry != nil, detail: entry != nil ? "nodes/\(cfg.nodeID) present" : "this node holds no nodes/\(cfg.nodeID) (not admitted, or the roster has not arrived)",
-                             fix: "send the hub operator the membersync set nodes/\(cfg.nodeID) … line that membersync init printed"))
+                             fix: "send the hub operator the membersync hub admit \(cfg.nodeID) … line that membersync init printed"))
         }
         if let hub = status["hub"] as? JSONObject, hub["connected"] as? Bool == true {
             let behind = hub["behind_ops"] as? Int ?? 0

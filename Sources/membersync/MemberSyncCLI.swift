@@ -143,7 +143,7 @@ struct Init: ParsableCommand {
                     print("members trust this hub with: --hub-signing-key=\(id):\(signingKey) '--hub-key=\(curveKey)'")
                 } else {
                     print("the hub operator admits this node with:")
-                    print("  membersync set nodes/\(id) organisation=\(organisation) role=member signing_key=\(signingKey) 'curve_key=\(curveKey)'")
+                    print("  \(config.admitCommand(signingKey: signingKey, curveKey: curveKey))")
                 }
                 print("start the node with: membersyncd --config \(path)")
             }

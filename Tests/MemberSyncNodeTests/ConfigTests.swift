@@ -81,6 +81,16 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// The admit line carries where peers naming this node reach it; a wildcard listen address
+    /// is not one, so the operator is shown where to put the office's address.
+    func testTheAdmitLineNamesTheEndpointPeersConnectTo() {
+        var c = NodeConfig(nodeID: "asker", organisation: "asker", role: .member, dataDir: "/d", listen: "tcp://0.0.0.0:7400")
+        XCTAssertEqual(c.admitCommand(signingKey: "ab", curveKey: "K"),
+                       "membersync hub admit asker --organisation asker --signing-key=ab '--curve-key=K' --endpoint tcp://THIS-OFFICE-HOST:7400")
+        c.listen = "tcp://asker.example.org:7410"
+        XCTAssertTrue(c.admitCommand(signingKey: "ab", curveKey: "K").hasSuffix("--endpoint tcp://asker.example.org:7410"))
+    }
+
     func testPublisherEndpointConvention() throws {
         XCTAssertEqual(try Endpoint.publisher(for: "tcp://127.0.0.1:7400"), "tcp://127.0.0.1:7401")
         XCTAssertEqual(try Endpoint.publisher(for: "ipc:///run/ms/router"), "ipc:///run/ms/router.pub")
