@@ -333,7 +333,17 @@ struct Status: ParsableCommand {
             func links(_ key: String) -> String {
                 let l = s[key] as? [JSONObject] ?? []
                 if l.isEmpty { return "-" }
-                return l.map { "\(Output.text($0["endpoint"] ?? "")) (\(($0["connected"] as? Bool ?? false) ? "connected" : "not connected"))" }.joined(separator: ", ")
+                return l.map { link -> String in
+                    if link["awaiting_roster"] as? Bool == true {
+                        return "\(Output.text(link["node_id"] ?? "")) (waiting: the roster gives it no endpoint and CURVE key)"
+                    }
+                    let name = link["from_roster"] as? Bool == true ? "\(Output.text(link["node_id"] ?? "")) at " : ""
+                    var state = (link["connected"] as? Bool ?? false) ? "connected" : "not connected"
+                    if let f = link["handshake_failure"] as? JSONObject, link["connected"] as? Bool != true {
+                        state += ": CURVE handshake refused (\(Output.text(f["cause"] ?? "")))"
+                    }
+                    return "\(name)\(Output.text(link["endpoint"] ?? "")) (\(state))"
+                }.joined(separator: ", ")
             }
             let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")

@@ -35,6 +35,8 @@ final class FallbackPeerTests: XCTestCase {
         let waiting = peerLink("asker")
         XCTAssertEqual(waiting["awaiting_roster"] as? Bool, true, "\(waiting)")
         XCTAssertEqual(waiting["node_id"] as? String, "baerum", "\(waiting)")
+        let text = fed.on("asker", "status").stdout
+        XCTAssertTrue(text.contains("baerum (waiting: the roster gives it no endpoint and CURVE key)"), text)
 
         // Its entry arrives by sync from the hub: asker connects where it says, with its key.
         fed.admit("baerum", endpoint: true)
