@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs MemberSync: binaries, the systemd unit, example configs, shell completions and docs.
+# Installs MemberSync: binaries, the systemd unit, example configs, shell completions, man pages
+# and docs.
 #
 #   scripts/install.sh [--root DIR] [--prefix DIR] [--no-build] [--bin-dir DIR] [--role hub|member]
 #
@@ -109,6 +110,13 @@ completion() { # SHELL SHIPPED-NAME TARGET
 completion bash membersync.bash "$bash_dir/membersync"
 completion zsh _membersync "$zsh_dir/_membersync"
 completion fish membersync.fish "$fish_dir/membersync.fish"
+
+# Man pages, one per command (generated from the CLI by scripts/generate-man.sh, committed).
+man_dir="$prefix/share/man/man1"
+install -d -m 0755 "$(dest "$man_dir")"
+pages=(Deploy/man/*.1)
+[ -e "${pages[0]}" ] || die "no man pages in Deploy/man: run scripts/generate-man.sh"
+install -m 0644 "${pages[@]}" "$(dest "$man_dir")/"
 
 # On the live system: create the user, let it read its config, tell systemd.
 if [ "$root" = / ]; then

@@ -94,6 +94,21 @@ check "zsh completion" grep -q membersync "$root/usr/local/share/zsh/site-functi
 check "fish completion" grep -q membersync "$root/usr/local/share/fish/vendor_completions.d/membersync.fish"
 check "README installed" test -s "$root/usr/local/share/doc/membersync/README.md"
 
+# Man pages: every committed page installed, readable by man, and made from this CLI.
+man1="$root/usr/local/share/man/man1"
+for page in Deploy/man/*.1; do
+  check "man page $(basename "$page") installed 0644" mode_is 644 "$man1/$(basename "$page")"
+done
+check "membersync.1 is an mdoc page of section 1" grep -qx '.Dt MEMBERSYNC 1' "$man1/membersync.1"
+check "man -l renders membersync init's page with its options" bash -c \
+  "MANPAGER=cat MANWIDTH=100 man -l '$man1/membersync.init.1' 2>/dev/null | grep -q -- '--peer-key' \
+   || groff -mandoc -Tutf8 '$man1/membersync.init.1' 2>/dev/null | grep -q -- '--peer-key'"
+check "a page for every command of the CLI" bash -c \
+  "for c in \$('$bin/membersync' --help | awk '/^SUBCOMMANDS:/ { on = 1; next } on && /^  [a-z]/ { print \$1 }'); do
+     test -f '$man1/membersync.'\"\$c\".1 || { echo \"no page for membersync \$c\"; exit 1; }; done"
+check "the committed man pages are current (else run scripts/generate-man.sh)" bash -c \
+  "'$bin/membersync' --experimental-dump-help | cmp - Deploy/man/membersync.help.json"
+
 # Reinstalling upgrades in place and keeps the edited config.
 echo '# edited by the operator' >> "$conf/membersync.toml"
 check "second install succeeds" bash scripts/install.sh --root "$root" --role hub "${install_args[@]}"

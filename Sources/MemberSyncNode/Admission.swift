@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MemberSyncModel
 import MemberSyncWire
 import ZeroMQ
@@ -11,7 +12,7 @@ extension Node {
         if key == curve?.publicKey { return config.nodeID }
         // The roster's revocation outranks the configuration: a revoked member listed in
         // `peer_keys` (or anywhere else) would otherwise keep syncing through its peers.
-        if revokedCurveKeys.contains(key) { return nil }
+        if revokedCurveKeys[key] != nil { return nil }
         if config.adminKeys.contains(key) { return "admin" }
         if config.hubKeys.contains(key) { return "hub" }
         if config.peerKeys.contains(key) { return "peer" }
@@ -43,22 +44,33 @@ extension Node {
         let who = key.flatMap { admittedName($0) }
         if who == nil {
             dropped["zap-refused", default: 0] += 1
-            logger.warning("connection refused: CURVE key not admitted", metadata: [
-                "peer.address": "\(address)", "mechanism": "\(mechanism)", "curve.key": "\(key ?? "-")",
-            ])
+            // A refused client retries every few seconds (or faster): one line per key and window.
+            let verdict = handshakeLogLimiter.check("zap \(key ?? address)", now: wallClockMilliseconds())
+            if verdict.log {
+                var m: Logger.Metadata = ["peer.address": "\(address)", "mechanism": "\(mechanism)", "curve.key": "\(key ?? "-")"]
+                if let key, let owner = revokedCurveKeys[key] {
+                    m["peer.id"] = "\(owner)"
+                    m["reason"] = "revoked"
+                } else {
+                    m["reason"] = "not in the roster"
+                }
+                if verdict.heldBack > 0 { m["unlogged_since_last"] = "\(verdict.heldBack)" }
+                logger.warning("CURVE handshake refused: key not admitted", metadata: m)
+            }
         }
         _ = try? zap.send([Array("1.0".utf8), frames[1], Array((who == nil ? "400" : "200").utf8),
                            Array((who == nil ? "key not in the roster" : "OK").utf8), Array((who ?? "").utf8), []])
     }
 
-    /// CURVE keys of revoked roster entries: refused at ZAP whatever the configuration lists.
-    func currentRevokedCurveKeys() -> Set<String> {
+    /// CURVE keys of revoked roster entries, with their node: refused at ZAP whatever the
+    /// configuration lists, and named in the refusal's log line.
+    func currentRevokedCurveKeys() -> [String: String] {
         let replica = engine.replica
-        var out = Set<String>()
+        var out: [String: String] = [:]
         for k in replica.keys(in: "nodes") {
             guard let r = replica.record(k), WriteAuthority.isRevoked(r) else { continue }
             // Every value a concurrent write left, not just the visible one (fail closed).
-            for s in r.register("curve_key").siblings { if case .string(let key) = s.value { out.insert(key) } }
+            for s in r.register("curve_key").siblings { if case .string(let key) = s.value { out[key] = k.id } }
         }
         return out
     }
@@ -83,14 +95,18 @@ extension Node {
         let revoked = currentlyRevoked()
         let newlyRevoked = revoked.subtracting(revokedNodes)
         revokedNodes = revoked
+        refreshPeerTargets()
         guard !newlyRevoked.isEmpty, curve != nil else { return }
         tellRevoked(newlyRevoked)
         dropLinksToRevoked()
         logger.notice("node revoked: closing every connection so it cannot stay connected", metadata: ["node.id": "\(newlyRevoked.sorted().joined(separator: ","))"])
+        routerMonitor?.close()
+        routerMonitor = nil
         router.close()
         publisher.close()
         do {
             (router, publisher) = try Self.makeServerSockets(context, config, curve)
+            routerMonitor = try router.monitor(context, name: nextMonitorName())
             socketGeneration += 1
         } catch {
             logger.critical("cannot re-bind the server sockets after a revocation", metadata: ["error": "\(error)"])
@@ -113,18 +129,12 @@ extension Node {
     /// Replaces this node's links to hubs or peers whose configured CURVE key the roster now
     /// revokes with unconnected sockets (`makeLink` connects no revoked key): nothing of ours
     /// reaches a revoked node through a link we opened either.
+    /// (Peers named by id are dropped by `refreshPeerTargets`, as their entry is revoked.)
     func dropLinksToRevoked() {
-        for (i, key) in config.peerKeys.enumerated() where i < peerLinks.count && revokedCurveKeys.contains(key) {
-            guard let fresh = try? makeLink(config.peers[i], serverKey: key) else { continue }
-            peerLinks[i].dealer.close(); peerLinks[i].sub.close()
-            peerLinks[i] = fresh
-            socketGeneration += 1
-        }
-        for (i, key) in config.hubKeys.enumerated() where i < hubLinks.count && revokedCurveKeys.contains(key) {
-            guard let fresh = try? makeLink(config.hubEndpoints[i], serverKey: key) else { continue }
-            hubLinks[i].dealer.close(); hubLinks[i].sub.close()
-            hubLinks[i] = fresh
-            socketGeneration += 1
+        let links = hubLinks.indices.map { LinkID.hub($0) } + peerLinks.indices.map { LinkID.peer($0) }
+        for l in links {
+            guard let key = target(l).serverKey, revokedCurveKeys[key] != nil else { continue }
+            try? replaceLink(l)
         }
     }
 }

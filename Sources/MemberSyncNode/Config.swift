@@ -17,7 +17,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var listen: String
     /// Hubs in order of preference.
     public var hubEndpoints: [String]
-    /// Members to sync with directly while no hub answers.
+    /// Members to sync with directly while no hub answers: each an endpoint (whose CURVE key
+    /// is the matching `peer_keys` entry) or a node id, whose endpoint and key come from its
+    /// roster entry, so nobody copies a peer's key by hand (see `peerEntries`).
     public var peers: [String]
     public var logLevel: String
     public var heartbeatMilliseconds: Int
@@ -36,8 +38,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// Signing keys (hex Ed25519 public keys) of the hubs this node trusts, by hub node id:
     /// the root of trust that lets a member accept the roster the hub operator writes.
     public var hubSigningKeys: [String: String] = [:]
-    /// CURVE public keys (Z85) of the hubs, parallel to `hubEndpoints`, and of the peers,
-    /// parallel to `peers`: a link only talks to a server holding that key.
+    /// CURVE public keys (Z85) of the hubs, parallel to `hubEndpoints`, and of the peers given
+    /// by endpoint, parallel to those entries of `peers`: a link only talks to a server
+    /// holding that key.
     public var hubKeys: [String] = []
     public var peerKeys: [String] = []
     /// CURVE public keys admitted by this node's ZAP handler besides the roster's.
@@ -142,8 +145,11 @@ public struct NodeConfig: Sendable, Equatable {
         if !dataDir.hasPrefix("/") { dataDir = (baseDir as NSString).appendingPathComponent(dataDir) }
         let listen = try string("listen")
         let hubs = try strings("hub_endpoints"), peers = try strings("peers")
-        for e in [listen] + hubs + peers {
+        for e in [listen] + hubs {
             do { _ = try Endpoint.publisher(for: e) } catch { throw fail(error.description) }
+        }
+        for p in peers {
+            do { _ = try PeerEntry(parsing: p, selfID: nodeID) } catch { throw fail("peers: " + error.message) }
         }
         let level = try string("log_level", default: "info")
         guard validLogLevels.contains(level) else { throw fail("log_level must be one of \(validLogLevels.joined(separator: ", "))") }
@@ -180,8 +186,9 @@ public struct NodeConfig: Sendable, Equatable {
             guard config.hubKeys.count == hubs.count else {
                 throw fail("hub_keys must give one CURVE key per entry of hub_endpoints, in the same order (\(hubs.count) endpoints, \(config.hubKeys.count) keys); a node without keys runs unencrypted only with insecure = true")
             }
-            guard config.peerKeys.count == peers.count else {
-                throw fail("peer_keys must give one CURVE key per entry of peers, in the same order (\(peers.count) peers, \(config.peerKeys.count) keys); a node without keys runs unencrypted only with insecure = true")
+            let byEndpoint = config.peerEntries.filter { if case .endpoint = $0 { true } else { false } }.count
+            guard config.peerKeys.count == byEndpoint else {
+                throw fail("peer_keys must give one CURVE key per endpoint in peers, in the same order (\(byEndpoint) endpoints, \(config.peerKeys.count) keys; a peer named by its node id takes its key from the roster); a node without keys runs unencrypted only with insecure = true")
             }
         }
         for entry in try strings("hub_signing_keys") {
@@ -189,6 +196,34 @@ public struct NodeConfig: Sendable, Equatable {
             config.hubSigningKeys[hub] = key
         }
         return config
+    }
+
+    /// Where other nodes reach this one, for the admit line that `init` and the first start
+    /// print (peers naming this node by id connect there): `listen`, with a placeholder for a
+    /// wildcard host, which only the operator can replace with the office's address.
+    public var advertisedEndpoint: String {
+        guard listen.hasPrefix("tcp://"), let colon = listen.lastIndex(of: ":") else { return listen }
+        let host = listen[listen.index(listen.startIndex, offsetBy: 6)..<colon]
+        return ["0.0.0.0", "*", "[::]"].contains(host) ? "tcp://THIS-OFFICE-HOST" + listen[colon...] : listen
+    }
+
+    /// The command with which the hub operator admits this node with its public keys.
+    public func admitCommand(signingKey: String, curveKey: String) -> String {
+        "membersync hub admit \(nodeID) --organisation \(organisation) --signing-key=\(signingKey) '--curve-key=\(curveKey)' --endpoint \(advertisedEndpoint)"
+    }
+
+    /// The entries of `peers`, parsed (`load` has checked them).
+    public var peerEntries: [PeerEntry] {
+        peers.map { (try? PeerEntry(parsing: $0, selfID: nodeID)) ?? .endpoint($0) }
+    }
+
+    /// The configured CURVE key of `peers[index]` when it is an endpoint: the `peer_keys`
+    /// entry in the same place among the endpoint entries. Nil for a peer named by id.
+    public func configuredPeerKey(_ index: Int) -> String? {
+        let entries = peerEntries
+        guard entries.indices.contains(index), case .endpoint = entries[index] else { return nil }
+        let place = entries[..<index].filter { if case .endpoint = $0 { true } else { false } }.count
+        return peerKeys.indices.contains(place) ? peerKeys[place] : nil
     }
 
     /// `HOST:PORT` (a numeric address) or `off`.
@@ -233,7 +268,8 @@ public struct NodeConfig: Sendable, Equatable {
         listen = \(q(listen))
         # Hubs in order of preference (members only).
         hub_endpoints = \(list(hubEndpoints))
-        # Members to sync with directly while no hub answers.
+        # Members to sync with directly while no hub answers: node ids (their endpoint and key
+        # come from the roster) or endpoints (each with its key in peer_keys).
         peers = \(list(peers))
         # trace, debug, info, notice, warning, error or critical.
         log_level = \(q(logLevel))
@@ -242,7 +278,7 @@ public struct NodeConfig: Sendable, Equatable {
         link_timeout_ms = \(linkTimeoutMilliseconds)
         # Signing keys of the hubs whose roster this node trusts, as HUB_NODE_ID:HEX.
         hub_signing_keys = \(list(hubSigningKeys.keys.sorted().map { "\($0):\(hubSigningKeys[$0]!)" }))
-        # CURVE public keys of the hubs and peers above, in the same order.
+        # CURVE public keys of the hubs and of the peers given by endpoint, in the same order.
         hub_keys = \(list(hubKeys))
         peer_keys = \(list(peerKeys))
         # Extra CURVE public keys this node admits besides the roster's (e.g. an operator tool).
@@ -257,6 +293,35 @@ public struct NodeConfig: Sendable, Equatable {
         \(httpListenExplicit ? "http_listen = \(q(httpListen?.description ?? "off"))" : "# http_listen = \"\(Self.defaultHTTPListen)\"")
 
         """
+    }
+}
+
+/// One entry of `peers`: where to reach a fallback peer, or which node it is.
+public enum PeerEntry: Sendable, Equatable, CustomStringConvertible {
+    /// `tcp://HOST:PORT` or `ipc://PATH`, with its key in `peer_keys`.
+    case endpoint(String)
+    /// A node id: endpoint and CURVE key come from its roster entry (`nodes/ID`).
+    case node(String)
+
+    /// An entry with `://` is an endpoint; anything else must be a node id other than this one.
+    public init(parsing text: String, selfID: String) throws(ConfigError) {
+        if text.contains("://") {
+            _ = try Endpoint.publisher(for: text)
+            self = .endpoint(text)
+            return
+        }
+        guard isSlug(text) else {
+            throw ConfigError(file: "peers", message: "'\(text)' is neither an endpoint (tcp://HOST:PORT or ipc://PATH) nor a node id (a lowercase slug: a-z, 0-9, '-')")
+        }
+        guard text != selfID else { throw ConfigError(file: "peers", message: "'\(text)' is this node itself") }
+        self = .node(text)
+    }
+
+    public var description: String {
+        switch self {
+        case .endpoint(let e): return e
+        case .node(let id): return id
+        }
     }
 }
 

@@ -97,9 +97,20 @@ extension Node {
     }
 
     func status(now: UInt64) -> JSONObject {
-        func linkInfo(_ s: LinkState) -> JSONObject {
+        func linkInfo(_ l: LinkID) -> JSONObject {
+            let s = engine.link(l)
             var o: JSONObject = ["endpoint": s.endpoint, "connected": engine.isUp(s, now: now)]
             if let n = s.remoteNode { o["node_id"] = n }
+            if case .peer(let i) = l, case .node(let id) = config.peerEntries[i] {
+                // Named by id: its endpoint and key come from the roster once it holds them.
+                o["node_id"] = id
+                o["from_roster"] = true
+                if peerTargets[i].endpoint == nil { o["awaiting_roster"] = true }
+            }
+            if let f = handshakeFailures[l] {
+                o["handshake_failure"] = ["cause": f.cause.rawValue, "message": f.message,
+                                          "seconds_ago": Self.seconds(now &- min(now, f.at))] as JSONObject
+            }
             if s.lastHeard > 0 {
                 o["last_heard"] = JSONView.isoTime(milliseconds: s.lastHeard)
                 o["last_heard_seconds_ago"] = Self.seconds(now &- s.lastHeard)
@@ -125,7 +136,7 @@ extension Node {
             "health": health.word, "health_reasons": health.reasons,
             "node_id": config.nodeID, "organisation": config.organisation, "role": config.role.rawValue,
             "replica": replica.id.description, "listen": config.listen, "mode": mode,
-            "hubs": engine.hubs.map(linkInfo), "peers": engine.peers.map(linkInfo),
+            "hubs": engine.hubs.indices.map { linkInfo(.hub($0)) }, "peers": engine.peers.indices.map { linkInfo(.peer($0)) },
             "version": JSONView.version(replica.version), "pending": engine.pendingCount,
             "digest": replica.digest(), "records": replica.existingRecordCount,
             "conflicts": replica.conflictCount, "ops_in_log": replica.logCount,

@@ -52,10 +52,21 @@ public final class Node {
     /// CURVE keys of the roster's non-revoked entries, by key: rebuilt on every roster change
     /// so a ZAP request costs a lookup, not a scan of the replica.
     var rosterCurveKeys: [String: String] = [:]
-    /// CURVE keys of revoked roster entries: refused at ZAP even when the config lists them.
-    var revokedCurveKeys: Set<String> = []
-    var hubLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
-    var peerLinks: [(dealer: ZMQSocket, sub: ZMQSocket)] = []
+    /// CURVE keys of revoked roster entries, with the node each belonged to: refused at ZAP
+    /// even when the config lists them.
+    var revokedCurveKeys: [String: String] = [:]
+    var hubLinks: [Link] = []
+    var peerLinks: [Link] = []
+    /// Per entry of `peers`, what its link connects to (Links.swift); for a peer named by id
+    /// it follows the roster.
+    var peerTargets: [LinkTarget] = []
+    /// The ROUTER's handshake events (secure nodes only), re-created with the ROUTER.
+    var routerMonitor: ZMQSocket?
+    var monitorSerial = 0
+    /// The last CURVE handshake failure of each link, until one succeeds (status, doctor).
+    var handshakeFailures: [LinkID: HandshakeFailure] = [:]
+    /// Keeps refused handshakes, retried every few hundred milliseconds, from flooding the log.
+    var handshakeLogLimiter = LogLimiter(windowMilliseconds: 10_000, budget: 20)
     public let controlPath: String
     public let startedAt = wallClockMilliseconds()
     /// Held for the node's life; released (by the kernel, however the process ends) when the
@@ -180,11 +191,16 @@ public final class Node {
             server = nil
         }
         metricsServer = server
-        for (i, e) in config.hubEndpoints.enumerated() { hubLinks.append(try makeLink(e, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)) }
-        for (i, e) in config.peers.enumerated() { peerLinks.append(try makeLink(e, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)) }
         revokedNodes = currentlyRevoked()
         rosterCurveKeys = currentRosterCurveKeys()
         revokedCurveKeys = currentRevokedCurveKeys()
+        if curve != nil { routerMonitor = try router.monitor(context, name: nextMonitorName()) }
+        for i in config.hubEndpoints.indices { hubLinks.append(try makeLink(target(.hub(i)))) }
+        peerTargets = config.peers.indices.map(resolvePeer)
+        for (i, t) in peerTargets.enumerated() {
+            if case .node(let id) = config.peerEntries[i] { engine.repointPeer(i, endpoint: t.endpoint ?? id) }
+            peerLinks.append(try makeLink(t))
+        }
         if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(replica.id)", "role": "\(config.role.rawValue)",
@@ -286,55 +302,18 @@ public final class Node {
     /// is a protocol error that ends the session), so a node admitted after its first attempt
     /// would stay out. Links that should be up but are not get fresh sockets every few seconds.
     func renewSilentLinks(now: UInt64) {
-        for l in engine.linksToGreet(now: now) where !engine.link(l).welcomed {
-            let endpoint = engine.link(l).endpoint
+        for l in engine.linksToGreet(now: now) where !engine.link(l).welcomed && target(l).endpoint != nil {
             do {
-                switch l {
-                case .hub(let i):
-                    let fresh = try makeLink(endpoint, serverKey: config.hubKeys.indices.contains(i) ? config.hubKeys[i] : nil)
-                    hubLinks[i].dealer.close(); hubLinks[i].sub.close()
-                    hubLinks[i] = fresh
-                case .peer(let i):
-                    let fresh = try makeLink(endpoint, serverKey: config.peerKeys.indices.contains(i) ? config.peerKeys[i] : nil)
-                    peerLinks[i].dealer.close(); peerLinks[i].sub.close()
-                    peerLinks[i] = fresh
-                }
-                socketGeneration += 1
+                try replaceLink(l)
             } catch {
                 logger.error("cannot renew link", metadata: ["link": "\(l)", "error": "\(error)"])
             }
         }
     }
 
-    func makeLink(_ endpoint: String, serverKey: String?) throws -> (dealer: ZMQSocket, sub: ZMQSocket) {
-        let dealer = try ZMQSocket(context, .dealer)
-        if let curve, let serverKey {
-            try dealer.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
-        }
-        try dealer.setIdentity(Array(config.nodeID.utf8))
-        try dealer.setImmediate(true)
-        try dealer.setReconnectInterval(milliseconds: 100, max: 2000)
-        try dealer.setHeartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 5000)
-        try dealer.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
-        try dealer.setSendHighWaterMark(10_000)
-        // A link to a node the roster revokes is never connected (Admission.swift).
-        let revoked = serverKey.map { revokedCurveKeys.contains($0) } ?? false
-        if !revoked { try dealer.connect(endpoint) }
-        let sub = try ZMQSocket(context, .sub)
-        if let curve, let serverKey {
-            try sub.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey)
-        }
-        try sub.setMaxMessageSize(Int64(WireLimits.maxMessageBytes + 1024))
-        try sub.setReconnectInterval(milliseconds: 100, max: 2000)
-        try sub.setReceiveHighWaterMark(100_000)
-        try sub.subscribe(Array("MSP/".utf8))
-        if !revoked { try sub.connect(try Endpoint.publisher(for: endpoint)) }
-        return (dealer, sub)
-    }
-
     /// Runs the reactor until `shouldStop` returns true (checked at least every 50 ms).
     public func run(shouldStop: () -> Bool) {
-        enum Source { case router, control, zap, dealer(LinkID), sub(LinkID) }
+        enum Source { case router, control, zap, dealer(LinkID), sub(LinkID), linkMonitor(LinkID), routerMonitor }
         var poller = Poller()
         var sources: [Source] = []
         var generation = -1
@@ -349,13 +328,11 @@ public final class Node {
                 base.add(.socket(router)); sources.append(.router)
                 base.add(.socket(control)); sources.append(.control)
                 if let zap { base.add(.socket(zap)); sources.append(.zap) }
-                for (i, l) in hubLinks.enumerated() {
-                    base.add(.socket(l.dealer)); sources.append(.dealer(.hub(i)))
-                    base.add(.socket(l.sub)); sources.append(.sub(.hub(i)))
-                }
-                for (i, l) in peerLinks.enumerated() {
-                    base.add(.socket(l.dealer)); sources.append(.dealer(.peer(i)))
-                    base.add(.socket(l.sub)); sources.append(.sub(.peer(i)))
+                if let routerMonitor { base.add(.socket(routerMonitor)); sources.append(.routerMonitor) }
+                for (id, l) in hubLinks.indices.map({ (LinkID.hub($0), hubLinks[$0]) }) + peerLinks.indices.map({ (LinkID.peer($0), peerLinks[$0]) }) {
+                    base.add(.socket(l.dealer)); sources.append(.dealer(id))
+                    base.add(.socket(l.sub)); sources.append(.sub(id))
+                    if let m = l.monitor { base.add(.socket(m)); sources.append(.linkMonitor(id)) }
                 }
             }
             // The HTTP clients come and go: add their descriptors to a copy of the fixed set.
@@ -378,6 +355,8 @@ public final class Node {
                 case .zap: serveZAP()
                 case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: false) }
                 case .sub(let l): drain(subSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: true) }
+                case .linkMonitor(let l): drainMonitor(link: l)
+                case .routerMonitor: drainRouterMonitor()
                 }
             }
             let now = wallClockMilliseconds()
@@ -395,7 +374,8 @@ public final class Node {
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         if !dirtyRecords.isEmpty { checkpoint() }
-        for l in hubLinks + peerLinks { l.dealer.close(); l.sub.close() }
+        for l in hubLinks + peerLinks { l.close() }
+        routerMonitor?.close()
         router.close(); publisher.close(); control.close(); zap?.close()
         metricsServer?.close()
         try? FileManager.default.removeItem(atPath: controlPath)

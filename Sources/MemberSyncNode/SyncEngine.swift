@@ -331,6 +331,13 @@ public struct SyncEngine: Sendable {
         }
     }
 
+    /// A peer link now reaches another endpoint (a peer named by id whose roster entry
+    /// arrived, changed or was revoked): what was known of the old one no longer holds.
+    mutating func repointPeer(_ i: Int, endpoint: String) {
+        guard peers[i].endpoint != endpoint else { return }
+        peers[i] = LinkState(endpoint: endpoint)
+    }
+
     func isUp(_ s: LinkState, now: UInt64) -> Bool {
         s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
     }

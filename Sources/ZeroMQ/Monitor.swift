@@ -21,6 +21,9 @@ public struct SocketEvent: Sendable, Equatable, CustomStringConvertible {
     /// The endpoint of the connection (`tcp://host:port`).
     public let endpoint: String
 
+    /// The protocol error of a CURVE handshake whose boxes do not open (a wrong key).
+    public static let cryptographicProtocolError = UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+
     public var isHandshakeFailure: Bool {
         switch kind {
         case .handshakeFailed, .handshakeFailedProtocol, .handshakeFailedAuth: return true

@@ -129,9 +129,11 @@ struct Doctor: ParsableCommand {
         var out: [Check] = []
         for (kind, endpoints, links) in [("hub", cfg.hubEndpoints, status["hubs"] as? [JSONObject] ?? []),
                                          ("peer", cfg.peers, status["peers"] as? [JSONObject] ?? [])] {
-            for (i, endpoint) in endpoints.enumerated() {
+            for (i, configured) in endpoints.enumerated() {
                 let link = i < links.count ? links[i] : [:]
-                let name = "\(kind) \(endpoint)"
+                let name = "\(kind) \(configured)"
+                // A peer named by node id is reached where its roster entry says.
+                let endpoint = link["from_roster"] as? Bool == true ? Output.text(link["endpoint"] ?? configured) : configured
                 if link["connected"] as? Bool == true {
                     out.append(Check(name: name, ok: true, detail: "connected (node \(Output.text(link["node_id"] ?? "?")), heard \(Output.text(link["last_heard_seconds_ago"] ?? "?")) s ago)"))
                     continue
@@ -141,20 +143,45 @@ struct Doctor: ParsableCommand {
                     out.append(Check(name: name, ok: true, detail: "not in use (the hub answers)"))
                     continue
                 }
+                if link["awaiting_roster"] as? Bool == true {
+                    out.append(Check(name: name, ok: false, detail: "the roster this node holds gives \(configured) no endpoint and CURVE key (not admitted with --endpoint yet, revoked, or the roster has not arrived)",
+                                     fix: "ask the hub operator: membersync hub admit \(configured) … --endpoint tcp://HOST:PORT; the link comes up once the roster reaches this node"))
+                    continue
+                }
                 switch Self.tcpReachable(endpoint) {
                 case .failure(let why):
                     out.append(Check(name: name, ok: false, detail: "not reachable over TCP: \(why)",
                                      fix: "check that the \(kind) runs, its address, and the firewall (the port and port + 1)"))
                 case .success:
                     let heard = link["last_heard_seconds_ago"].map { "last heard \(Output.text($0)) s ago" } ?? "it never answered"
+                    if let failure = link["handshake_failure"] as? JSONObject {
+                        out.append(Self.handshakeCheck(name, kind: kind, heard: heard, failure: failure, cfg))
+                        continue
+                    }
                     out.append(Check(name: name, ok: false, detail: "reachable over TCP, but the link is down (\(heard))",
                                      fix: cfg.insecure
                                         ? "check that it runs MemberSync on that port and with insecure = true too"
-                                        : "either this node is not admitted (the hub operator runs the membersync set nodes/\(cfg.nodeID) … line that init printed), or the configured key is not the \(kind)'s curve.pub (\(kind)_keys in the config)"))
+                                        : "either this node is not admitted (the hub operator runs the membersync hub admit \(cfg.nodeID) … line that init printed), or the configured key is not the \(kind)'s curve.pub (\(kind)_keys in the config)"))
                 }
             }
         }
         return out
+    }
+
+    /// A link whose CURVE handshake the node saw fail (its socket monitor): the cause decides
+    /// the fix.
+    static func handshakeCheck(_ name: String, kind: String, heard: String, failure: JSONObject, _ cfg: NodeConfig) -> Check {
+        let message = Output.text(failure["message"] ?? "")
+        let fix: String
+        switch failure["cause"] as? String {
+        case "not-admitted":
+            fix = "this node is not admitted there: the hub operator runs membersync hub admit \(cfg.nodeID) … with this node's curve.pub (or clears its revocation)"
+        case "wrong-server-key":
+            fix = "the key configured for it (\(kind)_keys, or its roster entry's curve_key) is not the \(kind)'s curve.pub: copy it again from the \(kind)'s data directory"
+        default:
+            fix = "see the warning \"CURVE handshake\" in this node's log; check both nodes' keys"
+        }
+        return Check(name: name, ok: false, detail: "reachable over TCP, but the link is down (\(heard)): CURVE handshake refused: \(message)", fix: fix)
     }
 
     /// The roster entry of this node, revocation, and lag behind the hub.
@@ -166,7 +193,7 @@ struct Doctor: ParsableCommand {
         } else if !cfg.insecure {
             let entry = try? client.call(["command": "get", "key": "nodes/\(cfg.nodeID)"])
             out.append(Check(name: "roster", ok: entry != nil, detail: entry != nil ? "nodes/\(cfg.nodeID) present" : "this node holds no nodes/\(cfg.nodeID) (not admitted, or the roster has not arrived)",
-                             fix: "send the hub operator the membersync set nodes/\(cfg.nodeID) … line that membersync init printed"))
+                             fix: "send the hub operator the membersync hub admit \(cfg.nodeID) … line that membersync init printed"))
         }
         if let hub = status["hub"] as? JSONObject, hub["connected"] as? Bool == true {
             let behind = hub["behind_ops"] as? Int ?? 0

@@ -67,11 +67,11 @@ struct Init: ParsableCommand {
     @Flag(help: "Make this node the hub.") var hub = false
     @Option(help: "ROUTER endpoint to bind, tcp://HOST:PORT (the PUB socket takes PORT+1).") var listen: String
     @Option(name: .customLong("hub-endpoint"), help: "A hub's endpoint; repeat in order of preference.") var hubEndpoints: [String] = []
-    @Option(name: .customLong("peer"), help: "A fallback peer's endpoint; repeat for several.") var peers: [String] = []
+    @Option(name: .customLong("peer"), help: "A fallback peer: its node id (endpoint and key then come from the roster) or its endpoint; repeat for several.") var peers: [String] = []
     @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
     @Option(name: .customLong("hub-signing-key"), help: "A hub's signing key as HUB_ID:HEX (printed by the hub's init); repeat for several hubs.") var hubSigningKeys: [String] = []
     @Option(name: .customLong("hub-key"), help: "The CURVE public key (curve.pub) of each --hub-endpoint, repeated in the same order.") var hubKeys: [String] = []
-    @Option(name: .customLong("peer-key"), help: "The CURVE public key (curve.pub) of each --peer, repeated in the same order.") var peerKeys: [String] = []
+    @Option(name: .customLong("peer-key"), help: "The CURVE public key (curve.pub) of each --peer given as an endpoint, repeated in the same order.") var peerKeys: [String] = []
     @Flag(help: "Trusted test network only: apply remote ops without verifying signatures or write rules.") var insecure = false
     @Option(name: .customLong("http-listen"), help: "HOST:PORT of the web page (default 127.0.0.1:7480), or off.") var httpListen: String?
     @Flag(help: "Overwrite an existing membersync.toml.") var force = false
@@ -84,14 +84,20 @@ struct Init: ParsableCommand {
             throw ValidationError("a member needs at least one --hub-endpoint or --peer to sync with")
         }
         guard (20...60_000).contains(heartbeatMs) else { throw ValidationError("--heartbeat-ms must be between 20 and 60000") }
-        for e in [listen] + hubEndpoints + peers {
+        for e in [listen] + hubEndpoints {
             do { _ = try Endpoint.publisher(for: e) } catch { throw ValidationError(error.message) }
+        }
+        var peersByEndpoint = 0
+        for p in peers {
+            do {
+                if case .endpoint = try PeerEntry(parsing: p, selfID: id) { peersByEndpoint += 1 }
+            } catch { throw ValidationError("--peer \(error.message)") }
         }
         for k in hubSigningKeys {
             do { _ = try NodeConfig.parseHubSigningKey(k, file: "--hub-signing-key") } catch { throw ValidationError(error.description) }
         }
-        if !insecure && (hubKeys.count != hubEndpoints.count || peerKeys.count != peers.count) {
-            throw ValidationError("give one --hub-key per --hub-endpoint and one --peer-key per --peer, in the same order (their curve.pub), or --insecure on a trusted test network")
+        if !insecure && (hubKeys.count != hubEndpoints.count || peerKeys.count != peersByEndpoint) {
+            throw ValidationError("give one --hub-key per --hub-endpoint and one --peer-key per --peer endpoint, in the same order (their curve.pub; a --peer given by node id needs none), or --insecure on a trusted test network")
         }
         if let httpListen {
             do { _ = try NodeConfig.parseHTTPListen(httpListen, file: "--http-listen") } catch { throw ValidationError(error.description) }
@@ -137,7 +143,7 @@ struct Init: ParsableCommand {
                     print("members trust this hub with: --hub-signing-key=\(id):\(signingKey) '--hub-key=\(curveKey)'")
                 } else {
                     print("the hub operator admits this node with:")
-                    print("  membersync set nodes/\(id) organisation=\(organisation) role=member signing_key=\(signingKey) 'curve_key=\(curveKey)'")
+                    print("  \(config.admitCommand(signingKey: signingKey, curveKey: curveKey))")
                 }
                 print("start the node with: membersyncd --config \(path)")
             }
@@ -327,7 +333,17 @@ struct Status: ParsableCommand {
             func links(_ key: String) -> String {
                 let l = s[key] as? [JSONObject] ?? []
                 if l.isEmpty { return "-" }
-                return l.map { "\(Output.text($0["endpoint"] ?? "")) (\(($0["connected"] as? Bool ?? false) ? "connected" : "not connected"))" }.joined(separator: ", ")
+                return l.map { link -> String in
+                    if link["awaiting_roster"] as? Bool == true {
+                        return "\(Output.text(link["node_id"] ?? "")) (waiting: the roster gives it no endpoint and CURVE key)"
+                    }
+                    let name = link["from_roster"] as? Bool == true ? "\(Output.text(link["node_id"] ?? "")) at " : ""
+                    var state = (link["connected"] as? Bool ?? false) ? "connected" : "not connected"
+                    if let f = link["handshake_failure"] as? JSONObject, link["connected"] as? Bool != true {
+                        state += ": CURVE handshake refused (\(Output.text(f["cause"] ?? "")))"
+                    }
+                    return "\(name)\(Output.text(link["endpoint"] ?? "")) (\(state))"
+                }.joined(separator: ", ")
             }
             let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
             let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")

@@ -115,7 +115,7 @@ if !config.insecure {
         if created {
             let next = config.role == .hub
                 ? "members trust this hub with hub_keys = [\"\(keys.curve)\"] and hub_signing_keys = [\"\(config.nodeID):\(keys.signing)\"]"
-                : "admit it on the hub with: membersync hub admit \(config.nodeID) --organisation \(config.organisation) --signing-key=\(keys.signing) '--curve-key=\(keys.curve)'"
+                : "admit it on the hub with: \(config.admitCommand(signingKey: keys.signing, curveKey: keys.curve))"
             logger.notice("created this node's keys; \(next)", metadata: [
                 "signing.key": "\(keys.signing)", "curve.key": "\(keys.curve)", "data_dir": "\(config.dataDir)",
             ])

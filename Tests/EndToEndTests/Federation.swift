@@ -55,7 +55,10 @@ final class Federation: @unchecked Sendable {
     static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
-    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], organisation: String? = nil, force: Bool = false) throws {
+    /// `peerIDs` are fallback peers named by node id (`--peer ID`): no endpoint or key given,
+    /// the node takes both from their roster entries.
+    func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], peerIDs: [String] = [],
+                  organisation: String? = nil, force: Bool = false) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
                     "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)", "--json"]
@@ -72,6 +75,7 @@ final class Federation: @unchecked Sendable {
             args += ["--peer", endpoint(p)]
             if secure { args += ["--peer-key=\(curveKeys[p] ?? "")"] }
         }
+        for p in peerIDs { args += ["--peer", p] }
         let r = cli(args)
         XCTAssertEqual(r.status, 0, "init \(name): \(r.stderr)")
         let out = r.json as? [String: Any] ?? [:]
@@ -80,12 +84,15 @@ final class Federation: @unchecked Sendable {
         organisations[name] = organisation ?? name
     }
 
-    /// The hub operator puts a member into the roster (its keys from its init output).
-    func admit(_ name: String, on hub: String = "brussels", role: String = "member") {
+    /// The hub operator puts a member into the roster (its keys from its init output); with
+    /// `endpoint`, its endpoint too, as peers naming it by id need.
+    func admit(_ name: String, on hub: String = "brussels", role: String = "member", endpoint withEndpoint: Bool = false) {
         // A Z85 key may begin with "@", which `FIELD=@PATH` would read as a file: "@@" escapes it.
         let curve = curveKeys[name] ?? ""
-        let r = on(hub, "set", "nodes/\(name)", "organisation=\(organisations[name] ?? name)", "role=\(role)",
-                   "signing_key=\(signingKeys[name] ?? "")", "curve_key=\(curve.hasPrefix("@") ? "@" + curve : curve)")
+        var changes = ["organisation=\(organisations[name] ?? name)", "role=\(role)",
+                       "signing_key=\(signingKeys[name] ?? "")", "curve_key=\(curve.hasPrefix("@") ? "@" + curve : curve)"]
+        if withEndpoint { changes.append("endpoints+=\(endpoint(name))") }
+        let r = cli(["set", "--data-dir", dataDir(hub), "nodes/\(name)"] + changes)
         XCTAssertEqual(r.status, 0, "admit \(name): \(r.stderr)")
     }
 
@@ -111,6 +118,11 @@ final class Federation: @unchecked Sendable {
 
     func log(_ name: String) -> String {
         (try? String(contentsOfFile: root + "/\(name).log", encoding: .utf8)) ?? ""
+    }
+
+    /// The node's log lines, parsed (logfmt); lines that do not parse are left out.
+    func logEvents(_ name: String) -> [[String: String]] {
+        log(name).split(separator: "\n").compactMap { parseLogfmt(String($0)) }
     }
 
     func signal(_ name: String, _ sig: Int32) {

@@ -158,7 +158,7 @@ final class OperationsTests: XCTestCase {
 // MARK: helpers
 
 /// Parses one logfmt line (`key=value` or `key="quoted \" value"` pairs); nil if malformed.
-fileprivate func parseLogfmt(_ line: String) -> [String: String]? {
+func parseLogfmt(_ line: String) -> [String: String]? {
     var out: [String: String] = [:]
     var s = Substring(line)
     while !s.isEmpty {

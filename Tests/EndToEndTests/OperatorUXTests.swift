@@ -434,10 +434,10 @@ final class OperatorUXTests: XCTestCase {
     /// The README's route: a fresh data directory with the hub's four key files, the hub's
     /// `init` again, start, `hub restore` the latest snapshot. Members are not touched.
     func testALostHubIsRebuiltFromItsKeysAndASnapshotWithoutTouchingMembers() throws {
-        try startSecure(members: ["asker"])
+        try startSecure(members: ["asker", "baerum"])
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "name=Asker").status, 0)
         XCTAssertEqual(fed.on("brussels", "set", "projects/catchmr", "title=CatchMR", "partners+=asker").status, 0)
-        XCTAssertNotNil(fed.converge(["brussels", "asker"]))
+        XCTAssertNotNil(fed.converge(["brussels", "asker", "baerum"]))
         let snapshot = fed.root + "/hub-backup.sqlite"
         XCTAssertEqual(fed.cli(["hub", "snapshot", snapshot, "--data-dir", fed.dataDir("brussels")]).status, 0)
         let memberConfig = try String(contentsOfFile: fed.dataDir("asker") + "/membersync.toml", encoding: .utf8)
@@ -448,6 +448,7 @@ final class OperatorUXTests: XCTestCase {
         let lost = fed.root + "/brussels-lost"
         try FileManager.default.moveItem(atPath: fed.dataDir("brussels"), toPath: lost)
         XCTAssertEqual(fed.on("asker", "set", "organisations/asker", "population=94000").status, 0)
+        XCTAssertEqual(fed.on("baerum", "set", "organisations/baerum", "name=Bærum").status, 0)
 
         // Rebuild: empty directory, the key files back, init again, start, restore.
         try FileManager.default.createDirectory(atPath: fed.dataDir("brussels"), withIntermediateDirectories: false,
@@ -462,9 +463,10 @@ final class OperatorUXTests: XCTestCase {
         let restored = fed.cli(["hub", "restore", snapshot, "--data-dir", fed.dataDir("brussels"), "--json"])
         XCTAssertEqual(restored.status, 0, restored.stderr)
 
-        // The member reconnects unchanged, pushes its offline edit, and both agree.
-        XCTAssertNotNil(fed.converge(["brussels", "asker"], timeout: 30), "\(fed.status("asker"))")
+        // The members reconnect unchanged, push their offline edits, and all agree.
+        XCTAssertNotNil(fed.converge(["brussels", "asker", "baerum"], timeout: 30), "\(fed.status("asker"))")
         XCTAssertEqual(fields("brussels", "organisations/asker")?["population"] as? Int, 94000)
+        XCTAssertEqual(fields("asker", "organisations/baerum")?["name"] as? String, "Bærum")
         XCTAssertEqual(fields("brussels", "projects/catchmr")?["title"] as? String, "CatchMR")
         // (A 100 ms heartbeat can miss a beat on a loaded machine: wait rather than sample once.)
         XCTAssertTrue(waitUntil(timeout: 10) { self.fed.status("asker")["mode"] as? String == "via-hub" })

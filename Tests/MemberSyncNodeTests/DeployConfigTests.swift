@@ -23,6 +23,8 @@ final class DeployConfigTests: XCTestCase {
         XCTAssertEqual(c.dataDir, "/var/lib/membersync")
         XCTAssertFalse(c.hubEndpoints.isEmpty, "a member needs a hub")
         XCTAssertFalse(c.peers.isEmpty, "the example shows fallback peers")
+        XCTAssertEqual(c.peerEntries, [.node("baerum"), .node("lillestrom")], "named by id: no key copied by hand")
+        XCTAssertTrue(c.peerKeys.isEmpty)
         XCTAssertEqual(c.linkTimeoutMilliseconds, 5000)
         XCTAssertNotNil(c.metricsListen)
     }
