@@ -106,6 +106,10 @@ final class Report {
     func markdown() -> String {
         var s = "# MemberSync benchmark results\n\n"
         s += "Made by `\(command)` (\(mode) mode) on \(iso).\n\n"
+        // The sizes the command chose, so a figure is never read as one at the full size.
+        if let sizes = details["sizes"] as? [String: Any] {
+            s += "Sizes: " + sizes.keys.sorted().map { "\($0) \(sizes[$0]!)" }.joined(separator: ", ") + ".\n\n"
+        }
         let mem = (machine["memory_bytes"] as? Int).map { formatBytes(Double($0)) } ?? "?"
         s += "Machine: \(machine["nproc"] ?? "?") CPUs (`nproc`), \(machine["cpu_model"] ?? "?"), \(mem) RAM, "
         s += "Linux \(machine["kernel"] ?? "?"), load average at start \(machine["load_average_at_start"] ?? "?").\n\n"
