@@ -9,7 +9,7 @@ import Glibc
 
 /// A federation of real `membersyncd` processes on 127.0.0.1 (the ideas of the end-to-end
 /// tests' harness): config files written directly, control requests over each node's ipc
-/// control socket, every process killed in `shutdown()`.
+/// control socket, every process killed in `shutdown()`. Secure or insecure as a whole.
 final class ProcessCluster {
     let root: String
     let binDir: String
@@ -18,9 +18,12 @@ final class ProcessCluster {
     private let context: ZMQContext
     private var sockets: [String: ZMQSocket] = [:]
 
-    init(root: String, binDir: String) throws {
+    let security: Security
+
+    init(root: String, binDir: String, security: Security) throws {
         self.root = root
         self.binDir = binDir
+        self.security = security
         guard FileManager.default.isExecutableFile(atPath: binDir + "/membersyncd") else {
             throw BenchFailure("membersyncd not found in \(binDir) (build it: swift build -c release --product membersyncd)")
         }
@@ -34,27 +37,45 @@ final class ProcessCluster {
     /// A free port P with P+1 also free (ROUTER and PUB).
     static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
-    /// Writes `membersync.toml` for a node (hub when `hubs` is empty).
-    func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200, pageSize: Int = NodeConfig.defaultPageSize) throws {
+    /// Writes `membersync.toml` for a node (hub when `hubs` is empty), with `NodeConfig` as
+    /// `membersync init` does; secure, it also creates the node's keys and trusts the hubs'
+    /// (configure hubs first).
+    func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200) throws {
         if ports[name] == nil { ports[name] = Self.freePortPair() }
         let dir = dataDir(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let list = hubs.map { "\"\(endpoint($0))\"" }.joined(separator: ", ")
-        let toml = """
-            node_id = "\(name)"
-            organisation = "\(name)"
-            role = "\(hubs.isEmpty ? "hub" : "member")"
-            data_dir = "\(dir)"
-            listen = "\(endpoint(name))"
-            hub_endpoints = [\(list)]
-            log_level = "warning"
-            heartbeat_ms = \(heartbeatMs)
-            page_size = \(pageSize)
-            # The benchmarks measure replication itself; CURVE and signature checks are off.
-            insecure = true
+        var config = NodeConfig(nodeID: name, organisation: name, role: hubs.isEmpty ? .hub : .member, dataDir: dir,
+                                listen: endpoint(name), hubEndpoints: hubs.map(endpoint), logLevel: "warning",
+                                heartbeatMilliseconds: heartbeatMs)
+        try security.prepare(&config, hubs: hubs.map { ($0, dataDir($0)) })
+        try config.tomlText().write(toFile: dir + "/" + NodeConfig.fileName, atomically: true, encoding: .utf8)
+    }
 
-            """
-        try toml.write(toFile: dir + "/membersync.toml", atomically: true, encoding: .utf8)
+    /// The hub operator admits `member` (organisation = its name) at the running `hub`.
+    func admit(_ member: String, hub: String = "brussels") throws {
+        try security.admit(member, organisation: member, dataDir: dataDir(member)) { try control(hub, $0) }
+    }
+
+    /// Waits until each member holds every op of the hub's own origin that the hub holds now:
+    /// the roster, so no op of another member reaches it from an origin it does not know yet.
+    func waitRoster(_ members: [String], hub: String = "brussels", timeout: Double = 30) throws {
+        let id = try replicaID(hub)
+        let counter = try version(hub)[id] ?? 0
+        for m in members where !waitHolds(m, origin: id, counter: counter, timeout: timeout, interval: 0.02) {
+            throw BenchFailure("\(m) did not receive the hub's roster within \(timeout) s")
+        }
+    }
+
+    /// Fails loudly when any of `names` refused ops or holds some back (see `Security.refusals`).
+    func checkNothingRefused(_ names: [String]) throws {
+        for n in names {
+            let r = Security.refusals(try status(n))
+            guard r.count > 0 else { continue }
+            // The node logs each refusal with its reason: the first ones say what went wrong.
+            let log = (try? String(contentsOfFile: root + "/\(n).log", encoding: .utf8)) ?? ""
+            let why = log.split(separator: "\n").filter { $0.contains("rejected") }.prefix(3).joined(separator: " | ")
+            throw BenchFailure("\(n) refused or holds back \(r.count) ops (\(r.text)): the figure would not measure what it says; \(why)")
+        }
     }
 
     /// Starts a configured node and waits until its control socket answers.
@@ -66,6 +87,11 @@ final class ProcessCluster {
     }
 
     func pid(_ name: String) -> Int32? { processes[name]?.processIdentifier }
+
+    /// CPU seconds the nodes' processes have used so far, summed.
+    func cpuSeconds(_ names: [String]) -> Double {
+        names.compactMap { pid($0).flatMap(cpuSecondsOf(pid:)) }.reduce(0, +)
+    }
 
     /// SIGTERM, then wait for the process to exit.
     func stop(_ name: String) {
@@ -129,16 +155,20 @@ final class ProcessCluster {
         if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
     }
 
-    /// Hub `brussels` with members `asker` (the writer) and `baerum`, started and linked: the
-    /// federation the end-to-end and catch-up benchmarks run on. Stopped again if it fails.
-    static func hubWithTwoMembers(root: String, binDir: String) throws -> ProcessCluster {
-        let cluster = try ProcessCluster(root: root, binDir: binDir)
+    /// Hub `brussels` with members `asker` (the writer) and `baerum`, admitted (secure),
+    /// started, linked and holding the roster: the federation the end-to-end and catch-up
+    /// benchmarks run on. Stopped again if it fails.
+    static func hubWithTwoMembers(root: String, binDir: String, security: Security) throws -> ProcessCluster {
+        let cluster = try ProcessCluster(root: root, binDir: binDir, security: security)
+        let members = ["asker", "baerum"]
         do {
             try cluster.configure("brussels")
-            try cluster.configure("asker", hubs: ["brussels"])
-            try cluster.configure("baerum", hubs: ["brussels"])
-            for n in ["brussels", "asker", "baerum"] { try cluster.start(n) }
-            try cluster.waitLinked(["asker", "baerum"])
+            for m in members { try cluster.configure(m, hubs: ["brussels"]) }
+            try cluster.start("brussels")
+            for m in members { try cluster.admit(m) }
+            for m in members { try cluster.start(m) }
+            try cluster.waitLinked(members)
+            try cluster.waitRoster(members)
             return cluster
         } catch {
             cluster.shutdown()

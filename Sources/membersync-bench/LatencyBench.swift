@@ -20,6 +20,7 @@ struct LatencyBench {
     let rate: Double
     let baseDir: String
     let label: String
+    let security: Security
 
     final class NodeThread: @unchecked Sendable {
         // The node lives on its own thread; other threads only touch `stop` and `commits`.
@@ -52,8 +53,9 @@ struct LatencyBench {
         }
     }
 
-    func run(_ report: Report) throws {
-        let root = baseDir + "/latency-\(label)"
+    /// One run; the figures in milliseconds.
+    func measure() throws -> [String: Double] {
+        let root = baseDir + "/latency-\(label)-\(security)"
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -63,22 +65,23 @@ struct LatencyBench {
         var p3 = ProcessCluster.freePortPair()
         while abs(p3 - hubPort) < 2 || abs(p3 - p2) < 2 { p3 = ProcessCluster.freePortPair() }
         let hubEndpoint = "tcp://127.0.0.1:\(hubPort)"
-        func config(_ name: String, _ port: Int, hub: Bool) -> NodeConfig {
+        func config(_ name: String, _ port: Int, hub: Bool) throws -> NodeConfig {
             var c = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: root + "/" + name,
                                listen: "tcp://127.0.0.1:\(port)", hubEndpoints: hub ? [] : [hubEndpoint], heartbeatMilliseconds: 200)
-            c.insecure = true  // replication latency only; see Benchmarks/README.md
+            try security.prepare(&c, hubs: hub ? [] : [("brussels", root + "/brussels")])
             return c
         }
         let nodes = [NodeThread(), NodeThread(), NodeThread()]
-        let configs = [config("brussels", hubPort, hub: true), config("asker", p2, hub: false), config("baerum", p3, hub: false)]
-        for (n, c) in zip(nodes, configs) { n.start(c) }
+        // The hub first: secure, its keys are trusted by the members and it admits them.
+        let configs = [try config("brussels", hubPort, hub: true), try config("asker", p2, hub: false), try config("baerum", p3, hub: false)]
         defer {
             for n in nodes { n.stop.set(true) }
             sleepSeconds(0.3)
         }
-        guard waitFor(timeout: 20, { nodes.allSatisfy { $0.started.get() != nil } }),
-              nodes.allSatisfy({ $0.started.get() == "ok" }) else {
-            throw BenchFailure("nodes did not start: \(nodes.map { $0.started.get() ?? "?" })")
+        func started(_ ns: [NodeThread]) throws {
+            guard waitFor(timeout: 20, { ns.allSatisfy { $0.started.get() != nil } }), ns.allSatisfy({ $0.started.get() == "ok" }) else {
+                throw BenchFailure("nodes did not start: \(ns.map { $0.started.get() ?? "?" })")
+            }
         }
         let context = try ZMQContext()
         func client(_ name: String) throws -> ZMQSocket {
@@ -95,19 +98,47 @@ struct LatencyBench {
             guard reply["ok"] as? Bool == true else { throw BenchFailure("\(reply["error"] ?? "refused")") }
             return reply["result"] as? [String: Any] ?? [:]
         }
+        nodes[0].start(configs[0])
+        try started([nodes[0]])
+        let hub = try client("brussels")
+        for c in configs.dropFirst() {
+            try security.admit(c.nodeID, organisation: c.organisation, dataDir: c.dataDir) { try call(hub, $0) }
+        }
+        for (n, c) in zip(nodes, configs).dropFirst() { n.start(c) }
+        try started(nodes)
         let asker = try client("asker"), baerum = try client("baerum")
         guard waitFor(timeout: 20, interval: 0.05, {
             ((try? call(asker, ["command": "status"]))?["mode"] as? String) == "via-hub"
                 && ((try? call(baerum, ["command": "status"]))?["mode"] as? String) == "via-hub"
         }) else { throw BenchFailure("members did not link to the hub") }
+        func holds(_ s: ZMQSocket, _ origin: String, _ counter: UInt64) -> Bool {
+            let v = (try? call(s, ["command": "version"]))?["version"] as? [String: Any]
+            return ((v?[origin] as? NSNumber)?.uint64Value ?? 0) >= counter
+        }
+        // The roster (the hub's ops) at both members before any edit.
+        let hubVersion = try call(hub, ["command": "version"])
+        let hubOrigin = hubVersion["replica"] as? String ?? ""
+        let rosterCounter = ((hubVersion["version"] as? [String: Any])?[hubOrigin] as? NSNumber)?.uint64Value ?? 0
+        guard waitFor(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
+            throw BenchFailure("members did not receive the roster")
+        }
         let origin = try call(asker, ["command": "version"])["replica"] as? String ?? ""
+
+        // The records are made asker's before the clock starts (see `Workload.claims`).
+        let workload = Workload(records: 2_000, writer: "asker", seed: 31)
+        let claims = workload.claims()
+        var claimed: UInt64 = 0
+        for chunk in stride(from: 0, to: claims.count, by: 500).map({ claims[$0..<min(claims.count, $0 + 500)] }) {
+            let r = try call(asker, ["command": "set-many", "edits": chunk.map { ["key": $0.key.description, "changes": [$0.cliChange]] as [String: Any] }])
+            claimed = (r["last_counter"] as? NSNumber)?.uint64Value ?? claimed
+        }
+        guard waitFor(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
         nodes[2].watchOrigin.set(origin)
 
-        let workload = Workload(records: 2_000, seed: 31)
-        let stream = workload.stream(ops: edits + 50, seed: 37)
+        let stream = workload.ownedStream(ops: edits + 50, seed: 37)
         var sent: [UInt64: Double] = [:]
         var localCommit: [Double] = []
-        progress("latency (\(label)): \(edits) edits at \(Int(rate))/s")
+        progress("latency (\(label), \(security)): \(edits) edits at \(Int(rate))/s")
         let t0 = now()
         for (i, e) in stream.enumerated() {
             let due = t0 + Double(i) / rate
@@ -129,21 +160,62 @@ struct LatencyBench {
         latencies.sort()
         localCommit = localCommit.map { $0 * 1000 }.sorted()
         let missing = sent.count - latencies.count
+        let refused = Security.refusals(try call(baerum, ["command": "status"]))
+        guard refused.count == 0 else { throw BenchFailure("baerum refused or holds back \(refused.count) ops (\(refused.text))") }
+        guard missing == 0 else { throw BenchFailure("\(missing) of \(sent.count) edits never reached baerum") }
         let achieved = Double(edits) / (now() - t0)
-        let p50 = percentile(latencies, 50), p99 = percentile(latencies, 99), mx = latencies.last ?? .nan
+        return ["edits": Double(edits), "rate_per_second": rate, "achieved_rate": achieved,
+                "p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90), "p99_ms": percentile(latencies, 99),
+                "max_ms": latencies.last ?? .nan,
+                "writer_commit_p50_ms": percentile(localCommit, 50), "writer_commit_p99_ms": percentile(localCommit, 99)]
+    }
+
+    /// Secure and insecure latency with the stores in `baseDir` (`label` names the
+    /// filesystem), after the filesystem's own fsync latency, measured the same way.
+    static func run(_ report: Report, edits: Int, rate: Double, baseDir: String, label: String, fsyncs: Int) throws {
+        let fsync = try FsyncProbe.measure(directory: baseDir, count: fsyncs)
+        var results: [Security: [String: Double]] = [:]
+        for security in Security.headlineFirst {
+            results[security] = try LatencyBench(edits: edits, rate: rate, baseDir: baseDir, label: label, security: security).measure()
+        }
         var details = report.details["latency"] as? [String: Any] ?? [:]
-        details[label] = ["edits": edits, "rate_per_second": rate, "achieved_rate": achieved, "missing": missing,
-                          "p50_ms": p50, "p90_ms": percentile(latencies, 90), "p99_ms": p99, "max_ms": mx,
-                          "writer_commit_p50_ms": percentile(localCommit, 50), "writer_commit_p99_ms": percentile(localCommit, 99),
-                          "data_dir": baseDir]
+        details[label] = ["secure": results[.secure]!, "insecure": results[.insecure]!, "fsync": fsync, "data_dir": baseDir]
         report.details["latency"] = details
-        let note = "stores on \(label)" + (missing > 0 ? ", \(missing) not seen" : "")
-        report.add(ResultRow(benchmark: "Latency", metric: "edit -> durable at other member, p50", value: p50, unit: "ms", note: note))
-        var row99 = ResultRow(benchmark: "Latency", metric: "edit -> durable at other member, p99", value: p99, unit: "ms",
-                              target: "< 5 ms", note: note)
-        row99.met = p99 < 5
-        report.add(row99)
-        report.add(ResultRow(benchmark: "Latency", metric: "edit -> durable at other member, max", value: mx, unit: "ms", note: note))
-        report.add(ResultRow(benchmark: "Latency", metric: "writer's own durable commit (control reply), p99", value: percentile(localCommit, 99), unit: "ms", note: note))
+        let note = "stores on \(label)"
+        report.add(ResultRow(benchmark: "Latency", metric: "the disk itself: 4 KiB write + fdatasync, p50", value: fsync["p50_ms"]!, unit: "ms", note: note))
+        report.add(ResultRow(benchmark: "Latency", metric: "the disk itself: 4 KiB write + fdatasync, p99", value: fsync["p99_ms"]!, unit: "ms", note: note))
+        func pair(_ metric: String, _ key: String, target: String? = nil) {
+            var row = ResultRow(benchmark: "Latency", metric: metric, value: results[.secure]![key]!, unit: "ms", target: target, note: note)
+            if target != nil { row.met = row.value < 5 }
+            report.addPair(row, insecure: results[.insecure]![key]!)
+        }
+        pair("edit -> durable at other member, p50", "p50_ms")
+        pair("edit -> durable at other member, p99", "p99_ms", target: "< 5 ms")
+        pair("edit -> durable at other member, max", "max_ms")
+        pair("writer's own durable commit (control reply), p99", "writer_commit_p99_ms")
+    }
+}
+
+/// The filesystem's own durable-write latency, the floor under every durable commit: `count`
+/// times, 4 KiB appended to a file in `directory` and `fdatasync`ed (what SQLite's WAL commit
+/// does with `synchronous=FULL`), after 20 unmeasured ones.
+enum FsyncProbe {
+    static func measure(directory: String, count: Int) throws -> [String: Double] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/fsync-probe-\(getpid())"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BenchFailure("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd); unlink(path) }
+        let block = [UInt8](repeating: 0x5A, count: 4096)
+        var times: [Double] = []
+        for i in 0..<(count + 20) {
+            let t = now()
+            guard write(fd, block, block.count) == block.count, fdatasync(fd) == 0 else {
+                throw BenchFailure("write/fdatasync in \(directory) failed: \(String(cString: strerror(errno)))")
+            }
+            if i >= 20 { times.append((now() - t) * 1000) }
+        }
+        times.sort()
+        return ["count": Double(count), "p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "max_ms": times.last ?? .nan]
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
 
 /// Merge core: a stream of single-field ops over realistic records, decoded from their wire
 /// form and applied to an in-memory Replica, next to Yrs (pycrdt) applying the same stream as
-/// Y.Map updates.
+/// Y.Map updates. A second row adds what a secure node does besides: every op signed by its
+/// origin, and its Ed25519 signature verified over its canonical bytes before it is applied.
 struct MergeBench {
     let ops: Int
     let records: Int
@@ -64,6 +66,27 @@ struct MergeBench {
         full = min(full, again)
         fullCPU = min(fullCPU, againCPU)
         let swiftRate = Double(ops) / fullCPU
+        frames = []
+
+        // 3. decode + verify the signature + apply: the same stream, each op signed by its
+        // origin's key; the verifier looks the key up by origin, as a node looks in its roster.
+        let keys = try OpBuilder.signingKeys()
+        var signedBuilder = OpBuilder(keys: keys)
+        let signedFrames = stream.map { WireCodec.encode(.op(signedBuilder.build($0)))[1] }
+        let publicKeys = Dictionary(uniqueKeysWithValues: zip(Workload.origins, keys.map(\.publicKey)))
+        var verified = Replica(id: reader, wallClock: { 0 })
+        let t3 = now(), c3 = threadCPUTime()
+        for f in signedFrames {
+            guard case .op(let op) = try WireCodec.decode([signature, f]) else { throw BenchFailure("not an op") }
+            guard let key = publicKeys[op.origin],
+                  SigningKeyPair.verify(signature: op.signature, message: WireCodec.canonicalBytes(op), publicKey: key) else {
+                throw BenchFailure("op \(op.dot): bad signature")
+            }
+            guard try verified.apply(op) == .applied else { throw BenchFailure("op \(op.dot) not applied") }
+        }
+        let verifiedWall = now() - t3, verifiedCPU = threadCPUTime() - c3
+        verified = Replica(id: reader, wallClock: { 0 })
+        let verifiedRate = Double(ops) / verifiedCPU
 
         var details: [String: Any] = [
             "ops": ops, "records": records, "origins": Workload.origins.count, "concurrent_ops": concurrent,
@@ -72,6 +95,8 @@ struct MergeBench {
             "swift_decode_apply_ops_per_cpu_second": swiftRate, "swift_decode_apply_ops_per_wall_second": Double(ops) / full,
             "swift_apply_only_wall_seconds": applyOnly, "swift_apply_only_cpu_seconds": applyOnlyCPU,
             "swift_apply_only_ops_per_cpu_second": Double(ops) / applyOnlyCPU,
+            "swift_decode_verify_apply_wall_seconds": verifiedWall, "swift_decode_verify_apply_cpu_seconds": verifiedCPU,
+            "swift_decode_verify_apply_ops_per_cpu_second": verifiedRate,
         ]
 
         var baseline: Double?
@@ -93,8 +118,15 @@ struct MergeBench {
         report.details["merge"] = details
         var row = ResultRow(benchmark: "Merge core", metric: "decode + apply, \(ops) single-field ops, per CPU-second", value: swiftRate, unit: "ops/s",
                             baselineName: "pycrdt", baselineValue: baseline, ratioLabel: "x", target: ">= 1.5x pycrdt")
+        row.security = .insecure  // what an insecure node does: no signature checks
         if let r = row.ratio { row.met = r >= 1.5 }
         report.add(row)
+        var verifiedRow = ResultRow(benchmark: "Merge core", metric: "decode + verify Ed25519 signature + apply, per CPU-second", value: verifiedRate,
+                                    unit: "ops/s", baselineName: "pycrdt", baselineValue: baseline, ratioLabel: "x", target: ">= 1.5x pycrdt")
+        verifiedRow.security = .secure
+        verifiedRow.insecureValue = swiftRate
+        if let r = verifiedRow.ratio { verifiedRow.met = r >= 1.5 }
+        report.add(verifiedRow)
         report.add(ResultRow(benchmark: "Merge core", metric: "apply only (ops pre-decoded), per CPU-second", value: Double(ops) / applyOnlyCPU, unit: "ops/s",
                              baselineName: "pycrdt", baselineValue: baseline, ratioLabel: "x"))
     }

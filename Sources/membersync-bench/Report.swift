@@ -9,6 +9,11 @@ struct ResultRow {
     var unit: String
     var baselineName: String? = nil
     var baselineValue: Double? = nil
+    /// Which configuration the figure was measured with; nil for figures without nodes
+    /// (raw transport, in-process scale).
+    var security: Security? = nil
+    /// On a secure row: the insecure figure of the same run, for the secure/insecure ratio.
+    var insecureValue: Double? = nil
     /// How the ratio reads, e.g. "x pycrdt" or "of raw PUB/SUB".
     var ratioLabel: String? = nil
     var target: String? = nil
@@ -20,8 +25,16 @@ struct ResultRow {
         return value / b
     }
 
+    var secureRatio: Double? {
+        guard let i = insecureValue, i != 0 else { return nil }
+        return value / i
+    }
+
     var json: [String: Any] {
         var o: [String: Any] = ["benchmark": benchmark, "metric": metric, "value": value, "unit": unit]
+        if let security { o["security"] = security.rawValue }
+        if let insecureValue { o["insecure_value"] = insecureValue }
+        if let secureRatio { o["secure_to_insecure"] = secureRatio }
         if let baselineName { o["baseline"] = baselineName }
         if let baselineValue { o["baseline_value"] = baselineValue }
         if let ratio { o["ratio"] = ratio }
@@ -52,11 +65,30 @@ final class Report {
     var command = ""
     var mode = "full"
 
+    /// `row` (the secure figure) as the headline row with its ratio to `insecure`, then the
+    /// insecure figure as the second row, next to the same baseline; the target is the
+    /// product's, so it is judged on the secure row only.
+    func addPair(_ row: ResultRow, insecure: Double, insecureBaseline: Double? = nil, insecureNote: String? = nil) {
+        var secure = row
+        secure.security = .secure
+        secure.insecureValue = insecure
+        add(secure)
+        var second = row
+        second.security = .insecure
+        second.value = insecure
+        if let insecureBaseline { second.baselineValue = insecureBaseline }
+        if let insecureNote { second.note = insecureNote }
+        second.target = nil
+        second.met = nil
+        add(second)
+    }
+
     func add(_ row: ResultRow) {
         rows.append(row)
-        var line = "\(row.benchmark) / \(row.metric): \(formatValue(row.value, row.unit))"
+        var line = "\(row.benchmark) / \(row.security.map { "\($0.rawValue) / " } ?? "")\(row.metric): \(formatValue(row.value, row.unit))"
         if let b = row.baselineValue, let name = row.baselineName { line += " vs \(name) \(formatValue(b, row.unit))" }
         if let r = row.ratio { line += String(format: " (ratio %.3f)", r) }
+        if let r = row.secureRatio { line += String(format: " (secure/insecure %.3f)", r) }
         if let met = row.met { line += met ? " [target met]" : " [target MISSED]" }
         progress(line)
     }
@@ -74,20 +106,29 @@ final class Report {
     func markdown() -> String {
         var s = "# MemberSync benchmark results\n\n"
         s += "Made by `\(command)` (\(mode) mode) on \(iso).\n\n"
+        // The sizes the command chose, so a figure is never read as one at the full size.
+        if let sizes = details["sizes"] as? [String: Any] {
+            s += "Sizes: " + sizes.keys.sorted().map { "\($0) \(sizes[$0]!)" }.joined(separator: ", ") + ".\n\n"
+        }
         let mem = (machine["memory_bytes"] as? Int).map { formatBytes(Double($0)) } ?? "?"
         s += "Machine: \(machine["nproc"] ?? "?") CPUs (`nproc`), \(machine["cpu_model"] ?? "?"), \(mem) RAM, "
         s += "Linux \(machine["kernel"] ?? "?"), load average at start \(machine["load_average_at_start"] ?? "?").\n\n"
         s += "The machine's 2 cores are shared with other developers' builds and tests: absolute figures are noisy. "
         s += "Every figure with a baseline was measured in the same run, next to it; compare the ratios.\n\n"
-        s += "| Benchmark | Measure | MemberSync | Baseline (same run) | Ratio | Target | Met |\n"
-        s += "|---|---|---:|---:|---:|---|:-:|\n"
+        s += "Rows marked **secure** run as the product does (CURVE, admission, signed ops verified by every receiver, write rules); "
+        s += "the **insecure** row below each (`insecure = true`) is the same benchmark in the same run. "
+        s += "Secure/insecure is the ratio of the two figures (for times, above 1 means secure is slower; for rates, below 1).\n\n"
+        s += "| Benchmark | Measure | Security | MemberSync | Baseline (same run) | Ratio | Secure / insecure | Target | Met |\n"
+        s += "|---|---|---|---:|---:|---:|---:|---|:-:|\n"
         for r in rows {
             let base = r.baselineValue.map { "\(r.baselineName ?? ""): \(formatValue($0, r.unit))" } ?? ""
             let ratio = r.ratio.map { String(format: "%.2f", $0) + (r.ratioLabel.map { " \($0)" } ?? "") } ?? ""
             let met = r.met.map { $0 ? "yes" : "**no**" } ?? ""
             var measure = r.metric
             if let n = r.note { measure += " (\(n))" }
-            s += "| \(r.benchmark) | \(measure) | \(formatValue(r.value, r.unit)) | \(base) | \(ratio) | \(r.target ?? "") | \(met) |\n"
+            let security = r.security.map { $0 == .secure ? "**secure**" : "insecure" } ?? ""
+            let versus = r.secureRatio.map { String(format: "%.2f", $0) } ?? ""
+            s += "| \(r.benchmark) | \(measure) | \(security) | \(formatValue(r.value, r.unit)) | \(base) | \(ratio) | \(versus) | \(r.target ?? "") | \(met) |\n"
         }
         if !notes.isEmpty {
             s += "\n## Notes from this run\n\n"

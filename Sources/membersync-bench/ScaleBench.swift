@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire
@@ -10,6 +11,10 @@ import MemberSyncWire
 /// round; timers tick every 25 ms of it). After the links are up, `totalOps` single-field
 /// edits are spread evenly over the members (one edit per member per round); measured until
 /// every node holds every op: wall-clock time, messages sent and deliveries per op.
+/// Secure (the headline) signs every op and verifies it at every receiver against the roster
+/// the hub wrote, with the write rules; the bus has no sockets, so CURVE is not in it.
+/// Each member edits only records it may write: its own organisation and seven contacts of
+/// it (claimed before the clock starts), in both runs.
 struct ScaleBench {
     let nodeCounts: [Int]
     let totalOps: Int
@@ -29,18 +34,21 @@ struct ScaleBench {
         let virtualMilliseconds: UInt64
     }
 
-    static func simulate(nodes n: Int, totalOps: Int) throws -> Outcome {
+    static func simulate(nodes n: Int, totalOps: Int, security: Security) throws -> Outcome {
         let clock = Shared<UInt64>(1_764_000_000_000)
         let hubEndpoint = "tcp://hub.invalid:7400"
         var engines: [SyncEngine] = []
         var index: [String: Int] = [:]
-        for i in 0..<n {
-            let name = i == 0 ? "brussels" : "member-\(i)"
+        let keys = try (0..<n).map { i in try SigningKeyPair(seed: [UInt8](repeating: UInt8(i & 0xff), count: 32)) }
+        let names = (0..<n).map { $0 == 0 ? "brussels" : "member-\($0)" }
+        for (i, name) in names.enumerated() {
             index[name] = i
             var config = NodeConfig(nodeID: name, organisation: name, role: i == 0 ? .hub : .member, dataDir: "/nonexistent",
                                     listen: "tcp://\(name).invalid:7400", hubEndpoints: i == 0 ? [] : [hubEndpoint])
-            config.insecure = true  // replication cost only; signature checks are measured apart
-            engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.get() })))
+            config.insecure = security == .insecure
+            if i > 0 { config.hubSigningKeys["brussels"] = Hex.encode(keys[0].publicKey) }
+            engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.get() }),
+                                      signingKey: security == .secure ? keys[i] : nil))
         }
         var queue: [Delivery] = []
         var head = 0
@@ -102,7 +110,35 @@ struct ScaleBench {
 
         let members = n - 1
         let perMember = max(1, totalOps / members)
-        let workload = Workload(records: members * 8, seed: 61)
+        // The hub operator's directory and roster (secure: what `admit` writes), then each
+        // member's claims on its contacts; all delivered before the clock starts.
+        func records(_ m: Int) -> [RecordKey] {
+            [RecordKey(collection: "organisations", id: names[m])] + (1...7).map { RecordKey(collection: "contacts", id: "\(names[m])-contact-\($0)") }
+        }
+        for m in 1..<n {
+            emit(0, try engines[0].localWrite(RecordKey(collection: "organisations", id: names[m]), [.assign(field: "name", value: .string(names[m]))], now: clock.get()).1.directives)
+            if security == .secure {
+                emit(0, try engines[0].localWrite(RecordKey(collection: "nodes", id: names[m]), [
+                    .assign(field: "organisation", value: .string(names[m])), .assign(field: "role", value: .string("member")),
+                    .assign(field: "signing_key", value: .string(Hex.encode(keys[m].publicKey))),
+                ], now: clock.get()).1.directives)
+            }
+        }
+        try drain()
+        for m in 1..<n {
+            for key in records(m).dropFirst() {
+                emit(m, try engines[m].localWrite(key, [.assign(field: "organisation", value: .string(names[m]))], now: clock.get()).1.directives)
+            }
+        }
+        try drain()
+        var settle = 0
+        while !(engines.allSatisfy { $0.replica.version == engines[0].replica.version }) {
+            clock.update { $0 += 25 }
+            try tick()
+            settle += 1
+            if settle > 10_000 { throw BenchFailure("scale: \(n) nodes did not converge on the roster and claims") }
+        }
+        let before = engines[0].replica.version.total
         var rng = SplitMix64(seed: 67)
         var members2: [String: Set<String>] = [:]
         counting = true
@@ -110,15 +146,17 @@ struct ScaleBench {
         let virtualStart = clock.get()
         for round in 0..<perMember {
             for m in 1..<n {
-                let r = workload.records[(m - 1) * 8 + rng.below(8)]
-                let field = Workload.pickField(r.key.collection, &rng)
-                let change = Workload.change(r.key, field, owner: engines[m].config.nodeID, &rng, members: &members2)
+                let key = records(m)[rng.below(8)]
+                // The claim is not repeated (as in `Workload.ownedStream`): every edit is allowed.
+                var field = Workload.pickField(key.collection, &rng)
+                while field == "organisation" { field = Workload.pickField(key.collection, &rng) }
+                let change = Workload.change(key, field, owner: names[m], &rng, members: &members2)
                 let fc: FieldChange
                 switch change {
                 case .assign(let v): fc = .assign(field: field, value: v)
                 case .element(let e, let present): fc = present ? .add(field: field, element: e) : .remove(field: field, element: e)
                 }
-                let (_, commit) = try engines[m].localWrite(r.key, [fc], now: clock.get())
+                let (_, commit) = try engines[m].localWrite(key, [fc], now: clock.get())
                 emit(m, commit.directives)
             }
             try drain()
@@ -129,13 +167,16 @@ struct ScaleBench {
         var rounds = 0
         func converged() -> Bool {
             let v = engines[0].replica.version
-            return v.total == UInt64(total) && engines.allSatisfy { $0.replica.version == v }
+            return v.total == before + UInt64(total) && engines.allSatisfy { $0.replica.version == v }
         }
         while !converged() {
             clock.update { $0 += 25 }
             try tick()
             rounds += 1
             if rounds > 100_000 { throw BenchFailure("scale: \(n) nodes did not converge") }
+        }
+        for e in engines where !e.counters.opsRejected.isEmpty || !e.waiting.isEmpty {
+            throw BenchFailure("scale: \(e.config.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
         }
         return Outcome(nodes: n, seconds: now() - start, sent: sent, delivered: delivered, bytes: bytes,
                        virtualMilliseconds: clock.get() - virtualStart)
@@ -144,16 +185,26 @@ struct ScaleBench {
     func run(_ report: Report) throws {
         var details: [[String: Any]] = []
         for n in nodeCounts {
-            progress("scale: \(n) nodes, \(totalOps) ops")
-            let o = try Self.simulate(nodes: n, totalOps: totalOps)
+            var outcomes: [Security: Outcome] = [:]
+            for security in Security.headlineFirst {
+                progress("scale (\(security)): \(n) nodes, \(totalOps) ops")
+                outcomes[security] = try Self.simulate(nodes: n, totalOps: totalOps, security: security)
+            }
             let ops = Double(max(1, totalOps / (n - 1)) * (n - 1))
-            details.append(["nodes": n, "ops": Int(ops), "seconds": o.seconds, "messages_sent": o.sent, "deliveries": o.delivered,
-                            "bytes_delivered": o.bytes, "messages_sent_per_op": Double(o.sent) / ops,
-                            "deliveries_per_op": Double(o.delivered) / ops, "bytes_per_op": Double(o.bytes) / ops,
-                            "virtual_ms_to_converge": o.virtualMilliseconds, "ops_per_second": ops / o.seconds])
-            report.add(ResultRow(benchmark: "Scale", metric: "\(n) nodes: time to converge, \(Int(ops)) ops", value: o.seconds, unit: "s",
-                                 note: String(format: "%.1f msgs sent/op, %.1f deliveries/op, %.0f B/op",
-                                              Double(o.sent) / ops, Double(o.delivered) / ops, Double(o.bytes) / ops)))
+            for security in Security.headlineFirst {
+                let o = outcomes[security]!
+                details.append(["nodes": n, "security": security.rawValue, "ops": Int(ops), "seconds": o.seconds, "messages_sent": o.sent,
+                                "deliveries": o.delivered, "bytes_delivered": o.bytes, "messages_sent_per_op": Double(o.sent) / ops,
+                                "deliveries_per_op": Double(o.delivered) / ops, "bytes_per_op": Double(o.bytes) / ops,
+                                "virtual_ms_to_converge": o.virtualMilliseconds, "ops_per_second": ops / o.seconds])
+            }
+            func traffic(_ o: Outcome) -> String {
+                String(format: "%.1f msgs sent/op, %.1f deliveries/op, %.0f B/op", Double(o.sent) / ops, Double(o.delivered) / ops, Double(o.bytes) / ops)
+            }
+            let secure = outcomes[.secure]!, insecure = outcomes[.insecure]!
+            report.addPair(ResultRow(benchmark: "Scale", metric: "\(n) nodes: time to converge, \(Int(ops)) ops", value: secure.seconds, unit: "s",
+                                     note: traffic(secure)),
+                           insecure: insecure.seconds, insecureNote: traffic(insecure))
         }
         report.details["scale"] = details
     }

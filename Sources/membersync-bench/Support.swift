@@ -67,6 +67,18 @@ func memoryOf(pid: Int32) -> (peak: Int, current: Int)? {
     return (peak, cur)
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat. On a machine
+/// shared with other builds a process waits for a core much of the time; the CPU it used
+/// per op is what the software costs, whatever the competition.
+func cpuSecondsOf(pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 /// What the benchmark ran on: reported next to every result.
 struct MachineInfo {
     static func collect() -> [String: Any] {

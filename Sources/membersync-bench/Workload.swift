@@ -1,5 +1,7 @@
 import Foundation
+import MemberSyncCrypto
 import MemberSyncModel
+import MemberSyncWire
 
 /// The realistic workload every benchmark draws from: organisations, contacts and projects
 /// shaped like `Deploy/seed/directory.jsonl` (same ids, topics, networks, programmes), written
@@ -132,6 +134,57 @@ struct Workload {
         records = out
     }
 
+    /// `count` records that member `writer` may write under the write rules (MSP 11.4): its
+    /// own organisation record, then contacts of its organisation (two thirds) and projects it
+    /// leads (one third). Secure and insecure runs of a benchmark use the same records, so
+    /// they differ only in the security work.
+    init(records count: Int, writer: String, seed: UInt64 = 7) {
+        guard let owner = Workload.origins.firstIndex(where: { $0.node == writer }) else { fatalError("\(writer) is not one of Workload.origins") }
+        var rng = SplitMix64(seed: seed)
+        records = (0..<max(1, count)).map { i in
+            let key: RecordKey
+            if i == 0 {
+                key = RecordKey(collection: "organisations", id: writer)
+            } else if i % 3 != 0 {
+                key = RecordKey(collection: "contacts", id: "\(rng.pick(Vocabulary.firstNames))-\(rng.pick(Vocabulary.lastNames))-\(i)")
+            } else {
+                key = RecordKey(collection: "projects", id: "\(writer)-\(rng.pick(Vocabulary.topics))-\(i)")
+            }
+            return RecordInfo(key: key, owner: owner)
+        }
+    }
+
+    /// One edit per record that makes it its owner's under the write rules: a contact's
+    /// `organisation`, a project's `lead`. Written before a benchmark's clock starts, so that
+    /// every timed edit of `ownedStream` is allowed.
+    func claims() -> [AbstractOp] {
+        records.map { r in
+            let owner = Workload.origins[r.owner].node
+            let field = r.key.collection == "contacts" ? "organisation" : r.key.collection == "projects" ? "lead" : "name"
+            return AbstractOp(origin: r.owner, key: r.key, field: field, change: .assign(.string(owner)), concurrent: false)
+        }
+    }
+
+    /// `count` single-field edits, each by the record's owner and allowed by the write rules
+    /// once `claims()` are made. Otherwise shaped as `stream` (hot records, realistic values);
+    /// no concurrent edits (one writer). The claim fields (`organisation`, `lead`) are not
+    /// written again: a repeated claim made the hub withdraw edits it had accepted once the
+    /// first claim was compacted (see Benchmarks/README.md), which is a bug of the rights
+    /// history, not a workload the benchmarks mean to measure.
+    func ownedStream(ops count: Int, seed: UInt64 = 11) -> [AbstractOp] {
+        var rng = SplitMix64(seed: seed)
+        var members: [String: Set<String>] = [:]
+        let hot = max(1, records.count / 10)
+        return (0..<count).map { _ in
+            let r = records[rng.chance(0.5) ? rng.below(hot) : rng.below(records.count)]
+            let owner = Workload.origins[r.owner].node
+            var field = Self.pickField(r.key.collection, &rng)
+            while field == "organisation" || field == "lead" { field = Self.pickField(r.key.collection, &rng) }
+            let change = Self.change(r.key, field, owner: owner, &rng, members: &members)
+            return AbstractOp(origin: r.owner, key: r.key, field: field, change: change, concurrent: false)
+        }
+    }
+
     static let fields: [String: [(String, Int)]] = [
         "organisations": [("name", 1), ("kind", 1), ("county", 1), ("population", 2), ("description", 2), ("website", 1),
                           ("topics", 3), ("networks", 2), ("memberships", 1), ("joined", 1)],
@@ -238,8 +291,19 @@ struct OpBuilder {
     private var lastDot: [String: Dot] = [:]
     private var tick: UInt64 = 0
     let baseMilliseconds: UInt64 = 1_764_000_000_000
+    /// With keys (one per origin, as `signingKeys()` makes), every op is signed by its
+    /// origin's key over its canonical bytes, as a secure node's `Replica.write` signs it.
+    let keys: [SigningKeyPair]?
 
-    init() { counters = Array(repeating: 0, count: Workload.origins.count) }
+    init(keys: [SigningKeyPair]? = nil) {
+        counters = Array(repeating: 0, count: Workload.origins.count)
+        self.keys = keys
+    }
+
+    /// One Ed25519 key per origin of `Workload.origins`, from fixed seeds (reproducible runs).
+    static func signingKeys() throws -> [SigningKeyPair] {
+        try Workload.origins.indices.map { i in try SigningKeyPair(seed: [UInt8](repeating: UInt8(i & 0xff), count: 32)) }
+    }
 
     mutating func build(_ a: AbstractOp) -> Op {
         counters[a.origin] += 1
@@ -265,7 +329,8 @@ struct OpBuilder {
             fields[a.field] = .set(ORSet(elements: [e: delta(current, present)]))
         }
         fields[Record.existsField] = .register(record.register(Record.existsField).writing(.bool(true), dot: dot, hlc: hlc))
-        let op = Op(origin: origin, counter: dot.counter, hlc: hlc, key: a.key, fields: fields)
+        var op = Op(origin: origin, counter: dot.counter, hlc: hlc, key: a.key, fields: fields)
+        if let keys { op.signature = keys[a.origin].sign(WireCodec.canonicalBytes(op)) }
         state[a.key] = record.joined(with: Record(fields: fields))
         lastDot[flat] = dot
         return op

@@ -11,7 +11,7 @@ import Glibc
 ///                    [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]
 ///                    [--command TEXT] [--size NAME=N]
 ///
-/// NAME: merge, transport, e2e, latency, catchup, snapshot, scale.
+/// NAME: merge, transport, e2e, latency, catchup, snapshot, import, scale.
 struct Options {
     var quick = false
     var only: Set<String>? = nil
@@ -52,7 +52,7 @@ struct Options {
                 guard kv.count == 2, let n = Int(kv[1]) else { throw BenchFailure("--size takes NAME=NUMBER") }
                 o.sizeOverrides[String(kv[0])] = n
             case "-h", "--help":
-                print("usage: membersync-bench [--quick] [--only merge,transport,e2e,latency,catchup,snapshot,scale] [--size NAME=N] [--python PATH] [--pycrdt-script PATH] [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]")
+                print("usage: membersync-bench [--quick] [--only merge,transport,e2e,latency,catchup,snapshot,import,scale] [--size NAME=N] [--python PATH] [--pycrdt-script PATH] [--bin-dir DIR] [--work-dir DIR] [--json PATH] [--markdown PATH]")
                 exit(0)
             default: throw BenchFailure("unknown argument \(args[i])")
             }
@@ -72,11 +72,12 @@ struct Sizes {
     var latencyEdits = 10_000, latencyRate = 500.0
     var catchupOps = 1_000_000
     var snapshotRecords = 1_000_000
+    var importRecords = 200_000
     var scaleNodes = [2, 4, 8, 16, 32, 64], scaleTotalOps = 6_300
 
     static let quick = Sizes(mergeOps: 20_000, mergeRecords: 2_000, transportMessages: 20_000, e2eOps: 4_000,
                              latencyEdits: 300, latencyRate: 500, catchupOps: 10_000, snapshotRecords: 10_000,
-                             scaleNodes: [2, 4, 8], scaleTotalOps: 630)
+                             importRecords: 10_000, scaleNodes: [2, 4, 8], scaleTotalOps: 630)
 }
 
 signal(SIGPIPE, SIG_IGN)
@@ -94,9 +95,10 @@ for (name, n) in options.sizeOverrides {
     case "latency": sizes.latencyEdits = n
     case "catchup": sizes.catchupOps = n
     case "snapshot": sizes.snapshotRecords = n
+    case "import": sizes.importRecords = n
     case "scale": sizes.scaleTotalOps = n
     default:
-        FileHandle.standardError.write(Data("membersync-bench: unknown size '\(name)' (merge, transport, e2e, latency, catchup, snapshot, scale)\n".utf8))
+        FileHandle.standardError.write(Data("membersync-bench: unknown size '\(name)' (merge, transport, e2e, latency, catchup, snapshot, import, scale)\n".utf8))
         exit(2)
     }
 }
@@ -110,7 +112,8 @@ report.command = options.command ?? (["membersync-bench"] + CommandLine.argument
 report.details["sizes"] = [
     "merge_ops": sizes.mergeOps, "merge_records": sizes.mergeRecords, "transport_messages": sizes.transportMessages,
     "e2e_ops": sizes.e2eOps, "latency_edits": sizes.latencyEdits, "latency_rate_per_second": sizes.latencyRate,
-    "catchup_ops": sizes.catchupOps, "snapshot_records": sizes.snapshotRecords, "scale_nodes": sizes.scaleNodes,
+    "catchup_ops": sizes.catchupOps, "snapshot_records": sizes.snapshotRecords, "import_records": sizes.importRecords,
+    "scale_nodes": sizes.scaleNodes,
     "scale_total_ops": sizes.scaleTotalOps,
 ]
 
@@ -138,18 +141,26 @@ section("e2e") {
     try EndToEndBench(ops: sizes.e2eOps, batch: 1000, workDir: workDir, binDir: options.binDir).run(report)
 }
 section("latency") {
-    try LatencyBench(edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: workDir, label: "disk").run(report)
+    let fsyncs = options.quick ? 200 : 2000
+    try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: workDir, label: "disk", fsyncs: fsyncs)
     if !options.quick && FileManager.default.fileExists(atPath: "/dev/shm") {
         // Same again with every store on tmpfs, where fsync costs nothing: the difference is
         // the disk's share of the latency.
-        try LatencyBench(edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: "/dev/shm/membersync-bench-\(getpid())", label: "tmpfs").run(report)
+        let shm = "/dev/shm/membersync-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: shm) }
+        try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: shm, label: "tmpfs", fsyncs: fsyncs)
     }
 }
 section("catchup") {
     try CatchUpBench(ops: sizes.catchupOps, workDir: workDir, binDir: options.binDir).run(report)
 }
 section("snapshot") {
-    try SnapshotBench(records: sizes.snapshotRecords, workDir: workDir, binDir: options.binDir).run(report)
+    // 10k, 100k and 1M up to the chosen size, so the growth per record is visible.
+    let steps = [10_000, 100_000, 1_000_000].filter { $0 < sizes.snapshotRecords } + [sizes.snapshotRecords]
+    try SnapshotBench(sizes: steps, workDir: workDir, binDir: options.binDir).run(report)
+}
+section("import") {
+    try ImportBench(records: sizes.importRecords, workDir: workDir, binDir: options.binDir).run(report)
 }
 section("scale") {
     try ScaleBench(nodeCounts: sizes.scaleNodes, totalOps: sizes.scaleTotalOps).run(report)

@@ -29,7 +29,10 @@ final class BenchmarkSmokeTests: XCTestCase {
         let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let rows = obj?["results"] as? [[String: Any]] ?? []
         XCTAssertEqual(rows.filter { $0["benchmark"] as? String == "Raw transport" }.count, 4)
-        XCTAssertEqual(rows.filter { $0["benchmark"] as? String == "Scale" }.count, 3)
+        // Each node count: the secure row, then the insecure one.
+        let scale = rows.filter { $0["benchmark"] as? String == "Scale" }
+        XCTAssertEqual(scale.count, 6)
+        XCTAssertEqual(scale.compactMap { $0["security"] as? String }, Array(repeating: ["secure", "insecure"], count: 3).flatMap { $0 })
         XCTAssertNotNil((obj?["machine"] as? [String: Any])?["nproc"])
     }
 }
