@@ -11,7 +11,7 @@ extension Replica {
         historyCollections = collections
         history = [:]
         trackedHistory = [:]
-        for op in heldOps() { noteHistory(op) }
+        for op in retainedRights.values.sorted(by: { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }) + heldOps() { noteHistory(op) }
     }
 
     mutating func noteHistory(_ op: Op) {

@@ -47,6 +47,11 @@ public struct Replica: Sendable {
     /// Held ops per record, for the collections `indexHistory` names (empty otherwise), and
     /// among them the ops that write one of the collection's tracked fields.
     var history: [RecordKey: [Dot]] = [:]
+    /// Rights writes (ops on an indexed collection that write a tracked field) that compaction
+    /// took out of the log, kept so the ops above the floor are still judged against them (MSP
+    /// 11.7): without them a later rewrite of the same right would leave the ops in between
+    /// judged against no right at all. Never served; the store keeps them too.
+    public internal(set) var retainedRights: [Dot: Op] = [:]
     var trackedHistory: [RecordKey: [Dot]] = [:]
     var historyCollections: [String: Set<String>] = [:]
 
@@ -79,7 +84,7 @@ public struct Replica: Sendable {
         VersionVector(log.mapValues(\.floor))
     }
 
-    public func op(_ dot: Dot) -> Op? { log[dot.replica]?.op(dot.counter) }
+    public func op(_ dot: Dot) -> Op? { log[dot.replica]?.op(dot.counter) ?? retainedRights[dot] }
 
     /// Number of ops held in the log.
     public var logCount: Int { log.values.reduce(0) { $0 + $1.heldCount } }
@@ -499,6 +504,11 @@ public struct Replica: Sendable {
 
     /// Drops ops covered by `stable` (what every live node has acknowledged).
     public mutating func compact(below stable: VersionVector) {
+        for dots in trackedHistory.values {
+            for d in dots where d.counter <= min(stable[d.replica], version[d.replica]) && retainedRights[d] == nil {
+                if let op = log[d.replica]?.op(d.counter) { retainedRights[d] = op }
+            }
+        }
         for (origin, counter) in stable.sorted {
             log[origin]?.compact(through: min(counter, version[origin]))
         }
@@ -534,7 +544,12 @@ extension Replica {
                 if op.counter - held > Limits.maxCounterGap { continue }
                 ahead[op.origin, default: []].insert(op.counter)
             }
-            log[op.origin, default: OriginLog()].insert(op)
+            if op.counter <= floor[op.origin] {
+                // A rights write compaction kept (see `retainedRights`).
+                retainedRights[op.dot] = op
+            } else {
+                log[op.origin, default: OriginLog()].insert(op)
+            }
             clock.observe(min(op.hlc, latest))
         }
     }

@@ -542,7 +542,8 @@ public final class Node {
                 for d in plan.afterCommit { carryOut(d) }
                 return
             }
-            do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version) } catch {
+            do { try store.compact(floor: engine.replica.logFloor, version: engine.replica.version,
+                                   keep: Set(engine.replica.retainedRights.keys)) } catch {
                 logger.error("compaction failed", metadata: ["error": "\(error)"])
             }
         }

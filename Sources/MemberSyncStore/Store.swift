@@ -346,13 +346,21 @@ public final class Store {
     }
 
     /// Drops ops at or below `floor` for each origin and remembers the floor.
-    public func compact(floor: VersionVector, version: VersionVector) throws(StoreError) {
+    /// `keep` names ops below the floor that stay stored (the rights writes the replica
+    /// retains, `Replica.retainedRights`).
+    public func compact(floor: VersionVector, version: VersionVector, keep: Set<Dot> = []) throws(StoreError) {
         var floors = storedFloor
         try wrap {
             try db.transaction {
-                let delete = try db.prepare("DELETE FROM ops WHERE origin = ? AND counter <= ?")
+                let delete = try db.prepare("DELETE FROM ops WHERE origin = ? AND counter <= ? AND counter > ?")
                 for (origin, f) in floor.sorted {
-                    try delete.run([.text(origin.description), .int(Int64(f))])
+                    // Delete the runs between the kept counters (ascending), then above the last.
+                    var from: UInt64 = 0
+                    for k in keep.filter({ $0.replica == origin && $0.counter <= f }).map(\.counter).sorted() {
+                        if k > from + 1 { try delete.run([.text(origin.description), .int(Int64(k - 1)), .int(Int64(from))]) }
+                        from = k
+                    }
+                    try delete.run([.text(origin.description), .int(Int64(f)), .int(Int64(from))])
                     Self.faultPoint?("compaction.mid")
                     floors[origin] = max(floors[origin], f)
                     try writeVersion(origin, version[origin], floors[origin])

@@ -276,6 +276,34 @@ final class AuthorisationRaceTests: XCTestCase {
         }
     }
 
+    /// The hub compacts the contact's creation (baerum, offline, still needs asker's edit
+    /// after it), then asker writes the contact's organisation again. The hub judges the edit in
+    /// between again (a rights write arrived) against the creation it retained, not against no
+    /// right at all: it keeps the edit, and agrees with baerum, which never compacted (the
+    /// benchmarks found the hub withdrawing such edits).
+    func testRightsWritesOutliveCompactionSoLaterRewritesTakeNothingBack() throws {
+        var net = try federation()
+        let creation = try net.write("asker", "contacts/kari", [.assign(field: "name", value: .string("Kari")), .assign(field: "organisation", value: .string("asker"))])
+        net.run(milliseconds: 500)
+        net.down.insert("baerum")
+        let edit = try net.write("asker", "contacts/kari", [.assign(field: "role", value: .string("Adviser"))])
+        net.run(milliseconds: 500)
+        var hub = net.engines["brussels"]!
+        let (dropped, _, _) = hub.compactNow(now: net.now)
+        net.engines["brussels"] = hub
+        XCTAssertGreaterThan(dropped, 0)
+        XCTAssertNotNil(net.engines["brussels"]!.replica.retainedRights[creation.dot], "the creation is a rights write: retained")
+        XCTAssertNotNil(net.engines["brussels"]!.replica.op(edit.dot), "baerum still needs the edit")
+        try net.write("asker", "contacts/kari", [.assign(field: "organisation", value: .string("asker"))])
+        net.run(milliseconds: 1000)
+        XCTAssertFalse(net.engines["brussels"]!.replica.withheld.contains(edit.dot), "the edit is not taken back")
+        XCTAssertEqual(value(net, "brussels", "contacts/kari", "role"), .string("Adviser"))
+        net.down.remove("baerum")
+        net.run(milliseconds: 2000)
+        assertSettled(net, everyone)
+        for n in everyone { XCTAssertEqual(value(net, n, "contacts/kari", "role"), .string("Adviser"), n) }
+    }
+
     /// A member's Hello registers its replica id in its roster entry at the hub (MSP 11.2);
     /// ops signed with its key under any other epoch are refused by every node, and count once
     /// the hub registers that epoch (as a Hello from it would).

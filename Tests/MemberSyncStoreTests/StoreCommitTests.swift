@@ -31,4 +31,40 @@ final class StoreCommitTests: XCTestCase {
         XCTAssertEqual(compacted.ops(since: VersionVector()), .needsSnapshot)
         XCTAssertEqual(compacted.digest(), replica.digest())
     }
+
+    /// Compaction keeps the rights writes the replica retains (`Replica.retainedRights`): the
+    /// store deletes the ops around them, and a reload holds them again, still not served.
+    func testCompactionKeepsRetainedRightsWritesAcrossAReload() throws {
+        let dir = NSTemporaryDirectory() + "msync-store-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store(path: dir + "/" + Store.fileName)
+        let id = try store.identity(node: "asker")
+        var replica = Replica(id: id, wallClock: { 1_700_000_000_000 })
+        replica.indexHistory(of: ["contacts": ["organisation"]])
+        var ops: [Op] = []
+        for i in 0..<6 {
+            // Contacts 0, 2, 4 are created with their organisation (rights writes); the others not.
+            var changes: [FieldChange] = [.assign(field: "name", value: .string("Contact \(i)"))]
+            if i % 2 == 0 { changes.append(.assign(field: "organisation", value: .string("asker"))) }
+            ops.append(try replica.write(RecordKey(collection: "contacts", id: "c\(i)"), changes))
+        }
+        let last = try replica.write(RecordKey(collection: "contacts", id: "c0"), [.assign(field: "role", value: .string("Adviser"))])
+        ops.append(last)
+        let keys = Set(ops.map(\.key))
+        try store.commit(ops: ops, records: keys.map { ($0, replica.record($0)!) }, version: replica.version, floor: replica.logFloor)
+        var stable = VersionVector()
+        stable[id] = 6
+        replica.compact(below: stable)
+        XCTAssertEqual(Set(replica.retainedRights.keys), Set([ops[0], ops[2], ops[4]].map(\.dot)))
+        try store.compact(floor: replica.logFloor, version: replica.version, keep: Set(replica.retainedRights.keys))
+        XCTAssertEqual(try store.opCount(), 4, "three retained rights writes and the op above the floor")
+        var loaded = try store.loadReplica(id: id, wallClock: { 1_700_000_000_000 })
+        loaded.indexHistory(of: ["contacts": ["organisation"]])
+        XCTAssertEqual(Set(loaded.retainedRights.keys), Set(replica.retainedRights.keys))
+        XCTAssertEqual(loaded.heldTrackedOps(on: RecordKey(collection: "contacts", id: "c0")).map(\.dot), [ops[0].dot])
+        XCTAssertEqual(loaded.ops(since: VersionVector()), .needsSnapshot, "retained ops are not served")
+        XCTAssertEqual(loaded.op(last.dot), last)
+        XCTAssertEqual(loaded.digest(), replica.digest())
+    }
 }
