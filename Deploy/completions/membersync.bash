@@ -595,7 +595,7 @@ _membersync_hub_nodes() {
 
 _membersync_hub_admit() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --accept-revoked-edits --version -h --help)
     repeating_options=(--endpoint)
     non_repeating_options=(--data-dir --organisation --curve-key --signing-key --role)
     __membersync_offer_flags_options 1
