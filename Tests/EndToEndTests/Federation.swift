@@ -215,3 +215,10 @@ func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+extension XCTestCase {
+    /// The CLI call succeeded (exit 0); its stderr explains a failure.
+    func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+    }
+}

@@ -17,10 +17,6 @@ final class RefusedEditsTests: XCTestCase {
         fed?.shutdown()
     }
 
-    func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
-    }
-
     func refusedCount(_ node: String) -> Int? { fed.status(node)["refused_edits"] as? Int }
     func refused(_ node: String) -> [[String: Any]] { fed.on(node, "refused", "--json").json as? [[String: Any]] ?? [] }
     func rejected(_ node: String, _ reason: String) -> Int { (fed.status(node)["ops_rejected"] as? [String: Int] ?? [:])[reason] ?? 0 }

@@ -21,10 +21,6 @@ final class RightsTests: XCTestCase {
 
     func start(peers: Bool = false) throws { try fed.startHubAndAdmitted(members, peers: peers) }
 
-    func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
-    }
-
     func refused(_ r: CLIResult, _ words: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(r.status, 1, "should be refused: \(r.stdout)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(words), r.stderr, file: file, line: line)

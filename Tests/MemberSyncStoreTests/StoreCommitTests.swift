@@ -5,12 +5,17 @@ import XCTest
 
 /// The store keeps what a batch commit gives it, in the form the direct encoder writes.
 final class StoreCommitTests: XCTestCase {
-    func testBatchCommitRoundTripsAndCompactionRaisesFloors() throws {
+    /// A new store in a temporary directory (removed after the test) and its replica id.
+    func freshStore() throws -> (Store, ReplicaID) {
         let dir = NSTemporaryDirectory() + "msync-store-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store(path: dir + "/" + Store.fileName)
-        let id = try store.identity(node: "asker")
+        return (store, try store.identity(node: "asker"))
+    }
+
+    func testBatchCommitRoundTripsAndCompactionRaisesFloors() throws {
+        let (store, id) = try freshStore()
         var replica = Replica(id: id, wallClock: { 1_700_000_000_000 })
         var ops: [Op] = []
         for i in 0..<50 {
@@ -35,11 +40,7 @@ final class StoreCommitTests: XCTestCase {
     /// Compaction keeps the rights writes the replica retains (`Replica.retainedRights`): the
     /// store deletes the ops around them, and a reload holds them again, still not served.
     func testCompactionKeepsRetainedRightsWritesAcrossAReload() throws {
-        let dir = NSTemporaryDirectory() + "msync-store-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store(path: dir + "/" + Store.fileName)
-        let id = try store.identity(node: "asker")
+        let (store, id) = try freshStore()
         var replica = Replica(id: id, wallClock: { 1_700_000_000_000 })
         replica.indexHistory(of: ["contacts": ["organisation"]])
         var ops: [Op] = []
