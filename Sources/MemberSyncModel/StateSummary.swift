@@ -9,14 +9,23 @@
 /// old and new shares only. It tells replicas apart for convergence checks; it is not a
 /// commitment an adversary could not collide (four 64-bit lanes are too few for that).
 struct StateSummary: Sendable {
+    /// Four 64-bit words added modulo 2^64 each. Plain fields rather than `SIMD4`, whose
+    /// 32-byte alignment would make every share (one per record) 64 bytes instead of 40.
+    struct Lanes: Equatable, Sendable {
+        var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
+        static func &+ (x: Lanes, y: Lanes) -> Lanes { Lanes(a: x.a &+ y.a, b: x.b &+ y.b, c: x.c &+ y.c, d: x.d &+ y.d) }
+        static func &- (x: Lanes, y: Lanes) -> Lanes { Lanes(a: x.a &- y.a, b: x.b &- y.b, c: x.c &- y.c, d: x.d &- y.d) }
+        var words: [UInt64] { [a, b, c, d] }
+    }
+
     struct Share: Equatable, Sendable {
-        var hash: SIMD4<UInt64>
+        var hash: Lanes
+        var conflicts: UInt32
         var exists: Bool
-        var conflicts: Int
     }
 
     private(set) var shares: [RecordKey: Share] = [:]
-    private(set) var sum = SIMD4<UInt64>(repeating: 0)
+    private(set) var sum = Lanes()
     private(set) var existing = 0
     private(set) var conflicts = 0
     /// Records changed since their shares were last computed.
@@ -25,7 +34,7 @@ struct StateSummary: Sendable {
     var allDirty = true
 
     /// The totals with the changes of `dirty` (or of every record) folded in, without storing.
-    func totals(_ records: [RecordKey: Record]) -> (sum: SIMD4<UInt64>, existing: Int, conflicts: Int) {
+    func totals(_ records: [RecordKey: Record]) -> (sum: Lanes, existing: Int, conflicts: Int) {
         if allDirty {
             var fresh = StateSummary()
             fresh.allDirty = false
@@ -51,26 +60,26 @@ struct StateSummary: Sendable {
 
     private mutating func put(_ key: RecordKey, _ share: Share?) {
         if let old = shares[key] {
-            sum &-= old.hash
+            sum = sum &- old.hash
             existing -= old.exists ? 1 : 0
-            conflicts -= old.conflicts
+            conflicts -= Int(old.conflicts)
         }
         shares[key] = share
         if let share {
-            sum &+= share.hash
+            sum = sum &+ share.hash
             existing += share.exists ? 1 : 0
-            conflicts += share.conflicts
+            conflicts += Int(share.conflicts)
         }
     }
 
     /// One record's share: the hash of its visible state when it exists, and its conflicted
     /// registers (counted as `Replica.conflicts()` lists them, deleted records included).
     static func share(_ key: RecordKey, _ record: Record) -> Share {
-        var conflicted = 0
+        var conflicted: UInt32 = 0
         for state in record.fields.values {
             if case .register(let r) = state, r.isConflicted { conflicted += 1 }
         }
-        guard record.exists else { return Share(hash: .zero, exists: false, conflicts: conflicted) }
+        guard record.exists else { return Share(hash: Lanes(), conflicts: conflicted, exists: false) }
         var hasher = SHA256Hasher()
         hasher.update(key.description)
         if case .register(let e)? = record.fields[Record.existsField], e.isConflicted {
@@ -87,13 +96,12 @@ struct StateSummary: Sendable {
             }
         }
         let bytes = hasher.finalize()
-        var lanes = SIMD4<UInt64>(repeating: 0)
-        for lane in 0..<4 {
-            var word: UInt64 = 0
-            for i in 0..<8 { word = word << 8 | UInt64(bytes[lane * 8 + i]) }
-            lanes[lane] = word
+        func word(_ lane: Int) -> UInt64 {
+            var w: UInt64 = 0
+            for i in 0..<8 { w = w << 8 | UInt64(bytes[lane * 8 + i]) }
+            return w
         }
-        return Share(hash: lanes, exists: true, conflicts: conflicted)
+        return Share(hash: Lanes(a: word(0), b: word(1), c: word(2), d: word(3)), conflicts: conflicted, exists: true)
     }
 
     static func valueTag(_ v: Value) -> String {
@@ -111,7 +119,7 @@ extension Replica {
     public func digest() -> String {
         let sum = summary.totals(records).sum
         var bytes: [UInt8] = []
-        for lane in 0..<4 { for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: sum[lane] >> (UInt64(i) * 8))) } }
+        for word in sum.words { for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: word >> (UInt64(i) * 8))) } }
         return hexString(bytes)
     }
 
