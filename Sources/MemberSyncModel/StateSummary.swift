@@ -46,16 +46,26 @@ struct StateSummary: Sendable {
         return (copy.sum, copy.existing, copy.conflicts)
     }
 
-    /// Computes the shares of what changed and keeps them.
-    mutating func refresh(_ records: [RecordKey: Record]) {
+    /// Computes the shares of what changed (at most `limit` records of it) and keeps them.
+    mutating func refresh(_ records: [RecordKey: Record], limit: Int = .max) {
         if allDirty {
             self = StateSummary()
             allDirty = false
-            for (key, record) in records { put(key, Self.share(key, record)) }
+            guard limit < records.count else {
+                for (key, record) in records { put(key, Self.share(key, record)) }
+                return
+            }
+            dirty = Set(records.keys)
+        }
+        if limit >= dirty.count {
+            for key in dirty { put(key, records[key].map { Self.share(key, $0) }) }
+            dirty.removeAll(keepingCapacity: true)
             return
         }
-        for key in dirty { put(key, records[key].map { Self.share(key, $0) }) }
-        dirty.removeAll(keepingCapacity: true)
+        for _ in 0..<limit {
+            guard let key = dirty.popFirst() else { break }
+            put(key, records[key].map { Self.share(key, $0) })
+        }
     }
 
     private mutating func put(_ key: RecordKey, _ share: Share?) {
@@ -129,7 +139,9 @@ extension Replica {
     /// Conflicted registers, as many as `conflicts()` lists.
     public var conflictCount: Int { summary.totals(records).conflicts }
 
-    /// Folds the records changed since the last call into the summary, so the next digest and
-    /// counts cost nothing for them; a node calls it before answering a status request.
-    public mutating func refreshSummary() { summary.refresh(records) }
+    /// Folds the records changed since the last call (at most `limit` of them) into the
+    /// summary, so the next digest and counts cost nothing for them. A node calls it with a
+    /// small limit at every tick, so the work of a bulk import or a restart is spread out
+    /// instead of falling on the next status request, and without one before answering.
+    public mutating func refreshSummary(limit: Int = .max) { summary.refresh(records, limit: limit) }
 }

@@ -100,6 +100,10 @@ public final class Node {
     /// as before: they are cheap, and deferring them made checkpoints big enough to stall the
     /// reactor (the edit-to-peer latency p99 doubled). Bulk commits (pages, batches) defer.
     static let deferRecordsAboveOps = 64
+    /// Records whose share of the status summary (`StateSummary`) is computed per tick (25 ms),
+    /// so a bulk import or a restart does not leave it all to the next `status`: about a
+    /// millisecond of hashing per tick in a release build.
+    static let summaryRecordsPerTick = 256
     private var eventLog = EventLog()
 
     /// Where the metrics listener actually listens (nil when `metrics_listen` is not set).
@@ -368,6 +372,7 @@ public final class Node {
                 lastTick = now
                 if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
+                engine.replica.refreshSummary(limit: Self.summaryRecordsPerTick)
                 metricsServer?.expire(now: now)
             }
             eventLog.observe(&engine, now: now, logger: logger)

@@ -33,6 +33,7 @@ final class StateSummaryTests: XCTestCase {
                 try ConvergenceTests.deliver(op, to: &r, &buffer)
                 // Refreshed now and then, as status calls do; read in between too.
                 if Int.random(in: 0..<7, using: &rng) == 0 { r.refreshSummary() }
+                if Int.random(in: 0..<5, using: &rng) == 0 { r.refreshSummary(limit: 2) }
                 if Int.random(in: 0..<11, using: &rng) == 0 { assertCurrent(r, "seed \(seed), mid-stream") }
             }
             assertCurrent(r, "seed \(seed)")
@@ -65,6 +66,12 @@ final class StateSummaryTests: XCTestCase {
         a.rollBack(undo)
         XCTAssertEqual(a.digest(), before, "taken back")
         assertCurrent(a, "after the rollback")
+
+        // A restored replica's summary is built a few records at a time, and is exact throughout.
+        var restored = Replica(restoring: a.id, wallClock: { 1_000 }, records: a.records, version: a.version, floor: a.logFloor, ops: [])
+        restored.refreshSummary(limit: 0)
+        assertCurrent(restored, "restored, nothing computed yet")
+        XCTAssertEqual(restored.digest(), a.digest())
 
         var b = Replica(id: ReplicaID(node: "baerum", epoch: 1), wallClock: { 1_000 })
         b.refreshSummary()
