@@ -49,10 +49,11 @@ public struct WriteAuthority: Sendable {
         var epochs: Set<String>?
     }
 
-    /// The replica ids the roster registers for `node` (nil: none registered).
-    static func registeredEpochs(_ node: String, in replica: Replica) -> Set<String>? {
-        guard let members = replica.view(RecordKey(collection: "nodes", id: node))?.field("epochs")?.members, !members.isEmpty else { return nil }
-        return Set(members)
+    /// The replica ids a roster entry registers (nil: none). Read from the record's set
+    /// directly: it is asked for every op verified.
+    static func registeredEpochs(_ entry: Record) -> Set<String>? {
+        let members = entry.set("epochs").members
+        return members.isEmpty ? nil : members
     }
 
     /// One revocation that ended in a re-admission without accepting the node's edits made
@@ -146,7 +147,7 @@ public struct WriteAuthority: Sendable {
             throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
         }
         return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans,
-                      epochs: rosterHub ? nil : Self.registeredEpochs(node, in: replica))
+                      epochs: rosterHub ? nil : Self.registeredEpochs(entry))
     }
 
     /// A revoked node's ops count only up to the counters its revocation accepted: those the

@@ -650,7 +650,7 @@ public struct SyncEngine: Sendable {
     mutating func registerEpoch(of h: Hello, now: UInt64) -> [Directive] {
         guard config.role == .hub, authority != nil, h.replica.node == h.nodeID,
               let entry = WriteAuthority.rosterEntry(h.nodeID, in: replica), !WriteAuthority.isRevoked(entry) else { return [] }
-        let registered = WriteAuthority.registeredEpochs(h.nodeID, in: replica) ?? []
+        let registered = WriteAuthority.registeredEpochs(entry) ?? []
         guard !registered.contains(h.replica.description) else { return [] }
         var adding = [h.replica.description]
         if registered.isEmpty {
