@@ -1,20 +1,15 @@
 import Foundation
+import MemberSyncHarness
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// SplitMix64: a tiny, fast, seeded generator, so every run builds the same workload.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The harness's seeded generator (SplitMix64), so every run builds the same workload, with
+/// the picks the workloads use.
+typealias SplitMix64 = SeededRandom
+
+extension SeededRandom {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
     mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }

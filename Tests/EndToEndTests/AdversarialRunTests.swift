@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 import XCTest
@@ -14,32 +15,11 @@ import ZeroMQ
 ///
 /// Seeded: the seed is printed; `MEMBERSYNC_ADVERSARY_SEED=N` replays the same attack and
 /// workload choices (timing still varies). `MEMBERSYNC_ADVERSARY_SECONDS` sets the duration.
-final class AdversarialRunTests: XCTestCase {
-    var fed: Federation!
+final class AdversarialRunTests: FederationTestCase {
     let honest = ["brussels", "asker", "baerum"]
     let writers = ["asker", "baerum"]
     /// Every daemon must stay below this resident size for the whole run.
     let rssBound = 400 * 1024 * 1024
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
-    /// SplitMix64: small, seedable, the same sequence on every platform.
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Writes the CLI acknowledged (exit 0), per writer: record key → field → value.
     final class Acknowledged: @unchecked Sendable {
@@ -65,7 +45,7 @@ final class AdversarialRunTests: XCTestCase {
         let seed = env["MEMBERSYNC_ADVERSARY_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let seconds = env["MEMBERSYNC_ADVERSARY_SECONDS"].flatMap { Double($0) } ?? 20
         print("adversarial run: seed \(seed), \(Int(seconds)) s (replay with MEMBERSYNC_ADVERSARY_SEED=\(seed))")
-        var rng = SeededRandom(state: seed)
+        var rng = SeededRandom(seed: seed)
 
         try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
         for m in writers + ["mallory"] { try fed.initNode(m, hubs: ["brussels"]) }
@@ -98,7 +78,7 @@ final class AdversarialRunTests: XCTestCase {
             group.enter()
             Thread {
                 defer { group.leave() }
-                var wrng = SeededRandom(state: writerSeed)
+                var wrng = SeededRandom(seed: writerSeed)
                 var i = 0
                 while Date() < deadline {
                     i += 1

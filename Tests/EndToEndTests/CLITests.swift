@@ -7,17 +7,7 @@ import Glibc
 
 /// The CLI driven end to end against real daemons: import/export, everyday queries, conflict
 /// resolution and the hub operator's commands, including their errors and exit statuses.
-final class CLITests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation()
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class CLITests: FederationTestCase {
     // MARK: helpers
 
     static let seedPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -4,17 +4,7 @@ import XCTest
 /// Fallback peers named by node id (issue 17), with real secure daemons: a member lists
 /// `peers = ["baerum"]` and takes the endpoint and CURVE key from baerum's roster entry, so no
 /// key is copied by hand; it waits while the roster lacks the entry and drops a revoked peer.
-final class FallbackPeerTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class FallbackPeerTests: FederationTestCase {
     /// The first (only) fallback peer link in `node`'s status.
     func peerLink(_ node: String) -> [String: Any] {
         (fed.status(node)["peers"] as? [[String: Any]])?.first ?? [:]

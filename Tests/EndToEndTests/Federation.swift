@@ -216,6 +216,20 @@ func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
+/// A test case with a fresh secure federation per test (`Federation()`: CURVE, admission,
+/// signed ops, write rules), shut down after it whatever happened.
+class FederationTestCase: XCTestCase {
+    var fed: Federation!
+
+    override func setUpWithError() throws {
+        fed = try Federation()
+    }
+
+    override func tearDown() {
+        fed?.shutdown()
+    }
+}
+
 extension XCTestCase {
     /// The CLI call succeeded (exit 0); its stderr explains a failure.
     func ok(_ r: CLIResult, file: StaticString = #filePath, line: UInt = #line) {

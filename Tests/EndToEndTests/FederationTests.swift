@@ -9,17 +9,7 @@ import Glibc
 
 /// Real daemons on 127.0.0.1: a secure Brussels hub and admitted member offices (CURVE,
 /// signed ops, write rules), each writing only what its rights allow.
-final class FederationTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation()
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class FederationTests: FederationTestCase {
     func record(_ node: String, _ key: String) -> [String: Any]? {
         let r = fed.on(node, "get", key, "--json")
         return r.status == 0 ? r.json as? [String: Any] : nil

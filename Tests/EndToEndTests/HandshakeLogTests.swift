@@ -3,17 +3,7 @@ import XCTest
 
 /// Refused CURVE handshakes are logged on both sides, with the keys and where known the node
 /// (issue 17): libzmq says nothing else about them, so the node reads its sockets' monitors.
-final class HandshakeLogTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class HandshakeLogTests: FederationTestCase {
     func events(_ node: String, _ prefix: String) -> [[String: String]] {
         fed.logEvents(node).filter { ($0["msg"] ?? "").hasPrefix(prefix) }
     }

@@ -12,17 +12,8 @@ import Glibc
 /// Real daemons with security on (CURVE, ZAP admission, signed ops, write rules) against
 /// real hostile peers: unknown keys, a member forging and altering ops, replays, schema and
 /// write-rule violations, oversized messages, garbage and half-open connections.
-final class HostileTests: XCTestCase {
-    var fed: Federation!
+final class HostileTests: FederationTestCase {
     let members = ["asker", "baerum"]
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
 
     /// Hub + admitted members running; `extra` nodes are initialised (keys) and admitted but
     /// not started (a hostile test drives them by hand).

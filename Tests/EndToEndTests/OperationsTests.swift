@@ -7,17 +7,7 @@ import Glibc
 
 /// What an operator relies on, checked against real daemons: the metrics endpoint, the
 /// status exit codes and the structured logs.
-final class OperationsTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation()
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class OperationsTests: FederationTestCase {
     /// Turns on the HTTP listener in a node's config (as an operator would edit it).
     func enableMetrics(_ node: String) throws -> Int {
         let port = Federation.freePortPair()

@@ -10,17 +10,7 @@ import Glibc
 /// The operator's and editor's view of the CLI (issue 17), driven against real daemons in the
 /// secure configuration: search folding, clearing fields and values from files, the schema,
 /// global options, status when unreachable, CSV round trips, lag and who is online.
-final class OperatorUXTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
-
+final class OperatorUXTests: FederationTestCase {
     static let seedPath = CLITests.seedPath
 
     /// A secure hub on its own, holding the seed directory.

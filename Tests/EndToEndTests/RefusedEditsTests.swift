@@ -5,17 +5,8 @@ import XCTest
 /// Refused edits on a secure federation of real daemons (MSP 7.3, steps 6 and 7): the hub names
 /// every op of a Push it refuses, and the member that made it lists it (`membersync refused`),
 /// counts it (`status`), keeps it across a restart, and does not push it again and again.
-final class RefusedEditsTests: XCTestCase {
-    var fed: Federation!
+final class RefusedEditsTests: FederationTestCase {
     let members = ["asker", "baerum"]
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
 
     func refusedCount(_ node: String) -> Int? { fed.status(node)["refused_edits"] as? Int }
     func refused(_ node: String) -> [[String: Any]] { fed.on(node, "refused", "--json").json as? [[String: Any]] ?? [] }

@@ -5,17 +5,8 @@ import XCTest
 /// Rights on a secure federation of real daemons: project rights, values that never reach a
 /// terminal, and the races of MSP 11.7 (an edit against its writer's removal, an op against
 /// its origin's revocation), which end with every node showing the same state.
-final class RightsTests: XCTestCase {
-    var fed: Federation!
+final class RightsTests: FederationTestCase {
     let members = ["asker", "baerum"]
-
-    override func setUpWithError() throws {
-        fed = try Federation(secure: true)
-    }
-
-    override func tearDown() {
-        fed?.shutdown()
-    }
 
     func field(_ node: String, _ key: String, _ name: String) -> Any? { fed.field(node, key, name) }
 

@@ -4,12 +4,7 @@ import XCTest
 /// `import` on a secure federation is all or nothing, write rules included: a line that
 /// breaks a write rule stops the whole import before anything is written (in any batch), and
 /// `import --check` finds it too.
-final class SecureImportTests: XCTestCase {
-    var fed: Federation!
-
-    override func setUpWithError() throws { fed = try Federation(secure: true) }
-    override func tearDown() { fed?.shutdown() }
-
+final class SecureImportTests: FederationTestCase {
     func testALineBreakingAWriteRuleStopsTheWholeImport() throws {
         try fed.initNode("brussels", hub: true, organisation: "oslo-region-european-office")
         try fed.initNode("asker", hubs: ["brussels"])

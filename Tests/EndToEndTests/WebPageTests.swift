@@ -10,12 +10,8 @@ import Glibc
 /// `membersync web-login`, stopped as fast as the node; and the browser test
 /// (Tests/Browser/web_e2e.py: headless Chromium driven by Selenium against a secure hub and two
 /// members), which must run: missing browser packages fail it, they never skip it.
-final class WebPageTests: XCTestCase {
-    var fed: Federation!
+final class WebPageTests: FederationTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    override func setUpWithError() throws { fed = try Federation(secure: true) }
-    override func tearDown() { fed?.shutdown() }
 
     func freePort() -> Int { LoopbackPorts.freePair() }
 
