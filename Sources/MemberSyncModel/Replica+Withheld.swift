@@ -11,6 +11,11 @@ extension Replica {
         historyCollections = collections
         history = [:]
         trackedHistory = [:]
+        // Ops a store kept below the floor count only as rights writes of these collections (a
+        // member's store may also hold ops a snapshot's floor passed).
+        retainedRights = retainedRights.filter { _, op in
+            collections[op.key.collection].map { tracked in op.fields.keys.contains(where: tracked.contains) } ?? false
+        }
         for op in retainedRights.values.sorted(by: { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }) + heldOps() { noteHistory(op) }
     }
 

@@ -505,7 +505,7 @@ public struct Replica: Sendable {
     /// Drops ops covered by `stable` (what every live node has acknowledged).
     public mutating func compact(below stable: VersionVector) {
         for dots in trackedHistory.values {
-            for d in dots where d.counter <= min(stable[d.replica], version[d.replica]) && retainedRights[d] == nil {
+            for d in dots where d.counter > (log[d.replica]?.floor ?? 0) && d.counter <= min(stable[d.replica], version[d.replica]) {
                 if let op = log[d.replica]?.op(d.counter) { retainedRights[d] = op }
             }
         }
@@ -545,7 +545,8 @@ extension Replica {
                 ahead[op.origin, default: []].insert(op.counter)
             }
             if op.counter <= floor[op.origin] {
-                // A rights write compaction kept (see `retainedRights`).
+                // Below the floor: a rights write compaction kept (see `retainedRights`; which
+                // ones are is `indexHistory`'s to say, and it drops the others).
                 retainedRights[op.dot] = op
             } else {
                 log[op.origin, default: OriginLog()].insert(op)

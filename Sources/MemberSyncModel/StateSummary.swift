@@ -33,17 +33,24 @@ struct StateSummary: Sendable {
     /// Every record may have changed (a replica restored or loaded in bulk).
     var allDirty = true
 
-    /// The totals with the changes of `dirty` (or of every record) folded in, without storing.
+    /// The totals with the changes of `dirty` (or of every record) folded in, without storing
+    /// anything: only the changed records' shares are computed, and nothing is copied.
     func totals(_ records: [RecordKey: Record]) -> (sum: Lanes, existing: Int, conflicts: Int) {
-        if allDirty {
-            var fresh = StateSummary()
-            fresh.allDirty = false
-            for (key, record) in records { fresh.put(key, Self.share(key, record)) }
-            return (fresh.sum, fresh.existing, fresh.conflicts)
+        var out = allDirty ? (sum: Lanes(), existing: 0, conflicts: 0) : (sum: sum, existing: existing, conflicts: conflicts)
+        func add(_ share: Share, _ sign: Int) {
+            out.sum = sign > 0 ? out.sum &+ share.hash : out.sum &- share.hash
+            out.existing += share.exists ? sign : 0
+            out.conflicts += sign * Int(share.conflicts)
         }
-        var copy = self
-        for key in dirty { copy.put(key, records[key].map { Self.share(key, $0) }) }
-        return (copy.sum, copy.existing, copy.conflicts)
+        if allDirty {
+            for (key, record) in records { add(Self.share(key, record), 1) }
+            return out
+        }
+        for key in dirty {
+            if let old = shares[key] { add(old, -1) }
+            if let record = records[key] { add(Self.share(key, record), 1) }
+        }
+        return out
     }
 
     /// Computes the shares of what changed (at most `limit` records of it) and keeps them.

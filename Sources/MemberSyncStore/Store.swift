@@ -353,10 +353,14 @@ public final class Store {
         try wrap {
             try db.transaction {
                 let delete = try db.prepare("DELETE FROM ops WHERE origin = ? AND counter <= ? AND counter > ?")
+                var kept: [ReplicaID: [UInt64]] = [:]
+                for d in keep { kept[d.replica, default: []].append(d.counter) }
                 for (origin, f) in floor.sorted {
                     // Delete the runs between the kept counters (ascending), then above the last.
+                    // From 0, not the stored floor: a commit may raise that without deleting
+                    // (a snapshot page), and those ops go now.
                     var from: UInt64 = 0
-                    for k in keep.filter({ $0.replica == origin && $0.counter <= f }).map(\.counter).sorted() {
+                    for k in (kept[origin] ?? []).filter({ $0 <= f }).sorted() {
                         if k > from + 1 { try delete.run([.text(origin.description), .int(Int64(k - 1)), .int(Int64(from))]) }
                         from = k
                     }

@@ -68,4 +68,21 @@ final class StoreCommitTests: XCTestCase {
         XCTAssertEqual(loaded.op(last.dot), last)
         XCTAssertEqual(loaded.digest(), replica.digest())
     }
+
+    /// A commit that raises a floor without deleting (as a snapshot page does) leaves ops below
+    /// it in the store; a reload takes only the rights writes among them as retained.
+    func testOpsLeftBelowARaisedFloorAreNotTakenForRightsWrites() throws {
+        let (store, id) = try freshStore()
+        var replica = Replica(id: id, wallClock: { 1_700_000_000_000 })
+        let claim = try replica.write(RecordKey(collection: "contacts", id: "c0"), [.assign(field: "name", value: .string("C0")), .assign(field: "organisation", value: .string("asker"))])
+        let rename = try replica.write(RecordKey(collection: "contacts", id: "c0"), [.assign(field: "name", value: .string("C0 renamed"))])
+        let keys = [claim.key]
+        try store.commit(ops: [claim, rename], records: keys.map { ($0, replica.record($0)!) }, version: replica.version, floor: replica.logFloor)
+        try store.commit(ops: [], records: [], version: replica.version, floor: replica.version)
+        XCTAssertEqual(try store.opCount(), 2, "the raised floor deleted nothing")
+        var loaded = try store.loadReplica(id: id, wallClock: { 1_700_000_000_000 })
+        loaded.indexHistory(of: ["contacts": ["organisation"]])
+        XCTAssertEqual(Set(loaded.retainedRights.keys), [claim.dot])
+        XCTAssertNil(loaded.op(rename.dot))
+    }
 }
