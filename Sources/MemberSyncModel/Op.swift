@@ -8,17 +8,33 @@ public struct Op: Hashable, Sendable {
     public let fields: [String: FieldState]
     /// Origin's signature over the op's canonical bytes (empty until signing is enabled).
     public var signature: [UInt8]
+    /// The origin's hash chain (MSP 5.9): the SHA-256 of the canonical bytes of the origin's
+    /// op `counter - 1`, or `OpChain.genesis` at counter 1; empty for ops made before chains.
+    /// The signature covers it, so an origin that signs two histories leaves proof.
+    public var prev: [UInt8]
 
-    public init(origin: ReplicaID, counter: UInt64, hlc: HLC, key: RecordKey, fields: [String: FieldState], signature: [UInt8] = []) {
+    public init(origin: ReplicaID, counter: UInt64, hlc: HLC, key: RecordKey, fields: [String: FieldState],
+                signature: [UInt8] = [], prev: [UInt8] = []) {
         self.origin = origin
         self.counter = counter
         self.hlc = hlc
         self.key = key
         self.fields = fields
         self.signature = signature
+        self.prev = prev
     }
 
     public var dot: Dot { Dot(origin, counter) }
+
+    /// The op carries a link of its origin's hash chain.
+    public var isChained: Bool { prev.count == OpChain.hashBytes }
+}
+
+/// The per-origin hash chain of ops (MSP 5.9).
+public enum OpChain {
+    public static let hashBytes = 32
+    /// The `prev` of an origin's first op: no predecessor, but a chain from the start.
+    public static let genesis = [UInt8](repeating: 0, count: hashBytes)
 }
 
 /// A user's change to one field, before it becomes an op.

@@ -41,6 +41,12 @@ public struct Replica: Sendable {
     /// Signs this replica's own ops before they are committed (the node installs the origin's
     /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
     public var signer: (@Sendable (Op) -> [UInt8])?
+    /// Hashes an op's canonical bytes for its origin's hash chain (MSP 5.9; the node installs
+    /// SHA-256 over the wire encoding). Nil: own ops are not chained and links not checked.
+    public var chainHasher: (@Sendable (Op) -> [UInt8])?
+    /// This replica's newest own op and its chain hash, so the next local op links to it
+    /// without encoding it again.
+    private var ownHead: (counter: UInt64, hash: [UInt8])?
     /// Held ops whose effect the records do not show: the write rules refuse them (see
     /// `Replica+Withheld.swift`). Not stored: the node derives it from the ops and the rules.
     public internal(set) var withheld: Set<Dot> = []
@@ -217,9 +223,50 @@ public struct Replica: Sendable {
     @discardableResult
     public mutating func commitLocal(_ prepared: Op) -> Op {
         var op = prepared
+        if let chainHasher { op.prev = chainLink(before: op.counter, chainHasher) }
         if let signer { op.signature = signer(op) }
+        if let chainHasher { ownHead = (op.counter, chainHasher(op)) }
         commit(op)
         return op
+    }
+
+    /// The `prev` of this replica's own op `counter`: genesis for the first, the hash of the
+    /// op before otherwise (empty only if that op is no longer held, which compaction avoids
+    /// by keeping every origin's newest op).
+    private func chainLink(before counter: UInt64, _ hasher: (Op) -> [UInt8]) -> [UInt8] {
+        if counter == 1 { return OpChain.genesis }
+        if let ownHead, ownHead.counter == counter - 1 { return ownHead.hash }
+        return log[id]?.op(counter - 1).map(hasher) ?? []
+    }
+
+    /// How an op fits its origin's hash chain as this replica holds it (MSP 5.9).
+    public enum ChainFit: Equatable, Sendable {
+        case fits
+        /// `op` is chained to a predecessor other than the one held, or a held successor is
+        /// chained to an op other than `op`: with both validly signed, the origin signed two
+        /// histories that part at `counter` (the dot with two versions). `held` is the op
+        /// held here that contradicts `op`.
+        case forked(counter: UInt64, held: Op)
+        /// `op` carries no link though the predecessor held here does: a chain, once begun,
+        /// continues.
+        case breaksChain
+    }
+
+    /// Checks `op`'s links to the neighbours of its origin this replica holds. Ops whose
+    /// neighbours are not held (compacted, not arrived, before a snapshot) are not checked.
+    public func chainFit(_ op: Op) -> ChainFit {
+        guard let hasher = chainHasher, let origin = log[op.origin] else { return .fits }
+        if op.counter > 1, let before = origin.op(op.counter - 1) {
+            if op.isChained {
+                if hasher(before) != op.prev { return .forked(counter: op.counter - 1, held: before) }
+            } else if before.isChained {
+                return .breaksChain
+            }
+        }
+        if op.counter < UInt64.max, let after = origin.op(op.counter + 1), after.isChained, hasher(op) != after.prev {
+            return .forked(counter: op.counter, held: after)
+        }
+        return .fits
     }
 
     /// Like `commitLocal`, also noting in `undo` what the op's record held before, so that a
@@ -238,6 +285,7 @@ public struct Replica: Sendable {
     /// the log, and this replica's counter goes back, so the next write reuses it. Only for
     /// writes nobody else has seen: the node calls it when storing them failed.
     public mutating func rollBack(_ undo: LocalUndo) {
+        if let ownHead, ownHead.counter > undo.counter { self.ownHead = nil }
         for (key, record) in undo.records { records[key] = record; changed(key) }
         log[id]?.drop(above: undo.counter)
         version[id] = undo.counter
@@ -256,6 +304,10 @@ public struct Replica: Sendable {
         guard op.counter > 0 else { throw ModelError.malformedOp("counter must be at least 1") }
         guard !op.fields.isEmpty else { throw ModelError.malformedOp("op changes no field") }
         guard isValidSlug(op.key.id) else { throw ModelError.malformedOp("record id '\(op.key.id)' is not a slug") }
+        guard op.prev.isEmpty || op.isChained else { throw ModelError.malformedOp("prev must be empty or \(OpChain.hashBytes) bytes") }
+        guard op.counter > 1 || op.prev.isEmpty || op.prev == OpChain.genesis else {
+            throw ModelError.malformedOp("an origin's first op links to no predecessor (prev must be \(OpChain.hashBytes) zero bytes)")
+        }
         let dot = op.dot
         do throws(SchemaError) {
             _ = try schema.collection(op.key.collection)
@@ -505,12 +557,14 @@ public struct Replica: Sendable {
     /// Drops ops covered by `stable` (what every live node has acknowledged).
     public mutating func compact(below stable: VersionVector) {
         for dots in trackedHistory.values {
-            for d in dots where d.counter > (log[d.replica]?.floor ?? 0) && d.counter <= min(stable[d.replica], version[d.replica]) {
+            for d in dots where d.counter > (log[d.replica]?.floor ?? 0) && d.counter <= min(stable[d.replica], version[d.replica] &- 1) {
                 if let op = log[d.replica]?.op(d.counter) { retainedRights[d] = op }
             }
         }
         for (origin, counter) in stable.sorted {
-            log[origin]?.compact(through: min(counter, version[origin]))
+            // Every origin's newest op stays: the next op of its chain is checked against it,
+            // and this replica's own next op links to it (MSP 5.9, 7.7).
+            log[origin]?.compact(through: min(counter, version[origin] &- 1))
         }
     }
 }

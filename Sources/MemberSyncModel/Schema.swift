@@ -140,6 +140,7 @@ public struct Schema: Sendable {
             "accepted_through": .text,
             "revoked_spans": .text,
             "epochs": .textSet,
+            "forks": .textSet,
         ]),
     ])
 

@@ -47,7 +47,25 @@ public struct WriteAuthority: Sendable {
         /// The node's registered replica ids (`epochs`, MSP 11.2), as text; nil when the roster
         /// registers none for it yet (then any epoch counts, within the model's cap).
         var epochs: Set<String>?
+        /// Per replica of the node, the counter where it signed two histories (`forks`, MSP
+        /// 5.9); its ops from there on count nowhere.
+        var forks = VersionVector()
     }
+
+    /// `forks` as a vector: each element is `REPLICA=COUNTER`; several for one replica give
+    /// the lowest counter (the first fork).
+    static func forks(_ r: Record) -> VersionVector {
+        var v = VersionVector()
+        for element in r.set("forks").members {
+            guard let eq = element.lastIndex(of: "="), let replica = ReplicaID(parsing: String(element[..<eq])),
+                  let counter = UInt64(element[element.index(after: eq)...]), counter > 0 else { continue }
+            v[replica] = v[replica] == 0 ? counter : min(v[replica], counter)
+        }
+        return v
+    }
+
+    /// The `forks` element that settles a fork of `replica` at `counter`.
+    static func forkElement(_ replica: ReplicaID, _ counter: UInt64) -> String { "\(replica)=\(counter)" }
 
     /// The replica ids a roster entry registers (nil: none). Read from the record's set
     /// directly: it is asked for every op verified.
@@ -134,11 +152,12 @@ public struct WriteAuthority: Sendable {
         let spans = entry.map(Self.revokedSpans) ?? []
         let rosterHub = entry.map { Self.text($0, "role") == "hub" } ?? false
         let rosterOrg = entry.flatMap { Self.text($0, "organisation") }
+        let forks = entry.map(Self.forks) ?? VersionVector()
         if node == nodeID {
-            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation, acceptedThrough: cut, revokedSpans: spans)
+            return Writer(key: ownSigningKey, hubOperator: role == .hub || rosterHub, organisation: rosterOrg ?? organisation, acceptedThrough: cut, revokedSpans: spans, forks: forks)
         }
         if let key = hubSigningKeys[node] {
-            return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans)
+            return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans, forks: forks)
         }
         guard let entry else {
             throw AuthRejection(reason: "unknown-origin", detail: "node \(node) is not in the roster (yet)")
@@ -147,7 +166,7 @@ public struct WriteAuthority: Sendable {
             throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
         }
         return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans,
-                      epochs: rosterHub ? nil : Self.registeredEpochs(entry))
+                      epochs: rosterHub ? nil : Self.registeredEpochs(entry), forks: forks)
     }
 
     /// A revoked node's ops count only up to the counters its revocation accepted: those the
@@ -160,6 +179,15 @@ public struct WriteAuthority: Sendable {
         guard let cut = w.acceptedThrough, op.counter > cut[op.origin] else { return }
         let through = cut[op.origin] == 0 ? "none of its ops" : "its ops up to \(op.origin):\(cut[op.origin])"
         throw AuthRejection(reason: "revoked", detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")
+    }
+
+    /// A replica that signed two histories counts up to the op before the fork and no further,
+    /// on every node alike, whichever version of the forked dot each holds (MSP 5.9): both
+    /// versions and everything after them are held without effect.
+    func checkFork(_ op: Op, _ w: Writer) throws(AuthRejection) {
+        let at = w.forks[op.origin]
+        guard at > 0, op.counter >= at else { return }
+        throw AuthRejection(reason: "equivocation", detail: "replica \(op.origin) signed two different ops for \(Dot(op.origin, at)); the roster (nodes/\(op.origin.node) forks) voids its ops from there on, \(op.dot) among them")
     }
 
     /// An op of a member counts only from a replica id its roster entry registers, once it
@@ -176,6 +204,7 @@ public struct WriteAuthority: Sendable {
     public func checkRemote(_ op: Op, in replica: Replica, view: RightsView) throws(AuthRejection) {
         let w = try verify(op, in: replica)
         try checkRevocation(op, w)
+        try checkFork(op, w)
         try checkRules(op, w, view: view)
     }
 
@@ -210,6 +239,7 @@ public struct WriteAuthority: Sendable {
         let w = try writer(op.origin.node, in: replica)
         try checkEpoch(op, w)
         try checkRevocation(op, w)
+        try checkFork(op, w)
         try checkRules(op, w, view: view)
     }
 

@@ -144,6 +144,7 @@ extension Node {
             "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
             "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
             "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
+            "forks": engine.settledForks,
             "messages_dropped": dropped, "clients": clients,
             "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
             "refused_edits": engine.refusedEdits.count,

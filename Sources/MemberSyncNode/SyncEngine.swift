@@ -256,10 +256,12 @@ public struct SyncEngine: Sendable {
     /// Per client (routing id): quotas for Pull and SnapshotRequest.
     private var quotas: [[UInt8]: (pull: TokenBucket, snapshot: TokenBucket)] = [:]
     static let maxQuotaClients = 4096
-    /// Equivocation evidence: the op held and the different one that arrived for its dot
-    /// (bounded; the counter keeps counting).
-    public private(set) var evidence: [(held: Op, other: Op)] = []
+    /// Equivocation evidence, one per forked dot (bounded; the counter keeps counting).
+    public internal(set) var evidence: [ForkEvidence] = []
     static let maxEvidence = 100
+    /// Forks noted and not yet settled in the roster (a hub) or sent to the hub (a member).
+    var forksToSettle: [ForkEvidence] = []
+    var forkProofSentAt: UInt64 = 0
     /// This node's own edits that were refused, oldest first (see `RefusedEdits.swift`); the
     /// reactor stores the list on `.persistRefused`.
     public internal(set) var refusedEdits: [RefusedEdit] = []
@@ -280,6 +282,7 @@ public struct SyncEngine: Sendable {
         if let signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
+        replica.chainHasher = Self.chainHash
         replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
         self.replica = replica
         authority = config.insecure ? nil : WriteAuthority(
@@ -569,7 +572,7 @@ public struct SyncEngine: Sendable {
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
-                    checkEquivocation(op)
+                    checkDuplicate(op)
                     continue
                 }
                 do {
@@ -590,6 +593,16 @@ public struct SyncEngine: Sendable {
                             continue
                         }
                         let writer = try authority.verify(op, in: replica)
+                        // Its links to the neighbours held here (MSP 5.9): a contradiction
+                        // is a fork, settled for every node alike; the op still applies.
+                        switch replica.chainFit(op) {
+                        case .fits: break
+                        case .breaksChain:
+                            refused.append((op, "malformed", "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))
+                            continue
+                        case .forked(let counter, let held):
+                            noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
+                        }
                         // A member's rights write may change the verdict on others (MSP 11.7).
                         if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
                         if let e = authority.verdict(op, writer, in: replica) {
@@ -686,18 +699,6 @@ public struct SyncEngine: Sendable {
         counters.opsWaitEvicted += UInt64(waiting.hold(op))
     }
 
-    /// A duplicate dot with different contents is evidence of equivocation when the second
-    /// op is validly signed by the origin (otherwise it is a forgery, which the signature check
-    /// refuses whenever it is not a duplicate). Comparing costs only the op's bytes, and only
-    /// while the held op is still in the log.
-    private mutating func checkEquivocation(_ op: Op) {
-        guard let held = replica.op(op.dot), held != op else { return }
-        if let authority, Self.originProblem(op, authority, replica) != nil { return }
-        counters.equivocations += 1
-        if evidence.count < Self.maxEvidence { evidence.append((held, op)) }
-        note(.equivocation(dot: op.dot, heldKey: held.key, otherKey: op.key))
-    }
-
     /// A roster change may change verdicts: pull and push again at once (MSP 5.6, 7.3).
     mutating func clearPullBackoff() {
         for i in hubs.indices { hubs[i].pullBackoffUntil = nil; hubs[i].pushBackoffUntil = nil }
@@ -773,6 +774,7 @@ public struct SyncEngine: Sendable {
                 return [.reply(client: client, .opBatch(ops: page, more: more, senderVersion: replica.version))]
             }
         case .push(let ops):
+            checkPushedPairs(ops)
             let applied = applyRemote(ops)
             let refused = refusals(among: Set(ops.map(\.dot)))
             // Relay: every op newly applied from a push goes out on our PUB (before the commit,
@@ -1137,6 +1139,7 @@ public struct SyncEngine: Sendable {
     public mutating func onTick(now: UInt64) -> [Directive] {
         var out: [Directive] = []
         if authority != nil {
+            out += settleForks(now: now)
             reconsiderOwnWrites()
             if !repairedAtStart.isEmpty {
                 rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))

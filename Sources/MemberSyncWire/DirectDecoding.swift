@@ -271,7 +271,7 @@ enum DirectDecoding {
         var collectionName = "", id = ""
         // Most ops carry one field and `$exists`: sized for that, so no insert reallocates.
         var fieldStates = [String: FieldState](minimumCapacity: 2)
-        var signature: [UInt8] = []
+        var signature: [UInt8] = [], prev: [UInt8] = []
         var seen = Seen()
         while !r.atEnd {
             let (field, wire) = try r.tag()
@@ -286,12 +286,15 @@ enum DirectDecoding {
             case (7, 2):
                 signature = try r.bytes()
                 guard signature.count <= 256 else { throw NotDirect() }
+            case (8, 2):
+                prev = try r.bytes()
+                guard prev.count == OpChain.hashBytes else { throw NotDirect() }
             default: throw NotDirect()
             }
         }
         guard let origin, counter > 0, seen.has(4), seen.has(5) else { throw NotDirect() }
         return Op(origin: origin, counter: counter, hlc: HLC(raw: hlc), key: RecordKey(collection: collectionName, id: id),
-                  fields: fieldStates, signature: signature)
+                  fields: fieldStates, signature: signature, prev: prev)
     }
 
     static func ops(_ r: inout Reader, into out: inout [Op]) throws(NotDirect) {

@@ -156,6 +156,11 @@ enum DirectEncoding {
                 varint(UInt64(op.signature.count))
                 bytes.append(contentsOf: op.signature)
             }
+            if !op.prev.isEmpty {
+                tag(8, 2)
+                varint(UInt64(op.prev.count))
+                bytes.append(contentsOf: op.prev)
+            }
         }
     }
 

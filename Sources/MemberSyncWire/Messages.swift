@@ -2,8 +2,10 @@ import MemberSyncModel
 
 /// Protocol versions this build speaks. A link uses the highest version both ends support.
 public enum ProtocolVersion {
-    public static let current: UInt32 = 1
-    public static let minimumSupported: UInt32 = 1
+    /// 2: ops carry `prev`, their origin's hash chain (MSP 5.9, section 8). A protocol-1 node
+    /// cannot verify a signature that covers it, so 1 is no longer spoken.
+    public static let current: UInt32 = 2
+    public static let minimumSupported: UInt32 = 2
     /// First frame of every MSP message: the signature and the frame-encoding version.
     public static let signature: [UInt8] = Array("MSP/1".utf8)
 

@@ -85,6 +85,7 @@ enum ProtoConvert {
         p.id = o.key.id
         p.fields = fieldStates(o.fields)
         p.signature = Data(o.signature)
+        p.prev = Data(o.prev)
         return p
     }
 
@@ -317,11 +318,12 @@ enum ProtoConvert {
     static func op(_ p: Msp_V1_Op, _ path: Path) throws(WireError) -> Op {
         guard p.counter > 0 else { throw fail(path() + ".counter", "must be at least 1") }
         guard p.signature.count <= 256 else { throw fail(path() + ".signature", "too long") }
+        guard p.prev.isEmpty || p.prev.count == OpChain.hashBytes else { throw fail(path() + ".prev", "must be empty or \(OpChain.hashBytes) bytes") }
         return Op(origin: try replica(p.origin, present: p.hasOrigin, { path() + ".origin" }),
                   counter: p.counter, hlc: HLC(raw: p.hlc),
                   key: try key(p.collection, p.id, path),
                   fields: try fieldStates(p.fields, { path() + ".fields" }),
-                  signature: [UInt8](p.signature))
+                  signature: [UInt8](p.signature), prev: [UInt8](p.prev))
     }
 
     static func ops(_ list: [Msp_V1_Op], _ path: String) throws(WireError) -> [Op] {

@@ -137,7 +137,6 @@ final class AdversarialRunTests: FederationTestCase {
             ((self.fed.status("brussels")["version"] as? [String: Any])?[me.description] as? Int ?? 0) >= 1
         }, "the hub holds mallory's first op before the attack begins")
         var lastSample = Date.distantPast
-        var forks: [(String, Op)] = []
         var forksSent = 0
         while Date() < deadline {
             round += 1
@@ -155,13 +154,14 @@ final class AdversarialRunTests: FederationTestCase {
             case .claimOwnFuture:
                 try push(toHub, [try contact("mallory-ahead", me, counter + 1, "Ahead", context: VersionVector([me: counter + 1_000]))])
             case .equivocate:
-                // One dot, two contents: the hub gets one now; once it has reached the peer, the
-                // other goes to the peer and the hub (below). MSP/1 does not settle forks, so the
-                // reverse order (the peer first) is not part of the run: see MSP.md 11.6.
+                // One dot, two contents, one to the hub and the other to the peer at the same
+                // time: each relays its version, the nodes see the contradiction and the hub
+                // settles the fork in the roster for everyone (MSP 5.9).
                 counter += 1
                 let id = "mallory-fork-\(round)"
                 try push(toHub, [try contact(id, me, counter, "Fork A")])
-                forks.append((id, try contact(id, me, counter, "Fork B")))
+                try push(toPeer, [try contact(id, me, counter, "Fork B")])
+                forksSent += 1
             case .mintEpochs:
                 var ops: [Op] = []
                 for _ in 0..<8 {
@@ -213,13 +213,6 @@ final class AdversarialRunTests: FederationTestCase {
                     _ = try s.send([Array("MSP/9".utf8), [], [], []], dontWait: true)
                 }
             }
-            if let (id, other) = forks.first,
-               (fed.on("asker", "get", "contacts/\(id)", "--json").json as? [String: Any]).map({ ($0["fields"] as? [String: Any])?["name"] as? String }) == "Fork A" {
-                forks.removeFirst()
-                try push(toPeer, [other])
-                try push(toHub, [other])
-                forksSent += 1
-            }
             if Date().timeIntervalSince(lastSample) > 0.5 {
                 lastSample = Date()
                 for n in honest {
@@ -248,6 +241,9 @@ final class AdversarialRunTests: FederationTestCase {
 
         // Honest nodes converge and hold every acknowledged write.
         let digest = fed.converge(honest, timeout: 30)
+        if digest == nil, let dir = ProcessInfo.processInfo.environment["MEMBERSYNC_DEBUG_DUMP"] {
+            for n in honest { try? fed.on(n, "export").stdout.write(toFile: "\(dir)/\(n).jsonl", atomically: true, encoding: .utf8) }
+        }
         XCTAssertNotNil(digest, "honest nodes converge: \(honest.map { "\($0)=\(fed.digest($0) ?? "?")" })")
         for n in honest {
             let contacts = fed.on(n, "list", "contacts", "--json").json as? [[String: Any]] ?? []
@@ -294,6 +290,12 @@ final class AdversarialRunTests: FederationTestCase {
         if forksSent > 0 {
             XCTAssertGreaterThan(hub["equivocations"] as? Int ?? 0, 0, "the hub records the second op for a dot as equivocation")
             XCTAssertGreaterThan(peer["equivocations"] as? Int ?? 0, 0, "so does the peer")
+            // Settled alike on every honest node: the roster names the fork, and the converged
+            // digests above show no node kept a version of its own.
+            for n in honest {
+                let forks = ((fed.on(n, "get", "nodes/mallory", "--json").json as? [String: Any])?["fields"] as? [String: Any])?["forks"] as? [String]
+                XCTAssertGreaterThanOrEqual(forks?.count ?? 0, 1, "\(n): a fork voids mallory@1 from there on: \(forks ?? [])")
+            }
         }
         if (sent[.garbage] ?? 0) > 0 {
             let dropped = hub["messages_dropped"] as? [String: Int] ?? [:]

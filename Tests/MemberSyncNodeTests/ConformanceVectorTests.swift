@@ -29,6 +29,7 @@ final class ConformanceVectorTests: XCTestCase {
     func signedReplica(_ id: ReplicaID) -> Replica {
         var r = Replica(id: id, wallClock: Self.clock)
         r.signer = { Self.key.sign(WireCodec.canonicalBytes($0)) }
+        r.chainHasher = SyncEngine.chainHash
         return r
     }
 
@@ -62,6 +63,9 @@ final class ConformanceVectorTests: XCTestCase {
             [
                 "name": name, "about": about, "op": try json(op),
                 "canonical_hex": hex(WireCodec.canonicalBytes(op)),
+                // The op's link (MSP 5.9): prev_hex is the chain_hash_hex of the origin's op before.
+                "prev_hex": hex(op.prev),
+                "chain_hash_hex": hex(SyncEngine.chainHash(op)),
                 "signature_hex": hex(op.signature),
                 "signature_valid": SigningKeyPair.verify(signature: op.signature, message: WireCodec.canonicalBytes(op), publicKey: Self.key.publicKey),
                 "op_message_frames_hex": frames(.op(op)),
@@ -77,7 +81,7 @@ final class ConformanceVectorTests: XCTestCase {
         let vv = VersionVector([Self.asker: 1, Self.brussels: 3])
         let messages: [Message] = [
             .hello(Hello(nodeID: "asker", replica: Self.asker, role: "member", organisation: "asker", softwareVersion: "0.1.0", version: vv)),
-            .welcome(Welcome(nodeID: "brussels", replica: Self.brussels, role: "hub", softwareVersion: "0.1.0", protocolVersion: 1, version: vv)),
+            .welcome(Welcome(nodeID: "brussels", replica: Self.brussels, role: "hub", softwareVersion: "0.1.0", protocolVersion: ProtocolVersion.current, version: vv)),
             .pull(version: vv, maxOps: 5000),
             .opBatch(ops: [op], more: false, senderVersion: vv),
             .push([op]),
@@ -221,6 +225,13 @@ final class ConformanceVectorTests: XCTestCase {
             let frames = try XCTUnwrap(c["op_message_frames_hex"] as? [String]).map { try XCTUnwrap(Hex.decode($0)) }
             guard case .op(let op) = try WireCodec.decode(frames) else { return XCTFail("not an op message") }
             XCTAssertEqual(Hex.encode(WireCodec.canonicalBytes(op)), c["canonical_hex"] as? String)
+        }
+        // The sample ops are asker's first five, in order: each links to the one before, and
+        // the first to no predecessor (MSP 5.9).
+        let cases = try opCases()
+        XCTAssertEqual(cases.first?["prev_hex"] as? String, Hex.encode(OpChain.genesis))
+        for (before, op) in zip(cases, cases.dropFirst()) {
+            XCTAssertEqual(op["prev_hex"] as? String, before["chain_hash_hex"] as? String, "\(op["name"]!)")
         }
     }
 }

@@ -303,7 +303,97 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertEqual(hub.evidence.first?.held, one)
         XCTAssertEqual(hub.evidence.first?.other, two)
         XCTAssertTrue(hub.takeEvents().contains(.equivocation(dot: one.dot, heldKey: one.key, otherKey: two.key)))
-        XCTAssertEqual(name(net, "brussels", "organisations/asker"), .string("One"))
+        XCTAssertEqual(name(net, "brussels", "organisations/asker"), .string("One"), "applied until the fork is settled")
+        // At its next tick the hub settles the fork in the roster (MSP 5.9): the dot counts
+        // nowhere, whichever version a node holds.
+        net.run(milliseconds: 500)
+        for n in everyone {
+            XCTAssertEqual(net.engines[n]!.replica.record(key("nodes/asker"))?.set("forks").members, ["asker@2a=1"], n)
+            XCTAssertNil(name(net, n, "organisations/asker"), n)
+        }
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    /// A link that names `prev`, signed again (a member can sign anything with its key).
+    func linked(_ op: Op, to prev: [UInt8], _ signer: SigningKeyPair) -> Op {
+        var o = op
+        o.prev = prev
+        return signed(o, signer)
+    }
+
+    /// Issue 13, item 3, the way the issue found it: one dot signed twice, one version sent to
+    /// the hub and the other to a member. The member sees the contradiction when the hub relays
+    /// its version, sends the proof to the hub, and the hub settles the fork for everyone: the
+    /// nodes end with equal digests and nothing of the forked dot, not with two states.
+    func testAForkSentToTheHubAndToAMemberIsSettledAlikeEverywhere() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 42), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let one = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "One", signer: askerKey), to: OpChain.genesis, askerKey)
+        let two = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Two", signer: askerKey), to: OpChain.genesis, askerKey)
+        _ = request(&net, "baerum", from: "asker", .push([two]))
+        XCTAssertEqual(name(net, "baerum", "organisations/asker"), .string("Two"))
+        net.route(from: "brussels", request(&net, "brussels", from: "asker", .push([one])))
+        net.deliverAll()
+        XCTAssertEqual(net.engines["baerum"]!.counters.equivocations, 1, "the relayed version contradicts the one baerum holds")
+        XCTAssertEqual(net.engines["brussels"]!.counters.equivocations, 0, "the hub has seen one version only")
+        net.run(milliseconds: 2000)
+        XCTAssertEqual(net.engines["brussels"]!.counters.equivocations, 1, "baerum's proof reached the hub")
+        XCTAssertEqual(net.engines["brussels"]!.evidence.first?.dot, one.dot)
+        for n in everyone {
+            let e = net.engines[n]!
+            XCTAssertEqual(e.replica.record(key("nodes/asker"))?.set("forks").members, ["asker@2a=1"], n)
+            XCTAssertNil(name(net, n, "organisations/asker"), "\(n): neither version counts")
+            XCTAssertTrue(e.replica.holds(one.dot), n)
+        }
+        XCTAssertGreaterThanOrEqual(net.engines["baerum"]!.counters.opsRejected["equivocation"] ?? 0, 1)
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    /// Issue 13: ops are hash-chained, so a fork shows even when the two versions of a dot
+    /// never meet: the next op links to a version the hub does not hold. The forked replica's
+    /// ops from the fork on count nowhere, including ones sent after the settlement.
+    func testAnOpLinkedToAnotherVersionOfItsPredecessorIsAFork() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let first = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "First", signer: askerKey), to: OpChain.genesis, askerKey)
+        let hidden = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Hidden", signer: askerKey), to: OpChain.genesis, askerKey)
+        let second = linked(crafted(asker, counter: 2, hlc: hlc, "organisations/asker", field: "website", "https://asker.kommune.no",
+                                    signer: askerKey), to: SyncEngine.chainHash(hidden), askerKey)
+        net.route(from: "brussels", request(&net, "brussels", from: "asker", .push([first])))
+        net.run(milliseconds: 500)
+        XCTAssertEqual(name(net, "baerum", "organisations/asker"), .string("First"))
+        net.route(from: "brussels", request(&net, "brussels", from: "asker", .push([second])))
+        XCTAssertEqual(net.engines["brussels"]!.evidence.first?.dot, first.dot, "the fork is at the predecessor")
+        net.run(milliseconds: 500)
+        let third = linked(crafted(asker, counter: 3, hlc: hlc, "organisations/asker", "Third", signer: askerKey),
+                           to: SyncEngine.chainHash(second), askerKey)
+        net.route(from: "brussels", request(&net, "brussels", from: "asker", .push([third])))
+        net.run(milliseconds: 500)
+        for n in everyone {
+            XCTAssertEqual(net.engines[n]!.replica.record(key("nodes/asker"))?.set("forks").members, ["asker@7=1"], n)
+            XCTAssertNil(net.engines[n]!.replica.view(key("organisations/asker")), "\(n): nothing of the forked replica counts")
+        }
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["equivocation"], 3, "first and second withheld, third refused")
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
+    /// A chain, once begun, continues: an unchained op after a chained one is refused as
+    /// malformed and not held, so it cannot occupy the dot.
+    func testAnUnlinkedOpAfterALinkedOneIsRefused() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let first = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "First", signer: askerKey), to: OpChain.genesis, askerKey)
+        let loose = crafted(asker, counter: 2, hlc: hlc, "organisations/asker", "Loose", signer: askerKey)
+        let wrongStart = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "X", signer: askerKey), to: SyncEngine.chainHash(first), askerKey)
+        _ = request(&net, "brussels", from: "asker", .push([first, loose]))
+        let hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsRejected["malformed"], 1)
+        XCTAssertFalse(hub.replica.holds(loose.dot))
+        XCTAssertEqual(name(net, "brussels", "organisations/asker"), .string("First"))
+        XCTAssertThrowsError(try Replica(id: ReplicaID(node: "x", epoch: 1), wallClock: { 0 }).validate(wrongStart), "a first op links to nothing")
     }
 
     // MARK: limits at local writes

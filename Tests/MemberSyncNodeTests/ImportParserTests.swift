@@ -164,7 +164,7 @@ final class ImportParserTests: XCTestCase {
         for i in 0..<4 { ops.append(try hub.write(RecordKey(collection: "contacts", id: "c\(i)"), [.assign(field: "name", value: .string("C"))])) }
         var member = engine("asker", role: .member, hubs: ["tcp://127.0.0.1:2"])
         _ = member.onLinkMessage(.hub(0), .welcome(Welcome(nodeID: "brussels", replica: hub.id, role: "hub", softwareVersion: "0.1.0",
-                                                           protocolVersion: 1, version: hub.version)), now: 10_000)
+                                                           protocolVersion: ProtocolVersion.current, version: hub.version)), now: 10_000)
         func pulls(_ d: [Directive]) -> Int { d.filter { if case .send(_, .pull) = $0 { return true } else { return false } }.count }
         // A first page with news: pull the next at once.
         XCTAssertEqual(pulls(member.onLinkMessage(.hub(0), .opBatch(ops: Array(ops.prefix(2)), more: true, senderVersion: hub.version), now: 12_000)), 1)

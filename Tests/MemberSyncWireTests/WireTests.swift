@@ -221,9 +221,11 @@ final class WireTests: XCTestCase {
     }
 
     func testVersionNegotiation() {
-        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 3), 1)
-        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 1), 1)
-        XCTAssertNil(ProtocolVersion.negotiate(theirMin: 2, theirMax: 4))
+        // Protocol 2 (ops carry their origin's hash chain) is the only one spoken now.
+        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 3), 2)
+        XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 2, theirMax: 2), 2)
+        XCTAssertNil(ProtocolVersion.negotiate(theirMin: 1, theirMax: 1), "a protocol-1 node cannot verify chained ops")
+        XCTAssertNil(ProtocolVersion.negotiate(theirMin: 3, theirMax: 4))
     }
 }
 

@@ -305,6 +305,9 @@ public nonisolated struct Msp_V1_Op: Sendable {
   /// Ed25519 over the op encoded without it (MSP.md 11.3)
   public var signature: Data = Data()
 
+  /// SHA-256 of the origin's previous op's canonical bytes; 32 zero bytes at counter 1 (MSP.md 5.9)
+  public var prev: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1251,7 +1254,7 @@ nonisolated extension Msp_V1_SetState: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Msp_V1_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Op"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}hlc\0\u{1}collection\0\u{1}id\0\u{1}fields\0\u{1}signature\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}counter\0\u{1}hlc\0\u{1}collection\0\u{1}id\0\u{1}fields\0\u{1}signature\0\u{1}prev\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1266,6 +1269,7 @@ nonisolated extension Msp_V1_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       case 5: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.fields) }()
       case 7: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self.prev) }()
       default: break
       }
     }
@@ -1297,6 +1301,9 @@ nonisolated extension Msp_V1_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if !self.signature.isEmpty {
       try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 7)
     }
+    if !self.prev.isEmpty {
+      try visitor.visitSingularBytesField(value: self.prev, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1308,6 +1315,7 @@ nonisolated extension Msp_V1_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     if lhs.id != rhs.id {return false}
     if lhs.fields != rhs.fields {return false}
     if lhs.signature != rhs.signature {return false}
+    if lhs.prev != rhs.prev {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

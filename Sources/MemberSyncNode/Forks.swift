@@ -1,0 +1,105 @@
+import MemberSyncCrypto
+import MemberSyncModel
+import MemberSyncWire
+
+/// Proof that an origin signed two histories (equivocation, MSP 5.9): two validly signed ops of
+/// one replica that cannot both belong to one chain. Either two versions of `dot`, or an op
+/// whose `prev` names a predecessor other than the version of `dot` held here.
+public struct ForkEvidence: Sendable, Equatable {
+    /// The dot that has two versions: the fork point.
+    public let dot: Dot
+    /// The op this node held when the contradiction arrived.
+    public let held: Op
+    /// The op that contradicts it (a second version of `dot`, or its neighbour).
+    public let other: Op
+}
+
+extension SyncEngine {
+    /// The hash that links an op into its origin's chain: SHA-256 of its canonical bytes.
+    static func chainHash(_ op: Op) -> [UInt8] { SHA256Digest.of(WireCodec.canonicalBytes(op)) }
+
+    /// Records a fork the first time it is seen: counted, kept (bounded), logged; a hub settles
+    /// it in the roster and a member sends the proof on (both at the next tick, `settleForks`).
+    mutating func noteFork(_ e: ForkEvidence) {
+        guard !evidence.contains(where: { $0.dot == e.dot }) else { return }
+        counters.equivocations += 1
+        if evidence.count < Self.maxEvidence { evidence.append(e) }
+        if forksToSettle.count < Self.maxEvidence { forksToSettle.append(e) }
+        note(.equivocation(dot: e.dot, heldKey: e.held.key, otherKey: e.other.key))
+    }
+
+    /// A duplicate dot with other contents, validly signed by its origin, is a fork at that
+    /// dot (a forgery is refused by the signature check whenever it is not a duplicate).
+    /// Comparing costs only the op's bytes, and only while the held op is still in the log.
+    mutating func checkDuplicate(_ op: Op) {
+        guard let held = replica.op(op.dot), held != op else { return }
+        if let authority, Self.originProblem(op, authority, replica) != nil { return }
+        noteFork(ForkEvidence(dot: op.dot, held: held, other: op))
+    }
+
+    /// Forks a pushed batch proves by itself, whatever this node holds: two versions of a dot,
+    /// or consecutive ops whose link does not match. This is how a member's evidence reaches a
+    /// hub that no longer holds the contradicted op (compaction). Only pairs touching a dot
+    /// held here are checked, so an ordinary push of new ops costs nothing.
+    mutating func checkPushedPairs(_ ops: [Op]) {
+        guard let authority, ops.count > 1 else { return }
+        var byOrigin: [ReplicaID: [Op]] = [:]
+        for op in ops where replica.holds(op.dot) || replica.holds(Dot(op.origin, op.counter &+ 1)) || replica.holds(Dot(op.origin, op.counter &- 1)) {
+            byOrigin[op.origin, default: []].append(op)
+        }
+        for (_, list) in byOrigin where list.count > 1 {
+            let sorted = list.sorted { $0.counter < $1.counter }
+            for (a, b) in zip(sorted, sorted.dropFirst()) {
+                let forkAt: UInt64?
+                if a.counter == b.counter { forkAt = a != b ? a.counter : nil }
+                else if b.counter == a.counter + 1 && b.isChained { forkAt = Self.chainHash(a) != b.prev ? a.counter : nil }
+                else { forkAt = nil }
+                guard let forkAt, Self.originProblem(a, authority, replica) == nil, Self.originProblem(b, authority, replica) == nil else { continue }
+                noteFork(ForkEvidence(dot: Dot(a.origin, forkAt), held: a, other: b))
+            }
+        }
+    }
+
+    /// The forks the roster settles, as `REPLICA=COUNTER` (status shows them).
+    public var settledForks: [String] {
+        replica.keys(in: "nodes").flatMap { key in
+            replica.record(key).map { WriteAuthority.forks($0).sorted.map { WriteAuthority.forkElement($0.replica, $0.counter) } } ?? []
+        }.sorted()
+    }
+
+    /// Whether the roster already voids the forked replica's ops from the fork on.
+    func isSettled(_ e: ForkEvidence) -> Bool {
+        guard let entry = WriteAuthority.rosterEntry(e.dot.replica.node, in: replica) else { return false }
+        let at = WriteAuthority.forks(entry)[e.dot.replica]
+        return at > 0 && at <= e.dot.counter
+    }
+
+    /// Settles the forks noted since the last tick the same way on every node: a hub adds
+    /// `REPLICA=COUNTER` to the origin's roster entry (`forks`), which every node applies like a
+    /// revocation (the replica's ops from the fork on count nowhere, whichever version of the
+    /// dot each node holds); a member pushes the proof to the nodes it syncs with, until the
+    /// roster shows the fork settled.
+    mutating func settleForks(now: UInt64) -> [Directive] {
+        guard authority != nil, !forksToSettle.isEmpty else { return [] }
+        let engine = self
+        forksToSettle.removeAll { engine.isSettled($0) || WriteAuthority.rosterEntry($0.dot.replica.node, in: engine.replica) == nil }
+        guard !forksToSettle.isEmpty else { return [] }
+        if config.role == .hub {
+            var out: [Directive] = []
+            for e in forksToSettle where e.dot.replica.node != config.nodeID && !isSettled(e) {
+                let key = RecordKey(collection: "nodes", id: e.dot.replica.node)
+                let element = WriteAuthority.forkElement(e.dot.replica, e.dot.counter)
+                guard let (_, commit) = try? localWrite(key, [.add(field: "forks", element: element)], now: now) else { continue }
+                out += [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+            }
+            forksToSettle = []
+            return out
+        }
+        guard now &- forkProofSentAt >= 10 * retryMilliseconds else { return [] }
+        let links = syncLinks(now: now)
+        guard !links.isEmpty else { return [] }
+        forkProofSentAt = now
+        let proof = forksToSettle.flatMap { [$0.held, $0.other] }
+        return links.map { .send($0, .push(proof)) }
+    }
+}
