@@ -475,6 +475,9 @@ public struct Replica: Sendable {
     public mutating func hold(_ op: Op) throws(ModelError) {
         if holds(op.dot) { return }
         try validate(op)
+        // An op whose own delta breaks a record limit could never apply anywhere: it is
+        // refused by that reason, not stored (a refused op must not bloat the log either).
+        try Record(fields: op.fields).checkLimits()
         clock.observe(op.hlc)
         log[op.origin, default: OriginLog()].insert(op)
         markHeld(op.dot)
