@@ -377,6 +377,17 @@ final class HostileMemberTests: XCTestCase {
         }
         XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["equivocation"], 3, "first and second withheld, third refused")
         XCTAssertEqual(net.digests(everyone).count, 1)
+        // A refused op is held only when it could apply somewhere: one too large for any record
+        // is refused by its limit and not stored.
+        let dot = Dot(asker, 4)
+        var elements: [String: Register<Bool>] = [:]
+        for e in 0..<(Limits.maxSetElements + 1) { elements["t\(e)"] = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: true)], context: VersionVector()) }
+        let exists = Register(siblings: [Sibling(dot: dot, hlc: hlc, value: Value.bool(true))], context: VersionVector())
+        let huge = linked(Op(origin: asker, counter: 4, hlc: hlc, key: key("organisations/asker"),
+                             fields: ["topics": .set(ORSet(elements: elements)), Record.existsField: .register(exists)]), to: SyncEngine.chainHash(third), askerKey)
+        _ = request(&net, "brussels", from: "asker", .push([huge]))
+        XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected["too-many-elements"], 1)
+        XCTAssertFalse(net.engines["brussels"]!.replica.holds(huge.dot))
     }
 
     /// A chain, once begun, continues: an unchained op after a chained one is refused as
