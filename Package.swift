@@ -13,14 +13,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // The web page's HTTP server (MemberSyncWeb): routing, cookies, streamed bodies for
-        // server-sent events, on SwiftNIO threads of its own beside the node's reactor.
+        // The HTTP servers beside the node's reactor, on SwiftNIO threads: the web page's
+        // (MemberSyncWeb: routing, cookies, streamed bodies for server-sent events) and the
+        // metrics and health listener (MemberSyncServices).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Server-rendered pages: logic-less templates whose {{value}} escapes HTML by default.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
-        // Hummingbird's own foundations, named because the web module uses them directly:
-        // NIOCore (the bound port of the listener), NIOPosix (an event-loop thread of the web
-        // page's own), HTTPTypes (response header fields).
+        // Hummingbird's own foundations, named because the web module and the daemon's services
+        // use them directly: NIOCore (the bound port of a listener, the metrics listener's
+        // per-connection handler), NIOPosix (an event-loop thread of the web page's own),
+        // NIOHTTP1 (the HTTP parser's errors, which that handler answers), HTTPTypes (header
+        // fields).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // NIOHTTPTypes: the request and response parts in Hummingbird's pipeline, which the
@@ -78,7 +81,6 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -145,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "MemberSyncServicesTests",
             dependencies: [
-                "MemberSyncServices", "MemberSyncNode",
+                "MemberSyncServices", "MemberSyncNode", "MemberSyncHarness",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

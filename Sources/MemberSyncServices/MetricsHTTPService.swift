@@ -5,15 +5,14 @@ import HummingbirdCore
 import Logging
 import MemberSyncNode
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
 /// The metrics and health listener (`metrics_listen`): `GET /metrics` (the Prometheus text
 /// exposition) and `GET /health` (200 `healthy` or 503 `degraded: …`), served by Hummingbird
-/// on an event-loop thread of its own. It reads what the reactor published (the metrics
-/// registry and the last health verdict) and never waits for the reactor, so a slow, stuck or
-/// hostile client cannot slow replication.
+/// on SwiftNIO's shared event-loop threads, never the reactor's. It reads what the reactor
+/// published (the metrics registry and the last health verdict) and never waits for the
+/// reactor, so a slow, stuck or hostile client cannot slow replication.
 ///
 /// Each connection carries one request (the answer says `Connection: close`); a request head
 /// larger than 8 KiB gets 431, one the HTTP parser refuses gets 400; methods other than GET
@@ -90,7 +89,6 @@ public struct MetricsHTTPService: Service, CustomStringConvertible {
 
     public func run() async throws {
         if let ready, try await !ready() { return }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let factory = self.factory, connections = self.connections, host = address.host, onListening = self.onListening
         let count: @Sendable (Int) -> Void = { code in
             CoreMetrics.Counter(label: "membersync_http_responses_total", dimensions: [("code", String(code))], factory: factory).increment()
@@ -107,16 +105,16 @@ public struct MetricsHTTPService: Service, CustomStringConvertible {
             onServerRunning: { channel in
                 onListening(ListenAddress(host: host, port: channel.localAddress?.port ?? 0))
             },
-            eventLoopGroupProvider: .shared(group),
+            // NIO's shared event loops (never shut down, so no connection still closing at the
+            // stop can schedule work on a loop that is gone).
+            eventLoopGroupProvider: .singleton,
             logger: logger
         )
         do {
             try await application.run()
         } catch {
-            try? await group.shutdownGracefully()
             throw MetricsListenError(message: "metrics_listen \(address): cannot listen: \(error)")
         }
-        try? await group.shutdownGracefully()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncHarness
 import MemberSyncNode
 import NIOCore
 @testable import MemberSyncServices
@@ -206,25 +207,6 @@ fileprivate final class BoundText: @unchecked Sendable {
     func set(_ s: String) { lock.lock(); value = s; lock.unlock() }
 }
 
-fileprivate func connectTo(port: Int) -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    return fd
-}
+fileprivate func connectTo(port: Int) -> Int32 { LoopbackPorts.connect(port, timeoutSeconds: 10) }
 
-fileprivate func readAll(_ fd: Int32) -> String {
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n <= 0 { break }
-        out += buf[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
+fileprivate func readAll(_ fd: Int32) -> String { LoopbackPorts.readToEnd(fd) }
