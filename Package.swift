@@ -13,19 +13,31 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // The web page's HTTP server (MemberSyncWeb): routing, cookies, streamed bodies for
-        // server-sent events, on SwiftNIO threads of its own beside the node's reactor.
+        // The HTTP servers beside the node's reactor, on SwiftNIO threads: the web page's
+        // (MemberSyncWeb: routing, cookies, streamed bodies for server-sent events) and the
+        // metrics and health listener (MemberSyncServices).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Server-rendered pages: logic-less templates whose {{value}} escapes HTML by default.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
-        // Hummingbird's own foundations, named because the web module uses them directly:
-        // NIOCore (the bound port of the listener), NIOPosix (an event-loop thread of the web
-        // page's own), HTTPTypes (response header fields).
+        // Hummingbird's own foundations, named because the web module and the daemon's services
+        // use them directly: NIOCore (the bound port of a listener, the metrics listener's
+        // per-connection handler), NIOPosix (an event-loop thread of the web page's own),
+        // NIOHTTP1 (the HTTP parser's errors, which that handler answers), HTTPTypes (header
+        // fields).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // Graceful stop of the web page's server (a ServiceGroup without signal handlers: the
-        // daemon keeps its own SIGTERM/SIGINT handling).
+        // NIOHTTPTypes: the request and response parts in Hummingbird's pipeline, which the
+        // metrics listener's per-connection handler sees (a package Hummingbird builds on).
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The daemon is a ServiceGroup (the reactor, the metrics listener, the web page) that
+        // stops gracefully on SIGTERM and SIGINT.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The node's metrics: the reactor records counters, gauges and histograms through the
+        // swift-metrics API, into handlers of the backend below.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // That backend: a registry of Prometheus metrics with lock-free counters and gauges,
+        // and its text exposition, served by the metrics listener and the web page.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -56,6 +68,25 @@ let package = Package(
             dependencies: [
                 "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The daemon's long-running services: the reactor on its own thread, and the metrics
+        // and health listener (Hummingbird, off the reactor thread).
+        .target(
+            name: "MemberSyncServices",
+            dependencies: [
+                "MemberSyncNode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The control-socket client shared by the CLI and the web page.
@@ -76,7 +107,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "membersyncd",
-            dependencies: ["MemberSyncNode", "MemberSyncWeb", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "MemberSyncNode", "MemberSyncServices", "MemberSyncWeb",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "membersync",
@@ -100,9 +136,24 @@ let package = Package(
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         // Fixtures/: a database of release 0.1.0 that every later release must open (read by path).
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"], exclude: ["Fixtures"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
+        .testTarget(
+            name: "MemberSyncNodeTests",
+            dependencies: [
+                "MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
         .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(
+            name: "MemberSyncServicesTests",
+            dependencies: [
+                "MemberSyncServices", "MemberSyncNode", "MemberSyncHarness",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MembersyncdTests", dependencies: ["membersyncd", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -77,6 +77,33 @@ public enum LoopbackPorts {
         }
     }
 
+    /// A blocking TCP connection to 127.0.0.1:`port` whose reads give up after
+    /// `timeoutSeconds`; -1 when it cannot connect.
+    public static func connect(_ port: Int, timeoutSeconds: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var addr = address(port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    /// Everything the peer sends until it closes the connection (or a read times out).
+    public static func readToEnd(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A port P with P+1 also free (a node's ROUTER and PUB), avoiding `taken`.
     public static func freePair(avoiding taken: Set<Int> = []) -> Int {
         for _ in 0..<500 {

@@ -151,4 +151,7 @@ extension Replica {
     /// small limit at every tick, so the work of a bulk import or a restart is spread out
     /// instead of falling on the next status request, and without one before answering.
     public mutating func refreshSummary(limit: Int = .max) { summary.refresh(records, limit: limit) }
+
+    /// Records whose shares `refreshSummary` has yet to compute.
+    public var summaryBacklog: Int { summary.allDirty ? records.count : summary.dirty.count }
 }

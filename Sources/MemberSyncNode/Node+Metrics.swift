@@ -30,74 +30,30 @@ extension Node {
         return NodeHealth(reasons: reasons)
     }
 
-    /// Answers the metrics listener: `/metrics`, `/health`, 404 for anything else.
-    func answerHTTP(_ request: MetricsHTTPServer.Request) -> MetricsHTTPServer.Response {
-        let now = wallClockMilliseconds()
-        switch request.path {
-        case "/metrics":
-            return .init(status: 200, contentType: PrometheusText.contentType, body: metricsText(now: now))
-        case "/health":
-            let h = health(now: now)
-            let body = h.word + (h.reasons.isEmpty ? "" : ": " + h.reasons.joined(separator: "; ")) + "\n"
-            return .init(status: h.healthy ? 200 : 503, body: body)
-        default:
-            return .init(status: 404, body: "not found: try /metrics or /health\n")
-        }
-    }
-
-    /// Counts of existing records and conflicted fields, from the replica's summary (kept as
-    /// records change): a scrape must not walk a large replica every time.
-    func replicaGauges() -> (records: Int, conflicts: Int) {
-        engine.replica.refreshSummary()
-        return (engine.replica.existingRecordCount, engine.replica.conflictCount)
-    }
-
-    /// The Prometheus exposition. Label values are fixed sets (reasons, link kinds, status
-    /// codes) or node ids, which the roster bounds.
-    func metricsText(now: UInt64) -> String {
-        var p = PrometheusText()
-        let replica = engine.replica
+    /// Adds what the node's counters rose by since the last call to its metrics. Called after
+    /// every turn of the reactor: when nothing changed it costs two comparisons.
+    func publishCounters() {
         let c = engine.counters
-        p.gauge("membersync_build_info", "Software and protocol version of this node (always 1).", 1, labels: [
-            ("version", SyncEngine.softwareVersion), ("protocol", String(ProtocolVersion.current)),
-            ("role", config.role.rawValue), ("node_id", config.nodeID),
-        ])
-        p.gauge("process_start_time_seconds", "Start time of the daemon since the Unix epoch.", Double(startedAt) / 1000)
-        p.gauge("membersync_healthy", "1 when healthy, 0 when degraded (as `membersync status` and /health report).",
-                health(now: now).healthy ? 1 : 0)
+        if c != metrics.lastCounters { metrics.publish(engine: c) }
+        if dropped != metrics.lastDropped { metrics.publish(dropped: dropped) }
+    }
 
-        p.counter("membersync_ops_applied_total", "Remote ops applied (new to this node).", c.opsApplied)
-        p.counter("membersync_ops_duplicate_total", "Remote ops received that this node already held.", c.opsDuplicate)
-        for reason in Set(["schema", "malformed", "snapshot", "other"]).union(c.opsRejected.keys).sorted() {
-            p.counter("membersync_ops_rejected_total", "Remote ops (or snapshot pages) refused by validation, by reason.",
-                      c.opsRejected[reason] ?? 0, labels: [("reason", reason)])
-        }
-        p.counter("membersync_ops_waited_total", "Remote ops that waited for their causal past (applied once it arrived).", c.opsWaited)
-        p.gauge("membersync_ops_waiting", "Remote ops waiting for their causal past now.", engine.waiting.count)
-        p.gauge("membersync_refused_edits", "This node's own edits that are refused now (membersync refused lists them).", engine.refusedEdits.count)
-        p.counter("membersync_equivocations_total", "Validly signed ops contradicting an op held for the same dot.", c.equivocations)
-        for reason in Set(["pull-quota", "snapshot-quota"]).union(c.requestsRefused.keys).sorted() {
-            p.counter("membersync_requests_refused_total", "Requests left unanswered because their client exceeded its quota, by reason.",
-                      c.requestsRefused[reason] ?? 0, labels: [("reason", reason)])
-        }
-        p.counter("membersync_local_writes_total", "Edits made on this node (set and delete).", c.localWrites)
-        for reason in Set(Self.dropReasons).union(dropped.keys).sorted() {
-            p.counter("membersync_messages_dropped_total", "Inter-node messages dropped undecoded, by reason.",
-                      dropped[reason] ?? 0, labels: [("reason", reason)])
-        }
-        p.counter("membersync_snapshots_served_total", "Snapshots this node started serving.", c.snapshotsServed)
-        p.counter("membersync_snapshots_loaded_total", "Snapshots this node fetched and loaded.", c.snapshotsLoaded)
-
+    /// Sets every gauge from the node's state and publishes the health verdict for /health
+    /// (gauges first, so a reader who saw the verdict finds `membersync_healthy` agreeing).
+    /// Called every `gaugeMilliseconds` and before every control reply, so what the CLI just
+    /// did shows in the metrics once it has its answer. Label values are fixed sets (reasons,
+    /// link kinds) or node ids, which the roster bounds.
+    func publishGauges(now: UInt64) {
+        let h = health(now: now)
+        metrics.healthy.record(h.healthy ? 1 : 0)
+        metrics.opsWaiting.record(engine.waiting.count)
+        metrics.refusedEdits.record(engine.refusedEdits.count)
         for (kind, links) in [("hub", engine.hubs), ("peer", engine.peers)] {
-            p.gauge("membersync_links_configured", "Outbound links in the configuration, by kind.", links.count, labels: [("kind", kind)])
-        }
-        for (kind, links) in [("hub", engine.hubs), ("peer", engine.peers)] {
-            p.gauge("membersync_links_up", "Outbound links that are up (welcomed and heard from recently), by kind.",
-                    links.filter { engine.isUp($0, now: now) }.count, labels: [("kind", kind)])
+            metrics.linksConfigured[kind]?.record(links.count)
+            metrics.linksUp[kind]?.record(links.filter { engine.isUp($0, now: now) }.count)
         }
         let timeout = UInt64(config.linkTimeoutMilliseconds)
-        p.gauge("membersync_clients_connected", "Nodes that greeted this node and were heard from within the link timeout.",
-                engine.clients.values.filter { now &- $0.lastSeen <= timeout }.count)
+        metrics.clientsConnected.record(engine.clients.values.filter { now &- $0.lastSeen <= timeout }.count)
 
         // What each known node is known to hold: the join of what it told us as a client and
         // what it reported on our link to it.
@@ -111,34 +67,41 @@ extension Node {
             known[node] = entry
         }
         known[config.nodeID] = nil
-        for (node, k) in known.sorted(by: { $0.key < $1.key }) {
-            p.gauge("membersync_peer_ops_behind", "Ops this node holds that the peer is not known to hold.",
-                    Int(clamping: k.version.missing(from: replica.version)), labels: [("peer", node)])
-        }
-        for (node, k) in known.sorted(by: { $0.key < $1.key }) {
-            p.gauge("membersync_peer_last_seen_age_seconds", "Seconds since the peer was last heard from.",
-                    Double(now &- min(now, k.lastSeen)) / 1000, labels: [("peer", node)])
-        }
+        let replica = engine.replica
+        metrics.peerOpsBehind.set(known.mapValues { Double(Int(clamping: $0.version.missing(from: replica.version))) })
+        metrics.peerLastSeenAge.set(known.mapValues { Double(now &- min(now, $0.lastSeen)) / 1000 })
 
-        let gauges = replicaGauges()
-        p.gauge("membersync_records", "Records that exist (not deleted) in the replica.", gauges.records)
-        p.gauge("membersync_conflicts_open", "Fields whose concurrent values await resolution.", gauges.conflicts)
-        p.gauge("membersync_ops_in_log", "Ops held in the op log (for catch-up).", replica.logCount)
-        p.gauge("membersync_pending_ops", "Own ops the hub has not acknowledged yet.", Int(clamping: engine.pendingCount))
-        p.gauge("membersync_store_bytes", "Size of the replica database on disk, WAL included.", Double(store.diskBytes()))
-
-        p.histogram("membersync_local_write_commit_seconds", "Time from receiving a local edit to its durable commit.",
-                    metrics.localWriteCommit)
-        p.histogram("membersync_op_apply_delay_seconds",
-                    "Time from an op's timestamp at its origin to its durable apply on this node (clock skew included).",
-                    metrics.opApplyLatency)
-        if let server = metricsServer {
-            for (code, n) in server.responses.sorted(by: { $0.key < $1.key }) {
-                p.counter("membersync_http_responses_total", "Answers of the metrics listener, by HTTP status.", n,
-                          labels: [("code", String(code))])
-            }
+        if let gauges = replicaGauges() {
+            metrics.records.record(gauges.records)
+            metrics.conflictsOpen.record(gauges.conflicts)
         }
-        return p.text
+        metrics.opsInLog.record(replica.logCount)
+        metrics.pendingOps.record(Int(clamping: engine.pendingCount))
+        metrics.storeBytes.record(Double(store.diskBytes()))
+        telemetry.publish(h)
+    }
+
+    func publishMetrics(now: UInt64) {
+        publishCounters()
+        publishGauges(now: now)
+    }
+
+    /// Counts of existing records and conflicted fields, from the replica's summary (kept as
+    /// records change). Nil while the summary has more than `summaryRecordsPerPublish`
+    /// records to fold in (after a bulk import or at the start of a large replica): the tick
+    /// folds them in a little at a time, and the gauges keep their last values meanwhile
+    /// rather than stall the reactor.
+    func replicaGauges() -> (records: Int, conflicts: Int)? {
+        guard engine.replica.summaryBacklog <= Self.summaryRecordsPerPublish else { return nil }
+        engine.replica.refreshSummary()
+        return (engine.replica.existingRecordCount, engine.replica.conflictCount)
+    }
+
+    /// The Prometheus exposition, current as of now (the control socket's `metrics` command,
+    /// which the web page serves).
+    func metricsText(now: UInt64) -> String {
+        publishMetrics(now: now)
+        return telemetry.exposition()
     }
 
     /// Fixed reasons for dropped messages, exported even at zero so rates work from the start.

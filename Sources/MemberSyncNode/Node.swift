@@ -80,10 +80,10 @@ public final class Node {
     /// Per drop reason: when it was last logged and how many went unlogged since; a peer
     /// sending garbage must not flood the journal.
     private var dropLog: [String: (at: UInt64, unlogged: UInt64)] = [:]
-    /// Latency histograms for the metrics endpoint.
-    var metrics = NodeMetrics()
-    /// The optional HTTP listener for /metrics and /health, polled by the reactor.
-    let metricsServer: MetricsHTTPServer?
+    /// Where the reactor publishes its metrics and health verdict for other threads.
+    public let telemetry: NodeTelemetry
+    /// The reactor's handles on those metrics (Node+Metrics.swift publishes into them).
+    let metrics: NodeMetrics
     /// Why the last store commit failed, until one succeeds again (makes the node degraded).
     var storageFailure: String?
     /// Ops and record keys a failed commit could not store, retried with the next commit.
@@ -104,10 +104,13 @@ public final class Node {
     /// so a bulk import or a restart does not leave it all to the next `status`: about a
     /// millisecond of hashing per tick in a release build.
     static let summaryRecordsPerTick = 256
+    /// A metrics publication folds in at most this many changed records itself (see
+    /// `replicaGauges`); a larger backlog is left to the ticks.
+    static let summaryRecordsPerPublish = 4096
+    /// How often the gauges and the health verdict are published (also before every
+    /// control reply); counters are published after every turn of the reactor.
+    static let gaugeMilliseconds: UInt64 = 250
     private var eventLog = EventLog()
-
-    /// Where the metrics listener actually listens (nil when `metrics_listen` is not set).
-    public var metricsAddress: ListenAddress? { metricsServer?.address }
 
     public static func controlSocketPath(dataDir: String) -> String {
         (dataDir as NSString).appendingPathComponent("control.sock")
@@ -132,10 +135,17 @@ public final class Node {
 
     /// Opens the data directory and its replica. With `repair`, a damaged or missing database
     /// is moved aside and the node starts as a new replica that fetches everything from its
-    /// hub (see `openReplica`).
-    public init(config: NodeConfig, logger: Logger, repair: Bool = false) throws {
+    /// hub (see `openReplica`). Metrics go into `telemetry`'s registry.
+    ///
+    /// Every ZeroMQ socket is made here: a node must be created on the thread that runs it.
+    public init(config: NodeConfig, logger: Logger, repair: Bool = false, telemetry: NodeTelemetry = NodeTelemetry()) throws {
         self.config = config
         self.logger = logger
+        self.telemetry = telemetry
+        metrics = NodeMetrics(factory: telemetry.factory, buildLabels: [
+            ("version", SyncEngine.softwareVersion), ("protocol", String(ProtocolVersion.current)),
+            ("role", config.role.rawValue), ("node_id", config.nodeID),
+        ], startedAtSeconds: Double(startedAt) / 1000, dropReasons: Self.dropReasons)
         try DataDirectory.secure(config.dataDir, databaseFile: Store.fileName)
         lock = try DirectoryLock(path: Self.lockPath(dataDir: config.dataDir), dataDir: config.dataDir)
         let loaded = try Self.openReplica(config, logger: logger, repair: repair)
@@ -162,39 +172,11 @@ public final class Node {
             }
             curve = key
             // The handler must be bound before any CURVE server socket accepts a connection.
-            let handler = try ZMQSocket(context, .rep)
-            try handler.setLinger(milliseconds: 0)
-            try handler.bind("inproc://zeromq.zap.01")
-            zap = handler
+            zap = try Self.makeZAPHandler(context)
         }
         (router, publisher) = try Self.makeServerSockets(context, config, curve)
-
         controlPath = Self.controlSocketPath(dataDir: config.dataDir)
-        if FileManager.default.fileExists(atPath: controlPath) {
-            // A stale socket file from a killed node; a live one would hold the replica
-            // database lock first (see the lock file below).
-            try? FileManager.default.removeItem(atPath: controlPath)
-        }
-        let oldMask = umask(0o077)
-        control = try ZMQSocket(context, .rep)
-        do {
-            try control.bind("ipc://" + controlPath)
-            umask(oldMask)
-        } catch {
-            umask(oldMask)
-            throw error
-        }
-        chmod(controlPath, 0o600)
-
-        let server: MetricsHTTPServer?
-        if let address = config.metricsListen {
-            do { server = try MetricsHTTPServer(address: address) } catch {
-                throw NodeStartError(message: "\(error)")
-            }
-        } else {
-            server = nil
-        }
-        metricsServer = server
+        control = try Self.makeControlSocket(context, path: controlPath)
         revokedNodes = currentlyRevoked()
         rosterCurveKeys = currentRosterCurveKeys()
         revokedCurveKeys = currentRevokedCurveKeys()
@@ -205,7 +187,6 @@ public final class Node {
             if case .node(let id) = config.peerEntries[i] { engine.repointPeer(i, endpoint: t.endpoint ?? id) }
             peerLinks.append(try makeLink(t))
         }
-        if let server { logger.info("metrics listening", metadata: ["address": "\(server.address)", "paths": "/metrics /health"]) }
         logger.info("node started", metadata: [
             "node.id": "\(config.nodeID)", "replica": "\(replica.id)", "role": "\(config.role.rawValue)",
             "listen": "\(config.listen)", "records": "\(engine.replica.records.count)",
@@ -214,6 +195,31 @@ public final class Node {
         // Records the load rebuilt from ops past the last checkpoint are not in the records
         // table yet: the next checkpoint must write them before it claims to cover their ops.
         dirtyRecords = loaded.replayedKeys
+        // Readers (the metrics listener) find real values from the start.
+        publishMetrics(now: wallClockMilliseconds())
+    }
+
+    /// The ZAP handler's REP socket at inproc://zeromq.zap.01.
+    static func makeZAPHandler(_ context: ZMQContext) throws -> ZMQSocket {
+        let handler = try ZMQSocket(context, .rep)
+        try handler.setLinger(milliseconds: 0)
+        try handler.bind("inproc://zeromq.zap.01")
+        return handler
+    }
+
+    /// The control socket (REP on ipc:// in the data directory), reachable by this user only.
+    static func makeControlSocket(_ context: ZMQContext, path: String) throws -> ZMQSocket {
+        if FileManager.default.fileExists(atPath: path) {
+            // A stale socket file from a killed node; a live one would hold the replica
+            // database lock first (see the lock file).
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        let oldMask = umask(0o077)
+        defer { umask(oldMask) }
+        let control = try ZMQSocket(context, .rep)
+        try control.bind("ipc://" + path)
+        chmod(path, 0o600)
+        return control
     }
 
     /// Opens the store and loads the replica, refusing to serve wrong data: a damaged row, or
@@ -318,12 +324,12 @@ public final class Node {
     /// Runs the reactor until `shouldStop` returns true (checked at least every 50 ms).
     public func run(shouldStop: () -> Bool) {
         enum Source { case router, control, zap, dealer(LinkID), sub(LinkID), linkMonitor(LinkID), routerMonitor }
-        var poller = Poller()
         var sources: [Source] = []
         var generation = -1
         var base = Poller()
         var lastTick: UInt64 = 0
         var lastLinkRenewal = wallClockMilliseconds()
+        var lastGauges: UInt64 = 0
         while !shouldStop() {
             if generation != socketGeneration {
                 generation = socketGeneration
@@ -339,20 +345,12 @@ public final class Node {
                     if let m = l.monitor { base.add(.socket(m)); sources.append(.linkMonitor(id)) }
                 }
             }
-            // The HTTP clients come and go: add their descriptors to a copy of the fixed set.
-            poller = base
-            let http = metricsServer?.pollSet(now: wallClockMilliseconds()) ?? []
-            for item in http { poller.add(.fileDescriptor(item.fd), events: item.writable ? .writable : .readable) }
             let ready: [Int]
-            do { ready = try poller.poll(timeoutMilliseconds: 25) } catch {
+            do { ready = try base.poll(timeoutMilliseconds: 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }
             for index in ready where generation == socketGeneration {
-                if index >= sources.count {
-                    metricsServer?.handle(fd: http[index - sources.count].fd, now: wallClockMilliseconds()) { self.answerHTTP($0) }
-                    continue
-                }
                 switch sources[index] {
                 case .router: drainRouter()
                 case .control: serveControl()
@@ -373,16 +371,19 @@ public final class Node {
                 if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
                 engine.replica.refreshSummary(limit: Self.summaryRecordsPerTick)
-                metricsServer?.expire(now: now)
             }
             eventLog.observe(&engine, now: now, logger: logger)
+            publishCounters()
+            if now &- lastGauges >= Self.gaugeMilliseconds {
+                lastGauges = now
+                publishGauges(now: now)
+            }
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         if !dirtyRecords.isEmpty { checkpoint() }
         for l in hubLinks + peerLinks { l.close() }
         routerMonitor?.close()
         router.close(); publisher.close(); control.close(); zap?.close()
-        metricsServer?.close()
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 
@@ -618,6 +619,8 @@ public final class Node {
         } catch {
             reply = ["ok": false, "error": "\(error)"]
         }
+        // What the request changed is in the metrics before the client has its answer.
+        publishMetrics(now: wallClockMilliseconds())
         _ = try? control.send([JSONView.encode(reply)])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 #if canImport(Glibc)
@@ -219,32 +220,11 @@ fileprivate func httpGet(_ port: Int, _ path: String = "/metrics", raw: String? 
     defer { close(fd) }
     let request = raw ?? "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n"
     _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n <= 0 { break }
-        bytes += buf[0..<n]
-    }
-    let text = String(decoding: bytes, as: UTF8.self)
+    let text = LoopbackPorts.readToEnd(fd)
     guard let split = text.range(of: "\r\n\r\n") else { return HTTPAnswer() }
     let head = String(text[..<split.lowerBound])
     let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     return HTTPAnswer(status: status, head: head, body: String(text[split.upperBound...]))
 }
 
-fileprivate func connectLoopback(_ port: Int) -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return -1 }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    if rc != 0 { close(fd); return -1 }
-    return fd
-}
+fileprivate func connectLoopback(_ port: Int) -> Int32 { LoopbackPorts.connect(port, timeoutSeconds: 5) }
