@@ -254,16 +254,17 @@ public struct Replica: Sendable {
 
     /// Checks `op`'s links to the neighbours of its origin this replica holds. Ops whose
     /// neighbours are not held (compacted, not arrived, before a snapshot) are not checked.
-    public func chainFit(_ op: Op) -> ChainFit {
+    /// `known` holds hashes the caller already computed (a batch's), so none is computed twice.
+    public func chainFit(_ op: Op, known: [Dot: [UInt8]] = [:]) -> ChainFit {
         guard let hasher = chainHasher, let origin = log[op.origin] else { return .fits }
         if op.counter > 1, let before = origin.op(op.counter - 1) {
             if op.isChained {
-                if hasher(before) != op.prev { return .forked(counter: op.counter - 1, held: before) }
+                if (known[before.dot] ?? hasher(before)) != op.prev { return .forked(counter: op.counter - 1, held: before) }
             } else if before.isChained {
                 return .breaksChain
             }
         }
-        if op.counter < UInt64.max, let after = origin.op(op.counter + 1), after.isChained, hasher(op) != after.prev {
+        if op.counter < UInt64.max, let after = origin.op(op.counter + 1), after.isChained, (known[op.dot] ?? hasher(op)) != after.prev {
             return .forked(counter: op.counter, held: after)
         }
         return .fits

@@ -151,6 +151,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// Second, different ops for a dot this node already holds, validly signed: evidence that
     /// their origin equivocated (signed two histories).
     public var equivocations: UInt64 = 0
+    /// Remote ops whose signature needed no check of its own: a later op of their chain in the
+    /// same batch had a valid one (MSP 5.9).
+    public var opsAuthenticatedByChain: UInt64 = 0
 }
 
 /// How many requests of one kind a client may have answered: a burst, refilled at a steady
@@ -569,6 +572,8 @@ public struct SyncEngine: Sendable {
             var refused: [(Op, String, String)] = []
             var rosterChanged = false
             let appliedBefore = applied.count
+            // Runs of chained ops are authenticated by their last signature (MSP 5.9).
+            let runs = authenticatedRuns(queue)
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
@@ -592,10 +597,12 @@ public struct SyncEngine: Sendable {
                             }
                             continue
                         }
-                        let writer = try authority.verify(op, in: replica)
+                        let byChain = runs.dots.contains(op.dot)
+                        let writer = try authority.verify(op, in: replica, authenticated: byChain)
+                        if byChain { counters.opsAuthenticatedByChain += 1 }
                         // Its links to the neighbours held here (MSP 5.9): a contradiction
                         // is a fork, settled for every node alike; the op still applies.
-                        switch replica.chainFit(op) {
+                        switch replica.chainFit(op, known: runs.hashes) {
                         case .fits: break
                         case .breaksChain:
                             refused.append((op, "malformed", "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))

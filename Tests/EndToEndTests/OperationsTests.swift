@@ -41,6 +41,7 @@ final class OperationsTests: FederationTestCase {
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(hubPort).body, "membersync_ops_applied_total") == appliedBefore + 4 },
                       "the hub counts the ops it applied")
 
+        XCTAssertTrue(waitUntil(timeout: 5) { metric(httpGet(memberPort).body, "membersync_records") == 3 }, "the member's record gauge")
         let member = httpGet(memberPort).body
         XCTAssertEqual(metric(member, "membersync_local_writes_total"), 4)
         XCTAssertEqual(metric(member, "membersync_local_write_commit_seconds_count"), 4)
@@ -53,8 +54,9 @@ final class OperationsTests: FederationTestCase {
         XCTAssertEqual(metric(member, "membersync_healthy"), 1)
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(memberPort).body, "membersync_pending_ops") == 0 }, "the hub acked")
 
+        // Gauges are published every 250 ms (counters at once): the delete shows within that.
+        XCTAssertTrue(waitUntil(timeout: 5) { metric(httpGet(hubPort).body, "membersync_records") == 3 }, "the hub's record gauge")
         let hub = httpGet(hubPort).body
-        XCTAssertEqual(metric(hub, "membersync_records"), 3)
         XCTAssertEqual(metric(hub, "membersync_op_apply_delay_seconds_count"), 4, "one delay observation per applied op")
         XCTAssertTrue(waitUntil(timeout: 10) { metric(httpGet(hubPort).body, "membersync_peer_ops_behind", ["peer": "asker"]) == 0 })
         XCTAssertEqual(metric(hub, "membersync_build_info", ["role": "hub", "node_id": "brussels"]), 1)

@@ -390,6 +390,41 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertFalse(net.engines["brussels"]!.replica.holds(huge.dot))
     }
 
+    /// Issue 18 with the chain: in a batch, a run of consecutive linked ops of one origin is
+    /// authenticated by its last signature (the links hash each op whole, signature included),
+    /// and an altered op breaks the run, so it is checked alone and refused.
+    func testARunOfLinkedOpsIsAuthenticatedByItsLastSignatureAndAnAlteredOneIsNot() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        var ops: [Op] = []
+        var prev = OpChain.genesis
+        for c in 1...20 {
+            let op = linked(crafted(asker, counter: UInt64(c), hlc: hlc, "contacts/asker-\(c)", "C\(c)", signer: askerKey), to: prev, askerKey)
+            let withOrganisation = op.fields.merging(["organisation": .register(Register(siblings: [Sibling(dot: op.dot, hlc: hlc, value: Value.string("asker"))], context: VersionVector()))]) { a, _ in a }
+            let full = linked(Op(origin: asker, counter: op.counter, hlc: hlc, key: op.key, fields: withOrganisation), to: prev, askerKey)
+            ops.append(full)
+            prev = SyncEngine.chainHash(full)
+        }
+        // Op 10 with other contents (another record) under its own signature and link.
+        var altered = ops
+        let victim = ops[9]
+        altered[9] = Op(origin: asker, counter: victim.counter, hlc: hlc, key: key("contacts/asker-altered"),
+                        fields: victim.fields, signature: victim.signature, prev: victim.prev)
+        _ = request(&net, "brussels", from: "asker", .push(altered))
+        var hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.counters.opsRejected["bad-signature"], 1, "the altered op, checked alone")
+        XCTAssertFalse(hub.replica.holds(altered[9].dot))
+        XCTAssertEqual(hub.counters.opsAuthenticatedByChain, 9 + 10, "ops 1-9 by op 9's signature, 11-20 by op 20's")
+        XCTAssertEqual(hub.replica.keys(in: "contacts").filter { $0.id.hasPrefix("asker-") }.count, 19)
+        // The genuine op arrives later: it links both ways, and the run is complete.
+        _ = request(&net, "brussels", from: "asker", .push([ops[9]]))
+        hub = net.engines["brussels"]!
+        XCTAssertEqual(hub.replica.version[asker], 20)
+        XCTAssertEqual(hub.evidence.count, 0, "no fork: the altered op was never held")
+        XCTAssertEqual(name(net, "brussels", "contacts/asker-10"), .string("C10"))
+    }
+
     /// A chain, once begun, continues: an unchained op after a chained one is refused as
     /// malformed and not held, so it cannot occupy the dot.
     func testAnUnlinkedOpAfterALinkedOneIsRefused() throws {
