@@ -8,8 +8,8 @@ public struct Op: Hashable, Sendable {
     public let fields: [String: FieldState]
     /// Origin's signature over the op's canonical bytes (empty until signing is enabled).
     public var signature: [UInt8]
-    /// The origin's hash chain (MSP 5.9): the SHA-256 of the canonical bytes of the origin's
-    /// op `counter - 1`, or `OpChain.genesis` at counter 1; empty for ops made before chains.
+    /// The origin's hash chain (MSP 5.9): the SHA-256 of the origin's op `counter - 1` encoded
+    /// whole, or `OpChain.genesis` at counter 1; empty for ops made before chains.
     /// The signature covers it, so an origin that signs two histories leaves proof.
     public var prev: [UInt8]
 

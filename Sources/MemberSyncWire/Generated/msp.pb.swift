@@ -305,7 +305,7 @@ public nonisolated struct Msp_V1_Op: Sendable {
   /// Ed25519 over the op encoded without it (MSP.md 11.3)
   public var signature: Data = Data()
 
-  /// SHA-256 of the origin's previous op's canonical bytes; 32 zero bytes at counter 1 (MSP.md 5.9)
+  /// SHA-256 of the origin's previous op encoded whole (signature included); 32 zero bytes at counter 1 (MSP.md 5.9)
   public var prev: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
