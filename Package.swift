@@ -51,20 +51,23 @@ let package = Package(
             dependencies: ["MemberSyncModel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "MemberSyncStore", dependencies: ["CSQLite", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
+        // A node's configuration: the TOML subset, the config keys and NodeConfig, key files.
+        // No store, no engine: the CLI writes and checks configs with it.
+        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
         .target(
             name: "MemberSyncNode",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto", "MemberSyncConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The control-socket client shared by the CLI and the web page.
-        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "ZeroMQ"]),
+        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "MemberSyncConfig", "ZeroMQ"]),
         // The web page: another client of the node's control socket, never of its engine.
         .target(
             name: "MemberSyncWeb",
             dependencies: [
-                "MemberSyncClient", "MemberSyncModel",
+                "MemberSyncClient", "MemberSyncModel", "MemberSyncConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -76,12 +79,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "membersyncd",
-            dependencies: ["MemberSyncNode", "MemberSyncWeb", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MemberSyncNode", "MemberSyncConfig", "MemberSyncWeb", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "membersync",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
+                "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "MemberSyncConfig", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -99,9 +102,9 @@ let package = Package(
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
+        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
-        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
         .testTarget(name: "MembersyncdTests", dependencies: ["membersyncd", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncConfig
 import MemberSyncNode
 import ZeroMQ
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire

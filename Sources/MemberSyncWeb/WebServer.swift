@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MemberSyncClient
+import MemberSyncConfig
 import MemberSyncNode
 import NIOCore
 import NIOPosix

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncConfig
 import MemberSyncNode
 
 /// How a benchmark's federation runs. Secure is the product (CURVE on every inter-node socket,

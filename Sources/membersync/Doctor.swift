@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncNode
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncNode

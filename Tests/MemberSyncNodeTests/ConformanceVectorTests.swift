@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 @testable import MemberSyncWire

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+@testable import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire

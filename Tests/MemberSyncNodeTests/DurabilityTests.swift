@@ -1,5 +1,6 @@
 import XCTest
 import Logging
+@testable import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncHarness
 import MemberSyncModel

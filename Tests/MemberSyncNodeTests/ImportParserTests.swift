@@ -1,4 +1,5 @@
 import Foundation
+@testable import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncWire
 import XCTest

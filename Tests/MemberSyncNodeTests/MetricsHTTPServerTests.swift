@@ -1,6 +1,7 @@
 import Foundation
 @testable import MemberSyncNode
 import XCTest
+@testable import MemberSyncConfig
 import ZeroMQ
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MemberSyncClient
+@testable import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
