@@ -54,20 +54,25 @@ let package = Package(
         // A node's configuration: the TOML subset, the config keys and NodeConfig, key files.
         // No store, no engine: the CLI writes and checks configs with it.
         .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
+        // Reading the directory: search, show, history, list filters, record views, the import
+        // and export formats. Pure, over a replica: no sockets, no store.
+        .target(name: "MemberSyncDirectory", dependencies: ["MemberSyncModel"]),
+        // The control protocol (Protocols/CONTROL.md): a Codable type per command and result,
+        // the typed ControlError, and the one client of a node's control socket.
+        .target(name: "MemberSyncControl", dependencies: ["MemberSyncDirectory", "MemberSyncConfig", "MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
         .target(
             name: "MemberSyncNode",
             dependencies: [
                 "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto", "MemberSyncConfig",
+                "MemberSyncDirectory", "MemberSyncControl",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The control-socket client shared by the CLI and the web page.
-        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "MemberSyncConfig", "ZeroMQ"]),
         // The web page: another client of the node's control socket, never of its engine.
         .target(
             name: "MemberSyncWeb",
             dependencies: [
-                "MemberSyncClient", "MemberSyncModel", "MemberSyncConfig",
+                "MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncConfig", "ZeroMQ",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -83,18 +88,20 @@ let package = Package(
         ),
         .executableTarget(
             name: "membersync",
+            // The control protocol, configs and directory formats only: neither the store
+            // (SQLite) nor the engine.
             dependencies: [
-                "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
+                "MemberSyncControl", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "MemberSyncHarness"),
-        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness"]),
+        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "MemberSyncControl", "MemberSyncDirectory", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "MemberSyncConfig", "ZeroMQ", "MemberSyncHarness",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "MemberSyncConfig", "MemberSyncControl", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -102,9 +109,10 @@ let package = Package(
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
         .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"]),
-        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
+        .testTarget(name: "MemberSyncNodeTests", dependencies: ["MemberSyncNode", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncControl", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness"]),
+        .testTarget(name: "MemberSyncControlTests", dependencies: ["MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncNode", "MemberSyncConfig", "MemberSyncHarness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
-        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
         .testTarget(name: "MembersyncdTests", dependencies: ["membersyncd", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

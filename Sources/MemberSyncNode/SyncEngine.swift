@@ -244,7 +244,7 @@ public struct SyncEngine: Sendable {
     /// reactor stores the list on `.persistRefused`.
     public internal(set) var refusedEdits: [RefusedEdit] = []
 
-    public static let softwareVersion = "0.1.0"
+    public static let softwareVersion = Release.version
     /// Records per snapshot page. Large pages make a bootstrap fast (fewer round trips and
     /// commits); a page is also cut by size (`WireSize.pageBudgetBytes`, half the 8 MiB message
     /// limit), so large records still fit, and `WireLimits.maxRecordsPerPage` bounds it.

@@ -3,9 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import MemberSyncClient
+import MemberSyncControl
 import MemberSyncConfig
-import MemberSyncNode
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
