@@ -63,10 +63,20 @@ let package = Package(
             dependencies: ["MemberSyncModel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "MemberSyncStore", dependencies: ["CSQLite", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
+        // A node's configuration: the TOML subset, the config keys and NodeConfig, key files.
+        // No store, no engine: the CLI writes and checks configs with it.
+        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
+        // Reading the directory: search, show, history, list filters, record views, the import
+        // and export formats. Pure, over a replica: no sockets, no store.
+        .target(name: "MemberSyncDirectory", dependencies: ["MemberSyncModel"]),
+        // The control protocol (Protocols/CONTROL.md): a Codable type per command and result,
+        // the typed ControlError, and the one client of a node's control socket.
+        .target(name: "MemberSyncControl", dependencies: ["MemberSyncDirectory", "MemberSyncConfig", "MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
         .target(
             name: "MemberSyncNode",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto", "MemberSyncConfig",
+                "MemberSyncDirectory", "MemberSyncControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -77,7 +87,7 @@ let package = Package(
         .target(
             name: "MemberSyncServices",
             dependencies: [
-                "MemberSyncNode",
+                "MemberSyncNode", "MemberSyncConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,13 +99,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The control-socket client shared by the CLI and the web page.
-        .target(name: "MemberSyncClient", dependencies: ["MemberSyncNode", "ZeroMQ"]),
         // The web page: another client of the node's control socket, never of its engine.
         .target(
             name: "MemberSyncWeb",
             dependencies: [
-                "MemberSyncClient", "MemberSyncModel",
+                "MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncConfig", "ZeroMQ",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "membersyncd",
             dependencies: [
-                "MemberSyncNode", "MemberSyncServices", "MemberSyncWeb",
+                "MemberSyncNode", "MemberSyncConfig", "MemberSyncServices", "MemberSyncWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,18 +124,20 @@ let package = Package(
         ),
         .executableTarget(
             name: "membersync",
+            // The control protocol, configs and directory formats only: neither the store
+            // (SQLite) nor the engine.
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "ZeroMQ", "MemberSyncCrypto", "MemberSyncClient",
+                "MemberSyncControl", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "MemberSyncHarness"),
-        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness"]),
+        .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "MemberSyncControl", "MemberSyncDirectory", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "ZeroMQ", "MemberSyncHarness",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "MemberSyncConfig", "MemberSyncControl", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -139,16 +149,18 @@ let package = Package(
         .testTarget(
             name: "MemberSyncNodeTests",
             dependencies: [
-                "MemberSyncNode", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness",
+                "MemberSyncNode", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncControl", "MemberSyncModel", "MemberSyncWire",
+                "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        .testTarget(name: "MemberSyncControlTests", dependencies: ["MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncNode", "MemberSyncConfig", "MemberSyncHarness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
-        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncClient", "MemberSyncNode", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
         .testTarget(
             name: "MemberSyncServicesTests",
             dependencies: [
-                "MemberSyncServices", "MemberSyncNode", "MemberSyncHarness",
+                "MemberSyncServices", "MemberSyncNode", "MemberSyncConfig", "MemberSyncHarness",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

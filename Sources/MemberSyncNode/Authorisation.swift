@@ -1,3 +1,4 @@
+import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire

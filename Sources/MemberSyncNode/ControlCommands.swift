@@ -1,84 +1,138 @@
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
 import MemberSyncWire
 
+/// The node's side of the control protocol: a request frame is read into its command type
+/// (`MemberSyncControl`), served here, and the typed result encoded as the reply.
 extension Node {
-    /// Serves one control request. Writes are durable before this returns.
-    func handleControl(_ request: JSONObject) throws -> Any {
-        guard let command = request["command"] as? String else { throw ControlError("missing 'command'") }
+    /// Serves one request frame and returns the reply frame. A request that cannot be read
+    /// or served gets `{"ok": false, "error": ...}`; nothing a client sends stops the node.
+    func serveControl(_ frame: [UInt8]) -> [UInt8] {
+        do {
+            let request = try ControlRequest(bytes: frame)
+            return try reply(to: request.command)
+        } catch let e as ControlError {
+            return ControlReply.encode(error: e)
+        } catch {
+            return ControlReply.encode(error: ControlError("\(error)"))
+        }
+    }
+
+    /// Opens the existential command and serves it with its own result type.
+    private func reply<C: ControlCommand>(to command: C) throws -> [UInt8] {
+        ControlReply.encode(result: try handle(command))
+    }
+
+    /// Serves one command. Writes are durable before this returns.
+    func handle<C: ControlCommand>(_ command: C) throws -> C.Result {
         let now = wallClockMilliseconds()
         let received = monotonicNanoseconds()
-        func key() throws -> RecordKey {
-            guard let text = request["key"] as? String else { throw ControlError("missing 'key' (COLLECTION/ID)") }
-            let k: RecordKey
-            do { k = try RecordKey(parsing: text) } catch { throw ControlError(error.description) }
-            do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError(error.description) }
-            return k
-        }
+        let result: Any
         switch command {
-        case "ping":
-            return ["node_id": config.nodeID]
-        case "set":
-            let k = try key()
-            let args = request["changes"] as? [String] ?? []
-            let changes = engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema), now: now)
-            let (op, commit): (Op, LocalCommit)
-            do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
-            try commitLocal(commit, received: received)
-            return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
-        case "set-many":
-            // Several edits in one transaction (one fsync): bulk loads and benchmarks.
-            // {"edits": [{"key": "COLLECTION/ID", "changes": ["FIELD=VALUE", ...]}, ...]}
-            guard let list = request["edits"] as? [JSONObject] else { throw ControlError("missing 'edits' (a list of {key, changes})") }
-            var edits: [(RecordKey, [FieldChange])] = []
-            edits.reserveCapacity(list.count)
-            for (i, e) in list.enumerated() {
-                guard let text = e["key"] as? String else { throw ControlError("edit \(i): missing 'key' (COLLECTION/ID)") }
-                let k: RecordKey
-                do { k = try RecordKey(parsing: text) } catch { throw ControlError("edit \(i): \(error.description)") }
-                do { _ = try engine.replica.schema.collection(k.collection) } catch { throw ControlError("edit \(i): \(error.description)") }
-                let args = e["changes"] as? [String] ?? []
-                if args.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
-                do { edits.append((k, engine.withRevocationFacts(k, try EditParser.changes(args, key: k, schema: engine.replica.schema), now: now))) } catch {
-                    throw ControlError("edit \(i): \(error.message)")
-                }
-            }
-            let (ops, commit, failure) = engine.localWriteBatch(edits, now: now)
-            if let failure { throw ControlError("edit \(failure.index): \(failure.error.description) (nothing of this batch was stored)") }
-            if let commit { try commitLocal(commit, label: "batch") }
-            return ["count": ops.count, "origin": engine.replica.id.description,
-                    "first_counter": ops.first?.counter ?? 0, "last_counter": ops.last?.counter ?? 0]
-        case "version":
-            // A cheap status: the node version only (status also digests every record).
-            return ["replica": engine.replica.id.description, "version": JSONView.version(engine.replica.version),
-                    "records": engine.replica.records.count]
-        case "delete":
-            let k = try key()
+        case is Control.Ping: result = Control.Ping.Result(nodeID: config.nodeID)
+        case let c as Control.SetFields: result = try set(c, now: now, received: received)
+        case let c as Control.SetMany: result = try setMany(c, now: now)
+        case is Control.VersionQuery:
+            result = Control.VersionQuery.Result(replica: engine.replica.id.description, version: engine.replica.version.json,
+                                                 records: engine.replica.records.count)
+        case let c as Control.Delete:
+            let k = try requestKey(c.key)
             let (op, commit): (Op, LocalCommit)
             do { (op, commit) = try engine.localDelete(k, now: now) } catch { throw ControlError(error.description) }
             try commitLocal(commit, received: received)
-            return ["key": k.description, "origin": op.origin.description, "counter": op.counter]
-        case "get":
-            let k = try key()
-            guard let view = engine.replica.view(k) else { throw ControlError("no such record: \(k)") }
-            return JSONView.record(view)
-        case "list":
-            return try listRecords(request)
-        case "conflicts":
-            return engine.replica.conflicts().map { c -> JSONObject in
-                ["key": c.key.description, "field": c.field, "values": c.siblings.map(JSONView.sibling)]
+            result = WriteResult(key: k.description, origin: op.origin.description, counter: op.counter)
+        case let c as Control.Get:
+            let key = try requestKey(c.key)
+            result = try directory { () throws(DirectoryError) in try Directory.get(key, in: engine.replica) }
+        case let c as Control.List:
+            let collection = try collectionSchema(c.collection)
+            result = try directory { () throws(DirectoryError) in try Directory.list(collection, where: c.where ?? [], in: engine.replica) }
+        case is Control.Conflicts: result = Directory.conflicts(in: engine.replica)
+        case is Control.StatusQuery: result = status(now: now)
+        case is Control.Refused: result = engine.refusedEdits.reversed().map(Self.refusedEditJSON)
+        case let c as Control.Inspect: result = inspect(try requestKey(c.key))
+        case let c as Control.Import: result = try importBatch(c, now: now)
+        case let c as Control.Export: result = try exportPage(c)
+        case let c as Control.Search:
+            let only = try c.collection.map(collectionSchema)
+            result = try directory { () throws(DirectoryError) in try Directory.search(c.text, in: only, replica: engine.replica) }
+        case let c as Control.Show:
+            let key = try requestKey(c.key)
+            result = try directory { () throws(DirectoryError) in try Directory.show(key, in: engine.replica) }
+        case let c as Control.History:
+            let key = try requestKey(c.key)
+            result = try directory { () throws(DirectoryError) in try Directory.history(key, in: engine.replica, role: config.role.rawValue) }
+        case let c as Control.Resolve: result = try resolve(c, now: now)
+        case is Control.Progress: result = progress(now: now)
+        case is Control.Nodes: result = try nodes(now: now)
+        case let c as Control.Admit: result = try admit(c, now: now)
+        case let c as Control.Revoke: result = try revoke(c, now: now)
+        case is Control.Compact: result = try compactNow(now: now)
+        case let c as Control.Snapshot: result = try snapshot(c)
+        case let c as Control.Restore: result = try restore(c)
+        case is Control.Stats: result = stats(now: now)
+        case is Control.Integrity:
+            // SQLite's full check, for `membersync doctor`: it reads the whole database, so it
+            // holds up replication for as long as that takes (a second or so per 100 MB).
+            do { result = Control.Integrity.Result(result: try store.integrityCheck(), path: store.path) } catch {
+                throw ControlError("cannot check the store: \(error)")
             }
-        case "status":
-            return status(now: now)
-        case "refused":
-            return engine.refusedEdits.reversed().map(Self.refusedEditJSON)
-        case "inspect":
-            return inspect(try key())
-        default:
-            if let result = try handleDirectoryControl(command, request, now: now) { return result }
-            if let result = try handleWebControl(command, request, now: now) { return result }
-            throw ControlError("unknown command '\(command)'")
+        case let c as Control.Permissions: result = try permissions(c)
+        case is Control.Metrics: result = metricsExposition(now: now)
+        case is Control.Lag: result = replicationLag(now: now)
+        default: throw ControlError("unknown command '\(C.name)'", kind: .unknownCommand)
         }
+        guard let typed = result as? C.Result else { throw ControlError("the node has no answer of the right type for '\(C.name)'") }
+        return typed
+    }
+
+    /// A directory query's error as the control error it answers with.
+    func directory<T>(_ body: () throws(DirectoryError) -> T) throws(ControlError) -> T {
+        do { return try body() } catch { throw ControlError(error.message) }
+    }
+
+    /// A request's key, parsed and checked against the schema.
+    func requestKey(_ text: String) throws(ControlError) -> RecordKey {
+        try directory { () throws(DirectoryError) in try Directory.key(text, in: engine.replica.schema) }
+    }
+
+    func collectionSchema(_ name: String) throws(ControlError) -> CollectionSchema {
+        try directory { () throws(DirectoryError) in try Directory.collection(name, in: engine.replica.schema) }
+    }
+
+    /// `set`'s edit arguments, parsed against the schema.
+    func editChanges(_ args: [String], _ key: RecordKey) throws(ControlError) -> [FieldChange] {
+        try directory { () throws(DirectoryError) in try EditParser.changes(args, key: key, schema: engine.replica.schema) }
+    }
+
+    private func set(_ c: Control.SetFields, now: UInt64, received: UInt64) throws -> WriteResult {
+        let k = try requestKey(c.key)
+        let changes = engine.withRevocationFacts(k, try editChanges(c.changes, k), now: now)
+        let (op, commit): (Op, LocalCommit)
+        do { (op, commit) = try engine.localWrite(k, changes, now: now) } catch { throw ControlError(error.description) }
+        try commitLocal(commit, received: received)
+        return WriteResult(key: k.description, origin: op.origin.description, counter: op.counter)
+    }
+
+    /// Several edits in one transaction (one fsync): bulk loads and benchmarks.
+    private func setMany(_ c: Control.SetMany, now: UInt64) throws -> Control.SetMany.Result {
+        var edits: [(RecordKey, [FieldChange])] = []
+        edits.reserveCapacity(c.edits.count)
+        for (i, e) in c.edits.enumerated() {
+            let k: RecordKey
+            do { k = try requestKey(e.key) } catch { throw ControlError("edit \(i): \(error.message)") }
+            if e.changes.isEmpty { throw ControlError("edit \(i): give at least one FIELD=VALUE, FIELD+=ELEMENT or FIELD-=ELEMENT") }
+            do { edits.append((k, engine.withRevocationFacts(k, try editChanges(e.changes, k), now: now))) } catch {
+                throw ControlError("edit \(i): \(error.message)")
+            }
+        }
+        let (ops, commit, failure) = engine.localWriteBatch(edits, now: now)
+        if let failure { throw ControlError("edit \(failure.index): \(failure.error.description) (nothing of this batch was stored)") }
+        if let commit { try commitLocal(commit, label: "batch") }
+        return .init(count: ops.count, origin: engine.replica.id.description, firstCounter: ops.first?.counter ?? 0, lastCounter: ops.last?.counter ?? 0)
     }
 
     /// Stores a local write before anything else happens; if that fails the write is taken
@@ -96,102 +150,105 @@ extension Node {
         execute((commit.compaction ? [.persistCompaction] : []) + commit.after)
     }
 
-    func status(now: UInt64) -> JSONObject {
-        func linkInfo(_ l: LinkID) -> JSONObject {
+    func status(now: UInt64) -> StatusResult {
+        func linkInfo(_ l: LinkID) -> StatusResult.Link {
             let s = engine.link(l)
-            var o: JSONObject = ["endpoint": s.endpoint, "connected": engine.isUp(s, now: now)]
-            if let n = s.remoteNode { o["node_id"] = n }
+            var o = StatusResult.Link(endpoint: s.endpoint, connected: engine.isUp(s, now: now))
+            o.nodeID = s.remoteNode
             if case .peer(let i) = l, case .node(let id) = config.peerEntries[i] {
                 // Named by id: its endpoint and key come from the roster once it holds them.
-                o["node_id"] = id
-                o["from_roster"] = true
-                if peerTargets[i].endpoint == nil { o["awaiting_roster"] = true }
+                o.nodeID = id
+                o.fromRoster = true
+                if peerTargets[i].endpoint == nil { o.awaitingRoster = true }
             }
             if let f = handshakeFailures[l] {
-                o["handshake_failure"] = ["cause": f.cause.rawValue, "message": f.message,
-                                          "seconds_ago": Self.seconds(now &- min(now, f.at))] as JSONObject
+                o.handshakeFailure = .init(cause: f.cause.rawValue, message: f.message, secondsAgo: Self.seconds(now &- min(now, f.at)))
             }
             if s.lastHeard > 0 {
-                o["last_heard"] = JSONView.isoTime(milliseconds: s.lastHeard)
-                o["last_heard_seconds_ago"] = Self.seconds(now &- s.lastHeard)
+                o.lastHeard = ISOTime.string(milliseconds: s.lastHeard)
+                o.lastHeardSecondsAgo = Self.seconds(now &- s.lastHeard)
+                let lag = lag(s, now: now)
+                (o.behindOps, o.behindSeconds, o.theirMissingOps) = (lag.behind, lag.seconds, lag.theirMissing)
             }
-            o.merge(lag(s, now: now)) { _, new in new }
             return o
         }
         // Only what changed since the last status is hashed and counted again.
         engine.replica.refreshSummary()
         let replica = engine.replica
         let activeHub = engine.activeHub(now: now)
-        let mode: String
-        if config.role == .hub { mode = "hub" } else if activeHub != nil { mode = "via-hub" } else if !engine.syncLinks(now: now).isEmpty { mode = "fallback-peers" } else { mode = "offline" }
-        var clients: [JSONObject] = []
-        for c in engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }) {
-            clients.append(["node_id": c.nodeID, "organisation": c.organisation, "role": c.role,
-                            "software_version": c.softwareVersion, "protocol": c.protocolVersion,
-                            "last_seen": JSONView.isoTime(milliseconds: c.lastSeen),
-                            "ops_behind": c.version.missing(from: replica.version)])
+        let clients = engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }).map { c in
+            StatusResult.Client(nodeID: c.nodeID, organisation: c.organisation, role: c.role, softwareVersion: c.softwareVersion,
+                                protocol: c.protocolVersion, lastSeen: ISOTime.string(milliseconds: c.lastSeen),
+                                opsBehind: c.version.missing(from: replica.version))
         }
         let health = health(now: now)
-        var out: JSONObject = [
-            "health": health.word, "health_reasons": health.reasons,
-            "node_id": config.nodeID, "organisation": config.organisation, "role": config.role.rawValue,
-            "replica": replica.id.description, "listen": config.listen, "mode": mode,
-            "hubs": engine.hubs.indices.map { linkInfo(.hub($0)) }, "peers": engine.peers.indices.map { linkInfo(.peer($0)) },
-            "version": JSONView.version(replica.version), "pending": engine.pendingCount,
-            "digest": replica.digest(), "records": replica.existingRecordCount,
-            "conflicts": replica.conflictCount, "ops_in_log": replica.logCount,
-            "software_version": SyncEngine.softwareVersion, "protocol": ProtocolVersion.current,
-            "ops_applied": engine.counters.opsApplied, "ops_rejected": engine.counters.opsRejected,
-            "ops_waiting": engine.waiting.count, "ops_waited": engine.counters.opsWaited,
-            "requests_refused": engine.counters.requestsRefused, "equivocations": engine.counters.equivocations,
-            "forks": engine.settledForks,
-            "messages_dropped": dropped, "clients": clients,
-            "uptime_seconds": (now &- startedAt) / 1000, "revoked": isRevokedItself,
-            "refused_edits": engine.refusedEdits.count,
-        ]
-        if let h = activeHub { out["active_hub"] = engine.hubs[h].endpoint }
+        var hub: StatusResult.Hub?
         // A member's view of its hub: the active one, else the one heard from last.
-        if config.role != .hub, let hub = activeHub.map({ engine.hubs[$0] }) ?? engine.hubs.filter({ $0.lastHeard > 0 }).max(by: { $0.lastHeard < $1.lastHeard }) {
-            var h: JSONObject = ["endpoint": hub.endpoint, "connected": engine.isUp(hub, now: now),
-                                 "last_exchange": JSONView.isoTime(milliseconds: hub.lastHeard),
-                                 "last_exchange_seconds_ago": Self.seconds(now &- hub.lastHeard)]
-            if let n = hub.remoteNode { h["node_id"] = n }
-            h.merge(lag(hub, now: now)) { _, new in new }
-            out["hub"] = h
+        if config.role != .hub, let h = activeHub.map({ engine.hubs[$0] }) ?? engine.hubs.filter({ $0.lastHeard > 0 }).max(by: { $0.lastHeard < $1.lastHeard }) {
+            var o = StatusResult.Hub(endpoint: h.endpoint, connected: engine.isUp(h, now: now))
+            o.lastExchange = ISOTime.string(milliseconds: h.lastHeard)
+            o.lastExchangeSecondsAgo = Self.seconds(now &- h.lastHeard)
+            o.nodeID = h.remoteNode
+            if h.lastHeard > 0 {
+                let lag = lag(h, now: now)
+                (o.behindOps, o.behindSeconds, o.theirMissingOps) = (lag.behind, lag.seconds, lag.theirMissing)
+            }
+            hub = o
         } else if config.role != .hub && !engine.hubs.isEmpty {
-            out["hub"] = ["endpoint": engine.hubs[0].endpoint, "connected": false, "never_heard": true]
+            hub = StatusResult.Hub(endpoint: engine.hubs[0].endpoint, connected: false)
+            hub?.neverHeard = true
         }
         // The roster replicates to every node, so a member sees its own revocation.
-        if let me = replica.view(RecordKey(collection: "nodes", id: config.nodeID)), me.field("revoked")?.value == .bool(true) {
-            out["revoked"] = true
-        }
-        return out
+        var revoked = isRevokedItself
+        if let me = replica.view(RecordKey(collection: "nodes", id: config.nodeID)), me.field("revoked")?.value == .bool(true) { revoked = true }
+        return StatusResult(
+            health: health.word, healthReasons: health.reasons, nodeID: config.nodeID, organisation: config.organisation,
+            role: config.role.rawValue, replica: replica.id.description, listen: config.listen, mode: syncMode(now: now, activeHub: activeHub),
+            activeHub: activeHub.map { engine.hubs[$0].endpoint }, hubs: engine.hubs.indices.map { linkInfo(.hub($0)) },
+            peers: engine.peers.indices.map { linkInfo(.peer($0)) }, version: replica.version.json, pending: engine.pendingCount,
+            digest: replica.digest(), records: replica.existingRecordCount, conflicts: replica.conflictCount, opsInLog: replica.logCount,
+            softwareVersion: SyncEngine.softwareVersion, protocol: ProtocolVersion.current, opsApplied: engine.counters.opsApplied,
+            opsRejected: engine.counters.opsRejected, opsWaiting: engine.waiting.count, opsWaited: engine.counters.opsWaited,
+            requestsRefused: engine.counters.requestsRefused, equivocations: engine.counters.equivocations, messagesDropped: dropped,
+            clients: clients, uptimeSeconds: (now &- startedAt) / 1000, hub: hub, revoked: revoked, refusedEdits: engine.refusedEdits.count,
+            forks: engine.settledForks)
+    }
+
+    /// `hub`, `via-hub`, `fallback-peers` or `offline`.
+    func syncMode(now: UInt64, activeHub: Int?) -> String {
+        if config.role == .hub { return "hub" }
+        if activeHub != nil { return "via-hub" }
+        return engine.syncLinks(now: now).isEmpty ? "offline" : "fallback-peers"
     }
 
     /// How far behind the other side of a link this node is, as far as it knows: the ops the
     /// other side holds that this node lacks, and for how long it has lacked some (from the last
-    /// time it held everything the other side was known to hold; absent when it never did).
-    func lag(_ s: LinkState, now: UInt64) -> JSONObject {
-        guard s.lastHeard > 0 else { return [:] }
+    /// time it held everything the other side was known to hold; nil when it never did).
+    func lag(_ s: LinkState, now: UInt64) -> (behind: UInt64, seconds: Double?, theirMissing: UInt64) {
         let behind = engine.replica.version.missing(from: s.remoteVersion)
-        var o: JSONObject = ["behind_ops": behind, "their_missing_ops": s.remoteVersion.missing(from: engine.replica.version)]
-        if behind == 0 {
-            o["behind_seconds"] = 0.0
-        } else if s.lastInSync > 0 {
-            o["behind_seconds"] = Self.seconds(now &- s.lastInSync)
-        }
-        return o
+        let seconds: Double? = behind == 0 ? 0 : (s.lastInSync > 0 ? Self.seconds(now &- s.lastInSync) : nil)
+        return (behind, seconds, s.remoteVersion.missing(from: engine.replica.version))
     }
 
     /// One of this node's refused edits as the `refused` command shows it (newest first).
-    static func refusedEditJSON(_ e: RefusedEdit) -> JSONObject {
-        var o: JSONObject = ["dot": e.dot.description, "origin": e.dot.replica.description, "counter": e.dot.counter,
-                             "summary": e.summary, "reason": e.reason, "detail": e.detail, "held": e.held,
-                             "at": JSONView.isoTime(milliseconds: e.at)]
-        if let k = e.key { o["key"] = k.description }
-        return o
+    static func refusedEditJSON(_ e: RefusedEdit) -> RefusedEditJSON {
+        RefusedEditJSON(key: e.key?.description, summary: e.summary, dot: e.dot.description, origin: e.dot.replica.description,
+                        counter: e.dot.counter, reason: e.reason, detail: e.detail, held: e.held, at: ISOTime.string(milliseconds: e.at))
     }
 
     /// Milliseconds as seconds with one decimal.
     static func seconds(_ ms: UInt64) -> Double { (Double(ms) / 100).rounded() / 10 }
+
+    /// Serves a request given as a JSON object, exactly as a frame on the socket would be
+    /// served (tests and in-process callers): its `result` as Foundation values, or the
+    /// reply's error as a `ControlError`.
+    func handleControl(_ request: [String: Any]) throws -> Any {
+        let frame = (try? JSONSerialization.data(withJSONObject: request)).map { [UInt8]($0) } ?? []
+        let reply = serveControl(frame)
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(reply), options: [.fragmentsAllowed])) as? [String: Any] else {
+            throw ControlError("the reply is not a JSON object")
+        }
+        if object["ok"] as? Bool == true { return object["result"] ?? NSNull() }
+        throw ControlError(object["error"] as? String ?? "refused")
+    }
 }

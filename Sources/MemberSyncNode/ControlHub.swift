@@ -1,4 +1,7 @@
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire
@@ -22,45 +25,45 @@ extension Node {
 
     /// Every node in the roster (the `nodes` collection) or that has said hello to this node,
     /// now or before a restart (the store's peers table).
-    func nodes(now: UInt64) throws -> [JSONObject] {
+    func nodes(now: UInt64) throws -> [NodeRow] {
         let replica = engine.replica
-        var rows: [String: JSONObject] = [:]
-        func row(_ id: String) -> JSONObject {
-            rows[id] ?? ["node_id": id, "in_roster": false, "connected": false, "self": id == config.nodeID]
-        }
+        var rows: [String: NodeRow] = [:]
+        func row(_ id: String) -> NodeRow { rows[id] ?? NodeRow(nodeID: id, isSelf: id == config.nodeID) }
         for key in replica.records.keys where key.collection == "nodes" {
             guard let view = replica.view(key) else { continue }
             var r = row(key.id)
-            r["in_roster"] = true
-            r["revoked"] = view.field("revoked")?.value == .bool(true)
-            for name in ["organisation", "role", "curve_key", "signing_key"] {
-                if let v = view.field(name)?.value { r[name] = v.description }
-            }
-            if let e = view.field("endpoints")?.members { r["endpoints"] = e }
+            r.inRoster = true
+            r.revoked = view.field("revoked")?.value == .bool(true)
+            r.organisation = view.field("organisation")?.value?.description ?? r.organisation
+            r.role = view.field("role")?.value?.description ?? r.role
+            r.curveKey = view.field("curve_key")?.value?.description ?? r.curveKey
+            r.signingKey = view.field("signing_key")?.value?.description ?? r.signingKey
+            if let e = view.field("endpoints")?.members { r.endpoints = e }
             rows[key.id] = r
         }
         let remembered: [String: String]
         do { remembered = try store.peers() } catch { throw ControlError("cannot read the peers table: \(error)") }
         for (id, text) in remembered {
-            guard let info = try? JSONView.decodeObject(Array(text.utf8)) else { continue }
+            guard let info = try? JSONCoding.decode(RememberedNode.self, from: Array(text.utf8)) else { continue }
             var r = row(id)
-            if r["organisation"] == nil, let o = info["organisation"] { r["organisation"] = o }
-            if r["role"] == nil, let o = info["role"] { r["role"] = o }
-            for name in ["software_version", "protocol"] { if let v = info[name] { r[name] = v } }
-            if let ms = info["last_seen"] as? Int { r["last_seen"] = JSONView.isoTime(milliseconds: UInt64(max(0, ms))) }
+            if r.organisation == nil { r.organisation = info.organisation }
+            if r.role == nil { r.role = info.role }
+            if let v = info.softwareVersion { r.softwareVersion = v }
+            if let v = info.protocol { r.protocol = v }
+            if let ms = info.lastSeen { r.lastSeen = ISOTime.string(milliseconds: UInt64(max(0, ms))) }
             rows[id] = r
         }
         for c in engine.clients.values {
             var r = row(c.nodeID)
-            if r["organisation"] == nil { r["organisation"] = c.organisation }
-            if r["role"] == nil { r["role"] = c.role }
-            if (r["organisation"] as? String) != c.organisation { r["hello_organisation"] = c.organisation }
-            r["software_version"] = c.softwareVersion
-            r["protocol"] = c.protocolVersion
-            r["last_seen"] = JSONView.isoTime(milliseconds: c.lastSeen)
-            r["connected"] = isConnected(c, now: now)
-            r["ops_behind"] = c.version.missing(from: replica.version)
-            r["via"] = ["client"]
+            if r.organisation == nil { r.organisation = c.organisation }
+            if r.role == nil { r.role = c.role }
+            if r.organisation != c.organisation { r.helloOrganisation = c.organisation }
+            r.softwareVersion = c.softwareVersion
+            r.protocol = c.protocolVersion
+            r.lastSeen = ISOTime.string(milliseconds: c.lastSeen)
+            r.connected = isConnected(c, now: now)
+            r.opsBehind = c.version.missing(from: replica.version)
+            r.via = ["client"]
             rows[c.nodeID] = r
         }
         // The hubs and peers this node connects to itself (on a member: how it sees its hub).
@@ -69,46 +72,45 @@ extension Node {
                 guard let id = s.remoteNode, s.lastHeard > 0 else { continue }
                 var r = row(id)
                 let up = engine.isUp(s, now: now)
-                r["connected"] = (r["connected"] as? Bool ?? false) || up
-                r["via"] = ((r["via"] as? [String]) ?? []) + ["\(kind) link"]
-                r["endpoint"] = s.endpoint
-                if kind == "hub" && r["role"] == nil { r["role"] = "hub" }  // it answered as our hub
+                r.connected = r.connected || up
+                r.via = (r.via ?? []) + ["\(kind) link"]
+                r.endpoint = s.endpoint
+                if kind == "hub" && r.role == nil { r.role = "hub" }  // it answered as our hub
                 // ISO 8601 times in UTC of one format sort as text in time order.
-                let heard = JSONView.isoTime(milliseconds: s.lastHeard)
-                if (r["last_seen"] as? String ?? "") < heard { r["last_seen"] = heard }
-                if r["ops_behind"] == nil || up { r["ops_behind"] = s.remoteVersion.missing(from: replica.version) }
+                let heard = ISOTime.string(milliseconds: s.lastHeard)
+                if (r.lastSeen ?? "") < heard { r.lastSeen = heard }
+                if r.opsBehind == nil || up { r.opsBehind = s.remoteVersion.missing(from: replica.version) }
                 rows[id] = r
             }
         }
         var me = row(config.nodeID)
-        me["self"] = true
-        me["connected"] = true
-        me["ops_behind"] = 0
-        me["software_version"] = SyncEngine.softwareVersion
-        me["protocol"] = ProtocolVersion.current
-        if me["organisation"] == nil { me["organisation"] = config.organisation }
-        if me["role"] == nil { me["role"] = config.role.rawValue }
+        me.isSelf = true
+        me.connected = true
+        me.opsBehind = 0
+        me.softwareVersion = SyncEngine.softwareVersion
+        me.protocol = ProtocolVersion.current
+        if me.organisation == nil { me.organisation = config.organisation }
+        if me.role == nil { me.role = config.role.rawValue }
         rows[config.nodeID] = me
         // `online`: heard from directly within the link timeout, as this node sees it.
         return rows.keys.sorted().map { id in
             var r = rows[id]!
-            r["online"] = r["connected"] as? Bool ?? false
+            r.online = r.connected
             return r
         }
     }
 
-    private func nodeID(_ request: JSONObject) throws -> String {
-        guard let id = request["node_id"] as? String else { throw ControlError("missing 'node_id'") }
-        guard isValidSlug(id) else { throw ControlError("node id '\(id)' is not a lowercase slug (a-z, 0-9, '-')") }
-        return id
+    private func nodeID(_ text: String) throws -> String {
+        guard isValidSlug(text) else { throw ControlError("node id '\(text)' is not a lowercase slug (a-z, 0-9, '-')") }
+        return text
     }
 
     /// Adds a node to the roster (or updates its entry) and clears any revocation; what a
     /// re-admitted node wrote while revoked stays refused unless `accept_revoked_edits`.
-    func admit(_ request: JSONObject, now: UInt64) throws -> JSONObject {
+    func admit(_ request: Control.Admit, now: UInt64) throws -> Control.Admit.Result {
         try requireHub("admit", why: "only the hub operator writes the roster")
-        let id = try nodeID(request)
-        guard let org = request["organisation"] as? String, isValidSlug(org) else {
+        let id = try nodeID(request.nodeID)
+        guard let org = request.organisation, isValidSlug(org) else {
             throw ControlError("admit needs --organisation ORG, the id of an organisation (a lowercase slug)")
         }
         // A node of an organisation the directory does not know could write nothing but its
@@ -118,37 +120,34 @@ extension Node {
         }
         let key = RecordKey(collection: "nodes", id: id)
         let existed = engine.replica.view(key) != nil
-        var changes: [String] = ["organisation=\(org)", "revoked=false", "role=\(request["role"] as? String ?? "member")"]
-        if let k = request["curve_key"] as? String {
+        var changes: [String] = ["organisation=\(org)", "revoked=false", "role=\(request.role ?? "member")"]
+        if let k = request.curveKey {
             if let why = KeyText.curveKeyProblem(k) { throw ControlError("--curve-key: \(why)") }
             changes.append("curve_key=\(k)")
         }
-        if let k = request["signing_key"] as? String {
+        if let k = request.signingKey {
             if let why = KeyText.signingKeyProblem(k) { throw ControlError("--signing-key: \(why)") }
             changes.append("signing_key=\(k.lowercased())")
         }
-        for e in request["endpoints"] as? [String] ?? [] { changes.append("endpoints+=\(e)") }
-        let accepting = request["accept_revoked_edits"] as? Bool ?? false
-        let parsed = engine.withRevocationFacts(key, try EditParser.changes(changes, key: key, schema: engine.replica.schema),
-                                                now: now, acceptingRevokedEdits: accepting)
+        for e in request.endpoints ?? [] { changes.append("endpoints+=\(e)") }
+        let parsed = engine.withRevocationFacts(key, try editChanges(changes, key), now: now, acceptingRevokedEdits: request.acceptRevokedEdits ?? false)
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, parsed, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)
-        return ["node_id": id, "organisation": org, "key": key.description, "updated": existed,
-                "origin": op.origin.description, "counter": op.counter]
+        return .init(nodeID: id, organisation: org, key: key.description, updated: existed, origin: op.origin.description, counter: op.counter)
     }
 
     /// Marks a node revoked in the roster. The node must be in the roster or have said hello.
-    func revoke(_ request: JSONObject, now: UInt64) throws -> JSONObject {
+    func revoke(_ request: Control.Revoke, now: UInt64) throws -> Control.Revoke.Result {
         try requireHub("revoke", why: "only the hub operator writes the roster")
-        let id = try nodeID(request)
+        let id = try nodeID(request.nodeID)
         let key = RecordKey(collection: "nodes", id: id)
         let view = engine.replica.view(key)
         var known = view != nil || engine.clients[id] != nil
         if !known { known = ((try? store.peers()) ?? [:])[id] != nil }
         guard known else { throw ControlError("no node '\(id)' in the roster or among the nodes that have said hello to this hub") }
         if view?.field("revoked")?.value == .bool(true) {
-            return ["node_id": id, "key": key.description, "changed": false, "note": "already revoked"]
+            return .init(nodeID: id, key: key.description, changed: false, note: "already revoked")
         }
         var changes: [FieldChange] = [.assign(field: "revoked", value: .bool(true))]
         if view?.field("organisation") == nil, let org = engine.clients[id]?.organisation, isValidSlug(org) {
@@ -158,38 +157,31 @@ extension Node {
         let op: Op, commit: LocalCommit
         do { (op, commit) = try engine.localWrite(key, changes, now: now) } catch { throw ControlError(error.description) }
         try commitLocal(commit)
-        return ["node_id": id, "key": key.description, "changed": true, "origin": op.origin.description, "counter": op.counter]
+        return .init(nodeID: id, key: key.description, changed: true, origin: op.origin.description, counter: op.counter)
     }
 
     // MARK: compaction
 
-    func compactNow(now: UInt64) throws -> JSONObject {
+    func compactNow(now: UInt64) throws -> Control.Compact.Result {
         try requireHub("compact", why: "in MSP/1 only the hub knows what every node holds, so only it compacts")
         let (dropped, stable, directives) = engine.compactNow(now: now)
         execute(directives)
-        var out: JSONObject = ["dropped": dropped, "ops_in_log": engine.replica.logCount,
-                               "log_floor": JSONView.version(engine.replica.logFloor)]
-        if let n = try? store.opCount() { out["ops_in_store"] = n }
-        if let stable {
-            out["stable_version"] = JSONView.version(stable)
-        } else {
-            out["note"] = "no node has been heard from within the live window, so no op is known to be held everywhere; nothing was dropped"
-        }
-        return out
+        return .init(dropped: dropped, opsInLog: engine.replica.logCount, opsInStore: try? store.opCount(), logFloor: engine.replica.logFloor.json,
+                     stableVersion: stable?.json,
+                     note: stable != nil ? nil : "no node has been heard from within the live window, so no op is known to be held everywhere; nothing was dropped")
     }
 
     // MARK: snapshot and restore
 
-    private func absolutePath(_ request: JSONObject) throws -> String {
-        guard let path = request["path"] as? String, !path.isEmpty else { throw ControlError("missing 'path'") }
+    private func absolutePath(_ path: String) throws -> String {
         guard path.hasPrefix("/") else { throw ControlError("'path' must be absolute (the node does not share the CLI's working directory)") }
         return path
     }
 
     /// A consistent copy of the store (SQLite `VACUUM INTO`), taken while the node runs.
-    func snapshot(_ request: JSONObject) throws -> JSONObject {
-        let path = try absolutePath(request)
-        let force = request["force"] as? Bool ?? false
+    func snapshot(_ request: Control.Snapshot) throws -> Control.Snapshot.Result {
+        let path = try absolutePath(request.path)
+        let force = request.force ?? false
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { throw ControlError("\(path) is a directory; give a file name") }
@@ -204,8 +196,8 @@ extension Node {
         }
         try writePrivately(to: path, parent: parent)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return ["path": path, "bytes": bytes, "records": engine.replica.records.count, "ops_in_log": engine.replica.logCount,
-                "version": JSONView.version(engine.replica.version)]
+        return .init(path: path, bytes: bytes, records: engine.replica.records.count, opsInLog: engine.replica.logCount,
+                     version: engine.replica.version.json)
     }
 
     /// Writes the snapshot so that no one else can ever read it, since it holds the whole
@@ -228,8 +220,8 @@ extension Node {
 
     /// Merges a snapshot file into the running replica. The file is copied first, so opening
     /// it (SQLite may write to a database it opens) never alters the operator's backup.
-    func restore(_ request: JSONObject) throws -> JSONObject {
-        let path = try absolutePath(request)
+    func restore(_ request: Control.Restore) throws -> Control.Restore.Result {
+        let path = try absolutePath(request.path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw ControlError("no snapshot file at \(path)")
@@ -245,11 +237,11 @@ extension Node {
             throw ControlError("\(path) holds a record this node's schema refuses, so nothing was merged: \(error)")
         }
         try commitLocal(commit, label: "restore")
-        return ["path": path, "backup_replica": report.replica.description, "records_in_backup": report.recordsInBackup,
-                "ops_in_backup": report.opsInBackup, "ops_added": report.opsAdded, "ops_rejected": report.opsRejected,
-                "records_created": report.recordsCreated, "records_changed": report.recordsChanged.count,
-                "changed_keys": report.recordsChanged.prefix(100).map(\.description),
-                "version_before": JSONView.version(report.versionBefore), "version_after": JSONView.version(report.versionAfter)]
+        return .init(path: path, backupReplica: report.replica.description, recordsInBackup: report.recordsInBackup,
+                     opsInBackup: report.opsInBackup, opsAdded: report.opsAdded, opsRejected: report.opsRejected,
+                     recordsCreated: report.recordsCreated, recordsChanged: report.recordsChanged.count,
+                     changedKeys: report.recordsChanged.prefix(100).map(\.description),
+                     versionBefore: report.versionBefore.json, versionAfter: report.versionAfter.json)
     }
 
     /// Opens a copy of a snapshot and loads its replica; the store closes when this returns.
@@ -269,15 +261,15 @@ extension Node {
 
     // MARK: stats
 
-    func stats(now: UInt64) throws -> JSONObject {
+    func stats(now: UInt64) -> StatsResult {
         let replica = engine.replica
-        var perCollection: JSONObject = [:]
+        var perCollection: [String: Int] = [:]
         for name in replica.schema.collections.keys { perCollection[name] = 0 }
         var existing = 0, deleted = 0
         for (key, record) in replica.records {
             if record.exists {
                 existing += 1
-                perCollection[key.collection] = (perCollection[key.collection] as? Int ?? 0) + 1
+                perCollection[key.collection, default: 0] += 1
             } else {
                 deleted += 1
             }
@@ -287,21 +279,27 @@ extension Node {
             bytes += (try? FileManager.default.attributesOfItem(atPath: store.path + suffix)[.size] as? Int) ?? 0
         }
         let c = engine.counters
-        var out: JSONObject = [
-            "node_id": config.nodeID, "role": config.role.rawValue,
-            "records": perCollection, "records_total": existing, "records_deleted": deleted,
-            "ops_in_log": replica.logCount, "log_floor": JSONView.version(replica.logFloor),
-            "conflicts": replica.conflicts().count,
-            "ops_applied": c.opsApplied, "ops_duplicate": c.opsDuplicate, "ops_rejected": c.opsRejected,
-            "ops_rejected_total": c.opsRejected.values.reduce(0, +), "local_writes": c.localWrites,
-            "snapshots_served": c.snapshotsServed, "snapshots_loaded": c.snapshotsLoaded,
-            "connected_nodes": engine.clients.values.filter { isConnected($0, now: now) }.count,
-            "known_nodes": engine.clients.count, "store_bytes": bytes, "store_file": store.path,
-            // The counters (ops applied, rejected, duplicate, local writes, snapshots) live in
-            // memory and start from zero when the daemon starts.
-            "counters_since": JSONView.isoTime(milliseconds: startedAt), "uptime_seconds": (now &- startedAt) / 1000,
-        ]
-        if let n = try? store.opCount() { out["ops_in_store"] = n }
-        return out
+        // The counters (ops applied, rejected, duplicate, local writes, snapshots) live in
+        // memory and start from zero when the daemon starts.
+        return StatsResult(
+            nodeID: config.nodeID, role: config.role.rawValue, records: perCollection, recordsTotal: existing, recordsDeleted: deleted,
+            opsInLog: replica.logCount, opsInStore: try? store.opCount(), logFloor: replica.logFloor.json, conflicts: replica.conflicts().count,
+            opsApplied: c.opsApplied, opsDuplicate: c.opsDuplicate, opsRejected: c.opsRejected, opsRejectedTotal: c.opsRejected.values.reduce(0, +),
+            localWrites: c.localWrites, snapshotsServed: c.snapshotsServed, snapshotsLoaded: c.snapshotsLoaded,
+            connectedNodes: engine.clients.values.filter { isConnected($0, now: now) }.count, knownNodes: engine.clients.count,
+            storeBytes: bytes, storeFile: store.path, countersSince: ISOTime.string(milliseconds: startedAt), uptimeSeconds: (now &- startedAt) / 1000)
+    }
+}
+
+/// What the store's peers table remembers of a node that said hello (JSON, see `rememberNode`).
+struct RememberedNode: Codable {
+    var organisation: String?
+    var role: String?
+    var softwareVersion: String?
+    var `protocol`: UInt32?
+    var lastSeen: Int?
+    enum CodingKeys: String, CodingKey {
+        case organisation, role, `protocol`
+        case softwareVersion = "software_version", lastSeen = "last_seen"
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
 
 /// Control commands the web page needs beyond the CLI's: `permissions` (which fields the
@@ -7,16 +9,6 @@ import MemberSyncModel
 /// far behind, in ops and seconds, each node that said hello is). All read-only: nothing
 /// here is committed, stored or sent.
 extension Node {
-    /// nil when `command` is not one of these.
-    func handleWebControl(_ command: String, _ request: JSONObject, now: UInt64) throws -> Any? {
-        switch command {
-        case "permissions": return try permissions(request)
-        case "metrics": return metricsExposition(now: now)
-        case "lag": return replicationLag(now: now)
-        default: return nil
-        }
-    }
-
     // MARK: permissions
 
     /// For one record: may this node edit it, delete it, and write each field of its
@@ -28,12 +20,9 @@ extension Node {
     /// when it has none, a sample of its type that names nobody; a set field by adding a
     /// sample element. `changes` (optional, `FIELD=VALUE` like `set`) are added to every
     /// probe: a form creating a contact asks with `organisation=OWN` what else it may write.
-    func permissions(_ request: JSONObject) throws -> JSONObject {
-        let key = try requestKey(request)
-        if request["changes"] != nil && request["changes"] as? [String] == nil {
-            throw ControlError("'changes' must be a list of \"FIELD=VALUE\" strings")
-        }
-        let base = try EditParser.changes(request["changes"] as? [String] ?? [], key: key, schema: engine.replica.schema)
+    func permissions(_ request: Control.Permissions) throws -> PermissionsResult {
+        let key = try requestKey(request.key)
+        let base = try editChanges(request.changes ?? [], key)
         let replica = engine.replica
         let collection = try collectionSchema(key.collection)
         let view = replica.view(key)
@@ -49,39 +38,28 @@ extension Node {
                 return error.description
             }
         }
-        func answer(_ reason: String?) -> JSONObject {
-            var o: JSONObject = ["writable": reason == nil]
-            if let reason { o["reason"] = reason }
-            return o
-        }
-        var fields: JSONObject = [:]
+        var fields: [String: PermissionsResult.Answer] = [:]
         for name in collection.fields.keys.sorted() {
             let type = collection.fields[name]!
             let probe = base.filter { $0.field != name } + [Self.probeChange(name, type, current: view?.field(name))]
-            var o = answer(refusal { r throws(ModelError) in try r.prepareWrite(key, probe) })
-            o["type"] = type.description
-            fields[name] = o
+            fields[name] = .init(refusal: refusal { r throws(ModelError) in try r.prepareWrite(key, probe) }, type: type.description)
         }
-        var out: JSONObject = [
-            "key": key.description, "exists": view != nil, "fields": fields,
-            "rules": engine.authority == nil ? "off (insecure)" : "enforced",
-            "edit": answer(refusal { r throws(ModelError) in try r.prepareWrite(key, base, allowEmpty: true) }),
-        ]
-        if view != nil { out["delete"] = answer(refusal { r throws(ModelError) in try r.prepareDelete(key) }) }
-        var writer: JSONObject = ["node_id": config.nodeID, "organisation": config.organisation, "hub_operator": config.role == .hub]
+        let edit = PermissionsResult.Answer(refusal: refusal { r throws(ModelError) in try r.prepareWrite(key, base, allowEmpty: true) })
+        let delete = view == nil ? nil : PermissionsResult.Answer(refusal: refusal { r throws(ModelError) in try r.prepareDelete(key) })
+        var writer = PermissionsResult.Writer(nodeID: config.nodeID, organisation: config.organisation, hubOperator: config.role == .hub)
         if let authority = engine.authority {
             do {
                 let w = try authority.writer(config.nodeID, in: replica)
-                writer["hub_operator"] = w.hubOperator
-                if let org = w.organisation { writer["organisation"] = org }
+                writer.hubOperator = w.hubOperator
+                if let org = w.organisation { writer.organisation = org }
             } catch {
-                writer["refused"] = error.detail
+                writer.refused = error.detail
             }
         } else {
-            writer["hub_operator"] = true
+            writer.hubOperator = true
         }
-        out["writer"] = writer
-        return out
+        return PermissionsResult(key: key.description, exists: view != nil, rules: engine.authority == nil ? "off (insecure)" : "enforced",
+                                 writer: writer, edit: edit, delete: delete, fields: fields)
     }
 
     /// The change that probes one field: see `permissions`.
@@ -100,10 +78,9 @@ extension Node {
     // MARK: metrics
 
     /// What the metrics listener serves, for another listener to serve the same.
-    func metricsExposition(now: UInt64) -> JSONObject {
+    func metricsExposition(now: UInt64) -> Control.Metrics.Result {
         let h = health(now: now)
-        return ["text": metricsText(now: now), "content_type": PrometheusText.contentType,
-                "health": h.word, "reasons": h.reasons]
+        return .init(text: metricsText(now: now), contentType: PrometheusText.contentType, health: h.word, reasons: h.reasons)
     }
 
     // MARK: lag
@@ -111,21 +88,20 @@ extension Node {
     /// Per node that said hello: the ops this node holds that it lacks, and the lag in
     /// seconds: how long ago the oldest of those ops was written (its HLC time). No lag when
     /// the node lacks nothing; `lag_seconds` is absent when that op was already compacted.
-    func replicationLag(now: UInt64) -> [JSONObject] {
+    func replicationLag(now: UInt64) -> [Control.Lag.Entry] {
         let replica = engine.replica
-        return engine.clients.values.sorted { $0.nodeID < $1.nodeID }.map { c -> JSONObject in
+        return engine.clients.values.sorted { $0.nodeID < $1.nodeID }.map { c -> Control.Lag.Entry in
             let behind = c.version.missing(from: replica.version)
-            var o: JSONObject = ["node_id": c.nodeID, "ops_behind": behind,
-                                 "last_seen_seconds": Double(now &- min(now, c.lastSeen)) / 1000]
+            var o = Control.Lag.Entry(nodeID: c.nodeID, opsBehind: behind, lastSeenSeconds: Double(now &- min(now, c.lastSeen)) / 1000, lagSeconds: nil)
             if behind == 0 {
-                o["lag_seconds"] = 0.0
+                o.lagSeconds = 0
             } else {
                 var oldest: UInt64?
                 for e in replica.version.sorted where e.counter > c.version[e.replica] {
                     guard let op = replica.op(Dot(e.replica, c.version[e.replica] + 1)) else { oldest = nil; break }
                     oldest = min(oldest ?? .max, op.hlc.milliseconds)
                 }
-                if let oldest { o["lag_seconds"] = Double(now &- min(now, oldest)) / 1000 }
+                if let oldest { o.lagSeconds = Double(now &- min(now, oldest)) / 1000 }
             }
             return o
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncWire
 import ZeroMQ

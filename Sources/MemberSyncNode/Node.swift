@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import MemberSyncConfig
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire
@@ -112,26 +115,12 @@ public final class Node {
     static let gaugeMilliseconds: UInt64 = 250
     private var eventLog = EventLog()
 
-    public static func controlSocketPath(dataDir: String) -> String {
-        (dataDir as NSString).appendingPathComponent("control.sock")
-    }
+    public static func controlSocketPath(dataDir: String) -> String { ControlSocket.path(dataDir: dataDir) }
 
-    static func lockPath(dataDir: String) -> String {
-        (dataDir as NSString).appendingPathComponent("membersyncd.lock")
-    }
+    static func lockPath(dataDir: String) -> String { ControlSocket.lockPath(dataDir: dataDir) }
 
-    /// True when a daemon holds the data directory's lock, so a CLI need not wait for a
-    /// control socket that a killed node left behind.
-    public static func isRunning(dataDir: String) -> Bool {
-        let fd = open(lockPath(dataDir: dataDir), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return true
-    }
+    /// True when a daemon holds the data directory's lock (see `ControlSocket.nodeIsRunning`).
+    public static func isRunning(dataDir: String) -> Bool { ControlSocket.nodeIsRunning(dataDir: dataDir) }
 
     /// Opens the data directory and its replica. With `repair`, a damaged or missing database
     /// is moved aside and the node starts as a new replica that fetches everything from its
@@ -601,27 +590,19 @@ public final class Node {
 
     private func rememberNode(_ nodeID: String) {
         guard let c = engine.clients[nodeID] else { return }
-        let info: JSONObject = ["organisation": c.organisation, "role": c.role, "software_version": c.softwareVersion,
-                                "protocol": c.protocolVersion, "last_seen": c.lastSeen]
-        try? store.savePeer(nodeID, info: String(decoding: JSONView.encode(info), as: UTF8.self))
+        let info = RememberedNode(organisation: c.organisation, role: c.role, softwareVersion: c.softwareVersion,
+                                  protocol: c.protocolVersion, lastSeen: Int(clamping: c.lastSeen))
+        try? store.savePeer(nodeID, info: String(decoding: JSONCoding.encode(info), as: UTF8.self))
     }
 
     // MARK: control socket
 
     private func serveControl() {
         guard let frames = try? control.receive(dontWait: true) else { return }
-        let reply: JSONObject
-        do {
-            let request = try JSONView.decodeObject(frames.last ?? [])
-            reply = ["ok": true, "result": try handleControl(request)]
-        } catch let e as ControlError {
-            reply = ["ok": false, "error": e.message]
-        } catch {
-            reply = ["ok": false, "error": "\(error)"]
-        }
+        let reply = serveControl(frames.last ?? [])
         // What the request changed is in the metrics before the client has its answer.
         publishMetrics(now: wallClockMilliseconds())
-        _ = try? control.send([JSONView.encode(reply)])
+        _ = try? control.send([reply])
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncControl
 import MemberSyncModel
 import MemberSyncWire
 

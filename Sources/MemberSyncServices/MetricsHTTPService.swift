@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import MemberSyncConfig
 import MemberSyncNode
 import NIOCore
 import ServiceLifecycle

@@ -1,7 +1,6 @@
 import Foundation
-import MemberSyncClient
+import MemberSyncControl
 import MemberSyncModel
-import MemberSyncNode
 
 /// The forms that write: each becomes one control command (`set`, `delete`, `resolve`,
 /// `admit`, `revoke`), so the node checks it with the same code as the CLI's. A refusal is

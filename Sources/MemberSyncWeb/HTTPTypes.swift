@@ -1,5 +1,4 @@
 import Foundation
-import MemberSyncNode
 
 /// A request as the web app sees it, independent of the HTTP server that parsed it (so the
 /// app's rules are tested without sockets). Header names are lower-case.
@@ -62,7 +61,7 @@ struct WebResponse: Sendable {
     }
 
     static func json(_ status: Int, _ object: Any) -> WebResponse {
-        WebResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: JSONView.encode(object))
+        WebResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: WebJSON.encode(object))
     }
 
     /// 303 See Other: after a form post, the browser fetches `location` with GET.

@@ -1,5 +1,4 @@
 import Foundation
-import MemberSyncNode
 
 /// How the page describes the node's sync state, from `progress` (or `status`): the same
 /// words on a fresh page and in the live `status` event.
@@ -101,14 +100,14 @@ actor LiveFeed {
 
     /// A short text that changes whenever the node's version (or record count) does.
     static func stamp(_ version: JSONObject) -> String {
-        let text = String(decoding: JSONView.encode([version["version"] ?? [:], version["records"] ?? 0]), as: UTF8.self)
+        let text = String(decoding: WebJSON.encode([version["version"] ?? [:], version["records"] ?? 0]), as: UTF8.self)
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a stamp, not a secret
         for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(h, radix: 16)
     }
 
     static func event(_ name: String, _ data: JSONObject) -> String {
-        "event: \(name)\ndata: \(String(decoding: JSONView.encode(data), as: UTF8.self))\n\n"
+        "event: \(name)\ndata: \(String(decoding: WebJSON.encode(data), as: UTF8.self))\n\n"
     }
 
     /// The poll loop; returns when the feed is stopped or the task cancelled.

@@ -1,7 +1,6 @@
 import Foundation
-import MemberSyncClient
+import MemberSyncControl
 import MemberSyncModel
-import MemberSyncNode
 
 /// The pages that read: each asks the node (status, list, show, permissions, history,
 /// search, conflicts, nodes) and turns the answer into a template context. Values stay

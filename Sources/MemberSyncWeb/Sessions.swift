@@ -1,5 +1,5 @@
 import Foundation
-import MemberSyncClient
+import MemberSyncControl
 import Synchronization
 
 /// A message shown once on the next page (after a redirect).

@@ -1,7 +1,7 @@
 import Foundation
-import MemberSyncClient
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncModel
-import MemberSyncNode
 import Mustache
 import Synchronization
 
@@ -104,7 +104,7 @@ final class WebApp: Sendable {
         guard method == "GET" || method == "POST" else {
             return WebResponse(status: 405, headers: [("Allow", "GET, HEAD, POST")], body: Array("Only GET and POST are used here.\n".utf8))
         }
-        let now = wallClockMilliseconds()
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
         if method == "GET" {
             if path == ["health"] { return await health() }
             if path == ["metrics"] { return await metrics() }
@@ -241,7 +241,7 @@ final class WebApp: Sendable {
         let body = renderer.render(p.template, context)
         var layout: [String: Any] = [
             "title": p.title, "node_id": identity.nodeID, "organisation": identity.organisation, "role": identity.role,
-            "csrf": session?.csrf ?? "", "body": body, "software_version": SyncEngine.softwareVersion,
+            "csrf": session?.csrf ?? "", "body": body, "software_version": Release.version,
             "logged_in": session != nil, "live": session != nil, "query": context["query"] ?? "",
             "conflicts_current": p.nav == "conflicts", "federation_current": p.nav == "federation",
         ]

@@ -3,8 +3,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import MemberSyncClient
-import MemberSyncNode
+import MemberSyncControl
+import MemberSyncConfig
 import NIOCore
 import NIOPosix
 import ServiceLifecycle

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncNode
@@ -142,7 +144,7 @@ struct SnapshotBench {
         }
         let bootstrap = now() - t2
         let memberMemory = cluster.pid("hamar").flatMap(memoryOf(pid:))
-        let held = (try? cluster.control("hamar", ["command": "version"]) as? [String: Any])?["records"] as? Int ?? 0
+        let held = (try? cluster.control("hamar", Control.VersionQuery()))?.records ?? 0
         guard held >= records else { throw BenchFailure("the new member holds \(held) of \(records) records") }
         try cluster.checkNothingRefused(["hamar"])
 

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncHarness
 import MemberSyncNode
 import ZeroMQ
@@ -16,7 +18,7 @@ final class ProcessCluster {
     private(set) var processes: [String: Process] = [:]
     private var ports: [String: Int] = [:]
     private let context: ZMQContext
-    private var sockets: [String: ZMQSocket] = [:]
+    private var clients: [String: ControlClient] = [:]
 
     let security: Security
 
@@ -53,7 +55,7 @@ final class ProcessCluster {
 
     /// The hub operator admits `member` (organisation = its name) at the running `hub`.
     func admit(_ member: String, hub: String = "brussels") throws {
-        try security.admit(member, organisation: member, dataDir: dataDir(member)) { try control(hub, $0) }
+        try security.admit(member, organisation: member, dataDir: dataDir(member), hub: client(hub))
     }
 
     /// Waits until each member holds every op of the hub's own origin that the hub holds now:
@@ -82,7 +84,7 @@ final class ProcessCluster {
     func start(_ name: String, timeout: Double = 60) throws {
         let log = root + "/\(name).log"
         processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml", logPath: log)
-        let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, ["command": "ping"], timeoutMs: 500)) != nil }
+        let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, Control.Ping(), timeoutMs: 500)) != nil }
         if !ok { throw BenchFailure("\(name) did not start; log: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(500))") }
     }
 
@@ -95,8 +97,7 @@ final class ProcessCluster {
 
     /// SIGTERM, then wait for the process to exit.
     func stop(_ name: String) {
-        sockets[name]?.close()
-        sockets[name] = nil
+        clients[name] = nil
         guard let p = processes[name] else { return }
         if p.isRunning { kill(p.processIdentifier, SIGTERM) }
         if !waitFor(timeout: 20, interval: 0.01, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
@@ -109,48 +110,38 @@ final class ProcessCluster {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// One control request (the CLI's JSON protocol) over a REQ socket kept per node.
-    func control(_ name: String, _ request: [String: Any], timeoutMs: Int = 120_000) throws -> Any {
-        let socket: ZMQSocket
-        if let s = sockets[name] { socket = s } else {
-            socket = try ZMQSocket(context, .req)
-            try socket.setLinger(milliseconds: 0)
-            try socket.connect("ipc://" + Node.controlSocketPath(dataDir: dataDir(name)))
-            sockets[name] = socket
-        }
-        try socket.send([JSONView.encode(request)])
-        var poller = Poller()
-        poller.add(.socket(socket))
-        guard try poller.poll(timeoutMilliseconds: timeoutMs) == [0], let frames = try socket.receive(dontWait: true) else {
-            socket.close()
-            sockets[name] = nil
-            throw BenchFailure("\(name) did not answer \(request["command"] ?? "?") within \(timeoutMs) ms")
-        }
-        let reply = try JSONView.decodeObject(frames.last ?? [])
-        guard reply["ok"] as? Bool == true else { throw BenchFailure("\(name): \(reply["error"] ?? "refused")") }
-        return reply["result"] ?? NSNull()
+    /// The control client of node `name`, kept per node (its socket is reused).
+    func client(_ name: String) -> ControlClient {
+        if let c = clients[name] { return c }
+        let c = ControlClient(dataDir: dataDir(name), context: context)
+        clients[name] = c
+        return c
+    }
+
+    /// One control request (the CLI's protocol) to node `name`.
+    func control<C: ControlCommand>(_ name: String, _ command: C, timeoutMs: Int = 120_000) throws -> C.Result {
+        let c = client(name)
+        c.timeoutMilliseconds = timeoutMs
+        do { return try c.call(command) } catch { throw BenchFailure("\(name) (\(C.name)): \(error.message)") }
     }
 
     /// The node's version vector, by replica id text.
     func version(_ name: String) throws -> [String: UInt64] {
-        let r = try control(name, ["command": "version"]) as? [String: Any] ?? [:]
-        var out: [String: UInt64] = [:]
-        for (k, v) in r["version"] as? [String: Any] ?? [:] { out[k] = (v as? NSNumber)?.uint64Value ?? 0 }
-        return out
+        try control(name, Control.VersionQuery()).version
     }
 
     func replicaID(_ name: String) throws -> String {
-        (try control(name, ["command": "version"]) as? [String: Any])?["replica"] as? String ?? ""
+        try control(name, Control.VersionQuery()).replica
     }
 
-    func status(_ name: String) throws -> [String: Any] {
-        try control(name, ["command": "status"]) as? [String: Any] ?? [:]
+    func status(_ name: String) throws -> StatusResult {
+        try control(name, Control.StatusQuery())
     }
 
     /// Waits until every member reports it syncs through its hub.
     func waitLinked(_ members: [String], timeout: Double = 30) throws {
         let ok = waitFor(timeout: timeout, interval: 0.05) {
-            members.allSatisfy { ((try? self.status($0))?["mode"] as? String) == "via-hub" }
+            members.allSatisfy { (try? self.status($0))?.mode == "via-hub" }
         }
         if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
     }
@@ -188,10 +179,8 @@ final class ProcessCluster {
         var i = 0
         while i < edits.count {
             let chunk = edits[i..<min(edits.count, i + batch)]
-            let request: [String: Any] = ["command": "set-many",
-                                          "edits": chunk.map { ["key": $0.key.description, "changes": [$0.cliChange]] as [String: Any] }]
-            let r = try control(name, request) as? [String: Any] ?? [:]
-            last = (r["last_counter"] as? NSNumber)?.uint64Value ?? last
+            let r = try control(name, Control.SetMany(edits: chunk.map { .init(key: $0.key.description, changes: [$0.cliChange]) }))
+            last = r.lastCounter
             i += batch
         }
         return last

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncControl
+import MemberSyncDirectory
 
 /// Bulk import at a member, as `membersync import FILE` sends it: `import` control requests
 /// of 5,000 records each (the node's most per request), each checked against the schema and
@@ -12,15 +14,16 @@ struct ImportBench {
     let workDir: String
     let binDir: String
 
-    static func batch(from: Int, count: Int, organisation: String) -> [[String: Any]] {
+    static func batch(from: Int, count: Int, organisation: String) -> [JSONValue] {
         var rng = SplitMix64(seed: 71 &+ UInt64(from))
         return (from..<(from + count)).map { i in
             let first = rng.pick(Vocabulary.firstNames), last = rng.pick(Vocabulary.lastNames)
-            return ["key": "contacts/\(first)-\(last)-\(i)",
-                    "fields": ["name": "\(first.capitalized) \(last.capitalized)", "organisation": organisation,
-                               "role": rng.pick(Vocabulary.roles), "email": "\(first).\(last)@\(organisation).kommune.no",
-                               "phone": "+47 \(10 + rng.below(89)) \(10 + rng.below(89)) \(10 + rng.below(89)) \(10 + rng.below(89))",
-                               "topics": [rng.pick(Vocabulary.topics)]] as [String: Any]]
+            let fields: [String: JSONValue] = [
+                "name": .string("\(first.capitalized) \(last.capitalized)"), "organisation": .string(organisation),
+                "role": .string(rng.pick(Vocabulary.roles)), "email": .string("\(first).\(last)@\(organisation).kommune.no"),
+                "phone": .string("+47 \(10 + rng.below(89)) \(10 + rng.below(89)) \(10 + rng.below(89)) \(10 + rng.below(89))"),
+                "topics": [.string(rng.pick(Vocabulary.topics))]]
+            return ["key": .string("contacts/\(first)-\(last)-\(i)"), "fields": .object(fields)]
         }
     }
 
@@ -37,8 +40,7 @@ struct ImportBench {
         let t0 = now()
         var created = 0
         for b in batches {
-            let r = try cluster.control("asker", ["command": "import", "records": b]) as? [String: Any] ?? [:]
-            created += (r["created"] as? NSNumber)?.intValue ?? 0
+            created += try cluster.control("asker", Control.Import(records: b)).created
         }
         let seconds = now() - t0
         let cpu = cluster.cpuSeconds(["asker"]) - cpu0

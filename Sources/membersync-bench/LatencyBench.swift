@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncModel
 import MemberSyncNode
 import ZeroMQ
@@ -84,53 +86,42 @@ struct LatencyBench {
             }
         }
         let context = try ZMQContext()
-        func client(_ name: String) throws -> ZMQSocket {
-            let s = try ZMQSocket(context, .req)
-            try s.setLinger(milliseconds: 0)
-            try s.setReceiveTimeout(milliseconds: 10_000)
-            try s.connect("ipc://" + Node.controlSocketPath(dataDir: root + "/" + name))
-            return s
+        func client(_ name: String) -> ControlClient {
+            ControlClient(dataDir: root + "/" + name, timeoutMilliseconds: 10_000, context: context)
         }
-        func call(_ s: ZMQSocket, _ request: [String: Any]) throws -> [String: Any] {
-            try s.send([JSONView.encode(request)])
-            guard let frames = try s.receive() else { throw BenchFailure("control request timed out") }
-            let reply = try JSONView.decodeObject(frames.last ?? [])
-            guard reply["ok"] as? Bool == true else { throw BenchFailure("\(reply["error"] ?? "refused")") }
-            return reply["result"] as? [String: Any] ?? [:]
+        func call<C: ControlCommand>(_ c: ControlClient, _ command: C) throws -> C.Result {
+            do { return try c.call(command) } catch { throw BenchFailure("\(C.name): \(error.message)") }
         }
         nodes[0].start(configs[0])
         try started([nodes[0]])
-        let hub = try client("brussels")
+        let hub = client("brussels")
         for c in configs.dropFirst() {
-            try security.admit(c.nodeID, organisation: c.organisation, dataDir: c.dataDir) { try call(hub, $0) }
+            try security.admit(c.nodeID, organisation: c.organisation, dataDir: c.dataDir, hub: hub)
         }
         for (n, c) in zip(nodes, configs).dropFirst() { n.start(c) }
         try started(nodes)
-        let asker = try client("asker"), baerum = try client("baerum")
+        let asker = client("asker"), baerum = client("baerum")
         guard waitFor(timeout: 20, interval: 0.05, {
-            ((try? call(asker, ["command": "status"]))?["mode"] as? String) == "via-hub"
-                && ((try? call(baerum, ["command": "status"]))?["mode"] as? String) == "via-hub"
+            (try? call(asker, Control.StatusQuery()))?.mode == "via-hub" && (try? call(baerum, Control.StatusQuery()))?.mode == "via-hub"
         }) else { throw BenchFailure("members did not link to the hub") }
-        func holds(_ s: ZMQSocket, _ origin: String, _ counter: UInt64) -> Bool {
-            let v = (try? call(s, ["command": "version"]))?["version"] as? [String: Any]
-            return ((v?[origin] as? NSNumber)?.uint64Value ?? 0) >= counter
+        func holds(_ c: ControlClient, _ origin: String, _ counter: UInt64) -> Bool {
+            ((try? call(c, Control.VersionQuery()))?.version[origin] ?? 0) >= counter
         }
         // The roster (the hub's ops) at both members before any edit.
-        let hubVersion = try call(hub, ["command": "version"])
-        let hubOrigin = hubVersion["replica"] as? String ?? ""
-        let rosterCounter = ((hubVersion["version"] as? [String: Any])?[hubOrigin] as? NSNumber)?.uint64Value ?? 0
+        let hubVersion = try call(hub, Control.VersionQuery())
+        let hubOrigin = hubVersion.replica
+        let rosterCounter = hubVersion.version[hubOrigin] ?? 0
         guard waitFor(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
             throw BenchFailure("members did not receive the roster")
         }
-        let origin = try call(asker, ["command": "version"])["replica"] as? String ?? ""
+        let origin = try call(asker, Control.VersionQuery()).replica
 
         // The records are made asker's before the clock starts (see `Workload.claims`).
         let workload = Workload(records: 2_000, writer: "asker", seed: 31)
         let claims = workload.claims()
         var claimed: UInt64 = 0
         for chunk in stride(from: 0, to: claims.count, by: 500).map({ claims[$0..<min(claims.count, $0 + 500)] }) {
-            let r = try call(asker, ["command": "set-many", "edits": chunk.map { ["key": $0.key.description, "changes": [$0.cliChange]] as [String: Any] }])
-            claimed = (r["last_counter"] as? NSNumber)?.uint64Value ?? claimed
+            claimed = try call(asker, Control.SetMany(edits: chunk.map { .init(key: $0.key.description, changes: [$0.cliChange]) })).lastCounter
         }
         guard waitFor(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
         nodes[2].watchOrigin.set(origin)
@@ -145,8 +136,7 @@ struct LatencyBench {
             let wait = due - now()
             if wait > 0 { sleepSeconds(wait) }
             let ts = now()
-            let r = try call(asker, ["command": "set", "key": e.key.description, "changes": [e.cliChange]])
-            let counter = (r["counter"] as? NSNumber)?.uint64Value ?? 0
+            let counter = try call(asker, Control.SetFields(key: e.key.description, changes: [e.cliChange])).counter
             if i >= 50 {  // the first 50 warm up
                 sent[counter] = ts
                 localCommit.append(now() - ts)
@@ -160,7 +150,7 @@ struct LatencyBench {
         latencies.sort()
         localCommit = localCommit.map { $0 * 1000 }.sorted()
         let missing = sent.count - latencies.count
-        let refused = Security.refusals(try call(baerum, ["command": "status"]))
+        let refused = Security.refusals(try call(baerum, Control.StatusQuery()))
         guard refused.count == 0 else { throw BenchFailure("baerum refused or holds back \(refused.count) ops (\(refused.text))") }
         guard missing == 0 else { throw BenchFailure("\(missing) of \(sent.count) edits never reached baerum") }
         let achieved = Double(edits) / (now() - t0)

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncNode

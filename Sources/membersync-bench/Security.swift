@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncNode
 
 /// How a benchmark's federation runs. Secure is the product (CURVE on every inter-node socket,
@@ -37,12 +39,15 @@ enum Security: String, CaseIterable {
     /// The hub operator admits a member, with the requests `membersync set
     /// organisations/ORG name=...` and `membersync hub admit NODE --organisation ORG
     /// --signing-key ... --curve-key ...` send to the hub's control socket. Insecure: nothing.
-    func admit(_ member: String, organisation: String, dataDir: String, hubControl: ([String: Any]) throws -> Any) throws {
+    func admit(_ member: String, organisation: String, dataDir: String, hub: ControlClient) throws {
         guard self == .secure else { return }
         let keys = try Self.keys(dataDir)
-        _ = try hubControl(["command": "set", "key": "organisations/\(organisation)", "changes": ["name=\(organisation)"]])
-        _ = try hubControl(["command": "admit", "node_id": member, "organisation": organisation, "role": "member",
-                            "signing_key": keys.signing, "curve_key": keys.curve])
+        do {
+            _ = try hub.call(Control.SetFields(key: "organisations/\(organisation)", changes: ["name=\(organisation)"]))
+            _ = try hub.call(Control.Admit(nodeID: member, organisation: organisation, role: "member", curveKey: keys.curve, signingKey: keys.signing))
+        } catch {
+            throw BenchFailure("admitting \(member): \(error.message)")
+        }
     }
 
     /// Ops a node refused or still holds back, from its `status`: remote ops refused by the
@@ -52,9 +57,9 @@ enum Security: String, CaseIterable {
     /// are flow control, not refusals: a live op too far ahead of what the node holds
     /// (`gap-too-large`, after the PUB queue dropped messages under load) is dropped and
     /// fetched again by Pull; they are listed in `text` but not counted.
-    static func refusals(_ status: [String: Any]) -> (count: Int, text: String) {
-        let rejected = (status["ops_rejected"] as? [String: Any] ?? [:]).mapValues { ($0 as? NSNumber)?.intValue ?? 0 }.filter { $0.value > 0 }
-        let waiting = (status["ops_waiting"] as? NSNumber)?.intValue ?? 0
+    static func refusals(_ status: StatusResult) -> (count: Int, text: String) {
+        let rejected = status.opsRejected.mapValues { Int($0) }.filter { $0.value > 0 }
+        let waiting = status.opsWaiting
         let total = rejected.filter { securityReasons.contains($0.key) }.values.reduce(0, +) + waiting
         let text = rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return (total, "rejected: [\(text)], waiting: \(waiting)")

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
@@ -95,27 +97,26 @@ func runChaos() -> Int32 {
         writers.enter()
         let writerSeed = seed &* 31 &+ UInt64(i)
         let viaCLI = m != cluster.hub && i % writersPerMember == 0
-        let connection = ControlConnection(context: context, dataDir: cluster.dataDir(m))
+        let dataDir = cluster.dataDir(m)
         Thread {
+            // The same protocol the CLI speaks, without a process per edit, so the workload
+            // reaches thousands of edits; a call that gets no answer in time is dropped.
+            let client = ControlClient(dataDir: dataDir, timeoutMilliseconds: 3000, context: context)
             var rng = SeededRandom(seed: writerSeed)
             var n = 0
             while Date() < deadline {
                 n += 1
                 let (args, kind, key) = Workload.next(&rng, writer: m, members: cluster.members, isHub: m == cluster.hub, n: n)
-                var reply: [String: Any]?
+                var reply: WriteResult?
                 if viaCLI {
                     let r = cluster.on(m, args + ["--json"], timeout: 3)
-                    if r.status == 0 { reply = r.json as? [String: Any] }
+                    if r.status == 0 { reply = try? JSONCoding.decode(WriteResult.self, from: Array(r.stdout.utf8)) }
                 } else {
-                    let request: JSONObject = args[0] == "delete" ? ["command": "delete", "key": key]
-                        : ["command": "set", "key": key, "changes": Array(args.dropFirst(2))]
-                    if let r = connection.call(request), r["ok"] as? Bool == true { reply = r["result"] as? [String: Any] }
+                    reply = args[0] == "delete" ? try? client.call(Control.Delete(key: key))
+                        : try? client.call(Control.SetFields(key: key, changes: Array(args.dropFirst(2))))
                     if reply == nil { usleep(20_000) }
                 }
-                var acked: AckedWrite?
-                if let o = reply, let origin = o["origin"] as? String, let counter = (o["counter"] as? NSNumber)?.uint64Value {
-                    acked = AckedWrite(node: m, key: key, kind: kind, origin: origin, counter: counter)
-                }
+                let acked = reply.map { AckedWrite(node: m, key: key, kind: kind, origin: $0.origin, counter: $0.counter) }
                 log.add(acked)
             }
             writers.leave()
@@ -216,30 +217,27 @@ func runChaos() -> Int32 {
     if !converged { for (n, d) in digests.sorted(by: { $0.key < $1.key }) { say("   \(n): \(d)") } }
 
     /// Field states per node and key, fetched once.
-    var inspected: [String: [String: [String: Any]]] = [:]
+    var inspected: [String: [String: Control.Inspect.Result]] = [:]
     for n in cluster.all {
         for key in Set(acked.map(\.key)) {
-            inspected[n, default: [:]][key] = cluster.on(n, ["inspect", key, "--json"], timeout: 10).json as? [String: Any] ?? [:]
+            let out = cluster.on(n, ["inspect", key, "--json"], timeout: 10).stdout
+            inspected[n, default: [:]][key] = try? JSONCoding.decode(Control.Inspect.Result.self, from: Array(out.utf8))
         }
     }
 
     /// An acknowledged write survives as a sibling, or its dot is covered by the register's
     /// causal context: a causally later write replaced it. Anything else is a lost write.
     func survives(_ w: AckedWrite, on node: String) -> Bool {
-        guard let fields = inspected[node]?[w.key]?["fields"] as? [String: Any] else { return false }
-        let register: [String: Any]?
+        guard let fields = inspected[node]?[w.key]?.fields else { return false }
+        let register: Control.Inspect.Register?
         switch w.kind {
-        case .assign(let f, _): register = fields[f] as? [String: Any]
-        case .add(let f, let e), .remove(let f, let e): register = ((fields[f] as? [String: Any])?["elements"] as? [String: Any])?[e] as? [String: Any]
-        case .delete: register = fields["$exists"] as? [String: Any]
+        case .assign(let f, _): register = fields[f].flatMap { f in f.siblings.map { .init(siblings: $0, context: f.context ?? [:]) } }
+        case .add(let f, let e), .remove(let f, let e): register = fields[f]?.elements?[e]
+        case .delete: register = fields["$exists"].flatMap { f in f.siblings.map { .init(siblings: $0, context: f.context ?? [:]) } }
         }
         guard let register else { return false }
-        let siblings = register["siblings"] as? [[String: Any]] ?? []
-        if siblings.contains(where: { $0["origin"] as? String == w.origin && ($0["counter"] as? NSNumber)?.uint64Value == w.counter }) {
-            return true
-        }
-        let context = register["context"] as? [String: Any] ?? [:]
-        return ((context[w.origin] as? NSNumber)?.uint64Value ?? 0) >= w.counter
+        if register.siblings.contains(where: { $0.origin == w.origin && $0.counter == w.counter }) { return true }
+        return (register.context[w.origin] ?? 0) >= w.counter
     }
 
     for n in cluster.all {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
-import MemberSyncNode
 
 struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,18 +14,15 @@ struct Search: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            var request: JSONObject = ["command": "search", "text": text]
-            if let collection { request["collection"] = collection }
-            let hits = try options.client.call(request) as? [JSONObject] ?? []
+            let hits = try options.client.request(Control.Search(text: text, collection: collection))
             if options.json { Output.json(hits); return }
             if hits.isEmpty { print("no record matches '\(text)'"); return }
             let rows = hits.map { h -> [String] in
-                let matches = h["matches"] as? [JSONObject] ?? []
-                let first = matches.first.map { "\(Output.text($0["field"] ?? "")): \(Output.text($0["text"] ?? ""))" } ?? ""
+                let first = h.matches.first.map { "\($0.field): \($0.text)" } ?? ""
                 var others: [String] = []
-                for m in matches.dropFirst() where !others.contains(Output.text(m["field"] ?? "")) { others.append(Output.text(m["field"] ?? "")) }
+                for m in h.matches.dropFirst() where !others.contains(m.field) { others.append(m.field) }
                 let more = others.isEmpty ? "" : " (also: \(others.joined(separator: ", ")))"
-                return [Output.text(h["key"] ?? ""), Output.text(h["title"] ?? ""), first + more]
+                return [h.key, h.title ?? "", first + more]
             }
             print(Output.table(["KEY", "TITLE", "MATCHED"], rows))
             print("\(hits.count) record(s)")
@@ -40,54 +38,52 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "show", "key": key]) as? JSONObject ?? [:]
+            let result = try options.client.request(Control.Show(key: key))
             if options.json { Output.json(result); return }
             print(Self.render(result))
         }
     }
 
     /// `Name (id)` for a resolved reference; `id (not in the directory)` when it is missing.
-    static func refText(_ r: JSONObject) -> String {
-        let key = Output.text(r["key"] ?? "")
-        let id = key.split(separator: "/").last.map(String.init) ?? key
-        if let t = r["title"] { return "\(Output.text(t)) (\(id))" }
-        return (r["exists"] as? Bool ?? false) ? id : "\(id) (not in the directory)"
+    static func refText(_ r: ReferenceJSON) -> String {
+        let id = r.key.split(separator: "/").last.map(String.init) ?? r.key
+        if let t = r.title { return "\(t) (\(id))" }
+        return r.exists ? id : "\(id) (not in the directory)"
     }
 
-    static func render(_ r: JSONObject) -> String {
-        let fields = r["fields"] as? JSONObject ?? [:]
-        let conflicts = r["conflicts"] as? JSONObject ?? [:]
-        let refs = r["references"] as? JSONObject ?? [:]
-        var lines = [Output.text(r["key"] ?? "") + (r["title"].map { " — " + Output.text($0) } ?? "")]
+    static func render(_ r: ShowResult) -> String {
+        let conflicts = r.conflicts ?? [:]
+        var lines = [r.key + (r.title.map { " — " + $0 } ?? "")]
         var rows: [(String, String)] = []
-        for name in fields.keys.sorted() {
+        for name in r.fields.keys.sorted() {
             var value: String
-            if let resolved = refs[name] as? [JSONObject] {
+            if let resolved = r.references[name] {
                 value = resolved.map(refText).joined(separator: ", ")
             } else {
-                value = Output.text(fields[name]!)
+                value = r.fields[name]!.description
             }
-            if let c = conflicts[name] as? [JSONObject] {
+            if let c = conflicts[name] {
                 value += "   [CONFLICT: " + c.map(Output.siblingText).joined(separator: " | ") + "]"
             }
             rows.append(("  " + name, value))
         }
         lines.append(Output.aligned(rows))
-        guard let related = r["related"] as? JSONObject else { return lines.joined(separator: "\n") }
-        let sections: [(String, String, (JSONObject) -> String)] = [
-            ("contacts", "Contacts", { Output.text($0["role"] ?? "") }),
-            ("offices", "Offices", { Output.text($0["city"] ?? "") }),
-            ("networks", "Networks", { ($0["via"] as? [String] ?? []).joined(separator: ", ") }),
-            ("projects", "Projects", { (($0["roles"] as? [String] ?? []) + [$0["status"].map(Output.text)].compactMap { $0 }).joined(separator: ", ") }),
-            ("members", "Member organisations", { _ in "" }),
-            ("nodes", "Nodes", { _ in "" }),
-        ]
-        for (name, heading, detail) in sections {
-            let items = related[name] as? [JSONObject] ?? []
+        guard let related = r.related else { return lines.joined(separator: "\n") }
+        func detail(_ group: String, _ e: RelatedEntry) -> String {
+            switch group {
+            case "contacts": return e.role ?? ""
+            case "offices": return e.city ?? ""
+            case "networks": return (e.via ?? []).joined(separator: ", ")
+            case "projects": return ((e.roles ?? []) + [e.status].compactMap { $0 }).joined(separator: ", ")
+            default: return ""
+            }
+        }
+        for (name, heading) in RelatedJSON.groups {
+            let items = related.group(name)
             if items.isEmpty { continue }
             lines.append("")
             lines.append("\(heading) (\(items.count))")
-            let table = items.map { ["  " + Output.text($0["key"] ?? ""), Output.text($0["title"] ?? "-"), detail($0)] }
+            let table = items.map { ["  " + $0.key, $0.title ?? "-", detail(name, $0)] }
             lines.append(Output.columns(table))
         }
         return lines.joined(separator: "\n")
@@ -102,22 +98,21 @@ struct History: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "history", "key": key]) as? JSONObject ?? [:]
+            let result = try options.client.request(Control.History(key: key))
             if options.json { Output.json(result); return }
-            let ops = result["ops"] as? [JSONObject] ?? []
-            let compacted = result["compacted"] as? [JSONObject] ?? []
+            let ops = result.ops
+            let compacted = result.compacted
             var why = ""
             if ops.isEmpty && !compacted.isEmpty {
                 // Say at once why nothing is shown: the log no longer holds the ops.
-                why = result["role"] as? String == "hub"
+                why = result.role == "hub"
                     ? ": this hub compacted its op log (it drops ops every live node holds); a member's history still holds them unless it started from a snapshot"
                     : ": the ops were compacted away or arrived in a snapshot"
             }
-            print("history of \(key): \(ops.count) op(s) held" + ((result["exists"] as? Bool ?? true) ? "" : " (the record is deleted)") + why)
+            print("history of \(key): \(ops.count) op(s) held" + (result.exists ? "" : " (the record is deleted)") + why)
             if !ops.isEmpty {
                 let rows = ops.map { op -> [String] in
-                    [Output.text(op["time"] ?? ""), Output.text(op["origin"] ?? ""), Output.text(op["counter"] ?? ""),
-                     Output.text(op["action"] ?? ""), Self.changes(op["fields"] as? JSONObject ?? [:])]
+                    [op.time, op.origin, "\(op.counter)", op.action, Self.changes(op.fields)]
                 }
                 print(Output.table(["TIME", "BY", "OP", "ACTION", "CHANGES"], rows))
             }
@@ -125,8 +120,8 @@ struct History: ParsableCommand {
                 print("complete: no op of this record's writers has been compacted")
             } else {
                 for c in compacted {
-                    let lost = (c["latest_edit_compacted"] as? Bool ?? false) ? "; its latest edit of this record is among them" : ""
-                    print("note: ops of \(Output.text(c["origin"] ?? "")) up to \(Output.text(c["floor"] ?? "")) were compacted and are gone; "
+                    let lost = c.latestEditCompacted ? "; its latest edit of this record is among them" : ""
+                    print("note: ops of \(c.origin) up to \(c.floor) were compacted and are gone; "
                           + "earlier changes by it are not shown\(lost)")
                 }
             }
@@ -134,17 +129,18 @@ struct History: ParsableCommand {
     }
 
     /// `population=95000, topics +climate -transport`
-    static func changes(_ fields: JSONObject) -> String {
+    static func changes(_ fields: [String: HistoryChange]) -> String {
         if fields.isEmpty { return "(no field changed)" }
         return fields.keys.sorted().map { name -> String in
-            if let set = fields[name] as? JSONObject {
-                let added = (set["added"] as? [String] ?? []).map { "+" + $0 }
-                let removed = (set["removed"] as? [String] ?? []).map { "-" + $0 }
-                return name + " " + (added + removed).joined(separator: " ")
+            switch fields[name]! {
+            case .set(let added, let removed):
+                return name + " " + ((added ?? []).map { "+" + $0 } + (removed ?? []).map { "-" + $0 }).joined(separator: " ")
+            case .value(.null):
+                return "\(name) cleared"
+            case .value(let v):
+                let text = v.description
+                return "\(name)=" + (text.count > 60 ? text.prefix(59) + "…" : text)
             }
-            if fields[name] is NSNull { return "\(name) cleared" }
-            let text = Output.text(fields[name]!)
-            return "\(name)=" + (text.count > 60 ? text.prefix(59) + "…" : text)
         }.joined(separator: ", ")
     }
 }
@@ -161,11 +157,10 @@ struct Resolve: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "resolve", "key": key, "field": field, "value": value, "force": force]) as? JSONObject ?? [:]
+            let result = try options.client.request(Control.Resolve(key: key, field: field, value: value, force: force))
             if options.json { Output.json(result); return }
-            let replaced = result["replaced"] as? [JSONObject] ?? []
-            print("resolved \(key) \(field) = \(value) (op \(Output.text(result["origin"] ?? "")):\(Output.text(result["counter"] ?? "")))")
-            for s in replaced { print("  replaced " + Output.siblingText(s)) }
+            print("resolved \(key) \(field) = \(value) (op \(result.origin):\(result.counter))")
+            for s in result.replaced { print("  replaced " + Output.siblingText(s)) }
         }
     }
 }

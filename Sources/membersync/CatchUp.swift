@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import MemberSyncNode
+import MemberSyncControl
+import MemberSyncDirectory
 
 #if canImport(Glibc)
 import Glibc
@@ -20,20 +21,21 @@ struct CatchUp: ParsableCommand {
             let started = Date()
             var bar = ProgressBar(label: "catching up", unit: "ops", json: options.json)
             var total = 0
-            var last: JSONObject = [:]
+            var last: Control.Progress.Result?
             // Several consecutive clean readings: one heartbeat can lag behind a burst of ops.
             var clean = 0
             while true {
-                last = try client.call(["command": "progress"]) as? JSONObject ?? [:]
-                let remaining = (last["behind"] as? Int ?? 0) + (last["pending"] as? Int ?? 0)
-                let linked = (last["links"] as? Int ?? 0) > 0 || last["mode"] as? String == "hub"
+                let p = try client.request(Control.Progress())
+                last = p
+                let remaining = Int(p.behind + p.pending)
+                let linked = p.links > 0 || p.mode == "hub"
                 total = max(total, remaining)
                 bar.update(total - remaining, of: max(total, 1))
                 clean = remaining == 0 && linked ? clean + 1 : 0
                 if clean >= 3 { break }
                 if Date().timeIntervalSince(started) > timeout {
                     bar.finish()
-                    let why = linked ? "\(remaining) op(s) still to go" : "no hub or peer is reachable (mode \(Output.text(last["mode"] ?? "?")))"
+                    let why = linked ? "\(remaining) op(s) still to go" : "no hub or peer is reachable (mode \(p.mode))"
                     throw CLIFailure(message: "not caught up after \(Int(timeout)) s: \(why)", code: 1)
                 }
                 usleep(100_000)
@@ -41,9 +43,9 @@ struct CatchUp: ParsableCommand {
             bar.finish()
             let seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
             if options.json {
-                Output.json(["caught_up": true, "seconds": seconds, "mode": last["mode"] ?? "", "ops_transferred": total])
+                Output.json(["caught_up": true, "seconds": .double(seconds), "mode": .string(last?.mode ?? ""), "ops_transferred": .int(Int64(total))] as JSONValue)
             } else {
-                print("caught up (\(Output.text(last["mode"] ?? ""))) in \(String(format: "%.1f", seconds)) s")
+                print("caught up (\(last?.mode ?? "")) in \(String(format: "%.1f", seconds)) s")
             }
         }
     }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import MemberSyncConfig
 import MemberSyncModel
-import MemberSyncNode
+import MemberSyncControl
+import MemberSyncDirectory
 
 #if canImport(Glibc)
 import Glibc
@@ -31,10 +33,10 @@ struct Doctor: ParsableCommand {
         let ok: Bool
         let detail: String
         var fix: String? = nil
-        var json: JSONObject {
-            var o: JSONObject = ["name": name, "ok": ok, "detail": detail]
-            if let fix { o["fix"] = fix }
-            return o
+        var json: JSONValue {
+            var o: [String: JSONValue] = ["name": .string(name), "ok": .bool(ok), "detail": .string(detail)]
+            if let fix { o["fix"] = .string(fix) }
+            return .object(o)
         }
     }
 
@@ -42,7 +44,7 @@ struct Doctor: ParsableCommand {
         let checks = collect()
         let ok = checks.allSatisfy(\.ok)
         if options.json {
-            Output.json(["ok": ok, "checks": checks.map(\.json)])
+            Output.json(["ok": .bool(ok), "checks": .array(checks.map(\.json))] as JSONValue)
         } else {
             for c in checks {
                 print("\(c.ok ? "ok  " : "FAIL") \(c.name): \(c.detail)")
@@ -71,18 +73,17 @@ struct Doctor: ParsableCommand {
         }
         out += fileChecks(cfg)
         // What only the running node knows.
-        var client = ControlClient(dataDir: cfg.dataDir)
-        client.timeoutMilliseconds = 10_000
-        let status: JSONObject
+        let client = ControlClient(dataDir: cfg.dataDir, timeoutMilliseconds: 10_000)
+        let status: StatusResult
         do {
-            status = try client.call(["command": "status"]) as? JSONObject ?? [:]
-            out.append(Check(name: "node", ok: true, detail: "runs and answers (\(Output.text(status["health"] ?? "?")), mode \(Output.text(status["mode"] ?? "?")))"))
+            status = try client.request(Control.StatusQuery())
+            out.append(Check(name: "node", ok: true, detail: "runs and answers (\(status.health ?? "?"), mode \(status.mode))"))
         } catch {
             out.append(Check(name: "node", ok: false, detail: (error as? CLIFailure)?.message ?? "\(error)",
                              fix: "start it: membersyncd --config \(path) (under systemd: systemctl start membersyncd; journalctl -u membersyncd says why it stopped)"))
             return out
         }
-        if let r = try? client.call(["command": "integrity"]) as? JSONObject, let result = r["result"] as? String {
+        if let result = (try? client.request(Control.Integrity()))?.result {
             out.append(Check(name: "store", ok: result == "ok", detail: result == "ok" ? "integrity check ok" : "integrity check: \(result.prefix(300))",
                              fix: "stop the node, keep a copy of replica.sqlite*, start it on an empty data directory (same keys) and membersync hub restore the copy, or let it catch up from the hub"))
         } else {
@@ -125,25 +126,24 @@ struct Doctor: ParsableCommand {
     }
 
     /// Each hub and peer: TCP reachable, and answering this node over its link.
-    func linkChecks(_ cfg: NodeConfig, _ status: JSONObject) -> [Check] {
+    func linkChecks(_ cfg: NodeConfig, _ status: StatusResult) -> [Check] {
         var out: [Check] = []
-        for (kind, endpoints, links) in [("hub", cfg.hubEndpoints, status["hubs"] as? [JSONObject] ?? []),
-                                         ("peer", cfg.peers, status["peers"] as? [JSONObject] ?? [])] {
+        for (kind, endpoints, links) in [("hub", cfg.hubEndpoints, status.hubs), ("peer", cfg.peers, status.peers)] {
             for (i, configured) in endpoints.enumerated() {
-                let link = i < links.count ? links[i] : [:]
+                let link = i < links.count ? links[i] : nil
                 let name = "\(kind) \(configured)"
                 // A peer named by node id is reached where its roster entry says.
-                let endpoint = link["from_roster"] as? Bool == true ? Output.text(link["endpoint"] ?? configured) : configured
-                if link["connected"] as? Bool == true {
-                    out.append(Check(name: name, ok: true, detail: "connected (node \(Output.text(link["node_id"] ?? "?")), heard \(Output.text(link["last_heard_seconds_ago"] ?? "?")) s ago)"))
+                let endpoint = link?.fromRoster == true ? link?.endpoint ?? configured : configured
+                if let link, link.connected {
+                    out.append(Check(name: name, ok: true, detail: "connected (node \(link.nodeID ?? "?"), heard \(Output.number(link.lastHeardSecondsAgo)) s ago)"))
                     continue
                 }
                 // A fallback peer is only used while no hub answers: silent is fine then.
-                if kind == "peer" && status["mode"] as? String == "via-hub" {
+                if kind == "peer" && status.mode == "via-hub" {
                     out.append(Check(name: name, ok: true, detail: "not in use (the hub answers)"))
                     continue
                 }
-                if link["awaiting_roster"] as? Bool == true {
+                if link?.awaitingRoster == true {
                     out.append(Check(name: name, ok: false, detail: "the roster this node holds gives \(configured) no endpoint and CURVE key (not admitted with --endpoint yet, revoked, or the roster has not arrived)",
                                      fix: "ask the hub operator: membersync hub admit \(configured) … --endpoint tcp://HOST:PORT; the link comes up once the roster reaches this node"))
                     continue
@@ -153,8 +153,8 @@ struct Doctor: ParsableCommand {
                     out.append(Check(name: name, ok: false, detail: "not reachable over TCP: \(why)",
                                      fix: "check that the \(kind) runs, its address, and the firewall (the port and port + 1)"))
                 case .success:
-                    let heard = link["last_heard_seconds_ago"].map { "last heard \(Output.text($0)) s ago" } ?? "it never answered"
-                    if let failure = link["handshake_failure"] as? JSONObject {
+                    let heard = link?.lastHeardSecondsAgo.map { "last heard \(Output.number($0)) s ago" } ?? "it never answered"
+                    if let failure = link?.handshakeFailure {
                         out.append(Self.handshakeCheck(name, kind: kind, heard: heard, failure: failure, cfg))
                         continue
                     }
@@ -170,10 +170,10 @@ struct Doctor: ParsableCommand {
 
     /// A link whose CURVE handshake the node saw fail (its socket monitor): the cause decides
     /// the fix.
-    static func handshakeCheck(_ name: String, kind: String, heard: String, failure: JSONObject, _ cfg: NodeConfig) -> Check {
-        let message = Output.text(failure["message"] ?? "")
+    static func handshakeCheck(_ name: String, kind: String, heard: String, failure: StatusResult.Link.HandshakeFailure, _ cfg: NodeConfig) -> Check {
+        let message = failure.message
         let fix: String
-        switch failure["cause"] as? String {
+        switch failure.cause {
         case "not-admitted":
             fix = "this node is not admitted there: the hub operator runs membersync hub admit \(cfg.nodeID) … with this node's curve.pub (or clears its revocation)"
         case "wrong-server-key":
@@ -185,19 +185,19 @@ struct Doctor: ParsableCommand {
     }
 
     /// The roster entry of this node, revocation, and lag behind the hub.
-    func rosterChecks(_ cfg: NodeConfig, _ status: JSONObject, _ client: ControlClient) -> [Check] {
+    func rosterChecks(_ cfg: NodeConfig, _ status: StatusResult, _ client: ControlClient) -> [Check] {
         guard cfg.role == .member else { return [] }
         var out: [Check] = []
-        if status["revoked"] as? Bool == true {
+        if status.revoked {
             out.append(Check(name: "roster", ok: false, detail: "nodes/\(cfg.nodeID) is revoked", fix: "ask the hub operator: membersync hub admit \(cfg.nodeID) … clears a revocation"))
         } else if !cfg.insecure {
-            let entry = try? client.call(["command": "get", "key": "nodes/\(cfg.nodeID)"])
+            let entry = try? client.request(Control.Get(key: "nodes/\(cfg.nodeID)"))
             out.append(Check(name: "roster", ok: entry != nil, detail: entry != nil ? "nodes/\(cfg.nodeID) present" : "this node holds no nodes/\(cfg.nodeID) (not admitted, or the roster has not arrived)",
                              fix: "send the hub operator the membersync hub admit \(cfg.nodeID) … line that membersync init printed"))
         }
-        if let hub = status["hub"] as? JSONObject, hub["connected"] as? Bool == true {
-            let behind = hub["behind_ops"] as? Int ?? 0
-            out.append(Check(name: "lag", ok: behind == 0, detail: behind == 0 ? "up to date with the hub" : "\(behind) op(s) behind the hub" + (hub["behind_seconds"].map { " for \(Output.text($0)) s" } ?? ""),
+        if let hub = status.hub, hub.connected {
+            let behind = hub.behindOps ?? 0
+            out.append(Check(name: "lag", ok: behind == 0, detail: behind == 0 ? "up to date with the hub" : "\(behind) op(s) behind the hub" + (hub.behindSeconds.map { " for \(Output.number($0)) s" } ?? ""),
                              fix: "wait (membersync catch-up waits until it holds what the hub holds); if it stays behind, membersync status shows refused ops under ops_rejected"))
         }
         return out

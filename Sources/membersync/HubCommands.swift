@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
-import MemberSyncNode
 
 /// `membersync hub …`: the hub operator's commands. Roster changes and compaction are refused
 /// by member nodes; the others report on whichever node they are pointed at.
@@ -25,16 +27,15 @@ struct HubNodes: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let nodes = try options.client.call(["command": "nodes"]) as? [JSONObject] ?? []
+            let nodes = try options.client.request(Control.Nodes())
             if options.json { Output.json(nodes); return }
             let rows = nodes.map { n -> [String] in
-                var roster = (n["in_roster"] as? Bool ?? false) ? "yes" : "no"
-                if n["revoked"] as? Bool ?? false { roster = "revoked" }
-                let name = Output.text(n["node_id"] ?? "") + ((n["self"] as? Bool ?? false) ? " (this node)" : "")
-                return [name, Output.text(n["organisation"] ?? "-"), Output.text(n["role"] ?? "-"), roster,
-                        (n["connected"] as? Bool ?? false) ? "yes" : "no", Output.text(n["last_seen"] ?? "-"),
-                        n["ops_behind"].map(Output.text) ?? "-",
-                        Output.text(n["software_version"] ?? "-") + (n["protocol"].map { " / MSP \(Output.text($0))" } ?? "")]
+                var roster = n.inRoster ? "yes" : "no"
+                if n.revoked ?? false { roster = "revoked" }
+                let name = n.nodeID + (n.isSelf ? " (this node)" : "")
+                return [name, n.organisation ?? "-", n.role ?? "-", roster, n.connected ? "yes" : "no", n.lastSeen ?? "-",
+                        n.opsBehind.map { "\($0)" } ?? "-",
+                        (n.softwareVersion ?? "-") + (n.protocol.map { " / MSP \($0)" } ?? "")]
             }
             print(Output.table(["NODE", "ORGANISATION", "ROLE", "ROSTER", "CONNECTED", "LAST SEEN", "BEHIND", "SOFTWARE / PROTOCOL"], rows))
             print("\(nodes.count) node(s)")
@@ -74,14 +75,10 @@ struct HubAdmit: ParsableCommand {
             // (the node checks again, and that the organisation exists).
             if let curveKey, let why = KeyText.curveKeyProblem(curveKey) { throw CLIFailure(message: "--curve-key: \(why)", code: 1) }
             if let signingKey, let why = KeyText.signingKeyProblem(signingKey) { throw CLIFailure(message: "--signing-key: \(why)", code: 1) }
-            var request: JSONObject = ["command": "admit", "node_id": nodeID, "organisation": organisation, "role": role]
-            if let curveKey { request["curve_key"] = curveKey }
-            if let signingKey { request["signing_key"] = signingKey }
-            if !endpoints.isEmpty { request["endpoints"] = endpoints }
-            if acceptRevokedEdits { request["accept_revoked_edits"] = true }
-            let r = try options.client.call(request) as? JSONObject ?? [:]
+            let r = try options.client.request(Control.Admit(nodeID: nodeID, organisation: organisation, role: role, curveKey: curveKey, signingKey: signingKey,
+                                                             endpoints: endpoints.isEmpty ? nil : endpoints, acceptRevokedEdits: acceptRevokedEdits ? true : nil))
             if options.json { Output.json(r); return }
-            print("\((r["updated"] as? Bool ?? false) ? "updated" : "admitted") \(nodeID) (organisation \(organisation)) in the roster")
+            print("\(r.updated ? "updated" : "admitted") \(nodeID) (organisation \(organisation)) in the roster")
         }
     }
 }
@@ -98,9 +95,9 @@ struct HubRevoke: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let r = try options.client.call(["command": "revoke", "node_id": nodeID]) as? JSONObject ?? [:]
+            let r = try options.client.request(Control.Revoke(nodeID: nodeID))
             if options.json { Output.json(r); return }
-            print((r["changed"] as? Bool ?? false) ? "revoked \(nodeID)" : "\(nodeID) was already revoked")
+            print(r.changed ? "revoked \(nodeID)" : "\(nodeID) was already revoked")
         }
     }
 }
@@ -113,10 +110,10 @@ struct HubCompact: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let r = try options.client(timeoutSeconds: 120).call(["command": "compact"]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 120).request(Control.Compact())
             if options.json { Output.json(r); return }
-            print("dropped \(Output.text(r["dropped"] ?? 0)) op(s); \(Output.text(r["ops_in_log"] ?? 0)) left in the log")
-            if let note = r["note"] { print("note: \(Output.text(note))") }
+            print("dropped \(r.dropped) op(s); \(r.opsInLog) left in the log")
+            if let note = r.note { print("note: \(note)") }
         }
     }
 }
@@ -133,9 +130,9 @@ struct HubSnapshot: ParsableCommand {
     func run() throws {
         try runReporting {
             let path = absolute(file)
-            let r = try options.client(timeoutSeconds: 600).call(["command": "snapshot", "path": path, "force": force]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 600).request(Control.Snapshot(path: path, force: force))
             if options.json { Output.json(r); return }
-            print("wrote \(path): \(Output.text(r["records"] ?? 0)) record(s), \(Output.text(r["ops_in_log"] ?? 0)) op(s), \(Output.text(r["bytes"] ?? 0)) bytes")
+            print("wrote \(path): \(r.records) record(s), \(r.opsInLog) op(s), \(r.bytes) bytes")
         }
     }
 }
@@ -150,12 +147,12 @@ struct HubRestore: ParsableCommand {
     func run() throws {
         try runReporting {
             let path = absolute(file)
-            let r = try options.client(timeoutSeconds: 600).call(["command": "restore", "path": path]) as? JSONObject ?? [:]
+            let r = try options.client(timeoutSeconds: 600).request(Control.Restore(path: path))
             if options.json { Output.json(r); return }
             print(Output.aligned([
-                ("restored from", "\(path) (replica \(Output.text(r["backup_replica"] ?? "")))"),
-                ("records", "\(Output.text(r["records_in_backup"] ?? 0)) in the snapshot, \(Output.text(r["records_changed"] ?? 0)) changed here, \(Output.text(r["records_created"] ?? 0)) of them new"),
-                ("ops", "\(Output.text(r["ops_in_backup"] ?? 0)) in the snapshot, \(Output.text(r["ops_added"] ?? 0)) new here, \(Output.text(r["ops_rejected"] ?? 0)) rejected"),
+                ("restored from", "\(path) (replica \(r.backupReplica))"),
+                ("records", "\(r.recordsInBackup) in the snapshot, \(r.recordsChanged) changed here, \(r.recordsCreated) of them new"),
+                ("ops", "\(r.opsInBackup) in the snapshot, \(r.opsAdded) new here, \(r.opsRejected) rejected"),
             ]))
         }
     }
@@ -170,24 +167,24 @@ struct HubStats: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let s = try options.client.call(["command": "stats"]) as? JSONObject ?? [:]
+            let s = try options.client.request(Control.Stats())
             if options.json { Output.json(s); return }
-            let records = (s["records"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
-            let floor = (s["log_floor"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
-            let rejected = (s["ops_rejected"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(Output.text($0.value))" }.joined(separator: ", ")
-            let since = s["counters_since"].map { "since start, \(Output.text($0))" } ?? "since start"
+            let records = Output.pairs(s.records, separator: " ", joiner: ", ")
+            let floor = Output.pairs(s.logFloor)
+            let rejected = Output.pairs(s.opsRejected, separator: " ", joiner: ", ")
+            let since = "since start, \(s.countersSince)"
             print(Output.aligned([
-                ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")))"),
-                ("records", "\(Output.text(s["records_total"] ?? 0)): \(records)"),
-                ("deleted records", Output.text(s["records_deleted"] ?? 0)),
-                ("ops in log", Output.text(s["ops_in_log"] ?? 0)),
+                ("node", "\(s.nodeID) (\(s.role))"),
+                ("records", "\(s.recordsTotal): \(records)"),
+                ("deleted records", "\(s.recordsDeleted)"),
+                ("ops in log", "\(s.opsInLog)"),
                 ("log floor", floor.isEmpty ? "- (nothing compacted)" : floor),
-                ("conflicts", Output.text(s["conflicts"] ?? 0)),
-                ("ops applied", "\(Output.text(s["ops_applied"] ?? 0)) (\(since))"),
-                ("ops rejected", "\(Output.text(s["ops_rejected_total"] ?? 0))" + (rejected.isEmpty ? "" : " (\(rejected))") + " (\(since))"),
-                ("local writes", "\(Output.text(s["local_writes"] ?? 0)) (\(since))"),
-                ("connected nodes", "\(Output.text(s["connected_nodes"] ?? 0)) of \(Output.text(s["known_nodes"] ?? 0)) known"),
-                ("store", "\(Output.text(s["store_file"] ?? "")), \(Output.text(s["store_bytes"] ?? 0)) bytes"),
+                ("conflicts", "\(s.conflicts)"),
+                ("ops applied", "\(s.opsApplied) (\(since))"),
+                ("ops rejected", "\(s.opsRejectedTotal)" + (rejected.isEmpty ? "" : " (\(rejected))") + " (\(since))"),
+                ("local writes", "\(s.localWrites) (\(since))"),
+                ("connected nodes", "\(s.connectedNodes) of \(s.knownNodes) known"),
+                ("store", "\(s.storeFile), \(s.storeBytes) bytes"),
             ]))
         }
     }

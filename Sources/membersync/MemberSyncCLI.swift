@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncCrypto
+import MemberSyncDirectory
 import MemberSyncModel
-import MemberSyncNode
-import ZeroMQ
 
 /// Options every command that talks to a node shares.
 struct NodeOptions: ParsableArguments {
@@ -19,6 +20,26 @@ struct NodeOptions: ParsableArguments {
     }
 
     var client: ControlClient { ControlClient(dataDir: resolvedDataDir) }
+}
+
+extension ControlClient {
+    /// Sends one command and returns its result, or fails with the CLI's message and status:
+    /// 2 when no node answers, 1 when the node refused the request.
+    func request<C: ControlCommand>(_ command: C) throws -> C.Result {
+        do { return try call(command) } catch {
+            switch error {
+            case .unreachable(let m): throw CLIFailure(message: m, code: 2)
+            case .refused(let m): throw CLIFailure(message: m, code: 1)
+            }
+        }
+    }
+}
+
+/// A failure the CLI reports as `membersync: MESSAGE` with an exit status.
+struct CLIFailure: Error, CustomStringConvertible {
+    let message: String
+    let code: Int32
+    var description: String { message }
 }
 
 /// Runs a command body, turning failures into `membersync: message` and an exit status.
@@ -46,7 +67,7 @@ struct MemberSync: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "membersync",
         abstract: "Edit and inspect the MemberSync directory and project registry through your local node.",
-        version: SyncEngine.softwareVersion,
+        version: Release.version,
         subcommands: [Init.self, SetFields.self, Get.self, List.self, Delete.self, Conflicts.self, Status.self, RefusedCommand.self, SchemaCommand.self,
                       Show.self, Search.self, History.self, Resolve.self, Import.self, Export.self, CatchUp.self, NodesCommand.self, Doctor.self, Hub.self, Inspect.self,
                       WebLogin.self]
@@ -134,7 +155,8 @@ struct Init: ParsableCommand {
             try config.tomlText().write(toFile: path, atomically: true, encoding: .utf8)
             do { _ = try NodeConfig.load(path: path) } catch { throw CLIFailure(message: "\(error)", code: 1) }
             if json {
-                Output.json(["config": path, "node_id": id, "role": config.role.rawValue, "signing_key": signingKey, "curve_key": curveKey])
+                Output.json(["config": .string(path), "node_id": .string(id), "role": .string(config.role.rawValue),
+                             "signing_key": .string(signingKey), "curve_key": .string(curveKey)] as JSONValue)
             } else {
                 print("wrote \(path)")
                 print("signing key (public): \(signingKey)")
@@ -170,10 +192,9 @@ struct SetFields: ParsableCommand {
     func run() throws {
         try runReporting {
             let expanded = try changes.map(Self.expandFileValue)
-            let result = try options.client.call(["command": "set", "key": key, "changes": expanded])
-            if options.json { Output.json(result) } else {
-                let r = result as? JSONObject ?? [:]
-                print("ok \(Output.text(r["key"] ?? key)) (op \(Output.text(r["origin"] ?? "")):\(Output.text(r["counter"] ?? "")))")
+            let r = try options.client.request(Control.SetFields(key: key, changes: expanded))
+            if options.json { Output.json(r) } else {
+                print("ok \(r.key) (op \(r.origin):\(r.counter))")
             }
         }
     }
@@ -219,8 +240,8 @@ struct Get: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "get", "key": key])
-            if options.json { Output.json(result) } else { print(Output.card(result as? JSONObject ?? [:])) }
+            let record = try options.client.request(Control.Get(key: key))
+            if options.json { Output.json(record) } else { print(Output.card(record)) }
         }
     }
 }
@@ -234,15 +255,11 @@ struct List: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            var request: JSONObject = ["command": "list", "collection": collection]
-            if !conditions.isEmpty { request["where"] = conditions }
-            let result = try options.client.call(request)
-            if options.json { Output.json(result); return }
-            let records = result as? [JSONObject] ?? []
+            let records = try options.client.request(Control.List(collection: collection, where: conditions.isEmpty ? nil : conditions))
+            if options.json { Output.json(records); return }
             let title = collection == "projects" ? "title" : "name"
             let rows = records.map { r -> [String] in
-                let f = r["fields"] as? JSONObject ?? [:]
-                return [Output.text(r["key"] ?? ""), Output.text(f[title] ?? f["organisation"] ?? ""), r["conflicts"] == nil ? "" : "conflict"]
+                [r.key, (r.fields[title] ?? r.fields["organisation"])?.description ?? "", r.conflicts == nil ? "" : "conflict"]
             }
             print(Output.table(["KEY", title.uppercased(), ""], rows))
             print("\(records.count) record(s)")
@@ -257,7 +274,7 @@ struct Delete: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "delete", "key": key])
+            let result = try options.client.request(Control.Delete(key: key))
             if options.json { Output.json(result) } else { print("deleted \(key)") }
         }
     }
@@ -269,13 +286,12 @@ struct Conflicts: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let result = try options.client.call(["command": "conflicts"])
-            if options.json { Output.json(result); return }
-            let conflicts = result as? [JSONObject] ?? []
+            let conflicts = try options.client.request(Control.Conflicts())
+            if options.json { Output.json(conflicts); return }
             if conflicts.isEmpty { print("no conflicts"); return }
             for c in conflicts {
-                print("\(Output.text(c["key"] ?? "")) \(Output.text(c["field"] ?? "")):")
-                for v in c["values"] as? [JSONObject] ?? [] { print("  - " + Output.siblingText(v)) }
+                print("\(c.key) \(c.field):")
+                for v in c.values { print("  - " + Output.siblingText(v)) }
             }
             print("\(conflicts.count) conflict(s); resolve one by setting the field again")
         }
@@ -308,11 +324,11 @@ struct Status: ParsableCommand {
     }
 
     func run() throws {
-        let s: JSONObject
+        let s: StatusResult
         do {
-            var client = options.client
+            let client = options.client
             client.timeoutMilliseconds = timeout * 1000
-            s = try client.call(["command": "status"]) as? JSONObject ?? [:]
+            s = try client.request(Control.StatusQuery())
         } catch {
             // Whatever kept us from a status (no node, no answer, a refusal), monitoring
             // must read it as "unreachable", never as "degraded".
@@ -320,53 +336,53 @@ struct Status: ParsableCommand {
             FileHandle.standardError.write(Data("membersync: \(message)\n".utf8))
             // A monitoring script reading --json gets JSON in every case, this one included.
             if options.json {
-                Output.json(["health": "unreachable", "health_reasons": [message], "error": message, "data_dir": options.resolvedDataDir])
+                Output.json(["health": "unreachable", "health_reasons": [.string(message)], "error": .string(message),
+                             "data_dir": .string(options.resolvedDataDir)] as JSONValue)
             }
             throw ExitCode(2)
         }
-        let mode = s["mode"] as? String ?? "?"
+        let mode = s.mode
         // Nodes from before the health field: judge by the sync mode as they did.
-        let degraded = (s["health"] as? String).map { $0 != "healthy" } ?? (mode == "offline" || mode == "fallback-peers")
+        let degraded = s.health.map { $0 != "healthy" } ?? (mode == "offline" || mode == "fallback-peers")
         if options.json {
             Output.json(s)
         } else {
-            func links(_ key: String) -> String {
-                let l = s[key] as? [JSONObject] ?? []
+            func links(_ l: [StatusResult.Link]) -> String {
                 if l.isEmpty { return "-" }
                 return l.map { link -> String in
-                    if link["awaiting_roster"] as? Bool == true {
-                        return "\(Output.text(link["node_id"] ?? "")) (waiting: the roster gives it no endpoint and CURVE key)"
+                    if link.awaitingRoster == true {
+                        return "\(link.nodeID ?? "") (waiting: the roster gives it no endpoint and CURVE key)"
                     }
-                    let name = link["from_roster"] as? Bool == true ? "\(Output.text(link["node_id"] ?? "")) at " : ""
-                    var state = (link["connected"] as? Bool ?? false) ? "connected" : "not connected"
-                    if let f = link["handshake_failure"] as? JSONObject, link["connected"] as? Bool != true {
-                        state += ": CURVE handshake refused (\(Output.text(f["cause"] ?? "")))"
+                    let name = link.fromRoster == true ? "\(link.nodeID ?? "") at " : ""
+                    var state = link.connected ? "connected" : "not connected"
+                    if let f = link.handshakeFailure, !link.connected {
+                        state += ": CURVE handshake refused (\(f.cause))"
                     }
-                    return "\(name)\(Output.text(link["endpoint"] ?? "")) (\(state))"
+                    return "\(name)\(link.endpoint) (\(state))"
                 }.joined(separator: ", ")
             }
-            let version = (s["version"] as? JSONObject ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\(Output.text($0.value))" }.joined(separator: " ")
-            let reasons = (s["health_reasons"] as? [String] ?? []).joined(separator: "; ")
+            let version = Output.pairs(s.version)
+            let reasons = (s.healthReasons ?? []).joined(separator: "; ")
             var rows: [(String, String)] = [
-                ("node", "\(Output.text(s["node_id"] ?? "")) (\(Output.text(s["role"] ?? "")), organisation \(Output.text(s["organisation"] ?? "")))"),
+                ("node", "\(s.nodeID) (\(s.role), organisation \(s.organisation))"),
                 ("health", (degraded ? "degraded" : "healthy") + (reasons.isEmpty ? "" : " (\(reasons))")),
             ]
-            if s["revoked"] as? Bool == true {
-                rows.append(("revoked", "yes: the hub operator revoked this node (nodes/\(Output.text(s["node_id"] ?? "")) revoked=true); hubs and peers refuse it"))
+            if s.revoked {
+                rows.append(("revoked", "yes: the hub operator revoked this node (nodes/\(s.nodeID) revoked=true); hubs and peers refuse it"))
             }
             rows += [
-                ("replica", Output.text(s["replica"] ?? "")),
+                ("replica", s.replica),
                 ("mode", mode),
-                ("hubs", links("hubs")),
-                ("peers", links("peers")),
+                ("hubs", links(s.hubs)),
+                ("peers", links(s.peers)),
                 ("version", version.isEmpty ? "-" : version),
-                ("pending", Output.text(s["pending"] ?? 0)),
-                ("records", Output.text(s["records"] ?? 0)),
-                ("conflicts", Output.text(s["conflicts"] ?? 0)),
-                ("refused edits", Self.refusedEdits(s["refused_edits"])),
-                ("digest", Output.text(s["digest"] ?? "")),
+                ("pending", "\(s.pending)"),
+                ("records", "\(s.records)"),
+                ("conflicts", "\(s.conflicts)"),
+                ("refused edits", Self.refusedEdits(s.refusedEdits)),
+                ("digest", s.digest),
             ]
-            if let hub = s["hub"] as? JSONObject { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 6) }
+            if let hub = s.hub { rows.insert(("hub sync", Self.hubSync(hub)), at: rows.count - 6) }
             print(Output.aligned(rows))
         }
         if degraded { throw ExitCode(1) }
@@ -375,24 +391,24 @@ struct Status: ParsableCommand {
 
 extension Status {
     /// "2 (membersync refused lists them)"; "0"; "-" for a node from before the count.
-    static func refusedEdits(_ count: Any?) -> String {
-        guard let n = count as? Int else { return "-" }
+    static func refusedEdits(_ count: Int?) -> String {
+        guard let n = count else { return "-" }
         return n == 0 ? "0" : "\(n) (membersync refused lists them)"
     }
 
     /// "last exchange 0.4 s ago with brussels; behind by 0 ops"
-    static func hubSync(_ hub: JSONObject) -> String {
-        let name = Output.text(hub["node_id"] ?? hub["endpoint"] ?? "the hub")
-        guard let ago = hub["last_exchange_seconds_ago"] else { return "never heard from \(name)" }
-        var text = "last exchange \(Output.text(ago)) s ago with \(name)"
-        let behind = hub["behind_ops"] as? Int ?? 0
+    static func hubSync(_ hub: StatusResult.Hub) -> String {
+        let name = hub.nodeID ?? hub.endpoint
+        guard let ago = hub.lastExchangeSecondsAgo else { return "never heard from \(name)" }
+        var text = "last exchange \(Output.number(ago)) s ago with \(name)"
+        let behind = hub.behindOps ?? 0
         if behind == 0 {
             text += "; up to date (0 ops behind)"
         } else {
             text += "; behind by \(behind) op(s)"
-            if let secs = hub["behind_seconds"] { text += " for \(Output.text(secs)) s" }
+            if let secs = hub.behindSeconds { text += " for \(Output.number(secs)) s" }
         }
-        if let pending = hub["their_missing_ops"] as? Int, pending > 0 { text += "; it lacks \(pending) of ours" }
+        if let pending = hub.theirMissingOps, pending > 0 { text += "; it lacks \(pending) of ours" }
         return text
     }
 }
@@ -405,7 +421,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            Output.json(try options.client.call(["command": "inspect", "key": key]))
+            Output.json(try options.client.request(Control.Inspect(key: key)))
         }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MemberSyncNode
+import MemberSyncControl
 
 /// `membersync nodes`: the nodes this node knows (roster, hello, its own hubs and peers) and
 /// whether each is online as this node sees it. Unlike `hub nodes`, it is meant for members:
@@ -19,20 +19,20 @@ struct NodesCommand: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let nodes = try options.client.call(["command": "nodes"]) as? [JSONObject] ?? []
+            let nodes = try options.client.request(Control.Nodes())
             if options.json { Output.json(nodes); return }
             let rows = nodes.map { n -> [String] in
-                let me = n["self"] as? Bool ?? false
-                let via = (n["via"] as? [String] ?? []).joined(separator: ", ")
-                var online = (n["online"] as? Bool ?? false) ? "yes" : (n["last_seen"] == nil ? "not seen here" : "no")
+                let me = n.isSelf
+                let via = (n.via ?? []).joined(separator: ", ")
+                var online = n.online ? "yes" : (n.lastSeen == nil ? "not seen here" : "no")
                 if me { online = "yes (this node)" }
-                if n["revoked"] as? Bool ?? false { online += ", revoked" }
-                return [Output.text(n["node_id"] ?? ""), Output.text(n["organisation"] ?? "-"), Output.text(n["role"] ?? "-"), online,
-                        me ? "-" : Output.text(n["last_seen"] ?? "-"), via.isEmpty ? "-" : via,
-                        me ? "-" : n["ops_behind"].map(Output.text) ?? "-"]
+                if n.revoked ?? false { online += ", revoked" }
+                return [n.nodeID, n.organisation ?? "-", n.role ?? "-", online,
+                        me ? "-" : n.lastSeen ?? "-", via.isEmpty ? "-" : via,
+                        me ? "-" : n.opsBehind.map { "\($0)" } ?? "-"]
             }
             print(Output.table(["NODE", "ORGANISATION", "ROLE", "ONLINE", "LAST SEEN", "VIA", "BEHIND"], rows))
-            let online = nodes.filter { ($0["online"] as? Bool ?? false) && !($0["self"] as? Bool ?? false) }.count
+            let online = nodes.filter { $0.online && !$0.isSelf }.count
             print("\(nodes.count) node(s), \(online) online besides this one")
         }
     }

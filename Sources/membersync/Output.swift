@@ -1,25 +1,21 @@
 import Foundation
-import MemberSyncNode
+import MemberSyncControl
+import MemberSyncDirectory
 
 /// Human and JSON renderings of control results.
 enum Output {
-    static func json(_ object: Any) {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
-        print(String(decoding: data, as: UTF8.self))
+    /// Indented JSON with sorted keys, for `--json`.
+    static func json(_ value: some Encodable) {
+        print(JSONCoding.pretty(value))
     }
 
-    static func text(_ v: Any) -> String {
-        switch v {
-        case let a as [Any]: return a.map(text).joined(separator: ", ")
-        case let s as String: return s
-        case is NSNull: return "(cleared)"  // a cleared field's sibling in a conflict or history
-        case let n as NSNumber:
-            // JSON booleans arrive as NSNumbers of type "c" (char).
-            if String(cString: n.objCType) == "c" { return n.boolValue ? "true" : "false" }
-            return n.stringValue
-        default: return "\(v)"
-        }
+    /// A number of seconds (or any measure) as the node sent it: whole numbers without ".0".
+    static func number(_ d: Double) -> String {
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        return String(d)
     }
+
+    static func number(_ d: Double?, _ absent: String = "?") -> String { d.map(number) ?? absent }
 
     /// Rows of `label  value`, labels padded to one width.
     static func aligned(_ rows: [(String, String)]) -> String {
@@ -27,22 +23,21 @@ enum Output {
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
 
-    static func siblingText(_ s: JSONObject) -> String {
-        "\(text(s["value"] ?? "")) (by \(text(s["origin"] ?? "?")) at \(text(s["time"] ?? "?")))"
+    static func siblingText(_ s: SiblingJSON) -> String {
+        "\(s.value) (by \(s.origin) at \(s.time))"
     }
 
-    static func card(_ record: JSONObject) -> String {
-        let fields = record["fields"] as? JSONObject ?? [:]
-        let conflicts = record["conflicts"] as? JSONObject ?? [:]
+    static func card(_ record: RecordJSON) -> String {
+        let conflicts = record.conflicts ?? [:]
         var rows: [(String, String)] = []
-        for name in fields.keys.sorted() {
-            var value = text(fields[name]!)
-            if let c = conflicts[name] as? [JSONObject] {
+        for name in record.fields.keys.sorted() {
+            var value = record.fields[name]!.description
+            if let c = conflicts[name] {
                 value += "   [CONFLICT: " + c.map(siblingText).joined(separator: " | ") + "]"
             }
             rows.append((name, value))
         }
-        return "\(text(record["key"] ?? ""))\n" + aligned(rows.map { ("  " + $0.0, $0.1) })
+        return "\(record.key)\n" + aligned(rows.map { ("  " + $0.0, $0.1) })
     }
 
     static func table(_ header: [String], _ rows: [[String]]) -> String {
@@ -52,5 +47,10 @@ enum Output {
             r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// `key=value` pairs sorted by key, space-separated (version vectors, log floors).
+    static func pairs<V>(_ map: [String: V], separator: String = "=", joiner: String = " ") -> String {
+        map.sorted { $0.key < $1.key }.map { "\($0.key)\(separator)\($0.value)" }.joined(separator: joiner)
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MemberSyncNode
+import MemberSyncControl
 
 /// `membersync refused`: this node's own edits that another node refused (it answered the
 /// Push with the reason, MSP 7.3) or that this node's rules now withhold (MSP 11.7). They
@@ -22,13 +22,11 @@ struct RefusedCommand: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let list = try options.client.call(["command": "refused"]) as? [JSONObject] ?? []
+            let list = try options.client.request(Control.Refused())
             if options.json { Output.json(list); return }
             if list.isEmpty { print("no refused edits"); return }
             let rows = list.map { e -> [String] in
-                [Output.text(e["key"] ?? "?"), Output.text(e["summary"] ?? ""), Output.text(e["dot"] ?? ""),
-                 Output.text(e["reason"] ?? ""), (e["held"] as? Bool ?? false) ? "yes" : "no", Output.text(e["at"] ?? ""),
-                 Output.text(e["detail"] ?? "")]
+                [e.key ?? "?", e.summary, e.dot, e.reason, e.held ? "yes" : "no", e.at, e.detail]
             }
             print(Output.table(["KEY", "EDIT", "DOT", "REASON", "HELD", "WHEN", "DETAIL"], rows))
             print("\(list.count) refused edit(s)")

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import MemberSyncDirectory
 import MemberSyncModel
-import MemberSyncNode
 
 /// `membersync schema`: the collections, fields, kinds and limits every write and op is
 /// checked against, printed from the schema this CLI was built with (no node needed).
@@ -53,21 +53,22 @@ struct SchemaCommand: ParsableCommand {
         }
     }
 
-    static func json(_ collections: [CollectionSchema], schema: Schema) -> JSONObject {
-        let list = collections.map { c -> JSONObject in
-            let fields = schema.describe(c).map { f -> JSONObject in
-                var o: JSONObject = ["name": f.name, "kind": f.kind, "set": f.isSet, "required": f.required,
-                                    "title": f.isTitle, "limit": f.limit]
-                if let v = f.options { o["options"] = v }
-                if let v = f.target { o["target"] = v }
-                if let v = f.maxBytes { o[f.isSet ? "max_element_bytes" : "max_bytes"] = v }
-                return o
+    static func json(_ collections: [CollectionSchema], schema: Schema) -> JSONValue {
+        let list = collections.map { c -> JSONValue in
+            let fields = schema.describe(c).map { f -> JSONValue in
+                var o: [String: JSONValue] = ["name": .string(f.name), "kind": .string(f.kind), "set": .bool(f.isSet), "required": .bool(f.required),
+                                              "title": .bool(f.isTitle), "limit": .string(f.limit)]
+                if let v = f.options { o["options"] = .array(v.map(JSONValue.string)) }
+                if let v = f.target { o["target"] = .string(v) }
+                if let v = f.maxBytes { o[f.isSet ? "max_element_bytes" : "max_bytes"] = .int(Int64(v)) }
+                return .object(o)
             }
-            return ["name": c.name, "title_field": c.titleField, "fields": fields]
+            return ["name": .string(c.name), "title_field": .string(c.titleField), "fields": .array(fields)]
         }
-        var limits: JSONObject = ["text_bytes": Schema.maxTextBytes, "set_element_bytes": Schema.maxElementBytes, "id": Schema.idRule]
+        var limits: [String: JSONValue] = ["text_bytes": .int(Int64(Schema.maxTextBytes)), "set_element_bytes": .int(Int64(Schema.maxElementBytes)),
+                                           "id": .string(Schema.idRule)]
         // The whole limits table (MSP.md section 10), by its names.
-        for row in Limits.table { limits[row.name] = Int(row.value) ?? row.value }
-        return ["collections": list, "limits": limits]
+        for row in Limits.table { limits[row.name] = Int64(row.value).map(JSONValue.int) ?? .string(row.value) }
+        return ["collections": .array(list), "limits": .object(limits)]
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
+import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
-import MemberSyncNode
 
 /// Collection names, for shell completion.
 let collectionNames = Schema.memberSync.collections.keys.sorted()
@@ -10,7 +11,7 @@ extension NodeOptions {
     /// A client for requests that may legitimately take long (a batch on a busy node, merging a
     /// large snapshot): the default 15 s is meant for detecting a node that does not answer.
     func client(timeoutSeconds: Int) -> ControlClient {
-        var c = client
+        let c = client
         c.timeoutMilliseconds = timeoutSeconds * 1000
         return c
     }
@@ -61,40 +62,42 @@ struct Import: ParsableCommand {
             // written, in any batch. Batches are stored one by one after that.
             for start in stride(from: 0, to: records.count, by: batchSize) {
                 let batch = records[start..<min(start + batchSize, records.count)]
-                _ = try client.call(["command": "import", "records": batch.map(\.json), "lines": batch.map(\.line), "check": true])
+                _ = try client.request(Control.Import(records: batch.map(\.json), lines: batch.map(\.line), check: true))
             }
             if checkOnly {
-                if options.json { Output.json(["file": file, "records": records.count, "problems": [Any]()]) } else {
+                if options.json { Output.json(["file": .string(file), "records": .int(Int64(records.count)), "problems": []] as JSONValue) } else {
                     print("\(file): \(records.count) record(s), no problems")
                 }
                 return
             }
-            var totals = ["created": 0, "updated": 0, "unchanged": 0, "ops": 0]
+            var totals = (created: 0, updated: 0, unchanged: 0, ops: 0)
             var bar = ProgressBar(label: "importing", unit: "records", json: options.json)
             var done = 0
             for start in stride(from: 0, to: records.count, by: batchSize) {
                 let batch = records[start..<min(start + batchSize, records.count)]
-                let result: Any
+                let r: Control.Import.Result
                 do {
-                    result = try client.call(["command": "import", "records": batch.map(\.json), "lines": batch.map(\.line)])
+                    r = try client.request(Control.Import(records: batch.map(\.json), lines: batch.map(\.line)))
                 } catch let f as CLIFailure {
                     bar.finish()
                     throw CLIFailure(message: f.message + (done > 0 ? "\n(the \(done) record(s) before line \(batch.first!.line) were imported)" : ""), code: f.code)
                 }
-                let r = result as? JSONObject ?? [:]
-                for k in totals.keys { totals[k]! += r[k] as? Int ?? 0 }
+                totals.created += r.created
+                totals.updated += r.updated
+                totals.unchanged += r.unchanged
+                totals.ops += r.ops
                 done += batch.count
                 bar.update(done, of: records.count)
             }
             bar.finish()
             let seconds = Date().timeIntervalSince(started)
             if options.json {
-                var out: JSONObject = ["file": file, "records": records.count, "seconds": (seconds * 1000).rounded() / 1000]
-                for (k, v) in totals { out[k] = v }
-                Output.json(out)
+                Output.json(["file": .string(file), "records": .int(Int64(records.count)), "seconds": .double((seconds * 1000).rounded() / 1000),
+                             "created": .int(Int64(totals.created)), "updated": .int(Int64(totals.updated)),
+                             "unchanged": .int(Int64(totals.unchanged)), "ops": .int(Int64(totals.ops))] as JSONValue)
             } else {
-                print("imported \(records.count) record(s) from \(file): \(totals["created"]!) created, \(totals["updated"]!) updated, "
-                      + "\(totals["unchanged"]!) unchanged; \(totals["ops"]!) op(s) in \(String(format: "%.2f", seconds)) s")
+                print("imported \(records.count) record(s) from \(file): \(totals.created) created, \(totals.updated) updated, "
+                      + "\(totals.unchanged) unchanged; \(totals.ops) op(s) in \(String(format: "%.2f", seconds)) s")
             }
         }
     }
@@ -103,7 +106,7 @@ struct Import: ParsableCommand {
     func reportProblems(_ problems: [ImportProblem], records: Int) throws -> Never {
         let badLines = Set(problems.map(\.line)).count
         if options.json {
-            Output.json(["file": file, "records": records, "bad_lines": badLines, "problems": problems.map(\.json)])
+            Output.json(["file": .string(file), "records": .int(Int64(records)), "bad_lines": .int(Int64(badLines)), "problems": .array(problems.map(\.json))] as JSONValue)
         } else {
             let err = FileHandle.standardError
             for p in problems {
@@ -114,9 +117,9 @@ struct Import: ParsableCommand {
     }
 }
 
-enum ExportFormatOption: String, ExpressibleByArgument, CaseIterable {
-    case json, csv
-}
+typealias ExportFormatOption = ExportFormat
+
+extension ExportFormat: ExpressibleByArgument {}
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -154,19 +157,16 @@ struct Export: ParsableCommand {
             var after = "", count = 0, conflicted = 0, headerWritten = false
             do {
                 while true {
-                    var request: JSONObject = ["command": "export", "format": format.rawValue, "after": after, "limit": 10_000]
-                    if let collection { request["collection"] = collection }
-                    let page = try client.call(request) as? JSONObject ?? [:]
-                    if !headerWritten, let header = page["header"] as? String {
+                    let page = try client.request(Control.Export(format: format, collection: collection, after: after, limit: 10_000))
+                    if !headerWritten, let header = page.header {
                         sink.write(Data((header + "\n").utf8))
                         headerWritten = true
                     }
-                    let lines = page["lines"] as? [String] ?? []
-                    if !lines.isEmpty { sink.write(Data((lines.joined(separator: "\n") + "\n").utf8)) }
-                    count += lines.count
-                    conflicted += page["conflicted_fields"] as? Int ?? 0
-                    after = page["last_key"] as? String ?? after
-                    if page["done"] as? Bool ?? true { break }
+                    if !page.lines.isEmpty { sink.write(Data((page.lines.joined(separator: "\n") + "\n").utf8)) }
+                    count += page.lines.count
+                    conflicted += page.conflictedFields
+                    after = page.lastKey
+                    if page.done { break }
                 }
             } catch {
                 if let tmp { try? FileManager.default.removeItem(atPath: tmp) }
@@ -181,10 +181,10 @@ struct Export: ParsableCommand {
                 ? "\(conflicted) conflicted field(s) were exported with their visible value only; resolve them for an exact copy" : nil
             if let note { FileHandle.standardError.write(Data("membersync: note: \(note)\n".utf8)) }
             if options.json {
-                var out: JSONObject = ["records": count, "format": format.rawValue, "conflicted_fields": conflicted]
-                if let output { out["file"] = output }
-                if let collection { out["collection"] = collection }
-                if output != nil { Output.json(out) } else {
+                var out: [String: JSONValue] = ["records": .int(Int64(count)), "format": .string(format.rawValue), "conflicted_fields": .int(Int64(conflicted))]
+                if let output { out["file"] = .string(output) }
+                if let collection { out["collection"] = .string(collection) }
+                if output != nil { Output.json(JSONValue.object(out)) } else {
                     // JSON Lines already went to standard output; the summary would corrupt it.
                     FileHandle.standardError.write(Data("membersync: exported \(count) record(s)\n".utf8))
                 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import MemberSyncClient
-import MemberSyncNode
+import MemberSyncControl
+import MemberSyncDirectory
 
 /// Prints the one-time link that opens a session on the node's web page. Only the node's
 /// user can read the token behind it; the link works once, then the node makes a new one.
@@ -17,12 +17,12 @@ struct WebLogin: ParsableCommand {
     func run() throws {
         try runReporting {
             let dir = node.resolvedDataDir
-            guard Node.isRunning(dataDir: dir) else {
+            guard ControlSocket.nodeIsRunning(dataDir: dir) else {
                 throw CLIFailure(message: "no node is running for data directory \(dir): start it, then run web-login again", code: 2)
             }
             let link: String
             do throws(WebLoginFile.Error) { link = try WebLoginFile.link(dataDir: dir) } catch { throw CLIFailure(message: error.message, code: 1) }
-            if node.json { Output.json(["url": link]) } else { print(link) }
+            if node.json { Output.json(["url": .string(link)] as JSONValue) } else { print(link) }
         }
     }
 }

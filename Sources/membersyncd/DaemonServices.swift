@@ -1,4 +1,5 @@
 import Logging
+import MemberSyncConfig
 import MemberSyncNode
 import MemberSyncServices
 import ServiceLifecycle

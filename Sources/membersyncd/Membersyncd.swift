@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MemberSyncConfig
 import MemberSyncNode
 import MemberSyncServices
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncConfig
 import MemberSyncNode
 import MemberSyncServices
 import MemberSyncWeb

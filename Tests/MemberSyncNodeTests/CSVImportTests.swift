@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncControl
+@testable import MemberSyncDirectory
 import MemberSyncModel
 import XCTest
 

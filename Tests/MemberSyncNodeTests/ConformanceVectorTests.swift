@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+@testable import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncCrypto
+@testable import MemberSyncDirectory
 import MemberSyncModel
 @testable import MemberSyncWire
 @testable import MemberSyncNode

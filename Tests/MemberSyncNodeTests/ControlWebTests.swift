@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+@testable import MemberSyncConfig
+import MemberSyncControl
+@testable import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire

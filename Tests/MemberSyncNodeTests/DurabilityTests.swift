@@ -1,6 +1,9 @@
 import XCTest
 import Logging
+@testable import MemberSyncConfig
+import MemberSyncControl
 import MemberSyncCrypto
+@testable import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire

@@ -1,4 +1,6 @@
 import Foundation
+import MemberSyncControl
+@testable import MemberSyncDirectory
 import MemberSyncModel
 import XCTest
 
@@ -12,13 +14,13 @@ final class EditParserTests: XCTestCase {
         XCTAssertEqual(try EditParser.changes(["population=", "website="], key: key),
                        [.assign(field: "population", value: .absent), .assign(field: "website", value: .absent)])
         XCTAssertThrowsError(try EditParser.changes(["name="], key: key)) {
-            XCTAssertEqual(($0 as? ControlError)?.message, "organisations.name: is required and cannot be cleared; give it a new value instead")
+            XCTAssertEqual(($0 as? DirectoryError)?.message, "organisations.name: is required and cannot be cleared; give it a new value instead")
         }
         XCTAssertThrowsError(try EditParser.changes(["topics="], key: key)) {
-            XCTAssertTrue(($0 as? ControlError)?.message.contains("is a set") ?? false, "\($0)")
+            XCTAssertTrue(($0 as? DirectoryError)?.message.contains("is a set") ?? false, "\($0)")
         }
         XCTAssertThrowsError(try EditParser.changes(["colour="], key: key)) {
-            XCTAssertTrue(($0 as? ControlError)?.message.contains("unknown field") ?? false, "\($0)")
+            XCTAssertTrue(($0 as? DirectoryError)?.message.contains("unknown field") ?? false, "\($0)")
         }
         XCTAssertEqual(try EditParser.changes(["population=7"], key: key), [.assign(field: "population", value: .int(7))])
     }
@@ -29,7 +31,7 @@ final class EditParserTests: XCTestCase {
         XCTAssertEqual(problems, [])
         let r = try XCTUnwrap(records.first)
         XCTAssertEqual(r.scalars["website"], .absent)
-        XCTAssertTrue(r.json["fields"].map { ($0 as? [String: Any])?["website"] is NSNull } ?? false, "sent on as null")
+        XCTAssertEqual(r.json["fields"]?["website"], .null, "sent on as null")
 
         var replica = Replica(id: ReplicaID(node: "brussels", epoch: 1), wallClock: { 1_000 })
         _ = try replica.write(key, [.assign(field: "name", value: .string("Asker")), .assign(field: "website", value: .string("w"))])

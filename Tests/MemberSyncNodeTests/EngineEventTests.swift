@@ -1,3 +1,4 @@
+@testable import MemberSyncConfig
 import MemberSyncModel
 @testable import MemberSyncNode
 import MemberSyncWire

@@ -1,3 +1,4 @@
+@testable import MemberSyncConfig
 import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto

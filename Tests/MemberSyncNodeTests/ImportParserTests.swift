@@ -1,4 +1,7 @@
 import Foundation
+@testable import MemberSyncConfig
+import MemberSyncControl
+@testable import MemberSyncDirectory
 import MemberSyncModel
 import MemberSyncWire
 import XCTest

@@ -1,3 +1,4 @@
+@testable import MemberSyncConfig
 import XCTest
 @testable import MemberSyncNode
 

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncWire
 @testable import MemberSyncNode

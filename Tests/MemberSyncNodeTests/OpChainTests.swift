@@ -1,4 +1,5 @@
 import XCTest
+import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncNode

@@ -1,5 +1,6 @@
 import XCTest
 import Logging
+@testable import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncStore

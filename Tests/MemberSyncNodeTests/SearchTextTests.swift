@@ -1,3 +1,5 @@
+import MemberSyncControl
+@testable import MemberSyncDirectory
 import XCTest
 
 @testable import MemberSyncNode

@@ -1,3 +1,4 @@
+@testable import MemberSyncConfig
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire

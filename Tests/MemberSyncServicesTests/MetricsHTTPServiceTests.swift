@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncNode
 import NIOCore

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import MemberSyncClient
+import MemberSyncControl
+@testable import MemberSyncConfig
 import MemberSyncHarness
 import MemberSyncNode
 import XCTest

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
-import MemberSyncClient
+import MemberSyncControl
+@testable import MemberSyncConfig
+import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
@@ -46,7 +48,11 @@ final class RunningNode: @unchecked Sendable {
     var client: ControlClient { ControlClient(dataDir: dir, timeoutMilliseconds: 5000) }
 
     @discardableResult
-    func control(_ request: JSONObject) throws -> Any { try client.call(request) }
+    /// One request through the one control client, with its result as Foundation values.
+    func control(_ request: JSONObject) throws -> Any {
+        let result = try client.call(json: JSONValue(foundation: request).object ?? [:])
+        return try JSONSerialization.jsonObject(with: Data(result.bytes), options: [.fragmentsAllowed])
+    }
 
     func stop(keepingData: Bool = false) {
         stopFlag.store(true, ordering: .relaxed)

@@ -136,9 +136,9 @@ public struct NodeConfig: Sendable, Equatable {
             throw fail("unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         let nodeID = try string("node_id")
-        guard isSlug(nodeID) else { throw fail("node_id '\(nodeID)' must be a lowercase slug (a-z, 0-9, '-')") }
+        guard isValidSlug(nodeID) else { throw fail("node_id '\(nodeID)' must be a lowercase slug (a-z, 0-9, '-')") }
         let organisation = try string("organisation", default: nodeID)
-        guard isSlug(organisation) else { throw fail("organisation '\(organisation)' must be a lowercase slug") }
+        guard isValidSlug(organisation) else { throw fail("organisation '\(organisation)' must be a lowercase slug") }
         let roleText = try string("role", default: "member")
         guard let role = NodeRole(rawValue: roleText) else { throw fail("role must be \"member\" or \"hub\", not '\(roleText)'") }
         var dataDir = try string("data_dir", default: ".")
@@ -238,7 +238,7 @@ public struct NodeConfig: Sendable, Equatable {
     public static func parseHubSigningKey(_ entry: String, file: String = "hub_signing_keys") throws(ConfigError) -> (String, String) {
         func fail(_ m: String) -> ConfigError { ConfigError(file: file, message: m) }
         let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, isSlug(parts[0]) else {
+        guard parts.count == 2, isValidSlug(parts[0]) else {
             throw fail("hub signing key '\(entry)' must look like HUB_NODE_ID:HEX_PUBLIC_KEY")
         }
         let key = parts[1].lowercased()
@@ -310,7 +310,7 @@ public enum PeerEntry: Sendable, Equatable, CustomStringConvertible {
             self = .endpoint(text)
             return
         }
-        guard isSlug(text) else {
+        guard isValidSlug(text) else {
             throw ConfigError(file: "peers", message: "'\(text)' is neither an endpoint (tcp://HOST:PORT or ipc://PATH) nor a node id (a lowercase slug: a-z, 0-9, '-')")
         }
         guard text != selfID else { throw ConfigError(file: "peers", message: "'\(text)' is this node itself") }
@@ -326,15 +326,9 @@ public enum PeerEntry: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// 40 characters of the Z85 alphabet: the text form of a 32-byte CURVE key.
-func isZ85Key(_ s: String) -> Bool {
+public func isZ85Key(_ s: String) -> Bool {
     let alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
     return s.utf8.count == 40 && s.utf8.allSatisfy { alphabet.contains($0) }
-}
-
-func isSlug(_ s: String) -> Bool {
-    let b = Array(s.utf8)
-    guard !b.isEmpty, b.count <= 64, b[0] != UInt8(ascii: "-") else { return false }
-    return b.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
 }
 
 /// A configuration problem, naming the file.

@@ -16,7 +16,7 @@ extension ImportFormat {
             return ([], [ImportProblem(line: 1, message: "not UTF-8 text")])
         }
         let (rows, syntax) = CSVFormat.rows(text)
-        var problems = syntax
+        let problems = syntax
         guard let header = rows.first else {
             return ([], problems.isEmpty ? [ImportProblem(line: 1, message: "empty file: expected a header row (key,FIELD,...)")] : problems)
         }
@@ -27,43 +27,32 @@ extension ImportFormat {
         if let twice = columns.first(where: { c in columns.filter { $0 == c }.count > 1 }) {
             return ([], problems + [ImportProblem(line: header.line, message: "column '\(twice)' appears twice in the header")])
         }
-        var records: [ImportRecord] = []
-        var firstLine: [RecordKey: Int] = [:]
+        var batch = Batch(problems: problems)
         for row in rows.dropFirst() {
             if row.cells.allSatisfy({ $0.isEmpty }) { continue }
             guard row.cells.count == columns.count else {
-                problems.append(ImportProblem(line: row.line, message: "has \(row.cells.count) cell(s), the header has \(columns.count)"))
+                batch.add(ImportProblem(line: row.line, message: "has \(row.cells.count) cell(s), the header has \(columns.count)"))
                 continue
             }
             let keyText = row.cells[0]
             let collection = (try? RecordKey(parsing: keyText)).flatMap { schema.collections[$0.collection] }
-            var fields: [String: Any] = [:]
+            var fields: [String: JSONValue] = [:]
             for (name, cell) in zip(columns.dropFirst(), row.cells.dropFirst()) {
                 guard let collection, let type = collection.fields[name] else {
-                    fields[name] = cell  // reported by `record` (unknown field), with the key's own problem first
+                    fields[name] = .string(cell)  // reported by `record` (unknown field), with the key's own problem first
                     continue
                 }
                 if type.isSet {
-                    fields[name] = cell.split(separator: ";", omittingEmptySubsequences: true).map(String.init)
+                    fields[name] = .array(cell.split(separator: ";", omittingEmptySubsequences: true).map { .string(String($0)) })
                 } else if cell.isEmpty {
-                    if !collection.required.contains(name) { fields[name] = NSNull() }
+                    if !collection.required.contains(name) { fields[name] = .null }
                 } else {
-                    fields[name] = cell
+                    fields[name] = .string(cell)
                 }
             }
-            switch record(["key": keyText, "fields": fields], line: row.line, schema: schema) {
-            case .success(let r):
-                if let first = firstLine[r.key] {
-                    problems.append(ImportProblem(line: row.line, message: "\(r.key) appears twice (first on line \(first))"))
-                } else {
-                    firstLine[r.key] = row.line
-                    records.append(r)
-                }
-            case .failure(let list):
-                problems += list.problems
-            }
+            batch.add(record(JSONValue.object(["key": .string(keyText), "fields": .object(fields)]), line: row.line, schema: schema), line: row.line)
         }
-        return (records, problems)
+        return (batch.records, batch.problems)
     }
 }
 

@@ -27,10 +27,11 @@ public struct ImportProblem: Error, Equatable, Sendable, CustomStringConvertible
         "line \(line)" + (field.map { ", field \($0)" } ?? "") + ": " + message
     }
 
-    public var json: JSONObject {
-        var o: JSONObject = ["line": line, "message": message]
-        if let field { o["field"] = field }
-        return o
+    /// `{"line", "field"?, "message"}`, as `import --json` lists problems.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["line": .int(Int64(line)), "message": .string(message)]
+        if let field { o["field"] = .string(field) }
+        return .object(o)
     }
 }
 
@@ -49,9 +50,7 @@ public enum ImportFormat {
     /// Checks every line of a file. Blank lines are skipped; a key given twice is an error
     /// (the second line would silently override the first).
     public static func parse(_ data: Data, schema: Schema = .memberSync) -> (records: [ImportRecord], problems: [ImportProblem]) {
-        var records: [ImportRecord] = []
-        var problems: [ImportProblem] = []
-        var firstLine: [RecordKey: Int] = [:]
+        var batch = Batch()
         var lineNumber = 0
         for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -59,45 +58,64 @@ public enum ImportFormat {
             if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             if let bad = TextRules.firstInvalidUTF8(bytes) {
-                problems.append(ImportProblem(line: lineNumber, message: "not valid UTF-8 (byte \(bad + 1) of the line); save the file as UTF-8"))
+                batch.add(ImportProblem(line: lineNumber, message: "not valid UTF-8 (byte \(bad + 1) of the line); save the file as UTF-8"))
                 continue
             }
-            let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: Data(bytes))
-            } catch {
-                problems.append(ImportProblem(line: lineNumber, message: "not valid JSON"))
+            guard let object = JSONValue(parsing: bytes) else {
+                batch.add(ImportProblem(line: lineNumber, message: "not valid JSON"))
                 continue
             }
-            switch record(object, line: lineNumber, schema: schema) {
+            batch.add(record(object, line: lineNumber, schema: schema), line: lineNumber)
+        }
+        return (batch.records, batch.problems)
+    }
+
+    /// Checked records of one file or request, each key once: a key given again is a problem
+    /// (the second line would silently override the first), with the line it first came on.
+    public struct Batch: Sendable {
+        public private(set) var records: [ImportRecord] = []
+        public private(set) var problems: [ImportProblem] = []
+        private var firstLine: [RecordKey: Int] = [:]
+
+        public init(problems: [ImportProblem] = []) { self.problems = problems }
+
+        /// A problem found before the record could be checked (the line's syntax).
+        public mutating func add(_ problem: ImportProblem) { problems.append(problem) }
+
+        public mutating func add(_ checked: Result<ImportRecord, Problems>, line: Int) {
+            switch checked {
             case .success(let r):
                 if let first = firstLine[r.key] {
-                    problems.append(ImportProblem(line: lineNumber, message: "\(r.key) appears twice (first on line \(first))"))
+                    problems.append(ImportProblem(line: line, message: "\(r.key) appears twice (first on line \(first))"))
                 } else {
-                    firstLine[r.key] = lineNumber
+                    firstLine[r.key] = line
                     records.append(r)
                 }
             case .failure(let list):
                 problems += list.problems
             }
         }
-        return (records, problems)
     }
 
     /// A list of problems as one error (for `Result`).
     public struct Problems: Error { public let problems: [ImportProblem] }
 
-    /// Checks one decoded JSON value; every problem of the line is reported, not just the first.
+    /// Checks one value `JSONSerialization` decoded.
     public static func record(_ object: Any, line: Int, schema: Schema = .memberSync) -> Result<ImportRecord, Problems> {
+        record(JSONValue(foundation: object), line: line, schema: schema)
+    }
+
+    /// Checks one JSON value; every problem of the line is reported, not just the first.
+    public static func record(_ object: JSONValue, line: Int, schema: Schema = .memberSync) -> Result<ImportRecord, Problems> {
         func fail(_ m: String, _ field: String? = nil) -> Result<ImportRecord, Problems> {
             .failure(Problems(problems: [ImportProblem(line: line, field: field, message: m)]))
         }
-        guard let dict = object as? [String: Any] else { return fail("expected an object {\"key\": ..., \"fields\": {...}}") }
+        guard let dict = object.object else { return fail("expected an object {\"key\": ..., \"fields\": {...}}") }
         // "conflicts" is what `get --json` adds; it describes the source and is ignored here.
         if let extra = dict.keys.sorted().first(where: { !["key", "fields", "conflicts"].contains($0) }) {
             return fail("unexpected member '\(extra)' (a line holds only \"key\" and \"fields\")")
         }
-        guard let keyText = dict["key"] as? String else { return fail("missing \"key\" (\"collection/id\")") }
+        guard let keyText = dict["key"]?.string else { return fail("missing \"key\" (\"collection/id\")") }
         let key: RecordKey
         let collection: CollectionSchema
         do throws(SchemaError) {
@@ -106,7 +124,7 @@ public enum ImportFormat {
         } catch {
             return fail("key '\(keyText)': \(error.reason)")
         }
-        guard let fields = dict["fields"] as? [String: Any] else { return fail("missing \"fields\" (an object)") }
+        guard let fields = dict["fields"]?.object else { return fail("missing \"fields\" (an object)") }
         var problems: [ImportProblem] = []
         var scalars: [String: Value] = [:]
         var sets: [String: Set<String>] = [:]
@@ -119,21 +137,21 @@ public enum ImportFormat {
             }
             do throws(SchemaError) {
                 if type.isSet {
-                    guard let array = raw as? [Any] else { problem("is a set: give an array, e.g. [\"a\", \"b\"]"); continue }
+                    guard let array = raw.array else { problem("is a set: give an array, e.g. [\"a\", \"b\"]"); continue }
                     var members = Set<String>()
                     for element in array {
-                        guard let s = element as? String else { problem("set elements are strings, got \(describe(element))"); continue }
+                        guard let s = element.string else { problem("set elements are strings, got \(element)"); continue }
                         try schema.checkElement(s, type: type, collection: collection.name, field: name)
                         members.insert(s)
                     }
                     sets[name] = members
-                } else if raw is NSNull {
+                } else if raw == .null {
                     // null: the field has no value (cleared if it had one), as export writes it.
                     try schema.checkClear(collection: collection.name, field: name)
                     scalars[name] = .absent
                 } else {
                     guard let value = try scalar(raw, type: type, schema: schema, collection: collection.name, field: name) else {
-                        problem("expected \(type), got \(describe(raw))")
+                        problem("expected \(type), got \(raw)")
                         continue
                     }
                     scalars[name] = value
@@ -148,39 +166,19 @@ public enum ImportFormat {
 
     /// A JSON value as a typed scalar: strings go through `Schema.parseValue` (so "68000" is
     /// fine for an integer), numbers must be whole for integers, booleans only for booleans.
-    static func scalar(_ raw: Any, type: FieldType, schema: Schema, collection: String, field: String) throws(SchemaError) -> Value? {
-        if let s = raw as? String { return try schema.parseValue(s, collection: collection, field: field) }
-        guard let n = raw as? NSNumber else { return nil }
+    static func scalar(_ raw: JSONValue, type: FieldType, schema: Schema, collection: String, field: String) throws(SchemaError) -> Value? {
         let value: Value
-        switch String(cString: n.objCType) {
-        case "c":
-            value = .bool(n.boolValue)
-        case "d", "f":
-            guard let i = Int64(exactly: n.doubleValue) else { return nil }
+        switch raw {
+        case .string(let s): return try schema.parseValue(s, collection: collection, field: field)
+        case .bool(let b): value = .bool(b)
+        case .int(let i): value = .int(i)
+        case .double(let d):
+            guard let i = Int64(exactly: d) else { return nil }
             value = .int(i)
-        case "Q" where n.uint64Value > UInt64(Int64.max):
-            return nil
-        default:
-            value = .int(n.int64Value)
+        default: return nil
         }
         try schema.checkScalar(value, type: type, collection: collection, field: field)
         return value
-    }
-
-    static func isBool(_ n: NSNumber) -> Bool {
-        // JSONSerialization hands booleans over as NSNumbers of ObjC type "c" (char).
-        String(cString: n.objCType) == "c"
-    }
-
-    static func describe(_ v: Any) -> String {
-        switch v {
-        case is NSNull: return "null"
-        case let n as NSNumber: return isBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue
-        case let s as String: return "'\(s)'"
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        default: return "\(v)"
-        }
     }
 
     /// What importing `r` over the current state of its record must write. Fields the line does
@@ -266,10 +264,17 @@ enum JSONText {
 extension ImportRecord {
     /// The record in the import format, with values already typed (so "68000" for an integer
     /// field travels as 68000): what the CLI sends to its node after checking a file.
-    public var json: JSONObject {
-        var fields: JSONObject = [:]
-        for (name, value) in scalars { fields[name] = JSONView.value(value) }
-        for (name, members) in sets { fields[name] = members.sorted() }
-        return ["key": key.description, "fields": fields]
+    public var json: JSONValue {
+        var fields: [String: JSONValue] = [:]
+        for (name, value) in scalars {
+            switch value {
+            case .string(let s): fields[name] = .string(s)
+            case .int(let i): fields[name] = .int(i)
+            case .bool(let b): fields[name] = .bool(b)
+            case .absent: fields[name] = .null
+            }
+        }
+        for (name, members) in sets { fields[name] = .array(members.sorted().map(JSONValue.string)) }
+        return .object(["key": .string(key.description), "fields": .object(fields)])
     }
 }

@@ -47,7 +47,7 @@ public enum NodeKeys {
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         let secret = try readSecret(file).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let pub = CurveKeyPair.publicKey(forSecret: secret) else {
-            throw NodeStartError(message: "\(file) is not a Z85 CURVE secret key")
+            throw KeyFileError(message: "\(file) is not a Z85 CURVE secret key")
         }
         return CurveKeyPair(publicKey: pub, secretKey: secret)
     }
@@ -58,9 +58,9 @@ public enum NodeKeys {
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         let text = try readSecret(file)
         guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw NodeStartError(message: "\(file) is not a hex Ed25519 secret key")
+            throw KeyFileError(message: "\(file) is not a hex Ed25519 secret key")
         }
-        do { return try SigningKeyPair(secretKey: bytes) } catch { throw NodeStartError(message: "\(file): \(error)") }
+        do { return try SigningKeyPair(secretKey: bytes) } catch { throw KeyFileError(message: "\(file): \(error)") }
     }
 
     /// The public halves of a node's keys (signing: hex, CURVE: Z85).
@@ -96,24 +96,24 @@ public enum NodeKeys {
     /// Creates a file readable and writable by its owner only; fails if it exists.
     static func writeSecret(_ file: String, _ text: String) throws {
         let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw NodeStartError(message: "cannot create \(file): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw KeyFileError(message: "cannot create \(file): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         fchmod(fd, 0o600)
         let bytes = Array(text.utf8)
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            throw NodeStartError(message: "cannot write \(file): \(String(cString: strerror(errno)))")
+            throw KeyFileError(message: "cannot write \(file): \(String(cString: strerror(errno)))")
         }
     }
 
     /// Reads a secret file, refusing one that group or others may read or write.
     static func readSecret(_ file: String) throws -> String {
         var st = stat()
-        guard stat(file, &st) == 0 else { throw NodeStartError(message: "cannot read \(file): \(String(cString: strerror(errno)))") }
+        guard stat(file, &st) == 0 else { throw KeyFileError(message: "cannot read \(file): \(String(cString: strerror(errno)))") }
         guard st.st_mode & 0o077 == 0 else {
-            throw NodeStartError(message: "\(file) is accessible by other users (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 it")
+            throw KeyFileError(message: "\(file) is accessible by other users (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 it")
         }
         do { return try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw NodeStartError(message: "cannot read \(file): \(error.localizedDescription)")
+            throw KeyFileError(message: "cannot read \(file): \(error.localizedDescription)")
         }
     }
 }
@@ -137,4 +137,11 @@ public enum KeyText {
         guard isZ85Key(text) else { return "a CURVE key is 40 Z85 characters (as in curve.pub); '\(text)' has characters outside Z85" }
         return nil
     }
+}
+
+/// A key file that cannot be created or read, or holds no key, naming the file.
+public struct KeyFileError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }

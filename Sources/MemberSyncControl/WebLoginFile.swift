@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncCrypto
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ public enum WebLoginFile {
     /// 32 random bytes in hex, from the system's cryptographic generator.
     public static func newToken() -> String {
         var g = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+        return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
     /// Replaces the file atomically: written to a new 0600 file, then renamed over the old.
