@@ -227,7 +227,7 @@ public struct WriteAuthority: Sendable {
     /// The verdict on a verified op that no node holds yet: a member's rights write is judged
     /// with every rights write on its record (`verdicts`), any other op against `view(for:)`.
     func verdict(_ op: Op, _ w: Writer, in replica: Replica) -> AuthRejection? {
-        if Self.isRightsWrite(op) && !w.hubOperator { return verdicts(on: op.key, in: replica, extra: op)[op.dot] }
+        if Self.isRightsWrite(op) && !w.hubOperator { return verdicts(on: op.key, in: replica, extra: op, rightsWritesOnly: true)[op.dot] }
         do { try judge(op, in: replica, view: view(for: op, in: replica)); return nil } catch { return error }
     }
 

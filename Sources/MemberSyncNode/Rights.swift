@@ -55,8 +55,10 @@ extension WriteAuthority {
     }
 
     /// The final verdict on every held op on `key`, and on `extra` (an op not held yet): nil
-    /// for allowed, else why not.
-    func verdicts(on key: RecordKey, in replica: Replica, extra: Op? = nil) -> [Dot: AuthRejection] {
+    /// for allowed, else why not. With `rightsWritesOnly`, only the rights writes are judged:
+    /// their verdicts never depend on the other ops, and judging every other op on the record
+    /// against them is what made one rights write cost the record's whole history.
+    func verdicts(on key: RecordKey, in replica: Replica, extra: Op? = nil, rightsWritesOnly: Bool = false) -> [Dot: AuthRejection] {
         var ops = replica.heldOps(on: key)
         if let extra, !ops.contains(where: { $0.dot == extra.dot }) { ops.append(extra) }
         ops.sort { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }
@@ -94,6 +96,7 @@ extension WriteAuthority {
                 allowed.insert(w.dot)
             }
         }
+        if rightsWritesOnly { return out }
         let final = rights.filter { allowed.contains($0.dot) }
         for op in ops where !Self.isRightsWrite(op) {
             if let why = judged(op, notSeeing(final, op)) { out[op.dot] = why }
