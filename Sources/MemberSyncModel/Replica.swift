@@ -41,7 +41,7 @@ public struct Replica: Sendable {
     /// Signs this replica's own ops before they are committed (the node installs the origin's
     /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
     public var signer: (@Sendable (Op) -> [UInt8])?
-    /// Hashes an op's canonical bytes for its origin's hash chain (MSP 5.9; the node installs
+    /// Hashes an op, encoded whole, for its origin's hash chain (MSP 5.9; the node installs
     /// SHA-256 over the wire encoding). Nil: own ops are not chained and links not checked.
     public var chainHasher: (@Sendable (Op) -> [UInt8])?
     /// This replica's newest own op and its chain hash, so the next local op links to it

@@ -4,7 +4,7 @@ import MemberSyncModel
 import MemberSyncWire
 
 /// Why the security checks refused an op. `reason` is a fixed label (used as a counter key):
-/// `unknown-origin`, `revoked`, `bad-signature` or `unauthorised`.
+/// `unknown-origin`, `revoked`, `bad-signature`, `equivocation` or `unauthorised`.
 public struct AuthRejection: Error, Sendable, Equatable, CustomStringConvertible {
     public let reason: String
     public let detail: String
