@@ -64,9 +64,27 @@ public enum Limits {
     }
 }
 
-/// Why the model refused an op or a write for a reason other than the schema: fixed labels
-/// (used as counter keys and in logs).
+/// Why an op or a write was refused: the fixed labels of MSP 9.1 (counter keys, log fields
+/// and `Refusal.reason` on the wire), plus `causality` and `counter-exhausted`, which never
+/// leave the node. The model raises the limit and causality ones; write authorisation the
+/// origin, signature, revocation, fork and rule ones; the engine the rest.
 public enum RefusalReason: String, Sendable, Equatable, CaseIterable {
+    /// MSP 5.6 rules 1-3: counter, no fields, id, empty delta, foreign dot or time, a broken link.
+    case malformed
+    /// MSP 5.6 rule 4: collection, field, type, text rules.
+    case schema
+    /// No signing key is known for the origin, or its replica id is not a registered epoch.
+    case unknownOrigin = "unknown-origin"
+    /// The signature does not verify over the op's canonical bytes.
+    case badSignature = "bad-signature"
+    /// The write rules do not allow the op (MSP 11.4).
+    case unauthorised
+    /// The origin is revoked, or the op was made while it was (MSP 11.5).
+    case revoked
+    /// The roster settles a fork of the op's replica at or below its counter (MSP 5.9).
+    case equivocation
+    /// Anything else the receiver could not apply.
+    case other
     /// The op's counter, or a context entry, is further ahead than `Limits.maxCounterGap`.
     case gapTooLarge = "gap-too-large"
     /// A context claims dots of the op's own origin beyond the op itself: events its origin

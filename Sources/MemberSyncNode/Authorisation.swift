@@ -6,10 +6,10 @@ import MemberSyncWire
 /// Why the security checks refused an op. `reason` is a fixed label (used as a counter key):
 /// `unknown-origin`, `revoked`, `bad-signature`, `equivocation` or `unauthorised`.
 public struct AuthRejection: Error, Sendable, Equatable, CustomStringConvertible {
-    public let reason: String
+    public let reason: RefusalReason
     public let detail: String
 
-    public var description: String { "\(reason): \(detail)" }
+    public var description: String { "\(reason.rawValue): \(detail)" }
 }
 
 /// Who may write what, and whose signature counts. Signing keys come from the roster
@@ -161,10 +161,10 @@ public struct WriteAuthority: Sendable {
             return Writer(key: key, hubOperator: true, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans, forks: forks)
         }
         guard let entry else {
-            throw AuthRejection(reason: "unknown-origin", detail: "node \(node) is not in the roster (yet)")
+            throw AuthRejection(reason: .unknownOrigin, detail: "node \(node) is not in the roster (yet)")
         }
         guard let text = Self.text(entry, "signing_key"), let key = Hex.decode(text), key.count == SigningKeyPair.publicKeyBytes else {
-            throw AuthRejection(reason: "unknown-origin", detail: "nodes/\(node) has no valid signing_key")
+            throw AuthRejection(reason: .unknownOrigin, detail: "nodes/\(node) has no valid signing_key")
         }
         return Writer(key: key, hubOperator: rosterHub, organisation: rosterOrg, acceptedThrough: cut, revokedSpans: spans,
                       epochs: rosterHub ? nil : Self.registeredEpochs(entry), forks: forks)
@@ -175,11 +175,11 @@ public struct WriteAuthority: Sendable {
     /// so every node refuses the same ops, whenever each learns of the revocation.
     func checkRevocation(_ op: Op, _ w: Writer) throws(AuthRejection) {
         for span in w.revokedSpans where op.counter > span.acceptedThrough[op.origin] && op.hlc.milliseconds < span.readmittedAt {
-            throw AuthRejection(reason: "revoked", detail: "\(op.dot) was made while node \(op.origin.node) was revoked, and its re-admission did not accept such edits (hub admit --accept-revoked-edits does)")
+            throw AuthRejection(reason: .revoked, detail: "\(op.dot) was made while node \(op.origin.node) was revoked, and its re-admission did not accept such edits (hub admit --accept-revoked-edits does)")
         }
         guard let cut = w.acceptedThrough, op.counter > cut[op.origin] else { return }
         let through = cut[op.origin] == 0 ? "none of its ops" : "its ops up to \(op.origin):\(cut[op.origin])"
-        throw AuthRejection(reason: "revoked", detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")
+        throw AuthRejection(reason: .revoked, detail: "node \(op.origin.node) is revoked in the roster, which accepts \(through); \(op.dot) is later")
     }
 
     /// A replica that signed two histories counts up to the op before the fork and no further,
@@ -188,7 +188,7 @@ public struct WriteAuthority: Sendable {
     func checkFork(_ op: Op, _ w: Writer) throws(AuthRejection) {
         let at = w.forks[op.origin]
         guard at > 0, op.counter >= at else { return }
-        throw AuthRejection(reason: "equivocation", detail: "replica \(op.origin) signed two different ops for \(Dot(op.origin, at)); the roster (nodes/\(op.origin.node) forks) voids its ops from there on, \(op.dot) among them")
+        throw AuthRejection(reason: .equivocation, detail: "replica \(op.origin) signed two different ops for \(Dot(op.origin, at)); the roster (nodes/\(op.origin.node) forks) voids its ops from there on, \(op.dot) among them")
     }
 
     /// An op of a member counts only from a replica id its roster entry registers, once it
@@ -196,7 +196,7 @@ public struct WriteAuthority: Sendable {
     /// epoch may be registered later, so the op is refused as `unknown-origin` (not held).
     func checkEpoch(_ op: Op, _ w: Writer) throws(AuthRejection) {
         guard let epochs = w.epochs, !epochs.contains(op.origin.description) else { return }
-        throw AuthRejection(reason: "unknown-origin", detail: "replica \(op.origin) is not one of the epochs nodes/\(op.origin.node) registers")
+        throw AuthRejection(reason: .unknownOrigin, detail: "replica \(op.origin) is not one of the epochs nodes/\(op.origin.node) registers")
     }
 
     /// Checks an op that arrived from another node: origin known, signature valid over the op's
@@ -216,10 +216,10 @@ public struct WriteAuthority: Sendable {
         let w = try writer(op.origin.node, in: replica)
         try checkEpoch(op, w)
         guard let key = w.key else {
-            throw AuthRejection(reason: "unknown-origin", detail: "no signing key known for \(op.origin.node)")
+            throw AuthRejection(reason: .unknownOrigin, detail: "no signing key known for \(op.origin.node)")
         }
         guard authenticated || SigningKeyPair.verify(signature: op.signature, message: WireCodec.canonicalBytes(op), publicKey: key) else {
-            throw AuthRejection(reason: "bad-signature", detail: "op \(op.dot) is not signed by \(op.origin.node)'s key")
+            throw AuthRejection(reason: .badSignature, detail: "op \(op.dot) is not signed by \(op.origin.node)'s key")
         }
         return w
     }
@@ -250,7 +250,7 @@ public struct WriteAuthority: Sendable {
     /// facts of the record the op is judged against (see `RightsView`).
     func checkRules(_ op: Op, _ w: Writer, view: RightsView) throws(AuthRejection) {
         if w.hubOperator { return }
-        func refuse(_ why: String) -> AuthRejection { AuthRejection(reason: "unauthorised", detail: why) }
+        func refuse(_ why: String) -> AuthRejection { AuthRejection(reason: .unauthorised, detail: why) }
         let who = op.origin.node
         guard let org = w.organisation else { throw refuse("node \(who) has no organisation") }
         let change = OpChange(op)

@@ -93,7 +93,7 @@ struct EventLog {
                 guard rejections <= Self.maxRejectionsPerPass else { unlogged += 1; continue }
                 logger.warning("op rejected", metadata: [
                     "op.origin": "\(origin)", "op.counter": "\(counter)", "record.key": "\(key)",
-                    "reason": "\(reason)", "error": "\(detail.prefix(300))",
+                    "reason": "\(reason.rawValue)", "error": "\(detail.prefix(300))",
                 ])
             case .snapshotLoaded(let l, let node, let records):
                 var m = Self.metadata(l, l.state(in: engine))

@@ -133,7 +133,7 @@ extension SyncEngine {
         var seen = Set<Dot>()
         for case .rejected(let dot, let reason, let detail) in rejections.reversed() where pushed.contains(dot) {
             guard seen.insert(dot).inserted else { continue }
-            out.append(Refusal(dot: dot, reason: String(reason.prefix(Refusal.maxReasonBytes)),
+            out.append(Refusal(dot: dot, reason: reason.rawValue,
                                detail: String(detail.utf8.prefix(Refusal.maxDetailBytes)) ?? String(detail.prefix(Refusal.maxDetailBytes / 4)),
                                held: replica.holds(dot)))
         }

@@ -170,11 +170,11 @@ extension SyncEngine {
         // longer refused (MSP 11.7).
         var refusedChanged = forgetRefusals(released: Set(change.released.map(\.dot)))
         for (op, why) in change.withheld {
-            counters.opsRejected[why.reason, default: 0] += 1
+            counters.opsRejected[why.reason.rawValue, default: 0] += 1
             let detail = "withdrawn after the fact: " + why.detail
             rejections.append(.rejected(dot: op.dot, reason: why.reason, detail: detail))
             note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: why.reason, detail: detail))
-            refusedChanged = noteOwnRefusal(op.dot, reason: why.reason, detail: detail, held: true, now: replica.clock.wallMilliseconds) || refusedChanged
+            refusedChanged = noteOwnRefusal(op.dot, reason: why.reason.rawValue, detail: detail, held: true, now: replica.clock.wallMilliseconds) || refusedChanged
         }
         if refusedChanged { rejections.append(.persistRefused) }
         rejections.append(.persist(ops: [], keys: keys.sorted()))

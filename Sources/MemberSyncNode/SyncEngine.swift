@@ -39,7 +39,7 @@ public enum Directive: Equatable, Sendable {
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
     /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
-    case rejected(dot: Dot, reason: String, detail: String)
+    case rejected(dot: Dot, reason: RefusalReason, detail: String)
     /// Store `SyncEngine.refusedEdits`, the list of this node's own edits that were refused.
     case persistRefused
 }
@@ -183,7 +183,7 @@ struct TokenBucket: Sendable {
 /// metadata. Kept apart from `Directive` so directive sequences stay what they were.
 public enum EngineEvent: Sendable, Equatable {
     /// A remote op failed validation and was dropped (reason: schema, malformed, other).
-    case opRejected(origin: ReplicaID, counter: UInt64, key: RecordKey, reason: String, detail: String)
+    case opRejected(origin: ReplicaID, counter: UInt64, key: RecordKey, reason: RefusalReason, detail: String)
     /// A snapshot fetched over a link was loaded completely.
     case snapshotLoaded(LinkID, node: String?, records: Int)
     /// The other side of a link answered with an error (e.g. it refused our Hello).
@@ -549,7 +549,7 @@ public struct SyncEngine: Sendable {
         var rosterRetries = 0
         var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
         while !queue.isEmpty {
-            var refused: [(Op, String, String)] = []
+            var refused: [(Op, RefusalReason, String)] = []
             var rosterChanged = false
             let appliedBefore = applied.count
             // Runs of chained ops are authenticated by their last signature (MSP 5.9).
@@ -585,7 +585,7 @@ public struct SyncEngine: Sendable {
                         switch replica.chainFit(op, known: runs.hashes) {
                         case .fits: break
                         case .breaksChain:
-                            refused.append((op, "malformed", "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))
+                            refused.append((op, .malformed, "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))
                             continue
                         case .forked(let counter, let held):
                             noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
@@ -612,19 +612,19 @@ public struct SyncEngine: Sendable {
                 } catch let e as ModelError {
                     switch e {
                     case .refused(.causality, _): wait(op)
-                    case .refused(let reason, _): refused.append((op, reason.rawValue, e.description))
-                    case .schema: refused.append((op, "schema", e.description))
-                    case .malformedOp: refused.append((op, "malformed", e.description))
-                    default: refused.append((op, "other", e.description))
+                    case .refused(let reason, _): refused.append((op, reason, e.description))
+                    case .schema: refused.append((op, .schema, e.description))
+                    case .malformedOp: refused.append((op, .malformed, e.description))
+                    default: refused.append((op, .other, e.description))
                     }
                 } catch {
-                    refused.append((op, "other", "\(error)"))
+                    refused.append((op, .other, "\(error)"))
                 }
             }
-            let retry = refused.filter { $0.1 == "unknown-origin" || ($0.1 == "unauthorised" && !replica.holds($0.0.dot)) }.map(\.0)
+            let retry = refused.filter { $0.1 == .unknownOrigin || ($0.1 == .unauthorised && !replica.holds($0.0.dot)) }.map(\.0)
             let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
             for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
-                counters.opsRejected[reason, default: 0] += 1
+                counters.opsRejected[reason.rawValue, default: 0] += 1
                 rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
                 note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
             }

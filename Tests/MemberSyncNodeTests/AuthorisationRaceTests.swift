@@ -100,7 +100,7 @@ final class AuthorisationRaceTests: XCTestCase {
             XCTAssertTrue(net.engines[n]!.replica.withheld.contains(edit.dot), n)
         }
         XCTAssertTrue(net.engines["brussels"]!.takeEvents().contains {
-            if case .opRejected(_, _, _, "unauthorised", let detail) = $0 { return detail.hasPrefix("withdrawn after the fact") } else { return false }
+            if case .opRejected(_, _, _, .unauthorised, let detail) = $0 { return detail.hasPrefix("withdrawn after the fact") } else { return false }
         })
     }
 

@@ -26,7 +26,7 @@ final class EngineEventTests: XCTestCase {
         XCTAssertEqual(origin, evil)
         XCTAssertEqual(counter, 1)
         XCTAssertEqual(key.description, "organisations/asker")
-        XCTAssertEqual(reason, "malformed")
+        XCTAssertEqual(reason, .malformed)
         XCTAssertTrue(detail.contains("changes no field"), detail)
         XCTAssertEqual(e.counters.opsRejected["malformed"], 1)
         XCTAssertTrue(e.takeEvents().isEmpty, "taking events clears them")
