@@ -58,8 +58,7 @@ public struct WriteAuthority: Sendable {
     static func forks(_ r: Record) -> VersionVector {
         var v = VersionVector()
         for element in r.set("forks").members {
-            guard let eq = element.lastIndex(of: "="), let replica = ReplicaID(parsing: String(element[..<eq])),
-                  let counter = UInt64(element[element.index(after: eq)...]), counter > 0 else { continue }
+            guard let (replica, counter) = parseCounter(Substring(element)), counter > 0 else { continue }
             v[replica] = v[replica] == 0 ? counter : min(v[replica], counter)
         }
         return v
@@ -135,11 +134,17 @@ public struct WriteAuthority: Sendable {
     static func parseCounters(_ text: String) -> VersionVector {
         var v = VersionVector()
         for entry in text.split(separator: " ") {
-            guard let eq = entry.lastIndex(of: "="), let replica = ReplicaID(parsing: String(entry[..<eq])),
-                  let counter = UInt64(entry[entry.index(after: eq)...]) else { continue }
+            guard let (replica, counter) = parseCounter(entry) else { continue }
             v[replica] = max(v[replica], counter)
         }
         return v
+    }
+
+    /// One `REPLICA=COUNTER` entry (of `accepted_through`, `revoked_spans` or `forks`).
+    static func parseCounter(_ entry: Substring) -> (ReplicaID, UInt64)? {
+        guard let eq = entry.lastIndex(of: "="), let replica = ReplicaID(parsing: String(entry[..<eq])),
+              let counter = UInt64(entry[entry.index(after: eq)...]) else { return nil }
+        return (replica, counter)
     }
 
     /// The inverse of `parseCounters`: the entries of `v`'s replicas of `node`.

@@ -26,11 +26,8 @@ extension SyncEngine {
     /// does not verify, the run without it is tried, so one bad op costs its own checks only.
     func authenticatedRuns(_ ops: [Op]) -> (dots: Set<Dot>, hashes: [Dot: [UInt8]]) {
         guard let authority, ops.count > 1 else { return ([], [:]) }
-        var byOrigin: [ReplicaID: [Op]] = [:]
-        for op in ops where op.isChained { byOrigin[op.origin, default: []].append(op) }
         var dots = Set<Dot>(), hashes: [Dot: [UInt8]] = [:]
-        for (_, list) in byOrigin where list.count > 1 {
-            let sorted = list.sorted { $0.counter < $1.counter }
+        for sorted in Self.byOrigin(ops, where: \.isChained) {
             var run: [Op] = [sorted[0]]
             func close() {
                 while run.count > 1 {
@@ -50,6 +47,14 @@ extension SyncEngine {
             close()
         }
         return (dots, hashes)
+    }
+
+    /// The ops of a batch that pass `include`, per origin in counter order, for the origins
+    /// with two or more of them (the only ones that can form a run or a contradicting pair).
+    static func byOrigin(_ ops: [Op], where include: (Op) -> Bool) -> [[Op]] {
+        var grouped: [ReplicaID: [Op]] = [:]
+        for op in ops where include(op) { grouped[op.origin, default: []].append(op) }
+        return grouped.values.filter { $0.count > 1 }.map { $0.sorted { $0.counter < $1.counter } }
     }
 
     /// Records a fork the first time it is seen: counted, kept (bounded), logged; a hub settles
@@ -77,12 +82,10 @@ extension SyncEngine {
     /// held here are checked, so an ordinary push of new ops costs nothing.
     mutating func checkPushedPairs(_ ops: [Op]) {
         guard let authority, ops.count > 1 else { return }
-        var byOrigin: [ReplicaID: [Op]] = [:]
-        for op in ops where replica.holds(op.dot) || replica.holds(Dot(op.origin, op.counter &+ 1)) || replica.holds(Dot(op.origin, op.counter &- 1)) {
-            byOrigin[op.origin, default: []].append(op)
+        let pairs = Self.byOrigin(ops) { op in
+            replica.holds(op.dot) || replica.holds(Dot(op.origin, op.counter &+ 1)) || replica.holds(Dot(op.origin, op.counter &- 1))
         }
-        for (_, list) in byOrigin where list.count > 1 {
-            let sorted = list.sorted { $0.counter < $1.counter }
+        for sorted in pairs {
             for (a, b) in zip(sorted, sorted.dropFirst()) {
                 let forkAt: UInt64?
                 if a.counter == b.counter { forkAt = a != b ? a.counter : nil }
@@ -115,8 +118,7 @@ extension SyncEngine {
     /// roster shows the fork settled.
     mutating func settleForks(now: UInt64) -> [Directive] {
         guard authority != nil, !forksToSettle.isEmpty else { return [] }
-        let engine = self
-        forksToSettle.removeAll { engine.isSettled($0) || WriteAuthority.rosterEntry($0.dot.replica.node, in: engine.replica) == nil }
+        forksToSettle = forksToSettle.filter { !isSettled($0) && WriteAuthority.rosterEntry($0.dot.replica.node, in: replica) != nil }
         guard !forksToSettle.isEmpty else { return [] }
         if config.role == .hub {
             var out: [Directive] = []
