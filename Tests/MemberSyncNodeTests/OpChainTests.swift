@@ -1,17 +1,20 @@
 import XCTest
 import MemberSyncConfig
+import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncNode
 
-/// A node's own ops form a hash chain (MSP 5.9): each names the hash of the one before, through
+/// A secure node's own ops form a hash chain (MSP 5.9): each names the hash of the one before, through
 /// batches, writes taken back, compaction and a store reload.
 final class OpChainTests: XCTestCase {
-    func engine(role: NodeRole) -> SyncEngine {
-        var config = NodeConfig(nodeID: "brussels", organisation: "oslo-region-european-office", role: role, dataDir: "/tmp/unused",
+    /// A secure hub engine (signing key, write rules): its own ops are signed, then linked.
+    func engine(role: NodeRole) throws -> SyncEngine {
+        let config = NodeConfig(nodeID: "brussels", organisation: "oslo-region-european-office", role: role, dataDir: "/tmp/unused",
                                 listen: "tcp://127.0.0.1:7400", hubEndpoints: role == .hub ? [] : ["tcp://127.0.0.1:7500"])
-        config.insecure = true  // the chain is made with security off too; checking it needs the signatures
-        return SyncEngine(config: config, replica: Replica(id: ReplicaID(node: "brussels", epoch: 3), wallClock: { 1_700_000_000_000 }))
+        XCTAssertFalse(config.insecure, "security is on by default")
+        return SyncEngine(config: config, replica: Replica(id: ReplicaID(node: "brussels", epoch: 3), wallClock: { 1_700_000_000_000 }),
+                          signingKey: try SigningKeyPair.generate())
     }
 
     func key(_ s: String) -> RecordKey { try! RecordKey(parsing: s) }
@@ -27,7 +30,7 @@ final class OpChainTests: XCTestCase {
     }
 
     func testSingleAndBatchedWritesAndDeletesFormOneChain() throws {
-        var e = engine(role: .member)
+        var e = try engine(role: .hub)
         var ops: [Op] = []
         ops.append(try e.localWrite(key("networks/eurocities"), name("Eurocities"), now: 1).0)
         XCTAssertEqual(ops[0].prev, OpChain.genesis, "the first op links to no predecessor")
@@ -35,6 +38,7 @@ final class OpChainTests: XCTestCase {
         ops += batch.ops
         ops.append(try e.localDelete(key("networks/n2"), now: 3).0)
         XCTAssertEqual(ops.count, 7)
+        XCTAssertTrue(ops.allSatisfy { $0.signature.count == SigningKeyPair.signatureBytes }, "signed, then linked")
         assertChained(ops)
         XCTAssertEqual(ops.map { e.replica.chainFit($0) }, Array(repeating: .fits, count: 7))
     }
@@ -42,7 +46,7 @@ final class OpChainTests: XCTestCase {
     /// A write taken back (its commit failed) leaves the chain at the op before it: the next
     /// write reuses the counter and links to what is still held.
     func testAWriteTakenBackLeavesNoLinkToIt() throws {
-        var e = engine(role: .member)
+        var e = try engine(role: .hub)
         let first = try e.localWrite(key("networks/a"), name("A"), now: 1).0
         let (gone, commit) = try e.localWrite(key("networks/b"), name("B"), now: 2)
         e.rollBack(commit)
@@ -55,7 +59,7 @@ final class OpChainTests: XCTestCase {
     /// Compaction keeps every origin's newest op, so a hub's next op still links after its
     /// log was compacted, and a reloaded replica links to what its store holds.
     func testTheNewestOpSurvivesCompactionAndTheChainGoesOn() throws {
-        var e = engine(role: .hub)
+        var e = try engine(role: .hub)
         var ops = try (0..<4).map { try e.localWrite(key("networks/n\($0)"), name("N\($0)"), now: 1).0 }
         e.replica.compact(below: e.replica.version)
         XCTAssertEqual(e.replica.logFloor[e.replica.id], 3)
