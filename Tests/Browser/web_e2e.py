@@ -121,8 +121,10 @@ class Federation:
 
     def admit(self, name, hub="brussels"):
         k = self.keys[name]
-        self.on(hub, "set", f"nodes/{name}", f"organisation={self.orgs[name]}", "role=member",
-                f"signing_key={k['signing_key']}", f"curve_key={k['curve_key']}")
+        # `hub admit` takes the keys as flags: a Z85 key may begin with '@', which `set`
+        # would read as a file name.
+        self.cli("hub", "admit", name, "--data-dir", self.dir(hub), "--organisation", self.orgs[name],
+                f"--signing-key={k['signing_key']}", f"--curve-key={k['curve_key']}")
 
     def start(self, name):
         log = open(os.path.join(self.root, f"{name}.log"), "ab")
