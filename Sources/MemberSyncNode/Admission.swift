@@ -100,9 +100,8 @@ extension Node {
         tellRevoked(newlyRevoked)
         dropLinksToRevoked()
         logger.notice("node revoked: closing every connection so it cannot stay connected", metadata: ["node.id": "\(newlyRevoked.sorted().joined(separator: ","))"])
-        routerMonitor?.close()
+        router.close(monitor: routerMonitor)
         routerMonitor = nil
-        router.close()
         publisher.close()
         do {
             (router, publisher) = try Self.makeServerSockets(context, config, curve)

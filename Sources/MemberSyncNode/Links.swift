@@ -13,8 +13,7 @@ struct Link {
     let monitor: ZMQSocket?
 
     func close() {
-        monitor?.close()
-        dealer.close()
+        dealer.close(monitor: monitor)
         sub.close()
     }
 }

@@ -371,8 +371,8 @@ public final class Node {
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         if !dirtyRecords.isEmpty { checkpoint() }
         for l in hubLinks + peerLinks { l.close() }
-        routerMonitor?.close()
-        router.close(); publisher.close(); control.close(); zap?.close()
+        router.close(monitor: routerMonitor)
+        publisher.close(); control.close(); zap?.close()
         try? FileManager.default.removeItem(atPath: controlPath)
     }
 

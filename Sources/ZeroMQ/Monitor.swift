@@ -88,7 +88,26 @@ extension ZMQSocket {
         }
         let pair = try ZMQSocket(context, .pair)
         try pair.setLinger(milliseconds: 0)
+        // libzmq's I/O thread sends each event with a blocking send: with a bounded queue a
+        // burst of reconnects could fill it and stop that thread, and every socket with it.
+        try pair.setReceiveHighWaterMark(0)
         try pair.connect(address)
         return pair
+    }
+
+    /// Stops the reports `monitor` started; afterwards no event is sent any more.
+    public func stopMonitor() {
+        if let h = handle { zmq_socket_monitor(h, nil, 0) }
+    }
+
+    /// Closes this socket and the PAIR socket its events arrive on, in the one safe order:
+    /// monitoring stopped first, then the reader, then the socket. libzmq's I/O thread sends
+    /// each event with a blocking send, so an event (a DISCONNECTED while the socket shuts
+    /// down) sent after its reader is gone waits forever, and that thread serves every socket
+    /// of the context: a node that closed the reader first went silent for minutes.
+    public func close(monitor: ZMQSocket?) {
+        if monitor != nil { stopMonitor() }
+        monitor?.close()
+        close()
     }
 }
