@@ -32,6 +32,13 @@ extension Replica {
         return (history[key] ?? []).compactMap { op($0) }
     }
 
+    /// The dots of the held ops on `key` (withheld ones included), for an indexed collection;
+    /// otherwise those of a scan of the log.
+    public func heldDots(on key: RecordKey) -> [Dot] {
+        guard historyCollections[key.collection] != nil else { return heldOps(for: key).map(\.dot) }
+        return history[key] ?? []
+    }
+
     /// The held ops on `key` that write one of its collection's tracked fields (indexed
     /// collections only).
     public func heldTrackedOps(on key: RecordKey) -> [Op] {

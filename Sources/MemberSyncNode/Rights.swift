@@ -41,6 +41,16 @@ extension WriteAuthority {
         return false
     }
 
+    /// Whether applying (or holding) `op` can change the verdict on an op already held: only
+    /// a rights write can, and only one that did not see every op held on its record. An op X
+    /// is judged against the rights writes that did not see X; a write that saw X is not among
+    /// them, and since no held op saw the newcomer, it also changes no other rights write's
+    /// plausibility (see `verdicts`). So a record edited in sequence costs no judging again.
+    static func mayChangeVerdicts(_ op: Op, in replica: Replica) -> Bool {
+        guard isRightsWrite(op) else { return false }
+        return !replica.heldDots(on: op.key).allSatisfy { $0 == op.dot || saw(op, $0) }
+    }
+
     func isHubOperator(_ node: String, in replica: Replica) -> Bool {
         (try? writer(node, in: replica).hubOperator) ?? false
     }
@@ -137,10 +147,12 @@ extension WriteAuthority {
     /// The values of a register formed by `deltas` (writes, each with its context) and by the
     /// siblings of `base` that no held op explains: a value survives unless another write saw
     /// it (the join's rule, applied to just these writes).
+    /// The deltas come oldest first; a value is usually retired by a newer write, so they are
+    /// searched newest first, which makes a record edited in sequence cost linear time.
     static func survivors<V>(_ base: Register<V>, inLog: (Dot) -> Bool, _ deltas: [Register<V>]) -> [Sibling<V>] {
         var candidates = base.siblings.filter { !inLog($0.dot) }
         for d in deltas { candidates += d.siblings }
-        return candidates.filter { s in !deltas.contains { d in d.context.covers(s.dot) && !d.siblings.contains { $0.dot == s.dot } } }
+        return candidates.filter { s in !deltas.reversed().contains { d in d.context.covers(s.dot) && !d.siblings.contains { $0.dot == s.dot } } }
     }
 }
 

@@ -590,8 +590,10 @@ public struct SyncEngine: Sendable {
                         case .forked(let counter, let held):
                             noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
                         }
-                        // A member's rights write may change the verdict on others (MSP 11.7).
-                        if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
+                        // A member's rights write may change the verdict on others (MSP 11.7),
+                        // unless it saw every op held on its record (see `mayChangeVerdicts`).
+                        let changesVerdicts = WriteAuthority.mayChangeVerdicts(op, in: replica)
+                        if changesVerdicts && !writer.hubOperator { rightsChanged.insert(op.key) }
                         if let e = authority.verdict(op, writer, in: replica) {
                             // Validly signed and refused by rules every node applies alike:
                             // held without its effect, so it is never fetched again.
@@ -601,11 +603,12 @@ public struct SyncEngine: Sendable {
                             continue
                         }
                     }
+                    let changesVerdicts = authority != nil && WriteAuthority.mayChangeVerdicts(op, in: replica)
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
                         if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
-                        if WriteAuthority.isRightsWrite(op) { rightsChanged.insert(op.key) }
+                        if changesVerdicts { rightsChanged.insert(op.key) }
                     }
                 } catch let e as AuthRejection {
                     refused.append((op, e.reason, e.detail))
