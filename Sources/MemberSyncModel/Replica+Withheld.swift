@@ -9,6 +9,7 @@ extension Replica {
     /// not a scan of the whole log.
     public mutating func indexHistory(of collections: [String: Set<String>]) {
         historyCollections = collections
+        rightsFactsChanged()
         history = [:]
         trackedHistory = [:]
         // Ops a store kept below the floor count only as rights writes of these collections (a
@@ -37,6 +38,12 @@ extension Replica {
     public func heldDots(on key: RecordKey) -> [Dot] {
         guard historyCollections[key.collection] != nil else { return heldOps(for: key).map(\.dot) }
         return history[key] ?? []
+    }
+
+    /// The dots of the held ops on `key` that write one of its collection's tracked fields
+    /// (indexed collections only).
+    public func heldTrackedDots(on key: RecordKey) -> [Dot] {
+        (trackedHistory[key] ?? []).filter { op($0) != nil }
     }
 
     /// The held ops on `key` that write one of its collection's tracked fields (indexed

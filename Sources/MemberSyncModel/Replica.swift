@@ -60,6 +60,12 @@ public struct Replica: Sendable {
     public internal(set) var retainedRights: [Dot: Op] = [:]
     var trackedHistory: [RecordKey: [Dot]] = [:]
     var historyCollections: [String: Set<String>] = [:]
+    /// Changes whenever a fact a rights verdict rests on, beyond a record's own held rights
+    /// writes, may have changed: a roster entry (`nodes/…`), what the log holds (compaction,
+    /// a snapshot, a write taken back) or the history index. A verdict cached for a record
+    /// (the engine's `RightsJudgements`) is good while it stays the same. It starts at a
+    /// random value, so a replica loaded or replaced afresh never matches an old cache.
+    public internal(set) var rightsFactsGeneration = UInt64.random(in: 0...UInt64.max)
 
     public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
         self.id = id
@@ -74,7 +80,10 @@ public struct Replica: Sendable {
     /// Notes that `records[key]` changed, for the status summary.
     mutating func changed(_ key: RecordKey) {
         if !summary.allDirty { summary.dirty.insert(key) }
+        if key.collection == "nodes" { rightsFactsChanged() }
     }
+
+    mutating func rightsFactsChanged() { rightsFactsGeneration &+= 1 }
 
     /// Keys of existing (not deleted) records of one collection, sorted.
     public func keys(in collection: String) -> [RecordKey] {
@@ -286,6 +295,7 @@ public struct Replica: Sendable {
     /// the log, and this replica's counter goes back, so the next write reuses it. Only for
     /// writes nobody else has seen: the node calls it when storing them failed.
     public mutating func rollBack(_ undo: LocalUndo) {
+        rightsFactsChanged()
         if let ownHead, ownHead.counter > undo.counter { self.ownHead = nil }
         for (key, record) in undo.records { records[key] = record; changed(key) }
         log[id]?.drop(above: undo.counter)
@@ -522,6 +532,7 @@ public struct Replica: Sendable {
     /// Joins a snapshot in. Ops it covers that this replica never held cannot be served
     /// afterwards, so the log floor rises to the snapshot's version where that is ahead.
     public mutating func load(_ snapshot: Snapshot) throws(ModelError) {
+        rightsFactsChanged()
         try validate(snapshot)
         for (key, record) in snapshot.records {
             records[key, default: Record()].join(record.fields)
@@ -560,16 +571,22 @@ public struct Replica: Sendable {
 
     /// Drops ops covered by `stable` (what every live node has acknowledged).
     public mutating func compact(below stable: VersionVector) {
+        rightsFactsChanged()
+        // A withheld op stays, and its origin's later ops with it: a later write that grants
+        // the right again releases it (MSP 11.7), and releasing needs the op.
+        var firstWithheld: [ReplicaID: UInt64] = [:]
+        for d in withheld { firstWithheld[d.replica] = min(firstWithheld[d.replica] ?? .max, d.counter) }
+        // Every origin's newest op stays too: the next op of its chain is checked against it,
+        // and this replica's own next op links to it (MSP 5.9, 7.7).
+        func through(_ origin: ReplicaID) -> UInt64 {
+            min(stable[origin], version[origin] &- 1, (firstWithheld[origin] ?? .max) &- 1)
+        }
         for dots in trackedHistory.values {
-            for d in dots where d.counter > (log[d.replica]?.floor ?? 0) && d.counter <= min(stable[d.replica], version[d.replica] &- 1) {
+            for d in dots where d.counter > (log[d.replica]?.floor ?? 0) && d.counter <= through(d.replica) {
                 if let op = log[d.replica]?.op(d.counter) { retainedRights[d] = op }
             }
         }
-        for (origin, counter) in stable.sorted {
-            // Every origin's newest op stays: the next op of its chain is checked against it,
-            // and this replica's own next op links to it (MSP 5.9, 7.7).
-            log[origin]?.compact(through: min(counter, version[origin] &- 1))
-        }
+        for (origin, _) in stable.sorted { log[origin]?.compact(through: through(origin)) }
     }
 }
 
@@ -578,6 +595,7 @@ extension Replica {
     /// idempotent, so an op whose effect a record already holds changes nothing: a store that
     /// writes record states lazily rebuilds the newest ones this way when it loads.
     public mutating func rejoin(_ ops: some Sequence<Op>) {
+        rightsFactsChanged()
         for op in ops { records[op.key, default: Record()].join(op.fields); changed(op.key) }
     }
 

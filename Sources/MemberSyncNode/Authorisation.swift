@@ -236,10 +236,22 @@ public struct WriteAuthority: Sendable {
         do { try judge(op, in: replica, view: view(for: op, in: replica)); return nil } catch { return error }
     }
 
+    /// `verdict`, with a rights write judged through `judgements` (the same verdict; see
+    /// `RightsJudgements`), which keep what the next rights write on the record needs.
+    func verdict(_ op: Op, _ w: Writer, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
+        if Self.isRightsWrite(op) { return rightsVerdict(op, w, in: replica, judgements: &judgements) }
+        do { try judge(op, in: replica, view: view(for: op, in: replica)); return nil } catch { return error }
+    }
+
     /// Checks this node's own edit before it is applied (signature added afterwards), by the
     /// same rules and facts as every other node will.
     public func checkLocal(_ op: Op, in replica: Replica) throws(AuthRejection) {
         if let why = verdict(op, try writer(op.origin.node, in: replica), in: replica) { throw why }
+    }
+
+    /// `checkLocal` through the engine's `judgements`.
+    func checkLocal(_ op: Op, in replica: Replica, judgements: inout RightsJudgements) throws(AuthRejection) {
+        if let why = verdict(op, try writer(op.origin.node, in: replica), in: replica, judgements: &judgements) { throw why }
     }
 
     /// The rules without the signature: for ops already verified (held ones judged again).

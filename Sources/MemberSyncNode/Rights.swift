@@ -69,6 +69,12 @@ extension WriteAuthority {
     /// their verdicts never depend on the other ops, and judging every other op on the record
     /// against them is what made one rights write cost the record's whole history.
     func verdicts(on key: RecordKey, in replica: Replica, extra: Op? = nil, rightsWritesOnly: Bool = false) -> [Dot: AuthRejection] {
+        judgeRights(on: key, in: replica, extra: extra, rightsWritesOnly: rightsWritesOnly).verdicts
+    }
+
+    /// `verdicts`, and what a newcomer that saw all of the record's rights writes would be
+    /// judged against (see `RightsJudgements`).
+    private func judgeRights(on key: RecordKey, in replica: Replica, extra: Op?, rightsWritesOnly: Bool) -> (verdicts: [Dot: AuthRejection], judged: RightsJudgements.Entry) {
         var ops = replica.heldOps(on: key)
         if let extra, !ops.contains(where: { $0.dot == extra.dot }) { ops.append(extra) }
         ops.sort { ($0.hlc, $0.dot) < ($1.hlc, $1.dot) }
@@ -79,15 +85,12 @@ extension WriteAuthority {
             hubs[node] = h
             return h
         }
-        func judged(_ op: Op, _ writes: [Op]) -> AuthRejection? {
-            do { try judge(op, in: replica, view: Self.rightsState(key, writes, in: replica)); return nil } catch { return error }
-        }
         var out: [Dot: AuthRejection] = [:]
         let rights = ops.filter(Self.isRightsWrite)
         // Hub operators' rights writes depend on the roster alone (a revoked hub's are refused).
         var hubRights: [Op] = []
         for w in rights where hub(w.origin.node) {
-            if let why = judged(w, []) { out[w.dot] = why } else { hubRights.append(w) }
+            if let why = judged(w, key, [], in: replica) { out[w.dot] = why } else { hubRights.append(w) }
         }
         let memberRights = rights.filter { !hub($0.origin.node) }
         func notSeeing(_ list: [Op], _ op: Op) -> [Op] { list.filter { $0.dot != op.dot && !Self.saw($0, op.dot) } }
@@ -96,22 +99,54 @@ extension WriteAuthority {
         var plausible = Set<Dot>()
         for (i, w) in memberRights.enumerated() {
             let seen = memberRights[..<i].filter { plausible.contains($0.dot) && Self.saw(w, $0.dot) }
-            if judged(w, notSeeing(hubRights, w) + seen) == nil { plausible.insert(w.dot) }
+            if judged(w, key, notSeeing(hubRights, w) + seen, in: replica) == nil { plausible.insert(w.dot) }
         }
         var allowed = Set(hubRights.map(\.dot))
         for w in memberRights {
-            if let why = judged(w, notSeeing(hubRights, w) + notSeeing(memberRights, w).filter { plausible.contains($0.dot) }) {
+            if let why = judged(w, key, notSeeing(hubRights, w) + notSeeing(memberRights, w).filter { plausible.contains($0.dot) }, in: replica) {
                 out[w.dot] = why
             } else {
                 allowed.insert(w.dot)
             }
         }
-        if rightsWritesOnly { return out }
+        let hubAllowed = Set(hubRights.map(\.dot))
+        let entry = RightsJudgements.Entry(dots: Set(rights.map(\.dot)), last: rights.last,
+                                           counted: rights.filter { hubAllowed.contains($0.dot) || plausible.contains($0.dot) })
+        if rightsWritesOnly { return (out, entry) }
         let final = rights.filter { allowed.contains($0.dot) }
         for op in ops where !Self.isRightsWrite(op) {
-            if let why = judged(op, notSeeing(final, op)) { out[op.dot] = why }
+            if let why = judged(op, key, notSeeing(final, op), in: replica) { out[op.dot] = why }
         }
-        return out
+        return (out, entry)
+    }
+
+    /// The verdict on `op` judged against the rights state `writes` form on `key`.
+    private func judged(_ op: Op, _ key: RecordKey, _ writes: [Op], in replica: Replica) -> AuthRejection? {
+        do { try judge(op, in: replica, view: Self.rightsState(key, writes, in: replica)); return nil } catch { return error }
+    }
+
+    /// The verdict on a rights write that no node holds yet, from `judgements` when the
+    /// record's entry is current and the write saw every rights write the entry judged (and
+    /// comes after them in the judging order): then the whole judging would compare it with
+    /// the entry's `counted` writes only, and change no other verdict. Otherwise the record is
+    /// judged whole and the entry renewed. Either way the entry then includes the write, so
+    /// the next one on the record finds it current once this one is held.
+    func rightsVerdict(_ op: Op, _ w: Writer, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
+        if judgements.generation != replica.rightsFactsGeneration {
+            judgements = RightsJudgements(generation: replica.rightsFactsGeneration)
+        }
+        if var entry = judgements.entries[op.key], entry.isCurrent(on: op.key, in: replica), entry.isSeenAndPreceded(by: op) {
+            let why = judged(op, op.key, w.hubOperator ? [] : entry.counted, in: replica)
+            // Debug builds (the tests) check the shortcut against the whole judging.
+            assert(judgeRights(on: op.key, in: replica, extra: op, rightsWritesOnly: true).verdicts[op.dot]?.detail == why?.detail,
+                   "the verdict judged alone on \(op.dot) differs from the whole judging of \(op.key)")
+            entry.add(op, counted: why == nil)
+            judgements.entries[op.key] = entry
+            return why
+        }
+        let (out, entry) = judgeRights(on: op.key, in: replica, extra: op, rightsWritesOnly: true)
+        judgements.entries[op.key] = entry
+        return out[op.dot]
     }
 
     /// The rights state `writes` form on `key`, plus the part of the record's rights state no
@@ -154,6 +189,51 @@ extension WriteAuthority {
         for d in deltas { candidates += d.siblings }
         return candidates.filter { s in !deltas.reversed().contains { d in d.context.covers(s.dot) && !d.siblings.contains { $0.dot == s.dot } } }
     }
+}
+
+/// What judging one record's rights writes found, per record, kept for the record's next
+/// rights write. When that write saw every rights write judged (a record edited in
+/// sequence, the usual case), the whole judging of MSP 11.7 would compare it with the hub
+/// operators' allowed rights writes and the members' plausible ones only (`counted`): all of
+/// them did not see it, none of them saw it, so no other verdict or plausibility moves.
+/// Judging it alone gives the same verdict at the cost of one write instead of the record's
+/// whole history. Entries are dropped when the replica's `rightsFactsGeneration` moves (a
+/// roster entry, compaction, a snapshot), and an entry whose writes are not exactly the
+/// record's held rights writes is not used.
+public struct RightsJudgements: Sendable {
+    struct Entry: Sendable {
+        /// The rights writes judged.
+        var dots: Set<Dot>
+        /// The last of them in the judging order, (hlc, dot).
+        var last: Op?
+        /// The hub operators' allowed and the members' plausible rights writes among them.
+        var counted: [Op]
+
+        /// The writes judged are exactly the rights writes `replica` holds on `key`.
+        func isCurrent(on key: RecordKey, in replica: Replica) -> Bool {
+            let held = replica.heldTrackedDots(on: key)
+            return held.count == dots.count && held.allSatisfy(dots.contains)
+        }
+
+        /// `op` is new, saw every write judged and comes after them in the judging order.
+        func isSeenAndPreceded(by op: Op) -> Bool {
+            guard !dots.contains(op.dot) else { return false }
+            if let last, (op.hlc, op.dot) <= (last.hlc, last.dot) { return false }
+            return dots.allSatisfy { WriteAuthority.saw(op, $0) }
+        }
+
+        mutating func add(_ op: Op, counted isCounted: Bool) {
+            dots.insert(op.dot)
+            last = op
+            if isCounted { counted.append(op) }
+        }
+    }
+
+    var entries: [RecordKey: Entry] = [:]
+    var generation: UInt64?
+
+    public init() {}
+    init(generation: UInt64) { self.generation = generation }
 }
 
 /// What judging held ops again changed.

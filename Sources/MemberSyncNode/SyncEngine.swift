@@ -220,6 +220,9 @@ public struct SyncEngine: Sendable {
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when the config says `insecure = true`.
     public let authority: WriteAuthority?
+    /// Per record, what judging its rights writes found, so the next one is judged alone when
+    /// it saw them all (`RightsJudgements`).
+    var rightsJudgements = RightsJudgements()
     /// Rejections since the last directives were built, reported as `.rejected` directives,
     /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
     /// out ahead of the next directives (see `reconsider`).
@@ -430,9 +433,9 @@ public struct SyncEngine: Sendable {
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
-    private func authorise(_ prepared: Op) throws(ModelError) {
+    private mutating func authorise(_ prepared: Op) throws(ModelError) {
         guard let authority else { return }
-        do { try authority.checkLocal(prepared, in: replica) } catch { throw ModelError.unauthorised(error.detail) }
+        do { try authority.checkLocal(prepared, in: replica, judgements: &rightsJudgements) } catch { throw ModelError.unauthorised(error.detail) }
     }
 
     /// Applies several edits as one batch (set-many, import): each is checked like a single
@@ -594,7 +597,7 @@ public struct SyncEngine: Sendable {
                         // unless it saw every op held on its record (see `mayChangeVerdicts`).
                         let changesVerdicts = WriteAuthority.mayChangeVerdicts(op, in: replica)
                         if changesVerdicts && !writer.hubOperator { rightsChanged.insert(op.key) }
-                        if let e = authority.verdict(op, writer, in: replica) {
+                        if let e = authority.verdict(op, writer, in: replica, judgements: &rightsJudgements) {
                             // Validly signed and refused by rules every node applies alike:
                             // held without its effect, so it is never fetched again.
                             try replica.hold(op)
@@ -1172,6 +1175,14 @@ public struct SyncEngine: Sendable {
     /// The version every live node has acknowledged, or nil when no node is live.
     public func stableVersion(now: UInt64) -> VersionVector? {
         let live = clients.values.filter { now &- $0.lastSeen <= UInt64(config.liveWindowMilliseconds) }
+        // A node's version counts only once this hub holds that node's own ops up to it. An
+        // op of its own it has not pushed yet may be concurrent with ops everyone else holds
+        // (made offline, before it caught up), and when it is a rights write those ops are
+        // judged again (MSP 11.7), which needs them in the log: a hub that had dropped one
+        // would keep its effect while every member withholds it.
+        for c in live where authority != nil {
+            for (origin, counter) in c.version.entries where origin.node == c.nodeID && replica.version[origin] < counter { return nil }
+        }
         guard var stable = live.first?.version else { return nil }
         for c in live.dropFirst() { stable = stable.meet(c.version) }
         return stable.meet(replica.version)
