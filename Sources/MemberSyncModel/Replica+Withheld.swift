@@ -40,6 +40,11 @@ extension Replica {
         return history[key] ?? []
     }
 
+    /// How many ops writing a tracked field the history of `key` has taken in: it rises with
+    /// every such op held (compaction, which may lower what is held, changes
+    /// `rightsFactsGeneration`).
+    public func trackedWriteCount(on key: RecordKey) -> Int { trackedHistory[key]?.count ?? 0 }
+
     /// The dots of the held ops on `key` that write one of its collection's tracked fields
     /// (indexed collections only).
     public func heldTrackedDots(on key: RecordKey) -> [Dot] {
@@ -56,6 +61,7 @@ extension Replica {
     @discardableResult
     public mutating func release(_ dot: Dot) -> RecordKey? {
         guard withheld.remove(dot) != nil, let op = op(dot) else { return nil }
+        rightsFactsChanged()
         records[op.key, default: Record()].join(op.fields)
         changed(op.key)
         return op.key
@@ -70,6 +76,7 @@ extension Replica {
             withheld.insert(dot)
             keys.insert(op.key)
         }
+        if !keys.isEmpty { rightsFactsChanged() }
         for key in keys { rebuild(key) }
         return keys
     }

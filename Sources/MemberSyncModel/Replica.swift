@@ -63,8 +63,9 @@ public struct Replica: Sendable {
     /// Changes whenever a fact a rights verdict rests on, beyond a record's own held rights
     /// writes, may have changed: a roster entry (`nodes/…`), what the log holds (compaction,
     /// a snapshot, a write taken back) or the history index. A verdict cached for a record
-    /// (the engine's `RightsJudgements`) is good while it stays the same. It starts at a
-    /// random value, so a replica loaded or replaced afresh never matches an old cache.
+    /// (the engine's `RightsJudgements`, the writers read from the roster) is good while it
+    /// stays the same. Each value is random, so a replica loaded afresh, or a copy that took
+    /// other changes, never matches a cache made for another state.
     public internal(set) var rightsFactsGeneration = UInt64.random(in: 0...UInt64.max)
 
     public init(id: ReplicaID, schema: Schema = .memberSync, wallClock: @escaping @Sendable () -> UInt64) {
@@ -83,7 +84,7 @@ public struct Replica: Sendable {
         if key.collection == "nodes" { rightsFactsChanged() }
     }
 
-    mutating func rightsFactsChanged() { rightsFactsGeneration &+= 1 }
+    mutating func rightsFactsChanged() { rightsFactsGeneration = UInt64.random(in: 0...UInt64.max) }
 
     /// Keys of existing (not deleted) records of one collection, sorted.
     public func keys(in collection: String) -> [RecordKey] {

@@ -1,3 +1,4 @@
+import Foundation
 import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
@@ -25,6 +26,8 @@ public struct WriteAuthority: Sendable {
     public let ownSigningKey: [UInt8]?
     /// Configured hub signing keys by node id: trusted without a roster entry.
     public let hubSigningKeys: [String: [UInt8]]
+    /// The writers already read from the roster (see `WriterMemo`).
+    private let memo = WriterMemo()
 
     public init(nodeID: String, role: NodeRole, organisation: String, ownSigningKey: [UInt8]?, hubSigningKeys: [String: [UInt8]]) {
         self.nodeID = nodeID
@@ -32,6 +35,26 @@ public struct WriteAuthority: Sendable {
         self.organisation = organisation
         self.ownSigningKey = ownSigningKey
         self.hubSigningKeys = hubSigningKeys
+    }
+
+    /// Writers by node for one state of the roster (`Replica.rightsFactsGeneration`, which
+    /// takes a new random value whenever a roster entry changes, so two diverging copies of a
+    /// replica never share one): every op verified and judged asks for its origin's, and
+    /// reading it parses the roster entry (keys, revocation cuts, spans, epochs, forks).
+    final class WriterMemo: @unchecked Sendable {
+        private let lock = NSLock()
+        private var generation: UInt64?
+        private var writers: [String: Result<Writer, AuthRejection>] = [:]
+
+        func writer(_ node: String, generation g: UInt64, read: () -> Result<Writer, AuthRejection>) -> Result<Writer, AuthRejection> {
+            lock.lock()
+            defer { lock.unlock() }
+            if generation != g { generation = g; writers = [:] }
+            if let known = writers[node] { return known }
+            let w = read()
+            writers[node] = w
+            return w
+        }
     }
 
     /// What is known about the origin of an op.
@@ -153,6 +176,13 @@ public struct WriteAuthority: Sendable {
     }
 
     func writer(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
+        try memo.writer(node, generation: replica.rightsFactsGeneration) {
+            do throws(AuthRejection) { return .success(try readWriter(node, in: replica)) } catch { return .failure(error) }
+        }.get()
+    }
+
+    /// `writer`, read from the roster entry and the configuration.
+    private func readWriter(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
         let entry = Self.rosterEntry(node, in: replica)
         let cut = entry.flatMap { Self.isRevoked($0) ? Self.acceptedThrough($0) : nil }
         let spans = entry.map(Self.revokedSpans) ?? []
@@ -240,7 +270,9 @@ public struct WriteAuthority: Sendable {
     /// `RightsJudgements`), which keep what the next rights write on the record needs.
     func verdict(_ op: Op, _ w: Writer, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
         if Self.isRightsWrite(op) { return rightsVerdict(op, w, in: replica, judgements: &judgements) }
-        do { try judge(op, in: replica, view: view(for: op, in: replica)); return nil } catch { return error }
+        let rights = replica.holds(op.dot) ? self.view(for: op, in: replica)
+            : judgements.currentView(on: op.key, in: replica, op: op) { self.view(for: op, in: replica) }
+        do { try judge(op, in: replica, view: rights); return nil } catch { return error }
     }
 
     /// Checks this node's own edit before it is applied (signature added afterwards), by the

@@ -42,13 +42,17 @@ extension WriteAuthority {
     }
 
     /// Whether applying (or holding) `op` can change the verdict on an op already held: only
-    /// a rights write can, and only one that did not see every op held on its record. An op X
-    /// is judged against the rights writes that did not see X; a write that saw X is not among
-    /// them, and since no held op saw the newcomer, it also changes no other rights write's
-    /// plausibility (see `verdicts`). So a record edited in sequence costs no judging again.
+    /// a rights write can, and only one that did not see every op held on its record, or that
+    /// a held rights write saw. An op X is judged against the rights writes that did not see
+    /// X; a write that saw X is not among them, and when no held rights write saw the
+    /// newcomer, it also changes no other rights write's plausibility (see `verdicts`). So a
+    /// record edited in sequence costs no judging again.
     static func mayChangeVerdicts(_ op: Op, in replica: Replica) -> Bool {
         guard isRightsWrite(op) else { return false }
-        return !replica.heldDots(on: op.key).allSatisfy { $0 == op.dot || saw(op, $0) }
+        if !replica.heldDots(on: op.key).allSatisfy({ $0 == op.dot || saw(op, $0) }) { return true }
+        // A held op's context may cover a dot its receiver does not hold yet (causal delivery
+        // waits only for what an op retires); a rights write that saw the newcomer can change.
+        return replica.heldTrackedOps(on: op.key).contains { $0.dot != op.dot && saw($0, op.dot) }
     }
 
     func isHubOperator(_ node: String, in replica: Replica) -> Bool {
@@ -110,8 +114,10 @@ extension WriteAuthority {
             }
         }
         let hubAllowed = Set(hubRights.map(\.dot))
+        var seen = VersionVector()
+        for w in rights { seen.merge(RightsJudgements.context(of: w)) }
         let entry = RightsJudgements.Entry(dots: Set(rights.map(\.dot)), last: rights.last,
-                                           counted: rights.filter { hubAllowed.contains($0.dot) || plausible.contains($0.dot) })
+                                           counted: rights.filter { hubAllowed.contains($0.dot) || plausible.contains($0.dot) }, seen: seen)
         if rightsWritesOnly { return (out, entry) }
         let final = rights.filter { allowed.contains($0.dot) }
         for op in ops where !Self.isRightsWrite(op) {
@@ -132,9 +138,7 @@ extension WriteAuthority {
     /// judged whole and the entry renewed. Either way the entry then includes the write, so
     /// the next one on the record finds it current once this one is held.
     func rightsVerdict(_ op: Op, _ w: Writer, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
-        if judgements.generation != replica.rightsFactsGeneration {
-            judgements = RightsJudgements(generation: replica.rightsFactsGeneration)
-        }
+        judgements.follow(replica)
         if var entry = judgements.entries[op.key], entry.isCurrent(on: op.key, in: replica), entry.isSeenAndPreceded(by: op) {
             let why = judged(op, op.key, w.hubOperator ? [] : entry.counted, in: replica)
             // Debug builds (the tests) check the shortcut against the whole judging.
@@ -208,6 +212,10 @@ public struct RightsJudgements: Sendable {
         var last: Op?
         /// The hub operators' allowed and the members' plausible rights writes among them.
         var counted: [Op]
+        /// What they saw (their `$exists` contexts joined). A held op's context may cover a
+        /// dot its receiver does not hold yet (causal delivery waits only for what an op
+        /// retires), so a newcomer some of them saw is judged whole.
+        var seen: VersionVector
 
         /// The writes judged are exactly the rights writes `replica` holds on `key`.
         func isCurrent(on key: RecordKey, in replica: Replica) -> Bool {
@@ -217,7 +225,7 @@ public struct RightsJudgements: Sendable {
 
         /// `op` is new, saw every write judged and comes after them in the judging order.
         func isSeenAndPreceded(by op: Op) -> Bool {
-            guard !dots.contains(op.dot) else { return false }
+            guard !dots.contains(op.dot), !seen.covers(op.dot) else { return false }
             if let last, (op.hlc, op.dot) <= (last.hlc, last.dot) { return false }
             return dots.allSatisfy { WriteAuthority.saw(op, $0) }
         }
@@ -226,14 +234,52 @@ public struct RightsJudgements: Sendable {
             dots.insert(op.dot)
             last = op
             if isCounted { counted.append(op) }
+            seen.merge(RightsJudgements.context(of: op))
         }
     }
 
     var entries: [RecordKey: Entry] = [:]
+    /// Per record, the rights view an op no node holds yet is judged against (every rights
+    /// write on it that is not withheld: none of them saw the op), with the number of rights
+    /// writes the record's history had then. Any op on the record that is not a rights write
+    /// is judged against it, so it is worth keeping while no rights write arrives.
+    var currentViews: [RecordKey: (trackedWrites: Int, view: RightsView, seen: VersionVector)] = [:]
     var generation: UInt64?
 
     public init() {}
-    init(generation: UInt64) { self.generation = generation }
+
+    /// What a write saw: its `$exists` context (see `WriteAuthority.saw`).
+    static func context(of op: Op) -> VersionVector {
+        if case .register(let r)? = op.fields[Record.existsField] { return r.context }
+        return VersionVector()
+    }
+
+    /// Drops everything kept once the replica's rights facts moved (`rightsFactsGeneration`).
+    mutating func follow(_ replica: Replica) {
+        guard generation != replica.rightsFactsGeneration else { return }
+        self = RightsJudgements()
+        generation = replica.rightsFactsGeneration
+    }
+
+    /// `view(for:)` of an op the replica does not hold, from `currentViews` when no rights
+    /// write joined the record's history since and none of them saw the op.
+    mutating func currentView(on key: RecordKey, in replica: Replica, op: Op, read: () -> RightsView) -> RightsView {
+        follow(replica)
+        let tracked = replica.trackedWriteCount(on: key)
+        if let known = currentViews[key], known.trackedWrites == tracked {
+            // A rights write that saw the op is not in its view (see `Entry.seen`).
+            if known.seen.covers(op.dot) { return read() }
+            // Debug builds (the tests) check the kept view against a fresh one.
+            assert(known.view == read(), "the rights view kept for \(key) is out of date")
+            return known.view
+        }
+        let view = read()
+        var seen = VersionVector()
+        for w in replica.heldTrackedOps(on: key) { seen.merge(Self.context(of: w)) }
+        // Kept only when it is the view of every op none of them saw.
+        if !seen.covers(op.dot) { currentViews[key] = (tracked, view, seen) }
+        return view
+    }
 }
 
 /// What judging held ops again changed.
