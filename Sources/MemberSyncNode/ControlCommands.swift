@@ -2,6 +2,7 @@ import Foundation
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncWire
 
@@ -173,7 +174,7 @@ extension Node {
             return o
         }
         // Only what changed since the last status is hashed and counted again.
-        engine.replica.refreshSummary()
+        engine.refreshSummary()
         let replica = engine.replica
         let activeHub = engine.activeHub(now: now)
         let clients = engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }).map { c in

@@ -1,3 +1,4 @@
+import MemberSyncEngine
 import MemberSyncModel
 
 /// How the reactor carries out one batch of directives around its single durable commit.

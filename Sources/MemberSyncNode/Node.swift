@@ -3,6 +3,7 @@ import Logging
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire
@@ -359,7 +360,7 @@ public final class Node {
                 lastTick = now
                 if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
-                engine.replica.refreshSummary(limit: Self.summaryRecordsPerTick)
+                engine.refreshSummary(limit: Self.summaryRecordsPerTick)
             }
             eventLog.observe(&engine, now: now, logger: logger)
             publishCounters()

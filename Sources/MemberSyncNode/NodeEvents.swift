@@ -1,4 +1,5 @@
 import Logging
+import MemberSyncEngine
 import MemberSyncModel
 
 /// Turns what happens in the engine into one log line per event, with metadata keys

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncConfig
 import MemberSyncCrypto
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncConfig
 import MemberSyncControl
+import MemberSyncEngine
 import MemberSyncNode
 
 /// How a benchmark's federation runs. Secure is the product (CURVE on every inter-node socket,

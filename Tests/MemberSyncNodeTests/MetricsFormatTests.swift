@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import MemberSyncConfig
+@testable import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncWire
 @testable import MemberSyncNode

@@ -1,3 +1,4 @@
+@testable import MemberSyncEngine
 import XCTest
 import MemberSyncConfig
 import MemberSyncCrypto

@@ -1,3 +1,4 @@
+@testable import MemberSyncEngine
 import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto

@@ -1,5 +1,6 @@
 import Foundation
 @testable import MemberSyncConfig
+@testable import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncCrypto
 import MemberSyncModel

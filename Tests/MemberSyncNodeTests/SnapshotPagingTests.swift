@@ -1,3 +1,4 @@
+@testable import MemberSyncEngine
 import XCTest
 import MemberSyncModel
 import MemberSyncWire

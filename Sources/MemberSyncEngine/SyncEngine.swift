@@ -155,6 +155,8 @@ public struct EngineCounters: Sendable, Equatable {
     /// Remote ops whose signature needed no check of its own: a later op of their chain in the
     /// same batch had a valid one (MSP 5.9).
     public var opsAuthenticatedByChain: UInt64 = 0
+
+    public init() {}
 }
 
 /// A token bucket in thousandths of a request, refilled from the engine's `now`.
@@ -291,6 +293,11 @@ public struct SyncEngine: Sendable {
 
     var id: ReplicaID { replica.id }
 
+    /// Folds the records changed since the last call (at most `limit`) into the replica's
+    /// status summary (`StateSummary`): the reactor does a little per tick, and the rest
+    /// before it answers a status.
+    public mutating func refreshSummary(limit: Int = .max) { replica.refreshSummary(limit: limit) }
+
     /// Returns and clears the queued events.
     public mutating func takeEvents() -> [EngineEvent] {
         defer { events.removeAll(keepingCapacity: true) }
@@ -303,7 +310,7 @@ public struct SyncEngine: Sendable {
 
     // MARK: link selection
 
-    func link(_ l: LinkID) -> LinkState {
+    public func link(_ l: LinkID) -> LinkState {
         switch l {
         case .hub(let i): return hubs[i]
         case .peer(let i): return peers[i]
@@ -319,12 +326,12 @@ public struct SyncEngine: Sendable {
 
     /// A peer link now reaches another endpoint (a peer named by id whose roster entry
     /// arrived, changed or was revoked): what was known of the old one no longer holds.
-    mutating func repointPeer(_ i: Int, endpoint: String) {
+    public mutating func repointPeer(_ i: Int, endpoint: String) {
         guard peers[i].endpoint != endpoint else { return }
         peers[i] = LinkState(endpoint: endpoint)
     }
 
-    func isUp(_ s: LinkState, now: UInt64) -> Bool {
+    public func isUp(_ s: LinkState, now: UInt64) -> Bool {
         s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
     }
 
@@ -348,7 +355,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// Links that should be greeted: all hubs always, peers only while no hub answers.
-    func linksToGreet(now: UInt64) -> [LinkID] {
+    public func linksToGreet(now: UInt64) -> [LinkID] {
         var out: [LinkID] = hubs.indices.map { .hub($0) }
         if activeHub(now: now) == nil { out += peers.indices.map { .peer($0) } }
         return out
