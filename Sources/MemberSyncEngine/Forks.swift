@@ -120,9 +120,9 @@ extension SyncEngine {
         guard authority != nil, !forksToSettle.isEmpty else { return [] }
         forksToSettle = forksToSettle.filter { !isSettled($0) && WriteAuthority.rosterEntry($0.dot.replica.node, in: replica) != nil }
         guard !forksToSettle.isEmpty else { return [] }
-        if config.role == .hub {
+        if settings.role == .hub {
             var out: [Directive] = []
-            for e in forksToSettle where e.dot.replica.node != config.nodeID && !isSettled(e) {
+            for e in forksToSettle where e.dot.replica.node != settings.nodeID && !isSettled(e) {
                 let key = RecordKey(collection: "nodes", id: e.dot.replica.node)
                 let element = WriteAuthority.forkElement(e.dot.replica, e.dot.counter)
                 guard let (_, commit) = try? localWrite(key, [.add(field: "forks", element: element)], now: now) else { continue }

@@ -206,7 +206,7 @@ public enum EngineEvent: Sendable, Equatable {
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
-    public let config: NodeConfig
+    public let settings: EngineSettings
     public internal(set) var replica: Replica
     public private(set) var hubs: [LinkState]
     public private(set) var peers: [LinkState]
@@ -220,7 +220,7 @@ public struct SyncEngine: Sendable {
     /// second copy of every key.
     private var snapshotOrder: [RecordKey] = []
     private var lastCompaction: UInt64 = 0
-    /// Signature and write-rule checks; nil when the config says `insecure = true`.
+    /// Signature and write-rule checks; nil when `settings.secure` is off (`insecure = true`).
     public let authority: WriteAuthority?
     /// Rejections since the last directives were built, reported as `.rejected` directives,
     /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
@@ -260,22 +260,21 @@ public struct SyncEngine: Sendable {
     let retryMilliseconds: UInt64 = 1000
     let compactionIntervalMilliseconds: UInt64 = 10_000
 
-    /// `signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`).
-    public init(config: NodeConfig, replica: Replica, signingKey: SigningKeyPair? = nil) {
-        self.config = config
+    /// `settings.signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`).
+    public init(settings: EngineSettings, replica: Replica) {
+        self.settings = settings
         var replica = replica
-        if let signingKey {
+        if let signingKey = settings.signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
         replica.chainHasher = Self.chainHash
-        replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
+        replica.maxClockSkewMilliseconds = UInt64(max(1, settings.maxClockSkewSeconds)) * 1000
         self.replica = replica
-        authority = config.insecure ? nil : WriteAuthority(
-            nodeID: config.nodeID, role: config.role, organisation: config.organisation,
-            ownSigningKey: signingKey?.publicKey,
-            hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
-        hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
-        peers = config.peers.map { LinkState(endpoint: $0) }
+        authority = settings.secure ? WriteAuthority(
+            nodeID: settings.nodeID, role: settings.role, organisation: settings.organisation,
+            ownSigningKey: settings.signingKey?.publicKey, hubSigningKeys: settings.hubSigningKeys) : nil
+        hubs = settings.hubEndpoints.map { LinkState(endpoint: $0) }
+        peers = settings.peers.map { LinkState(endpoint: $0) }
         if authority != nil { startJudging() }
     }
 
@@ -332,13 +331,13 @@ public struct SyncEngine: Sendable {
     }
 
     public func isUp(_ s: LinkState, now: UInt64) -> Bool {
-        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
+        s.welcomed && now &- s.lastHeard <= UInt64(settings.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
     }
 
     /// With security on, a link whose other end the roster revokes is never used: nothing is
     /// pushed to it, pulled from it or taken from it (MSP 11.5).
     func leadsToRevokedNode(_ s: LinkState) -> Bool {
-        guard authority != nil, let node = s.remoteNode, node != config.nodeID,
+        guard authority != nil, let node = s.remoteNode, node != settings.nodeID,
               let entry = WriteAuthority.rosterEntry(node, in: replica) else { return false }
         return WriteAuthority.isRevoked(entry)
     }
@@ -364,19 +363,19 @@ public struct SyncEngine: Sendable {
     /// Own ops the hub has not yet acknowledged. A hub holds its own ops durably as the hub,
     /// so it has none pending (otherwise monitoring would see them pending forever).
     public var pendingCount: UInt64 {
-        if config.role == .hub { return 0 }
+        if settings.role == .hub { return 0 }
         let mine = replica.version[id]
         let acked = hubAcked[id]
         return mine > acked ? mine - acked : 0
     }
 
     func hello() -> Message {
-        .hello(Hello(nodeID: config.nodeID, replica: id, role: config.role.rawValue, organisation: config.organisation,
+        .hello(Hello(nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, organisation: settings.organisation,
                      softwareVersion: Self.softwareVersion, version: replica.version))
     }
 
     func heartbeat() -> Message {
-        .heartbeat(Heartbeat(nodeID: config.nodeID, replica: id, role: config.role.rawValue, version: replica.version, pending: pendingCount))
+        .heartbeat(Heartbeat(nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, version: replica.version, pending: pendingCount))
     }
 
     // MARK: local writes
@@ -467,7 +466,7 @@ public struct SyncEngine: Sendable {
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         var after: [Directive] = []
-        if ops.count <= config.pageSize { after += ops.map { .publish(.op($0)) } }
+        if ops.count <= settings.pageSize { after += ops.map { .publish(.op($0)) } }
         for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
@@ -655,7 +654,7 @@ public struct SyncEngine: Sendable {
     /// accepted before epochs were registered). Past `Limits.maxEpochsPerNode` nothing more is
     /// registered: the node still syncs, but its new epoch's ops are refused everywhere.
     mutating func registerEpoch(of h: Hello, now: UInt64) -> [Directive] {
-        guard config.role == .hub, authority != nil, h.replica.node == h.nodeID,
+        guard settings.role == .hub, authority != nil, h.replica.node == h.nodeID,
               let entry = WriteAuthority.rosterEntry(h.nodeID, in: replica), !WriteAuthority.isRevoked(entry) else { return [] }
         let registered = WriteAuthority.registeredEpochs(entry) ?? []
         guard !registered.contains(h.replica.description) else { return [] }
@@ -737,7 +736,7 @@ public struct SyncEngine: Sendable {
             clients[h.nodeID] = ClientInfo(nodeID: h.nodeID, organisation: h.organisation, role: h.role, softwareVersion: h.softwareVersion,
                                            protocolVersion: chosen, version: h.version, lastSeen: now, identity: client)
             return registerEpoch(of: h, now: now) + [.rememberNode(h.nodeID), .reply(client: client, .welcome(Welcome(
-                nodeID: config.nodeID, replica: id, role: config.role.rawValue, softwareVersion: Self.softwareVersion,
+                nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, softwareVersion: Self.softwareVersion,
                 protocolVersion: chosen, version: replica.version)))]
         case .heartbeat(let hb):
             if var c = clients[hb.nodeID] {
@@ -757,7 +756,7 @@ public struct SyncEngine: Sendable {
             return []
         case .pull(let version, let maxOps):
             guard takeQuota(client, snapshot: false, now: now) else { return [] }
-            let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
+            let limit = Int(maxOps == 0 ? UInt32(settings.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
             touch(client: client, version: version, now: now)
             switch replica.ops(since: version, limit: limit + 1) {
             case .needsSnapshot:
@@ -825,10 +824,10 @@ public struct SyncEngine: Sendable {
                 quotas = quotas.filter { now &- $0.value.pull.at < 60_000 }
                 if quotas.count >= Self.maxQuotaClients { quotas.removeAll(keepingCapacity: true) }
             }
-            quotas[client] = (TokenBucket(config.pullQuota, now: now), TokenBucket(config.snapshotQuota, now: now))
+            quotas[client] = (TokenBucket(settings.pullQuota, now: now), TokenBucket(settings.snapshotQuota, now: now))
         }
-        let ok = snapshot ? quotas[client]!.snapshot.take(config.snapshotQuota, now: now)
-                          : quotas[client]!.pull.take(config.pullQuota, now: now)
+        let ok = snapshot ? quotas[client]!.snapshot.take(settings.snapshotQuota, now: now)
+                          : quotas[client]!.pull.take(settings.pullQuota, now: now)
         if !ok { counters.requestsRefused[snapshot ? "snapshot-quota" : "pull-quota", default: 0] += 1 }
         return ok
     }
@@ -900,7 +899,7 @@ public struct SyncEngine: Sendable {
                 var skip = replica.version
                 for op in refused { skip.add(op.dot) }
                 update(l) { $0.pullSentAt = now }
-                out.append(.send(l, .pull(version: skip, maxOps: UInt32(config.pageSize))))
+                out.append(.send(l, .pull(version: skip, maxOps: UInt32(settings.pageSize))))
             } else if !refused.isEmpty && applied.isEmpty {
                 // Only refused ops came back: do not ask again until the roster changes or a
                 // while has passed (MSP 5.6: rate-limit pulls that return only refused ops).
@@ -1039,7 +1038,7 @@ public struct SyncEngine: Sendable {
         if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
-        if config.role == .hub { out += relays(applied) }
+        if settings.role == .hub { out += relays(applied) }
         if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
         return out
     }
@@ -1082,7 +1081,7 @@ public struct SyncEngine: Sendable {
         if s.snapshotRequestedAt != nil { return [] }
         if let until = s.pullBackoffUntil, now < until { return [] }
         update(l) { $0.pullSentAt = now }
-        return [.send(l, .pull(version: replica.version, maxOps: UInt32(config.pageSize)))]
+        return [.send(l, .pull(version: replica.version, maxOps: UInt32(settings.pageSize)))]
     }
 
     mutating func pushIfLacking(_ l: LinkID, now: UInt64) -> [Directive] {
@@ -1090,7 +1089,7 @@ public struct SyncEngine: Sendable {
         guard syncLinks(now: now).contains(l) else { return [] }
         if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
         if let until = s.pushBackoffUntil, now < until { return [] }
-        guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
+        guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: settings.pageSize), !ops.isEmpty else { return [] }
         let page = WireSize.prefix(ops)
         var pushed = VersionVector()
         for op in page { pushed.add(op.dot) }
@@ -1102,7 +1101,7 @@ public struct SyncEngine: Sendable {
     }
 
     mutating func greet(_ l: LinkID, now: UInt64) -> [Directive] {
-        if now &- link(l).lastHelloSent < UInt64(config.heartbeatMilliseconds) { return [] }
+        if now &- link(l).lastHelloSent < UInt64(settings.heartbeatMilliseconds) { return [] }
         update(l) { $0.lastHelloSent = now }
         return [.send(l, hello())]
     }
@@ -1153,7 +1152,7 @@ public struct SyncEngine: Sendable {
             }
         }
         for l in linksToGreet(now: now) where !link(l).welcomed { out += greet(l, now: now) }
-        if now &- lastHeartbeat >= UInt64(config.heartbeatMilliseconds) {
+        if now &- lastHeartbeat >= UInt64(settings.heartbeatMilliseconds) {
             lastHeartbeat = now
             let hb = heartbeat()
             out.append(.publish(hb))
@@ -1166,7 +1165,7 @@ public struct SyncEngine: Sendable {
                 if let sent = link(l).pushSentAt, now &- sent >= retryMilliseconds { out += pushIfLacking(l, now: now) }
             }
         }
-        if config.role == .hub && now &- lastCompaction >= compactionIntervalMilliseconds {
+        if settings.role == .hub && now &- lastCompaction >= compactionIntervalMilliseconds {
             lastCompaction = now
             out += compact(now: now)
         }
@@ -1175,7 +1174,7 @@ public struct SyncEngine: Sendable {
 
     /// The version every live node has acknowledged, or nil when no node is live.
     public func stableVersion(now: UInt64) -> VersionVector? {
-        let live = clients.values.filter { now &- $0.lastSeen <= UInt64(config.liveWindowMilliseconds) }
+        let live = clients.values.filter { now &- $0.lastSeen <= UInt64(settings.liveWindowMilliseconds) }
         guard var stable = live.first?.version else { return nil }
         for c in live.dropFirst() { stable = stable.meet(c.version) }
         return stable.meet(replica.version)

@@ -145,7 +145,7 @@ public final class Node {
         if signingKey == nil && !config.insecure {
             throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
         }
-        engine = SyncEngine(config: config, replica: replica, signingKey: signingKey)
+        engine = SyncEngine(settings: EngineSettings(config, signingKey: signingKey), replica: replica)
         if let text = try store.meta(RefusedEditsText.metaKey) {
             do { engine.restoreRefusedEdits(try RefusedEditsText.decode(text)) } catch {
                 throw NodeStartError(message: "the store's list of refused edits is damaged: \(error)")

@@ -28,7 +28,7 @@ struct EventLog {
             + engine.peers.enumerated().map { (LinkID.peer($0.offset), $0.element) }
         let up = Set(links.filter { engine.isUp($0.1, now: now) }.map(\.0))
         let hub = engine.activeHub(now: now)
-        let timeout = UInt64(engine.config.linkTimeoutMilliseconds)
+        let timeout = UInt64(engine.settings.linkTimeoutMilliseconds)
         let live = Set(engine.clients.values.filter { now &- $0.lastSeen <= timeout }.map(\.nodeID))
         defer {
             upLinks = up

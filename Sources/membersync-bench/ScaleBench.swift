@@ -85,7 +85,7 @@ struct ScaleBench {
                 let t = clock.get()
                 switch d {
                 case .toRouter(let from, let m):
-                    let client = Array(engines[from].config.nodeID.utf8)
+                    let client = Array(engines[from].settings.nodeID.utf8)
                     emit(0, engines[0].onRequest(from: client, try wire(m), now: t))
                 case .toDealer(let to, let m):
                     emit(to, engines[to].onLinkMessage(.hub(0), try wire(m), now: t))
@@ -178,7 +178,7 @@ struct ScaleBench {
             if rounds > 100_000 { throw BenchFailure("scale: \(n) nodes did not converge") }
         }
         for e in engines where !e.counters.opsRejected.isEmpty || !e.waiting.isEmpty {
-            throw BenchFailure("scale: \(e.config.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
+            throw BenchFailure("scale: \(e.settings.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
         }
         return Outcome(nodes: n, seconds: now() - start, sent: sent, delivered: delivered, bytes: bytes,
                        virtualMilliseconds: clock.get() - virtualStart)

@@ -357,7 +357,7 @@ final class AuthorisationRaceTests: XCTestCase {
         let restored = Replica(restoring: old.replica.id, wallClock: { 1_700_000_000_000 }, records: joined,
                                version: old.replica.version, floor: old.replica.logFloor, ops: old.replica.heldOps())
         XCTAssertNotEqual(restored.digest(), old.replica.digest(), "the refused edit is in the joined records")
-        var fresh = SyncEngine(config: old.config, replica: restored, signingKey: net.keys["baerum"])
+        var fresh = SyncEngine(settings: old.settings, replica: restored)
         XCTAssertEqual(fresh.replica.digest(), old.replica.digest())
         XCTAssertEqual(fresh.replica.withheld, old.replica.withheld)
         // The rebuilt records are stored at the first tick.
