@@ -63,9 +63,9 @@ extension SyncEngine {
         refusedEdits = Array(list.suffix(Self.maxRefusedEdits))
     }
 
-    /// Records that this node's own op `dot` was refused; false when the dot is another
-    /// origin's or the entry is already there with the same verdict.
-    mutating func noteOwnRefusal(_ dot: Dot, reason: String, detail: String, held: Bool, now: UInt64) -> Bool {
+    /// Records that this node's own op `dot` was refused, and reports it in `out`; false when
+    /// the dot is another origin's or the entry is already there with the same verdict.
+    mutating func noteOwnRefusal(_ dot: Dot, reason: String, detail: String, held: Bool, now: UInt64, into out: inout [Directive]) -> Bool {
         guard dot.replica == id else { return false }
         if let i = refusedEdits.firstIndex(where: { $0.dot == dot }) {
             if refusedEdits[i].reason == reason && refusedEdits[i].held == held { return false }
@@ -75,7 +75,7 @@ extension SyncEngine {
         refusedEdits.append(RefusedEdit(dot: dot, key: op?.key, summary: op.map(RefusedEdit.summary) ?? "", reason: reason,
                                         detail: String(detail.prefix(Refusal.maxDetailBytes)), held: held, at: now))
         if refusedEdits.count > Self.maxRefusedEdits { refusedEdits.removeFirst(refusedEdits.count - Self.maxRefusedEdits) }
-        if let op { note(.ownOpRefused(dot: dot, key: op.key, reason: reason, detail: detail, held: held)) }
+        if let op { out.append(.event(.ownOpRefused(dot: dot, key: op.key, reason: reason, detail: detail, held: held))) }
         return true
     }
 
@@ -91,12 +91,13 @@ extension SyncEngine {
     }
 
     /// The answer a Push receiver gives about the pushed ops it refused (MSP 7.3): one
-    /// Refusal per refused dot of the Push, from the rejections its applying queued.
-    func refusals(among pushed: Set<Dot>) -> [Refusal] {
+    /// Refusal per refused dot of the Push, from the rejections its applying reported.
+    func refusals(among pushed: Set<Dot>, in report: [Directive]) -> [Refusal] {
         var out: [Refusal] = []
         var seen = Set<Dot>()
-        for case .rejected(let dot, let reason, let detail) in rejections.reversed() where pushed.contains(dot) {
-            guard seen.insert(dot).inserted else { continue }
+        for case .event(.opRejected(let origin, let counter, _, let reason, let detail)) in report.reversed() {
+            let dot = Dot(origin, counter)
+            guard pushed.contains(dot), seen.insert(dot).inserted else { continue }
             out.append(Refusal(dot: dot, reason: reason.rawValue,
                                detail: String(detail.utf8.prefix(Refusal.maxDetailBytes)) ?? String(detail.prefix(Refusal.maxDetailBytes / 4)),
                                held: replica.holds(dot)))
@@ -108,11 +109,11 @@ extension SyncEngine {
     /// refused: remember our own durably, and stop pushing to `l` for a while when it does not
     /// hold some of them (resending would only be refused again).
     mutating func onRefusals(_ l: LinkID, _ refused: [Refusal], now: UInt64) -> [Directive] {
-        var changed = false
-        for r in refused { changed = noteOwnRefusal(r.dot, reason: r.reason, detail: r.detail, held: r.held, now: now) || changed }
+        var changed = false, out: [Directive] = []
+        for r in refused { changed = noteOwnRefusal(r.dot, reason: r.reason, detail: r.detail, held: r.held, now: now, into: &out) || changed }
         if refused.contains(where: { !$0.held }) {
             update(l) { $0.pushBackoffUntil = now + Self.refusedPushBackoffMilliseconds }
         }
-        return changed ? [.persistRefused] : []
+        return out + (changed ? [.persistRefused] : [])
     }
 }

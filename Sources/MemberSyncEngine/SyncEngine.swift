@@ -16,9 +16,11 @@ public enum LinkID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What the I/O shell must do, in order. `persist` always precedes the replies and
-/// publications that depend on it, so nothing is acknowledged before it is durable. The one
-/// exception is `relay`, which acknowledges nothing and may go out before the commit.
+/// What the I/O shell must do, in order: the engine's one output. Every input returns its
+/// directives, and nothing of one input is held back for the next (as SWIM's `Instance`
+/// returns its membership changes). `persist` always precedes the replies and publications
+/// that depend on it, so nothing is acknowledged before it is durable. The one exception is
+/// `relay`, which acknowledges nothing and may go out before the commit.
 public enum Directive: Equatable, Sendable {
     /// Store these ops, the current states of these records, and the current version.
     case persist(ops: [Op], keys: [RecordKey])
@@ -38,10 +40,18 @@ public enum Directive: Equatable, Sendable {
     case relay(Message)
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
-    /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
-    case rejected(dot: Dot, reason: RefusalReason, detail: String)
     /// Store `SyncEngine.refusedEdits`, the list of this node's own edits that were refused.
     case persistRefused
+    /// Something an operator should read in the log: a refused op (`opRejected`: schema,
+    /// signature, authorisation; it never stops a stream), a fork, a loaded snapshot... The
+    /// engine cannot log; the reactor logs these, rate-limited, and sends nothing for them.
+    case event(EngineEvent)
+
+    /// The event this directive reports, if it is one.
+    public var event: EngineEvent? {
+        if case .event(let e) = self { return e }
+        return nil
+    }
 }
 
 /// A write made on this node (an edit, a batch, a merged backup), applied in memory and not
@@ -86,6 +96,14 @@ public struct BackupMerge: Sendable, Equatable {
     public var recordsChanged: [RecordKey]
     public var versionBefore: VersionVector
     public var versionAfter: VersionVector
+}
+
+/// What applying remote ops did (`SyncEngine.applyRemote`): the ops applied, in order, and
+/// what to report ahead of their persist step: the refusals and other events, the records
+/// that judging held ops again rebuilt, and whether the list of refused own edits changed.
+struct RemoteApply {
+    var ops: [Op] = []
+    var report: [Directive] = []
 }
 
 /// State of one outbound link.
@@ -181,10 +199,11 @@ struct TokenBucket: Sendable {
 }
 
 /// Something an operator should read in the log. The engine is pure and cannot log, so it
-/// queues these; the reactor drains them after each input (`takeEvents`) and logs them with
-/// metadata. Kept apart from `Directive` so directive sequences stay what they were.
+/// returns these as `Directive.event`, among the directives of the input that caused them;
+/// the reactor logs them with metadata.
 public enum EngineEvent: Sendable, Equatable {
-    /// A remote op failed validation and was dropped (reason: schema, malformed, other).
+    /// A remote op was refused (schema, signature, authorisation, ...): not applied, or held
+    /// without effect. A Push's refusals are named back to the pusher from these.
     case opRejected(origin: ReplicaID, counter: UInt64, key: RecordKey, reason: RefusalReason, detail: String)
     /// A snapshot fetched over a link was loaded completely.
     case snapshotLoaded(LinkID, node: String?, records: Int)
@@ -222,19 +241,11 @@ public struct SyncEngine: Sendable {
     private var lastCompaction: UInt64 = 0
     /// Signature and write-rule checks; nil when `settings.secure` is off (`insecure = true`).
     public let authority: WriteAuthority?
-    /// Rejections since the last directives were built, reported as `.rejected` directives,
-    /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
-    /// out ahead of the next directives (see `reconsider`).
-    var rejections: [Directive] = []
     /// Records rebuilt when the engine started (held ops the rules refuse): stored at the
     /// first tick.
     private var repairedAtStart = Set<RecordKey>()
     /// This node's own counter up to which its local writes were checked for rights changes.
     private var ownCounterReconsidered: UInt64 = 0
-    /// Events not yet taken by the reactor; bounded so a driver that never drains them
-    /// (a test) cannot grow it without limit.
-    public private(set) var events: [EngineEvent] = []
-    static let maxQueuedEvents = 1000
     /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
     /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
     public private(set) var waiting = CausalBuffer()
@@ -296,16 +307,6 @@ public struct SyncEngine: Sendable {
     /// status summary (`StateSummary`): the reactor does a little per tick, and the rest
     /// before it answers a status.
     public mutating func refreshSummary(limit: Int = .max) { replica.refreshSummary(limit: limit) }
-
-    /// Returns and clears the queued events.
-    public mutating func takeEvents() -> [EngineEvent] {
-        defer { events.removeAll(keepingCapacity: true) }
-        return events
-    }
-
-    mutating func note(_ e: EngineEvent) {
-        if events.count < Self.maxQueuedEvents { events.append(e) }
-    }
 
     // MARK: link selection
 
@@ -500,7 +501,8 @@ public struct SyncEngine: Sendable {
         let refusedBefore = refusedEdits
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
-        let applied = applyRemote(backupOps)
+        let remote = applyRemote(backupOps)
+        let applied = remote.ops
         try replica.load(snapshot)
         var created = 0, changed: [RecordKey] = []
         for key in snapshot.records.keys.sorted() where before.records[key] != replica.records[key] {
@@ -515,12 +517,13 @@ public struct SyncEngine: Sendable {
             let refusedKeys = Set(replica.withheld.compactMap { replica.op($0)?.key })
             for key in keys where refusedKeys.contains(key) { replica.rebuild(key) }
         }
-        // The rejections were counted and noted as events; a merge reports them in its answer.
-        // Own edits the merge made refused (or allowed again) are stored after the commit.
-        let refusedChanged = rejections.contains(.persistRefused)
-        rejections = []
+        // The rejections were counted; a merge reports them in its answer, and its events go
+        // to the log. Own edits the merge made refused (or allowed again) are stored after the
+        // commit.
+        let refusedChanged = remote.report.contains(.persistRefused)
+        let after = remote.report.filter { $0.event != nil } + (refusedChanged ? [.persistRefused] : [])
         let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
-                                 after: refusedChanged ? [.persistRefused] : [], undo: .state(before, countersBefore, refused: refusedBefore))
+                                 after: after, undo: .state(before, countersBefore, refused: refusedBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
@@ -548,9 +551,11 @@ public struct SyncEngine: Sendable {
     /// Causal delivery: an op whose contexts cover dots this node does not hold yet waits in
     /// `waiting` (its signature already checked) and is applied, within this call, as soon as
     /// the ops it depends on are; its write rules are judged only then, against its causal
-    /// past. The returned ops include those released from the buffer, in the order applied.
-    mutating func applyRemote(_ ops: [Op]) -> [Op] {
+    /// past. The returned ops include those released from the buffer, in the order applied;
+    /// the report holds the rejections and events, and what judging held ops again changed.
+    mutating func applyRemote(_ ops: [Op]) -> RemoteApply {
         var applied: [Op] = []
+        var report: [Directive] = []
         var queue = ops
         var rosterRetries = 0
         var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
@@ -563,7 +568,7 @@ public struct SyncEngine: Sendable {
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
-                    checkDuplicate(op)
+                    report += checkDuplicate(op)
                     continue
                 }
                 do {
@@ -594,7 +599,7 @@ public struct SyncEngine: Sendable {
                             refused.append((op, .malformed, "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))
                             continue
                         case .forked(let counter, let held):
-                            noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
+                            report += noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
                         }
                         // A member's rights write may change the verdict on others (MSP 11.7).
                         if WriteAuthority.isRightsWrite(op) && !writer.hubOperator { rightsChanged.insert(op.key) }
@@ -631,8 +636,7 @@ public struct SyncEngine: Sendable {
             let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
             for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason.rawValue, default: 0] += 1
-                rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
-                note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
+                report.append(.event(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail)))
             }
             queue = retryRoster ? retry : []
             if retryRoster { rosterRetries += 1 }
@@ -643,9 +647,9 @@ public struct SyncEngine: Sendable {
         // A rights write or a roster change that did not see some held op may change its
         // verdict: judge those again.
         if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
-            reconsider(keys: rightsChanged, nodes: rosterNodes)
+            report += reconsider(keys: rightsChanged, nodes: rosterNodes)
         }
-        return applied
+        return RemoteApply(ops: applied, report: report)
     }
 
     /// A hub records the replica id a roster node says Hello with in its entry's `epochs`
@@ -663,16 +667,14 @@ public struct SyncEngine: Sendable {
             adding += replica.version.sorted.filter { $0.replica.node == h.nodeID && $0.replica != h.replica }.map(\.replica.description)
         }
         guard registered.count + adding.count <= Limits.maxEpochsPerNode else {
-            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
-            return []
+            return [.event(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))]
         }
         let key = RecordKey(collection: "nodes", id: h.nodeID)
         do {
             let (_, commit) = try localWrite(key, adding.sorted().map { .add(field: "epochs", element: $0) }, now: now)
             return [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
         } catch {
-            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
-            return []
+            return [.event(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))]
         }
     }
 
@@ -698,15 +700,14 @@ public struct SyncEngine: Sendable {
         for i in peers.indices { peers[i].pullBackoffUntil = nil; peers[i].pushBackoffUntil = nil }
     }
 
-    /// Rejections to report, then the persist step for what was applied.
-    mutating func persist(_ ops: [Op]) -> [Directive] {
-        var out = rejections
-        rejections = []
-        guard !ops.isEmpty else { return out }
+    /// The report of applying remote ops (rejections, events, records judged again), then the
+    /// persist step for what was applied.
+    func persist(_ applied: RemoteApply) -> [Directive] {
+        let ops = applied.ops
+        guard !ops.isEmpty else { return applied.report }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        out.append(.persist(ops: ops, keys: keys))
-        return out
+        return applied.report + [.persist(ops: ops, keys: keys)]
     }
 
     /// Relay directives for remote ops newly applied here, in the order they were applied.
@@ -767,13 +768,13 @@ public struct SyncEngine: Sendable {
                 return [.reply(client: client, .opBatch(ops: page, more: more, senderVersion: replica.version))]
             }
         case .push(let ops):
-            checkPushedPairs(ops)
+            let forks = checkPushedPairs(ops)
             let applied = applyRemote(ops)
-            let refused = refusals(among: Set(ops.map(\.dot)))
+            let refused = refusals(among: Set(ops.map(\.dot)), in: applied.report)
             // Relay: every op newly applied from a push goes out on our PUB (before the commit,
             // see `Directive.relay`); the Ack waits for the commit.
-            var out = persist(applied)
-            out += relays(applied)
+            var out = forks + persist(applied)
+            out += relays(applied.ops)
             // Every refused op is named to the pusher, so its origin stops resending it and can
             // tell its user why (MSP 7.3); the Ack follows, also covering those held.
             if !refused.isEmpty {
@@ -808,7 +809,7 @@ public struct SyncEngine: Sendable {
                 lastKey: page.last?.key.description ?? after, done: lo + page.count >= snapshotOrder.count)))]
         case .op(let op):
             let applied = applyRemote([op])
-            return persist(applied) + relays(applied)
+            return persist(applied) + relays(applied.ops)
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
@@ -870,9 +871,8 @@ public struct SyncEngine: Sendable {
         switch message {
         case .welcome(let w):
             guard (ProtocolVersion.minimumSupported...ProtocolVersion.current).contains(w.protocolVersion) else {
-                note(.linkError(l, node: w.nodeID, code: .unsupportedVersion,
-                                message: "welcome chose MSP \(w.protocolVersion), this node speaks \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current)"))
-                return []
+                return [.event(.linkError(l, node: w.nodeID, code: .unsupportedVersion,
+                                          message: "welcome chose MSP \(w.protocolVersion), this node speaks \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current)"))]
             }
             update(l) {
                 $0.welcomed = true
@@ -886,13 +886,14 @@ public struct SyncEngine: Sendable {
             let forgot = forgetRefusals(accepted: w.version)
             return (forgot ? [.persistRefused] : []) + syncWith(l, now: now)
         case .opBatch(let ops, let more, let senderVersion):
-            let applied = applyRemote(ops)
+            let remote = applyRemote(ops)
+            let applied = remote.ops
             let refused = ops.filter { !replica.holds($0.dot) }
             update(l) {
                 $0.pullSentAt = nil
                 $0.remoteVersion.merge(senderVersion)
             }
-            var out = persist(applied)
+            var out = persist(remote)
             if more && !refused.isEmpty {
                 // Page past the refused ops: ask as if we held them, so one refused op cannot
                 // pin every later page; they are fetched again by a later ordinary Pull.
@@ -930,9 +931,7 @@ public struct SyncEngine: Sendable {
                 // Refused ops of a Push: not a refused link (each is noted as it is recorded).
                 return onRefusals(l, refused, now: now)
             }
-            if code != .snapshotRequired && code != .notReady {
-                note(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))
-            }
+            // SNAPSHOT_REQUIRED and NOT_READY are routine: answered, not reported.
             switch code {
             case .snapshotRequired:
                 if authority != nil, case .peer = l { return [] }
@@ -949,7 +948,7 @@ public struct SyncEngine: Sendable {
                 update(l) { $0.welcomed = false }
                 return greet(l, now: now)
             default:
-                return []
+                return [.event(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))]
             }
         case .snapshotPage(let page):
             return onSnapshotPage(l, page, now: now)
@@ -1001,7 +1000,7 @@ public struct SyncEngine: Sendable {
             // The snapshot may be the causal past some waiting ops lacked.
             if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
-            note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
+            out.append(.event(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count)))
             state.snapshotVersion = nil
             state.snapshotRequestedAt = nil
             update(l) { $0 = state }
@@ -1038,7 +1037,7 @@ public struct SyncEngine: Sendable {
         if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
-        if settings.role == .hub { out += relays(applied) }
+        if settings.role == .hub { out += relays(applied.ops) }
         if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
         return out
     }
@@ -1112,9 +1111,9 @@ public struct SyncEngine: Sendable {
     /// they did not see (withheld ones: the local edit's context covers only what the record
     /// shows). Local writes go through a path this engine does not watch, so each tick looks
     /// at the own ops made since the last one.
-    mutating func reconsiderOwnWrites() {
+    mutating func reconsiderOwnWrites() -> [Directive] {
         let mine = replica.version[replica.id]
-        guard mine > ownCounterReconsidered else { return }
+        guard mine > ownCounterReconsidered else { return [] }
         var keys = Set<RecordKey>(), nodes = Set<String>()
         var c = ownCounterReconsidered + 1
         while c <= mine {
@@ -1125,7 +1124,7 @@ public struct SyncEngine: Sendable {
             c += 1
         }
         ownCounterReconsidered = mine
-        if !keys.isEmpty || !nodes.isEmpty { reconsider(keys: keys, nodes: nodes) }
+        return keys.isEmpty && nodes.isEmpty ? [] : reconsider(keys: keys, nodes: nodes)
     }
 
     /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
@@ -1133,12 +1132,11 @@ public struct SyncEngine: Sendable {
         var out: [Directive] = []
         if authority != nil {
             out += settleForks(now: now)
-            reconsiderOwnWrites()
+            out += reconsiderOwnWrites()
             if !repairedAtStart.isEmpty {
-                rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))
+                out.append(.persist(ops: [], keys: repairedAtStart.sorted()))
                 repairedAtStart = []
             }
-            out += persist([])
         }
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
@@ -1187,7 +1185,6 @@ public struct SyncEngine: Sendable {
         let held = replica.logCount
         replica.compact(below: stable)
         guard replica.logFloor != before else { return [] }
-        note(.compacted(dropped: held - replica.logCount, held: replica.logCount))
-        return [.persistCompaction]
+        return [.persistCompaction, .event(.compacted(dropped: held - replica.logCount, held: replica.logCount))]
     }
 }

@@ -114,7 +114,7 @@ public final class Node {
     /// How often the gauges and the health verdict are published (also before every
     /// control reply); counters are published after every turn of the reactor.
     static let gaugeMilliseconds: UInt64 = 250
-    private var eventLog = EventLog()
+    var eventLog = EventLog()
 
     public static func controlSocketPath(dataDir: String) -> String { ControlSocket.path(dataDir: dataDir) }
 
@@ -362,7 +362,7 @@ public final class Node {
                 execute(engine.onTick(now: now))
                 engine.refreshSummary(limit: Self.summaryRecordsPerTick)
             }
-            eventLog.observe(&engine, now: now, logger: logger)
+            eventLog.observe(engine, now: now, logger: logger)
             publishCounters()
             if now &- lastGauges >= Self.gaugeMilliseconds {
                 lastGauges = now
@@ -510,6 +510,8 @@ public final class Node {
     func execute(_ directives: [Directive]) {
         guard !directives.isEmpty else { return }
         let plan = ExecutionPlan(directives)
+        // Logged at the end of the reactor's pass, also when the commit below fails.
+        eventLog.queue(plan.events)
         for d in plan.beforeCommit { carryOut(d) }
         // After a failed commit, retry it before anything else goes out: an Ack of a
         // duplicate reports the in-memory version, which covers what is not stored yet.
@@ -556,8 +558,8 @@ public final class Node {
     /// Sends one message directive (or remembers a node); persist steps are `execute`'s.
     private func carryOut(_ d: Directive) {
         switch d {
-        case .persist, .persistCompaction, .rejected:
-            break  // rejections are logged, rate-limited, by the event log (NodeEvents.swift)
+        case .persist, .persistCompaction, .event:
+            break  // events (rejections among them) are logged, rate-limited, by the event log (NodeEvents.swift)
         case .send(let l, let m):
             send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
         case .reply(let client, let m):

@@ -73,7 +73,7 @@ struct ScaleBench {
                 case .publish(let m), .relay(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
-                case .persist, .persistCompaction, .rememberNode, .rejected, .persistRefused:
+                case .persist, .persistCompaction, .rememberNode, .event, .persistRefused:
                     break
                 }
             }

@@ -32,6 +32,8 @@ struct SimulatedNetwork {
     var keys: [String: SigningKeyPair] = [:]
     /// Rejections reported by each node, as directives.
     var rejected: [String: [Directive]] = [:]
+    /// Everything each node reported (`Directive.event`), rejections included, in order.
+    var events: [String: [EngineEvent]] = [:]
 
     enum Delivery {
         case request(from: String, Message)
@@ -85,8 +87,9 @@ struct SimulatedNetwork {
                 persisted += 1
             case .rememberNode:
                 break
-            case .rejected:
-                rejected[node, default: []].append(d)
+            case .event(let e):
+                events[node, default: []].append(e)
+                if case .opRejected = e { rejected[node, default: []].append(d) }
             case .send(let link, let m):
                 messagesSent += 1
                 if case .push = m { pushesSent[node, default: 0] += 1 }
