@@ -129,7 +129,7 @@ extension SyncEngine {
                 let key = RecordKey(collection: "nodes", id: e.dot.replica.node)
                 let element = WriteAuthority.forkElement(e.dot.replica, e.dot.counter)
                 guard let (_, commit) = try? localWrite(key, [.add(field: "forks", element: element)], now: now) else { continue }
-                out += [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+                out += commit.directives
             }
             forksToSettle = []
             return out

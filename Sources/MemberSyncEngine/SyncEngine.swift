@@ -77,7 +77,9 @@ public struct LocalCommit: Sendable {
     }
 
     /// The same commit as directives in the order the reactor carries them out: the persist
-    /// step, compaction, then the sends (tests and the simulated network use this form).
+    /// step, compaction, then the sends: how the engine carries out the roster writes it makes
+    /// itself (epochs, forks) within an input; tests and the simulated network use it too. The
+    /// daemon stores a commit from `ops` and `keys`, never by finding its persist step.
     public var directives: [Directive] {
         [.persist(ops: ops, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
     }
@@ -672,7 +674,7 @@ public struct SyncEngine: Sendable {
         let key = RecordKey(collection: "nodes", id: h.nodeID)
         do {
             let (_, commit) = try localWrite(key, adding.sorted().map { .add(field: "epochs", element: $0) }, now: now)
-            return [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+            return commit.directives
         } catch {
             return [.event(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))]
         }
