@@ -17,7 +17,10 @@ public struct ForkEvidence: Sendable, Equatable {
 extension SyncEngine {
     /// The hash that links an op into its origin's chain: SHA-256 of its encoding, signature
     /// included, so a verified signature of a later op covers the earlier ops whole.
-    static func chainHash(_ op: Op) -> [UInt8] { SHA256Digest.of(WireCodec.encodeOp(op)) }
+    static func chainHash(_ op: Op) -> [UInt8] { chainHash(encoded: WireCodec.encodeOp(op)) }
+
+    /// The chain hash of an op from its encoding (a local op's, made as it was signed).
+    static func chainHash(encoded bytes: [UInt8]) -> [UInt8] { SHA256Digest.of(bytes) }
 
     /// The ops of a batch whose signatures need no check of their own, and the chain hashes
     /// computed on the way. In a run of consecutive ops of one origin where each op's hash is

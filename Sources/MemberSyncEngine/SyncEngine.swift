@@ -27,8 +27,13 @@ public enum Directive: Equatable, Sendable {
     /// Drop ops covered by the replica's log floor from the store.
     case persistCompaction
     case send(LinkID, Message)
+    /// Push ops of this node's own to a link, with the bytes they were encoded to when they
+    /// were signed: the frames of `send(l, .push(ops))`, without encoding the ops again.
+    case pushOps(LinkID, [EncodedOp])
     case reply(client: [UInt8], Message)
     case publish(Message)
+    /// Publish an op of this node's own with its bytes: the frames of `publish(.op(op))`.
+    case publishOp(EncodedOp)
     /// Publish a remote op this node passes on to its subscribers (a hub relaying what a member
     /// pushed). The reactor sends it before committing the batch that applied it: a relayed op
     /// acknowledges nothing. Its origin committed it before it ever sent it, and keeps resending
@@ -59,8 +64,11 @@ public enum Directive: Equatable, Sendable {
 /// durable; if storing them fails, `SyncEngine.rollBack` takes it back, so what the user was
 /// told failed is never applied later.
 public struct LocalCommit: Sendable {
-    /// The ops to store, in order.
-    public let ops: [Op]
+    /// The ops to store, in order, with their encodings. A local op is encoded once, when it
+    /// is signed: those bytes give its chain hash, are what the store keeps and what its
+    /// Push and publication carry.
+    public let encodedOps: [EncodedOp]
+    public var ops: [Op] { encodedOps.map(\.op) }
     /// The records whose current state to store.
     public let keys: [RecordKey]
     /// True when the write raised log floors (a merged backup), so the store compacts too.
@@ -273,7 +281,9 @@ public struct SyncEngine: Sendable {
     let retryMilliseconds: UInt64 = 1000
     let compactionIntervalMilliseconds: UInt64 = 10_000
 
-    /// `settings.signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`).
+    /// `settings.signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`):
+    /// the engine's writes as it encodes them (`seal`), and through the replica's signer any
+    /// write made on the replica itself.
     public init(settings: EngineSettings, replica: Replica) {
         self.settings = settings
         var replica = replica
@@ -424,18 +434,41 @@ public struct SyncEngine: Sendable {
     private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         try authorise(prepared)
         var undo = replica.undoPoint()
-        let op = replica.commitLocal(prepared, undo: &undo)
+        let encoded = seal(prepared, undo: &undo)
+        let op = encoded.op
         if op.key.collection == "nodes" { clearPullBackoff() }
         counters.localWrites += 1
-        var after: [Directive] = [.publish(.op(op))]
+        var after: [Directive] = [.publishOp(encoded)]
         for l in syncLinks(now: now) {
             update(l) {
                 $0.pushSentAt = now
                 $0.pushedVersion.add(op.dot)
             }
-            after.append(.send(l, .push([op])))
+            after.append(.pushOps(l, [encoded]))
         }
-        return (op, LocalCommit(ops: [op], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
+        return (op, LocalCommit(encodedOps: [encoded], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
+    }
+
+    /// Links, signs and applies a prepared own op, encoding it once (`WireCodec.sealed`):
+    /// the bytes give its chain hash here, and serve the store and the envelopes later.
+    /// Without a signing key the op is signed by the replica's own signer, if one was put
+    /// there (tests do), and encoded after.
+    private mutating func seal(_ prepared: Op, undo: inout LocalUndo) -> EncodedOp {
+        let key = settings.signingKey, signer = replica.signer
+        var encoded: EncodedOp?
+        replica.commitLocal(prepared, undo: &undo) { linked in
+            let e: EncodedOp
+            if let key {
+                e = WireCodec.sealed(linked) { key.sign($0) }
+            } else {
+                var op = linked
+                if let signer { op.signature = signer(op) }
+                e = EncodedOp(op)
+            }
+            encoded = e
+            return (e.op, Self.chainHash(encoded: e.bytes))
+        }
+        return encoded!
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
@@ -452,28 +485,29 @@ public struct SyncEngine: Sendable {
     /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
     public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
         -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
-        var ops: [Op] = []
-        ops.reserveCapacity(edits.count)
+        var encoded: [EncodedOp] = []
+        encoded.reserveCapacity(edits.count)
         var undo = replica.undoPoint()
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
                 try authorise(prepared)
-                ops.append(replica.commitLocal(prepared, undo: &undo))
+                encoded.append(seal(prepared, undo: &undo))
             } catch {
                 replica.rollBack(undo)
                 return ([], nil, (i, error))
             }
         }
-        guard !ops.isEmpty else { return ([], nil, nil) }
+        guard !encoded.isEmpty else { return ([], nil, nil) }
+        let ops = encoded.map(\.op)
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         var after: [Directive] = []
-        if ops.count <= settings.pageSize { after += ops.map { .publish(.op($0)) } }
+        if ops.count <= settings.pageSize { after += encoded.map { .publishOp($0) } }
         for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        return (ops, LocalCommit(ops: ops, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
+        return (ops, LocalCommit(encodedOps: encoded, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
     }
 
     /// Takes back a local commit that could not be stored: nobody has heard of it (its
@@ -524,7 +558,7 @@ public struct SyncEngine: Sendable {
         // commit.
         let refusedChanged = remote.report.contains(.persistRefused)
         let after = remote.report.filter { $0.event != nil } + (refusedChanged ? [.persistRefused] : [])
-        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
+        let commit = LocalCommit(encodedOps: applied.map(EncodedOp.init), keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
                                  after: after, undo: .state(before, countersBefore, refused: refusedBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),

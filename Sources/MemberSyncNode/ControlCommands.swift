@@ -141,7 +141,7 @@ extension Node {
     /// the write path (crash tests stop the daemon inside it); `received` (monotonic) times
     /// the write for the commit-latency histogram.
     func commitLocal(_ commit: LocalCommit, label: String = "local", received: UInt64 = monotonicNanoseconds()) throws {
-        do { try persistToStore(ops: commit.ops, keys: commit.keys, label: label, keepOnFailure: false) } catch {
+        do { try persistToStore(ops: commit.encodedOps, keys: commit.keys, label: label, keepOnFailure: false) } catch {
             // What the write reported (a merged backup's refused ops) is logged all the same.
             eventLog.queue(commit.after.compactMap(\.event))
             engine.rollBack(commit)

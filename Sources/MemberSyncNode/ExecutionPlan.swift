@@ -36,7 +36,7 @@ struct ExecutionPlan: Equatable {
                 compaction = true
             case .relay, .send(_, .snapshotRequest):
                 beforeCommit.append(d)
-            case .send, .reply, .publish, .rememberNode, .persistRefused:
+            case .send, .pushOps, .reply, .publish, .publishOp, .rememberNode, .persistRefused:
                 afterCommit.append(d)
             case .event(let e):
                 events.append(e)

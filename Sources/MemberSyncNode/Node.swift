@@ -91,7 +91,7 @@ public final class Node {
     /// Why the last store commit failed, until one succeeds again (makes the node degraded).
     var storageFailure: String?
     /// Ops and record keys a failed commit could not store, retried with the next commit.
-    var unstored: (ops: [Op], keys: Set<RecordKey>) = ([], [])
+    var unstored: (ops: [EncodedOp], keys: Set<RecordKey>) = ([], [])
     /// Records changed by stored ops whose new states are not written yet: the store rebuilds
     /// them from the ops on load, and a checkpoint writes them in one go (see `Store.commit`).
     var dirtyRecords = Set<RecordKey>()
@@ -474,14 +474,15 @@ public final class Node {
     ///
     /// A local write passes `keepOnFailure: false`: it is taken back when the commit fails
     /// (see `commitLocal`), so it must not be retried either. `label` names the write path
-    /// for crash tests (`Store.faultPoint`).
-    func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
+    /// for crash tests (`Store.faultPoint`). Ops come with their encodings, which are what the
+    /// store keeps (a local op's are those it was signed with).
+    func persistToStore(ops: [EncodedOp], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
                         keepOnFailure: Bool = true) throws {
         let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
         allKeys.formUnion(keys)
-        let opKeys = allOps.count > Self.deferRecordsAboveOps ? Set(allOps.lazy.map(\.key)) : []
+        let opKeys = allOps.count > Self.deferRecordsAboveOps ? Set(allOps.lazy.map(\.op.key)) : []
         var dirty = dirtyRecords
         var writeNow = Set<RecordKey>()
         for k in allKeys {
@@ -490,7 +491,7 @@ public final class Node {
         let checkpoint = forced || dirty.count >= Self.checkpointRecordLimit
         if checkpoint { writeNow.formUnion(dirty) }
         do {
-            try store.commit(ops: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
+            try store.commit(encodedOps: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor,
                              checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label)
             storageFailure = nil
@@ -518,7 +519,7 @@ public final class Node {
         if plan.persist || !unstored.ops.isEmpty || !unstored.keys.isEmpty {
             // A commit of record states alone is a snapshot page.
             let label = plan.ops.isEmpty && !plan.keys.isEmpty ? "snapshot" : "ops"
-            do { try persistToStore(ops: plan.ops, keys: plan.keys, label: label) } catch {
+            do { try persistToStore(ops: plan.ops.map(EncodedOp.init), keys: plan.keys, label: label) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged, and the next commit retries.
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
@@ -566,6 +567,10 @@ public final class Node {
             send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
         case .publish(let m), .relay(let m):
             send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
+        case .pushOps(let l, let ops):
+            send(dealerSocket(l), WireCodec.encode(pushing: ops), what: "push", to: l.description)
+        case .publishOp(let op):
+            send(publisher, WireCodec.encode(publishing: op), what: "op", to: "pub")
         case .rememberNode(let nodeID):
             rememberNode(nodeID)
         case .persistRefused:

@@ -67,12 +67,17 @@ struct ScaleBench {
                 switch d {
                 case .send(_, let m):
                     queue.append(.toRouter(from: from, m)); if counting { sent += 1 }
+                case .pushOps(_, let ops):
+                    queue.append(.toRouter(from: from, .push(ops.map(\.op)))); if counting { sent += 1 }
                 case .reply(let client, let m):
                     if let to = index[String(decoding: client, as: UTF8.self)] { queue.append(.toDealer(to, m)) }
                     if counting { sent += 1 }
                 case .publish(let m), .relay(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
+                case .publishOp(let op):
+                    if counting { sent += 1 }
+                    if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, .op(op.op))) } }
                 case .persist, .persistCompaction, .rememberNode, .event, .persistRefused:
                     break
                 }
