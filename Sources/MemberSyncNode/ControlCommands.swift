@@ -1,4 +1,3 @@
-import Foundation
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
@@ -241,17 +240,4 @@ extension Node {
 
     /// Milliseconds as seconds with one decimal.
     static func seconds(_ ms: UInt64) -> Double { (Double(ms) / 100).rounded() / 10 }
-
-    /// Serves a request given as a JSON object, exactly as a frame on the socket would be
-    /// served (tests and in-process callers): its `result` as Foundation values, or the
-    /// reply's error as a `ControlError`.
-    func handleControl(_ request: [String: Any]) throws -> Any {
-        let frame = (try? JSONSerialization.data(withJSONObject: request)).map { [UInt8]($0) } ?? []
-        let reply = serveControl(frame)
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(reply), options: [.fragmentsAllowed])) as? [String: Any] else {
-            throw ControlError("the reply is not a JSON object")
-        }
-        if object["ok"] as? Bool == true { return object["result"] ?? NSNull() }
-        throw ControlError(object["error"] as? String ?? "refused")
-    }
 }
