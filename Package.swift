@@ -74,8 +74,12 @@ let package = Package(
         .target(name: "MemberSyncControl", dependencies: ["MemberSyncDirectory", "MemberSyncConfig", "MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
         // The sync engine: the pure state machine of a node (MSP sync, write rules and rights,
         // forks, refused edits, causal delivery). Inputs in, directives out: no sockets, no
-        // store, no clock, no logging.
+        // store, no clock, no logging. It reads its own EngineSettings, not the daemon's
+        // NodeConfig; of MemberSyncConfig it uses NodeRole, RequestQuota and Release only.
         .target(name: "MemberSyncEngine", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "MemberSyncConfig"]),
+        // The daemon around the engine: the reactor (every ZeroMQ socket, the directives carried
+        // out around one store commit per batch), ZAP admission, the control server, the event
+        // log and the node's metrics.
         .target(
             name: "MemberSyncNode",
             dependencies: [

@@ -66,6 +66,6 @@ enum Security: String, CaseIterable {
         return (total, "rejected: [\(text)], waiting: \(waiting)")
     }
 
-    /// The reasons `AuthRejection` gives (MemberSyncNode/Authorisation.swift).
+    /// The reasons `AuthRejection` gives (MemberSyncEngine/Authorisation.swift).
     static let securityReasons: Set<String> = ["unknown-origin", "revoked", "bad-signature", "unauthorised"]
 }
