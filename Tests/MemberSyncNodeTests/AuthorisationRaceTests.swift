@@ -1,9 +1,9 @@
-@testable import MemberSyncEngine
 import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// Deterministic authorisation (MSP 11.7): an edit racing the removal of its writer's right,

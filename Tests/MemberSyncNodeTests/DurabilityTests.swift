@@ -1,4 +1,3 @@
-@testable import MemberSyncEngine
 import XCTest
 import Logging
 @testable import MemberSyncConfig
@@ -9,6 +8,7 @@ import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncStore
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 #if canImport(Glibc)

@@ -1,9 +1,9 @@
-@testable import MemberSyncEngine
 import XCTest
 import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// A secure node's own ops form a hash chain (MSP 5.9): each names the hash of the one before, through

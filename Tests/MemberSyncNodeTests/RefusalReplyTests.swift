@@ -1,9 +1,9 @@
-@testable import MemberSyncEngine
 import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// A refused pushed op is answered (MSP 7.3, step 2): the receiver names its dot and reason in

@@ -1,7 +1,7 @@
-@testable import MemberSyncEngine
 import XCTest
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// What the reactor may send before its durable commit: a hub relays remote ops before it

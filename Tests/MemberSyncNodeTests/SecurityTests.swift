@@ -1,9 +1,9 @@
-@testable import MemberSyncEngine
 import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// Signed ops and write authorisation in the sync engine: every node verifies the origin's

@@ -1,7 +1,7 @@
-@testable import MemberSyncEngine
 import XCTest
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// The sync engine as a pure state machine, driven without sockets.
