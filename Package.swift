@@ -72,10 +72,18 @@ let package = Package(
         // The control protocol (Protocols/CONTROL.md): a Codable type per command and result,
         // the typed ControlError, and the one client of a node's control socket.
         .target(name: "MemberSyncControl", dependencies: ["MemberSyncDirectory", "MemberSyncConfig", "MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
+        // The sync engine: the pure state machine of a node (MSP sync, write rules and rights,
+        // forks, refused edits, causal delivery). Inputs in, directives out: no sockets, no
+        // store, no clock, no logging. It reads its own EngineSettings, not the daemon's
+        // NodeConfig; of MemberSyncConfig it uses NodeRole, RequestQuota and Release only.
+        .target(name: "MemberSyncEngine", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "MemberSyncConfig"]),
+        // The daemon around the engine: the reactor (every ZeroMQ socket, the directives carried
+        // out around one store commit per batch), ZAP admission, the control server, the event
+        // log and the node's metrics.
         .target(
             name: "MemberSyncNode",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto", "MemberSyncConfig",
+                "MemberSyncEngine", "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "ZeroMQ", "MemberSyncCrypto", "MemberSyncConfig",
                 "MemberSyncDirectory", "MemberSyncControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -137,7 +145,8 @@ let package = Package(
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncNode", "MemberSyncConfig", "MemberSyncControl", "ZeroMQ", "MemberSyncHarness",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncEngine", "MemberSyncNode", "MemberSyncConfig", "MemberSyncControl", "ZeroMQ",
+                "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -149,14 +158,14 @@ let package = Package(
         .testTarget(
             name: "MemberSyncNodeTests",
             dependencies: [
-                "MemberSyncNode", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncControl", "MemberSyncModel", "MemberSyncWire",
+                "MemberSyncNode", "MemberSyncEngine", "MemberSyncConfig", "MemberSyncDirectory", "MemberSyncControl", "MemberSyncModel", "MemberSyncWire",
                 "MemberSyncStore", "MemberSyncCrypto", "MemberSyncHarness",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "MemberSyncControlTests", dependencies: ["MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncNode", "MemberSyncConfig", "MemberSyncHarness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
-        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncEngine", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
         .testTarget(
             name: "MemberSyncServicesTests",
             dependencies: [

@@ -39,7 +39,8 @@ public struct Replica: Sendable {
     /// nothing: a replica without a real clock (tests, benchmarks, a backup being read).
     public var maxClockSkewMilliseconds: UInt64?
     /// Signs this replica's own ops before they are committed (the node installs the origin's
-    /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes).
+    /// Ed25519 key here; the model itself knows nothing of cryptography or wire bytes). A node's
+    /// engine seals its own writes itself, encoding each once (`commitLocal(_:sealing:)`).
     public var signer: (@Sendable (Op) -> [UInt8])?
     /// Hashes an op, encoded whole, for its origin's hash chain (MSP 5.9; the node installs
     /// SHA-256 over the wire encoding). Nil: own ops are not chained and links not checked.
@@ -232,10 +233,25 @@ public struct Replica: Sendable {
     /// `prepareDelete`; returns the op as stored and sent.
     @discardableResult
     public mutating func commitLocal(_ prepared: Op) -> Op {
+        let signer = signer, hasher = chainHasher
+        return commitLocal(prepared) { linked in
+            var op = linked
+            if let signer { op.signature = signer(op) }
+            return (op, hasher?(op) ?? [])
+        }
+    }
+
+    /// Links (when a chain hasher is installed) and applies an op made by `prepareWrite` or
+    /// `prepareDelete`, sealed by the caller: `seal` gets the op with its `prev` set and
+    /// returns it signed, with its chain hash. A node signs, hashes and encodes the op in one
+    /// go there, and keeps the bytes for its store and its messages.
+    @discardableResult
+    public mutating func commitLocal(_ prepared: Op, sealing seal: (Op) -> (op: Op, chainHash: [UInt8])) -> Op {
         var op = prepared
         if let chainHasher { op.prev = chainLink(before: op.counter, chainHasher) }
-        if let signer { op.signature = signer(op) }
-        if let chainHasher { ownHead = (op.counter, chainHasher(op)) }
+        let sealed = seal(op)
+        op = sealed.op
+        if chainHasher != nil { ownHead = (op.counter, sealed.chainHash) }
         commit(op)
         return op
     }
@@ -284,8 +300,19 @@ public struct Replica: Sendable {
     /// run of local writes can be taken back with `rollBack` when storing them fails.
     @discardableResult
     public mutating func commitLocal(_ prepared: Op, undo: inout LocalUndo) -> Op {
-        if undo.records.index(forKey: prepared.key) == nil { undo.records[prepared.key] = .some(records[prepared.key]) }
+        saveUndo(of: prepared, in: &undo)
         return commitLocal(prepared)
+    }
+
+    /// `commitLocal(_:sealing:)`, noting in `undo` what the op's record held before.
+    @discardableResult
+    public mutating func commitLocal(_ prepared: Op, undo: inout LocalUndo, sealing seal: (Op) -> (op: Op, chainHash: [UInt8])) -> Op {
+        saveUndo(of: prepared, in: &undo)
+        return commitLocal(prepared, sealing: seal)
+    }
+
+    private func saveUndo(of prepared: Op, in undo: inout LocalUndo) {
+        if undo.records.index(forKey: prepared.key) == nil { undo.records[prepared.key] = .some(records[prepared.key]) }
     }
 
     /// The point to which `rollBack` returns: this replica's own ops so far.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncWire
 import ZeroMQ

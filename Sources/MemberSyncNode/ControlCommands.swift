@@ -1,7 +1,7 @@
-import Foundation
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncWire
 
@@ -140,7 +140,9 @@ extension Node {
     /// the write path (crash tests stop the daemon inside it); `received` (monotonic) times
     /// the write for the commit-latency histogram.
     func commitLocal(_ commit: LocalCommit, label: String = "local", received: UInt64 = monotonicNanoseconds()) throws {
-        do { try persistToStore(ops: commit.ops, keys: commit.keys, label: label, keepOnFailure: false) } catch {
+        do { try persistToStore(ops: commit.encodedOps, keys: commit.keys, label: label, keepOnFailure: false) } catch {
+            // What the write reported (a merged backup's refused ops) is logged all the same.
+            eventLog.queue(commit.after.compactMap(\.event))
             engine.rollBack(commit)
             throw ControlError("not stored, so not applied: \(error)")
         }
@@ -173,7 +175,7 @@ extension Node {
             return o
         }
         // Only what changed since the last status is hashed and counted again.
-        engine.replica.refreshSummary()
+        engine.refreshSummary()
         let replica = engine.replica
         let activeHub = engine.activeHub(now: now)
         let clients = engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }).map { c in
@@ -238,17 +240,4 @@ extension Node {
 
     /// Milliseconds as seconds with one decimal.
     static func seconds(_ ms: UInt64) -> Double { (Double(ms) / 100).rounded() / 10 }
-
-    /// Serves a request given as a JSON object, exactly as a frame on the socket would be
-    /// served (tests and in-process callers): its `result` as Foundation values, or the
-    /// reply's error as a `ControlError`.
-    func handleControl(_ request: [String: Any]) throws -> Any {
-        let frame = (try? JSONSerialization.data(withJSONObject: request)).map { [UInt8]($0) } ?? []
-        let reply = serveControl(frame)
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(reply), options: [.fragmentsAllowed])) as? [String: Any] else {
-            throw ControlError("the reply is not a JSON object")
-        }
-        if object["ok"] as? Bool == true { return object["result"] ?? NSNull() }
-        throw ControlError(object["error"] as? String ?? "refused")
-    }
 }

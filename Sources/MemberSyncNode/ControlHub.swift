@@ -2,6 +2,7 @@ import Foundation
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire

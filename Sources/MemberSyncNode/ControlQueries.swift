@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 
 /// Repair and progress commands on the control socket: `resolve` (write a conflicted field

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 
 /// Control commands the web page needs beyond the CLI's: `permissions` (which fields the

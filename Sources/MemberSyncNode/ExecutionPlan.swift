@@ -1,3 +1,4 @@
+import MemberSyncEngine
 import MemberSyncModel
 
 /// How the reactor carries out one batch of directives around its single durable commit.
@@ -20,6 +21,8 @@ struct ExecutionPlan: Equatable {
     var compaction = false
     /// Sent after the commit (and compaction) succeeded.
     var afterCommit: [Directive] = []
+    /// What to log (`Directive.event`), whatever becomes of the commit.
+    var events: [EngineEvent] = []
 
     init(_ directives: [Directive]) {
         var seen = Set<RecordKey>()
@@ -33,8 +36,10 @@ struct ExecutionPlan: Equatable {
                 compaction = true
             case .relay, .send(_, .snapshotRequest):
                 beforeCommit.append(d)
-            case .send, .reply, .publish, .rememberNode, .rejected, .persistRefused:
+            case .send, .pushOps, .reply, .publish, .publishOp, .rememberNode, .persistRefused:
                 afterCommit.append(d)
+            case .event(let e):
+                events.append(e)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberSyncEngine
 import ZeroMQ
 
 /// Decides which occurrences of a repeating warning reach the log: the first per key within

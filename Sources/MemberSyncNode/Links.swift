@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncConfig
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncWire
 import ZeroMQ

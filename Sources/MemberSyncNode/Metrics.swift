@@ -1,4 +1,5 @@
 import CoreMetrics
+import MemberSyncEngine
 import Prometheus
 import Synchronization
 

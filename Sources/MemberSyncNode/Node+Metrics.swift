@@ -93,7 +93,7 @@ extension Node {
     /// rather than stall the reactor.
     func replicaGauges() -> (records: Int, conflicts: Int)? {
         guard engine.replica.summaryBacklog <= Self.summaryRecordsPerPublish else { return nil }
-        engine.replica.refreshSummary()
+        engine.refreshSummary()
         return (engine.replica.existingRecordCount, engine.replica.conflictCount)
     }
 

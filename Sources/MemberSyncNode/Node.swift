@@ -3,6 +3,7 @@ import Logging
 import MemberSyncConfig
 import MemberSyncControl
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncWire
@@ -90,7 +91,7 @@ public final class Node {
     /// Why the last store commit failed, until one succeeds again (makes the node degraded).
     var storageFailure: String?
     /// Ops and record keys a failed commit could not store, retried with the next commit.
-    var unstored: (ops: [Op], keys: Set<RecordKey>) = ([], [])
+    var unstored: (ops: [EncodedOp], keys: Set<RecordKey>) = ([], [])
     /// Records changed by stored ops whose new states are not written yet: the store rebuilds
     /// them from the ops on load, and a checkpoint writes them in one go (see `Store.commit`).
     var dirtyRecords = Set<RecordKey>()
@@ -113,7 +114,7 @@ public final class Node {
     /// How often the gauges and the health verdict are published (also before every
     /// control reply); counters are published after every turn of the reactor.
     static let gaugeMilliseconds: UInt64 = 250
-    private var eventLog = EventLog()
+    var eventLog = EventLog()
 
     public static func controlSocketPath(dataDir: String) -> String { ControlSocket.path(dataDir: dataDir) }
 
@@ -144,7 +145,7 @@ public final class Node {
         if signingKey == nil && !config.insecure {
             throw NodeStartError(message: "no signing key at \((config.dataDir as NSString).appendingPathComponent(NodeKeys.signingSecretFile)): run `membersync init` for this data directory (or set insecure = true on a trusted test network)")
         }
-        engine = SyncEngine(config: config, replica: replica, signingKey: signingKey)
+        engine = SyncEngine(settings: EngineSettings(config, signingKey: signingKey), replica: replica)
         if let text = try store.meta(RefusedEditsText.metaKey) {
             do { engine.restoreRefusedEdits(try RefusedEditsText.decode(text)) } catch {
                 throw NodeStartError(message: "the store's list of refused edits is damaged: \(error)")
@@ -359,9 +360,9 @@ public final class Node {
                 lastTick = now
                 if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
-                engine.replica.refreshSummary(limit: Self.summaryRecordsPerTick)
+                engine.refreshSummary(limit: Self.summaryRecordsPerTick)
             }
-            eventLog.observe(&engine, now: now, logger: logger)
+            eventLog.observe(engine, now: now, logger: logger)
             publishCounters()
             if now &- lastGauges >= Self.gaugeMilliseconds {
                 lastGauges = now
@@ -473,14 +474,15 @@ public final class Node {
     ///
     /// A local write passes `keepOnFailure: false`: it is taken back when the commit fails
     /// (see `commitLocal`), so it must not be retried either. `label` names the write path
-    /// for crash tests (`Store.faultPoint`).
-    func persistToStore(ops: [Op], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
+    /// for crash tests (`Store.faultPoint`). Ops come with their encodings, which are what the
+    /// store keeps (a local op's are those it was signed with).
+    func persistToStore(ops: [EncodedOp], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
                         keepOnFailure: Bool = true) throws {
         let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
         allKeys.formUnion(keys)
-        let opKeys = allOps.count > Self.deferRecordsAboveOps ? Set(allOps.lazy.map(\.key)) : []
+        let opKeys = allOps.count > Self.deferRecordsAboveOps ? Set(allOps.lazy.map(\.op.key)) : []
         var dirty = dirtyRecords
         var writeNow = Set<RecordKey>()
         for k in allKeys {
@@ -489,7 +491,7 @@ public final class Node {
         let checkpoint = forced || dirty.count >= Self.checkpointRecordLimit
         if checkpoint { writeNow.formUnion(dirty) }
         do {
-            try store.commit(ops: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
+            try store.commit(encodedOps: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor,
                              checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label)
             storageFailure = nil
@@ -509,13 +511,15 @@ public final class Node {
     func execute(_ directives: [Directive]) {
         guard !directives.isEmpty else { return }
         let plan = ExecutionPlan(directives)
+        // Logged at the end of the reactor's pass, also when the commit below fails.
+        eventLog.queue(plan.events)
         for d in plan.beforeCommit { carryOut(d) }
         // After a failed commit, retry it before anything else goes out: an Ack of a
         // duplicate reports the in-memory version, which covers what is not stored yet.
         if plan.persist || !unstored.ops.isEmpty || !unstored.keys.isEmpty {
             // A commit of record states alone is a snapshot page.
             let label = plan.ops.isEmpty && !plan.keys.isEmpty ? "snapshot" : "ops"
-            do { try persistToStore(ops: plan.ops, keys: plan.keys, label: label) } catch {
+            do { try persistToStore(ops: plan.ops.map(EncodedOp.init), keys: plan.keys, label: label) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged, and the next commit retries.
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
@@ -555,14 +559,18 @@ public final class Node {
     /// Sends one message directive (or remembers a node); persist steps are `execute`'s.
     private func carryOut(_ d: Directive) {
         switch d {
-        case .persist, .persistCompaction, .rejected:
-            break  // rejections are logged, rate-limited, by the event log (NodeEvents.swift)
+        case .persist, .persistCompaction, .event:
+            break  // events (rejections among them) are logged, rate-limited, by the event log (NodeEvents.swift)
         case .send(let l, let m):
             send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
         case .reply(let client, let m):
             send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
         case .publish(let m), .relay(let m):
             send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
+        case .pushOps(let l, let ops):
+            send(dealerSocket(l), WireCodec.encode(pushing: ops), what: "push", to: l.description)
+        case .publishOp(let op):
+            send(publisher, WireCodec.encode(publishing: op), what: "op", to: "pub")
         case .rememberNode(let nodeID):
             rememberNode(nodeID)
         case .persistRefused:

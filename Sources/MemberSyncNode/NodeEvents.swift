@@ -1,4 +1,5 @@
 import Logging
+import MemberSyncEngine
 import MemberSyncModel
 
 /// Turns what happens in the engine into one log line per event, with metadata keys
@@ -6,9 +7,13 @@ import MemberSyncModel
 ///
 /// Link up/down, hub failover and nodes coming and going are found by comparing each reactor
 /// pass with the previous one: a link goes down because time passes without traffic, not
-/// because of any input the engine could report. Everything else comes from the engine's
-/// queued `EngineEvent`s.
+/// because of any input the engine could report. Everything else comes from the `EngineEvent`s
+/// among the directives the reactor executed (`queue`).
 struct EventLog {
+    /// Events of the directives executed since the last pass; bounded, so a burst (a Push of
+    /// thousands of bad ops) cannot grow it without limit.
+    private(set) var pending: [EngineEvent] = []
+    static let maxQueuedEvents = 1000
     private var upLinks: Set<LinkID> = []
     private var activeHub: Int?
     private var liveClients: Set<String> = []
@@ -21,13 +26,19 @@ struct EventLog {
     /// a batch of bad ops must not flood the journal.
     static let maxRejectionsPerPass = 20
 
-    mutating func observe(_ engine: inout SyncEngine, now: UInt64, logger: Logger) {
-        let events = engine.takeEvents()
+    /// Keeps `events` for the next `observe`, up to `maxQueuedEvents`.
+    mutating func queue(_ events: [EngineEvent]) {
+        pending += events.prefix(max(0, Self.maxQueuedEvents - pending.count))
+    }
+
+    mutating func observe(_ engine: SyncEngine, now: UInt64, logger: Logger) {
+        let events = pending
+        pending.removeAll(keepingCapacity: true)
         let links: [(LinkID, LinkState)] = engine.hubs.enumerated().map { (LinkID.hub($0.offset), $0.element) }
             + engine.peers.enumerated().map { (LinkID.peer($0.offset), $0.element) }
         let up = Set(links.filter { engine.isUp($0.1, now: now) }.map(\.0))
         let hub = engine.activeHub(now: now)
-        let timeout = UInt64(engine.config.linkTimeoutMilliseconds)
+        let timeout = UInt64(engine.settings.linkTimeoutMilliseconds)
         let live = Set(engine.clients.values.filter { now &- $0.lastSeen <= timeout }.map(\.nodeID))
         defer {
             upLinks = up

@@ -314,6 +314,13 @@ public final class Store {
     /// covers them.
     public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
                        checkpoint: VersionVector? = nil, label: String = "commit") throws(StoreError) {
+        try commit(encodedOps: ops.map(EncodedOp.init), records: records, version: version, floor: floor, checkpoint: checkpoint, label: label)
+    }
+
+    /// `commit(ops:...)` for ops whose encoding is made already (a local op's, made when it
+    /// was signed): their bytes are stored as they are.
+    public func commit(encodedOps ops: [EncodedOp], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
+                       checkpoint: VersionVector? = nil, label: String = "commit") throws(StoreError) {
         var floors = storedFloor
         try wrap {
             try db.transaction {
@@ -321,8 +328,8 @@ public final class Store {
                     let text = Self.formatVersion(checkpoint)
                     try upsertMeta.run([.text(Self.checkpointKey), .text(text), .int(Self.metaSum(Self.checkpointKey, text))])
                 }
-                for op in ops {
-                    let origin = op.origin.description, counter = Int64(op.counter), body = WireCodec.encodeOp(op)
+                for encoded in ops {
+                    let op = encoded.op, origin = op.origin.description, counter = Int64(op.counter), body = encoded.bytes
                     try insertOp.run([.text(origin), .int(counter), .blob(body), .int(Self.opSum(origin, counter, body))])
                 }
                 Self.faultPoint?("\(label).mid")

@@ -25,12 +25,42 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// An op and its encoding (`WireCodec.encodeOp`), made once: the bytes the store keeps, the
+/// chain hash covers (MSP 5.9) and the envelopes that carry the op embed. A local op gets
+/// its bytes when it is signed (`WireCodec.sealed`).
+public struct EncodedOp: Sendable, Equatable {
+    public let op: Op
+    public let bytes: [UInt8]
+
+    /// `op` with its encoding.
+    public init(_ op: Op) { self.init(op: op, bytes: WireCodec.encodeOp(op)) }
+
+    init(op: Op, bytes: [UInt8]) {
+        self.op = op
+        self.bytes = bytes
+    }
+}
+
 /// Turns messages into MSP/1 frames and back, strictly.
 public enum WireCodec {
     /// `[signature, envelope]`, ready for a ZeroMQ multipart send.
     public static func encode(_ message: Message) -> [[UInt8]] {
         [ProtocolVersion.signature, encodeEnvelope(message)]
     }
+
+    /// `[signature, Envelope{op}]` for an op encoded already: what `encode(.op(op.op))` gives.
+    public static func encode(publishing op: EncodedOp) -> [[UInt8]] {
+        [ProtocolVersion.signature, encodeEnvelope(publishing: op)]
+    }
+
+    /// `[signature, Envelope{push}]` for ops encoded already: what `encode(.push(...))` gives.
+    public static func encode(pushing ops: [EncodedOp]) -> [[UInt8]] {
+        [ProtocolVersion.signature, encodeEnvelope(pushing: ops)]
+    }
+
+    public static func encodeEnvelope(publishing op: EncodedOp) -> [UInt8] { DirectEncoding.envelope(publishing: op) }
+
+    public static func encodeEnvelope(pushing ops: [EncodedOp]) -> [UInt8] { DirectEncoding.envelope(pushing: ops) }
 
     public static func encodeEnvelope(_ message: Message) -> [UInt8] {
         // Ops, pushes and op batches (the bulk of the traffic) skip the generated types.
@@ -92,6 +122,13 @@ public enum WireCodec {
         var unsigned = op
         unsigned.signature = []
         return encodeOp(unsigned)
+    }
+
+    /// Signs a local op and encodes it, once: `sign` gets the op's canonical bytes, and its
+    /// signature goes into them where the encoder writes it, so `bytes` is `encodeOp` of the
+    /// signed op without a second encoding.
+    public static func sealed(_ op: Op, sign: ([UInt8]) -> [UInt8]) -> EncodedOp {
+        DirectEncoding.sealed(op, sign: sign)
     }
 
     public static func decodeOp(_ bytes: [UInt8]) throws(WireError) -> Op {

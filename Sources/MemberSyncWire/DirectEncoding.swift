@@ -143,24 +143,33 @@ enum DirectEncoding {
             fields(3, record.fields)
         }
 
+        mutating func optionalBytes(_ field: Int, _ b: [UInt8]) {
+            guard !b.isEmpty else { return }
+            tag(field, 2)
+            varint(UInt64(b.count))
+            bytes.append(contentsOf: b)
+        }
+
         /// The fields of an `Op` message (without its own tag and length).
         mutating func opBody(_ op: Op) {
+            opHead(op)
+            optionalBytes(7, op.signature)
+            optionalBytes(8, op.prev)
+        }
+
+        /// An op's fields before its signature (origin to fields).
+        mutating func opHead(_ op: Op) {
             replica(1, op.origin)
             optionalVarint(2, op.counter)
             optionalVarint(3, op.hlc.raw)
             optionalString(4, op.key.collection)
             optionalString(5, op.key.id)
             fields(6, op.fields)
-            if !op.signature.isEmpty {
-                tag(7, 2)
-                varint(UInt64(op.signature.count))
-                bytes.append(contentsOf: op.signature)
-            }
-            if !op.prev.isEmpty {
-                tag(8, 2)
-                varint(UInt64(op.prev.count))
-                bytes.append(contentsOf: op.prev)
-            }
+        }
+
+        /// The body of an `Envelope{op}` or `Push` entry whose op is encoded already.
+        mutating func encodedOp(_ field: Int, _ op: EncodedOp) {
+            message(field) { $0.bytes.append(contentsOf: op.bytes) }
         }
     }
 
@@ -174,9 +183,49 @@ enum DirectEncoding {
         return w.bytes
     }
 
+    /// Encodes `op` once, signed by `sign` over its canonical bytes (the op without its
+    /// signature). Those are the encoding without field 7, which sits between the fields
+    /// before it and `prev` (8): the signature is inserted there, and the result is byte for
+    /// byte `op(_:)` of the signed op.
+    static func sealed(_ op: Op, sign: ([UInt8]) -> [UInt8]) -> EncodedOp {
+        var unsigned = op
+        unsigned.signature = []
+        var w = Writer(capacity: opCapacityGuess)
+        w.opHead(unsigned)
+        let signatureAt = w.bytes.count
+        w.optionalBytes(8, unsigned.prev)
+        var signed = unsigned
+        signed.signature = sign(w.bytes)
+        var field = Writer(capacity: signed.signature.count + 3)
+        field.optionalBytes(7, signed.signature)
+        w.bytes.insert(contentsOf: field.bytes, at: signatureAt)
+        return EncodedOp(op: signed, bytes: w.bytes)
+    }
+
     static func record(_ key: RecordKey, _ record: Record) -> [UInt8] {
         var w = Writer(capacity: recordCapacityGuess)
         w.recordBody(key, record)
+        return w.bytes
+    }
+
+    /// `Envelope{op}` and `Envelope{push}` of ops encoded already (`EncodedOp`): byte for
+    /// byte `envelope(.op(op.op))` and `envelope(.push(ops.map(\.op)))`.
+    static func envelope(publishing op: EncodedOp) -> [UInt8] {
+        var w = Writer(capacity: op.bytes.count + 8)
+        w.encodedOp(11, op)
+        return w.bytes
+    }
+
+    static func envelope(pushing ops: [EncodedOp]) -> [UInt8] {
+        pushEnvelope(count: ops.count, capacity: 8 + ops.reduce(0) { $0 + $1.bytes.count + 4 }) { w, i in w.encodedOp(1, ops[i]) }
+    }
+
+    /// `Envelope{push}`: field 5, whose entries (field 1) `entry` writes.
+    private static func pushEnvelope(count: Int, capacity: Int, _ entry: (inout Writer, Int) -> Void) -> [UInt8] {
+        var w = Writer(capacity: capacity)
+        w.message(5) { w in
+            for i in 0..<count { entry(&w, i) }
+        }
         return w.bytes
     }
 
@@ -190,11 +239,7 @@ enum DirectEncoding {
             w.message(11) { $0.opBody(op) }
             return w.bytes
         case .push(let ops):
-            var w = Writer(capacity: 8 + ops.count * opCapacityGuess)
-            w.message(5) { w in
-                for op in ops { w.message(1) { $0.opBody(op) } }
-            }
-            return w.bytes
+            return pushEnvelope(count: ops.count, capacity: 8 + ops.count * opCapacityGuess) { w, i in w.message(1) { $0.opBody(ops[i]) } }
         case .opBatch(let ops, let more, let senderVersion):
             var w = Writer(capacity: 8 + ops.count * opCapacityGuess)
             w.message(4) { w in

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncConfig
 import MemberSyncCrypto
+import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire
@@ -66,13 +67,18 @@ struct ScaleBench {
                 switch d {
                 case .send(_, let m):
                     queue.append(.toRouter(from: from, m)); if counting { sent += 1 }
+                case .pushOps(_, let ops):
+                    queue.append(.toRouter(from: from, .push(ops.map(\.op)))); if counting { sent += 1 }
                 case .reply(let client, let m):
                     if let to = index[String(decoding: client, as: UTF8.self)] { queue.append(.toDealer(to, m)) }
                     if counting { sent += 1 }
                 case .publish(let m), .relay(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
-                case .persist, .persistCompaction, .rememberNode, .rejected, .persistRefused:
+                case .publishOp(let op):
+                    if counting { sent += 1 }
+                    if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, .op(op.op))) } }
+                case .persist, .persistCompaction, .rememberNode, .event, .persistRefused:
                     break
                 }
             }
@@ -84,7 +90,7 @@ struct ScaleBench {
                 let t = clock.get()
                 switch d {
                 case .toRouter(let from, let m):
-                    let client = Array(engines[from].config.nodeID.utf8)
+                    let client = Array(engines[from].settings.nodeID.utf8)
                     emit(0, engines[0].onRequest(from: client, try wire(m), now: t))
                 case .toDealer(let to, let m):
                     emit(to, engines[to].onLinkMessage(.hub(0), try wire(m), now: t))
@@ -177,7 +183,7 @@ struct ScaleBench {
             if rounds > 100_000 { throw BenchFailure("scale: \(n) nodes did not converge") }
         }
         for e in engines where !e.counters.opsRejected.isEmpty || !e.waiting.isEmpty {
-            throw BenchFailure("scale: \(e.config.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
+            throw BenchFailure("scale: \(e.settings.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
         }
         return Outcome(nodes: n, seconds: now() - start, sent: sent, delivered: delivered, bytes: bytes,
                        virtualMilliseconds: clock.get() - virtualStart)

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncConfig
 import MemberSyncControl
+import MemberSyncEngine
 import MemberSyncNode
 
 /// How a benchmark's federation runs. Secure is the product (CURVE on every inter-node socket,
@@ -65,6 +66,6 @@ enum Security: String, CaseIterable {
         return (total, "rejected: [\(text)], waiting: \(waiting)")
     }
 
-    /// The reasons `AuthRejection` gives (MemberSyncNode/Authorisation.swift).
+    /// The reasons `AuthRejection` gives (MemberSyncEngine/Authorisation.swift).
     static let securityReasons: Set<String> = ["unknown-origin", "revoked", "bad-signature", "unauthorised"]
 }

@@ -28,7 +28,7 @@ struct Membersyncd: AsyncParsableCommand {
             Exit status: 0 stopped cleanly (or, with --check-config, the configuration is valid); \
             1 cannot start; 64 wrong arguments; 78 bad configuration or keys (systemd does not restart it).
             """,
-        version: "membersyncd \(SyncEngine.softwareVersion)"
+        version: "membersyncd \(Release.version)"
     )
 
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("The node's configuration file.", valueName: "PATH"))

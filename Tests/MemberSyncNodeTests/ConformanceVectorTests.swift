@@ -1,4 +1,5 @@
 import Foundation
+@testable import MemberSyncEngine
 import XCTest
 @testable import MemberSyncConfig
 import MemberSyncControl

@@ -8,6 +8,7 @@ import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 @testable import MemberSyncStore
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 #if canImport(Glibc)
@@ -94,15 +95,16 @@ final class DurabilityTests: XCTestCase {
     func testAFailedCommitLeavesNoTrace() throws {
         let n = try node()
         let id = n.engine.replica.id
-        _ = try n.handleControl(["command": "set", "key": "contacts/kept", "changes": ["name=Kept"]])
+        _ = try n.handle(Control.SetFields(key: "contacts/kept", changes: ["name=Kept"]))
         try n.store.limitSize(pages: try n.store.pageCount())
         let big = String(repeating: "x", count: 4000)
-        for (i, request) in [
-            ["command": "set", "key": "contacts/lost", "changes": ["name=\(big)", "role=\(big)"]],
-            ["command": "set-many", "edits": (0..<50).map { ["key": "contacts/b\($0)", "changes": ["name=\(big)"]] }],
-            ["command": "import", "records": (0..<50).map { ["key": "contacts/i\($0)", "fields": ["name": big]] }],
-        ].enumerated() {
-            XCTAssertThrowsError(try n.handleControl(request), "request \(i)") { error in
+        let requests: [any ControlCommand] = [
+            Control.SetFields(key: "contacts/lost", changes: ["name=\(big)", "role=\(big)"]),
+            Control.SetMany(edits: (0..<50).map { .init(key: "contacts/b\($0)", changes: ["name=\(big)"]) }),
+            Control.Import(records: (0..<50).map { ["key": .string("contacts/i\($0)"), "fields": ["name": .string(big)]] }),
+        ]
+        for (i, request) in requests.enumerated() {
+            XCTAssertThrowsError(try n.handle(request), "request \(i)") { error in
                 XCTAssertTrue("\(error)".contains("not stored"), "\(error)")
             }
         }
@@ -112,8 +114,9 @@ final class DurabilityTests: XCTestCase {
         XCTAssertNil(n.engine.replica.record(RecordKey(collection: "contacts", id: "i0")))
         XCTAssertEqual(n.engine.replica.version[id], 1, "the refused writes gave back their counters")
         try n.store.limitSize(pages: 1_000_000)
-        let result = try XCTUnwrap(n.handleControl(["command": "set", "key": "contacts/after", "changes": ["name=After"]]) as? JSONObject)
-        XCTAssertEqual(result["counter"] as? UInt64, 2)
+        let result = try n.handle(Control.SetFields(key: "contacts/after", changes: ["name=After"]))
+        XCTAssertEqual(result.key, "contacts/after")
+        XCTAssertEqual(result.counter, 2)
         XCTAssertNil(n.storageFailure)
         n.checkpoint()
         let stored = try reloaded(id)
@@ -137,10 +140,11 @@ final class DurabilityTests: XCTestCase {
             let op = try r.write(RecordKey(collection: "contacts", id: "from-backup"), [.assign(field: "name", value: .string("B"))])
             try store.commit(ops: [op], records: r.records.map { ($0.key, $0.value) }, version: r.version)
         }
-        let report = try XCTUnwrap(hub.handleControl(["command": "restore", "path": backupPath]) as? JSONObject)
-        XCTAssertEqual(report["ops_rejected"] as? Int, 1)
-        _ = try hub.handleControl(["command": "import", "records": (0..<3).map { ["key": "contacts/n\($0)", "fields": ["name": "N \($0)"]] }])
-        _ = try hub.handleControl(["command": "set-many", "edits": [["key": "contacts/m", "changes": ["name=M"]]]])
+        let report = try hub.handle(Control.Restore(path: backupPath))
+        XCTAssertEqual(report.path, backupPath)
+        XCTAssertEqual(report.opsRejected, 1)
+        _ = try hub.handle(Control.Import(records: (0..<3).map { ["key": .string("contacts/n\($0)"), "fields": ["name": .string("N \($0)")]] }))
+        _ = try hub.handle(Control.SetMany(edits: [.init(key: "contacts/m", changes: ["name=M"])]))
         hub.checkpoint()
         let stored = try reloaded(hub.engine.replica.id)
         for id in ["n0", "n1", "n2", "m"] {
@@ -184,14 +188,14 @@ final class DurabilityTests: XCTestCase {
     func testTheDataDirectoryAndDatabaseFilesAreTightenedAtEveryStart() throws {
         do {
             let n = try node()
-            _ = try n.handleControl(["command": "set", "key": "contacts/secret", "changes": ["name=Secret"]])
+            _ = try n.handle(Control.SetFields(key: "contacts/secret", changes: ["name=Secret"]))
         }
         let db = dir + "/" + Store.fileName
         chmod(dir, 0o777)
         for file in [db, db + "-wal", db + "-shm"] where FileManager.default.fileExists(atPath: file) { chmod(file, 0o644) }
         XCTAssertEqual(mode(dir), 0o777)
         let n = try node()
-        _ = try n.handleControl(["command": "set", "key": "contacts/secret2", "changes": ["name=Secret"]])
+        _ = try n.handle(Control.SetFields(key: "contacts/secret2", changes: ["name=Secret"]))
         XCTAssertEqual(mode(dir), 0o700)
         var checked = 0
         for file in [db, db + "-wal", db + "-shm"] where FileManager.default.fileExists(atPath: file) {
@@ -208,7 +212,7 @@ final class DurabilityTests: XCTestCase {
         do {
             let n = try node()
             firstID = n.engine.replica.id
-            _ = try n.handleControl(["command": "set", "key": "contacts/a", "changes": ["name=A"]])
+            _ = try n.handle(Control.SetFields(key: "contacts/a", changes: ["name=A"]))
         }
         let db = dir + "/" + Store.fileName
         try Data().write(to: URL(fileURLWithPath: db))
@@ -230,7 +234,7 @@ final class DurabilityTests: XCTestCase {
     func testADamagedRowStopsTheStartWithItsKey() throws {
         do {
             let n = try node()
-            _ = try n.handleControl(["command": "set", "key": "organisations/asker", "changes": ["name=Asker kommune"]])
+            _ = try n.handle(Control.SetFields(key: "organisations/asker", changes: ["name=Asker kommune"]))
             n.checkpoint()
         }
         let db = dir + "/" + Store.fileName

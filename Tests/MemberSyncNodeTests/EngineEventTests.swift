@@ -1,10 +1,12 @@
 @testable import MemberSyncConfig
+@testable import MemberSyncEngine
 import MemberSyncModel
 @testable import MemberSyncNode
 import MemberSyncWire
 import XCTest
 
-/// The engine reports what an operator should see in the log, without logging itself.
+/// The engine reports what an operator should see in the log, without logging itself: as
+/// `Directive.event`, among the directives of the input that caused it.
 final class EngineEventTests: XCTestCase {
     func engine(role: NodeRole = .member) -> SyncEngine {
         var config = NodeConfig(nodeID: "asker", organisation: "asker", role: role, dataDir: "/tmp/unused",
@@ -17,8 +19,7 @@ final class EngineEventTests: XCTestCase {
         var e = engine()
         let evil = ReplicaID(node: "evil", epoch: 7)
         let bad = Op(origin: evil, counter: 1, hlc: HLC(raw: 1), key: try RecordKey(parsing: "organisations/asker"), fields: [:])
-        _ = e.onRequest(from: Array("evil".utf8), .push([bad]), now: 1)
-        let events = e.takeEvents()
+        let events = e.onRequest(from: Array("evil".utf8), .push([bad]), now: 1).compactMap(\.event)
         XCTAssertEqual(events.count, 1)
         guard case .opRejected(let origin, let counter, let key, let reason, let detail)? = events.first else {
             return XCTFail("expected opRejected, got \(events)")
@@ -29,14 +30,14 @@ final class EngineEventTests: XCTestCase {
         XCTAssertEqual(reason, .malformed)
         XCTAssertTrue(detail.contains("changes no field"), detail)
         XCTAssertEqual(e.counters.opsRejected["malformed"], 1)
-        XCTAssertTrue(e.takeEvents().isEmpty, "taking events clears them")
+        XCTAssertTrue(e.onTick(now: 2).compactMap(\.event).isEmpty, "an event is reported once, by the input that caused it")
     }
 
     func testRefusedHelloIsReportedButRoutineErrorsAreNot() {
         var e = engine()
-        _ = e.onLinkMessage(.hub(0), .error(code: .rejected, message: "not in the roster"), now: 1)
-        _ = e.onLinkMessage(.hub(0), .error(code: .notReady, message: "say hello first"), now: 2)
-        XCTAssertEqual(e.takeEvents(), [.linkError(.hub(0), node: nil, code: .rejected, message: "not in the roster")])
+        let out = e.onLinkMessage(.hub(0), .error(code: .rejected, message: "not in the roster"), now: 1)
+            + e.onLinkMessage(.hub(0), .error(code: .notReady, message: "say hello first"), now: 2)
+        XCTAssertEqual(out.compactMap(\.event), [.linkError(.hub(0), node: nil, code: .rejected, message: "not in the roster")])
     }
 
     func testCompactionIsReported() throws {
@@ -48,11 +49,13 @@ final class EngineEventTests: XCTestCase {
                           softwareVersion: "0.1.0", version: e.replica.version)
         _ = e.onRequest(from: Array("baerum".utf8), .hello(hello), now: 2)
         XCTAssertEqual(e.pendingCount, 0, "a hub's own ops are not waiting for a hub")
-        XCTAssertEqual(e.compact(now: 3), [.persistCompaction])
+        let out = e.compact(now: 3)
+        XCTAssertEqual(out.filter { $0.event == nil }, [.persistCompaction])
         // The newest op of each origin stays: the next op of its chain links to it.
-        XCTAssertEqual(e.takeEvents(), [.compacted(dropped: 2, held: 1)])
-        XCTAssertEqual(e.compact(now: 4), [], "nothing new to drop")
-        XCTAssertTrue(e.takeEvents().isEmpty)
+        XCTAssertEqual(out.compactMap(\.event), [.compacted(dropped: 2, held: 1)])
+        let again = e.compact(now: 4)
+        XCTAssertEqual(again, [], "nothing new to drop")
+        XCTAssertTrue(again.compactMap(\.event).isEmpty)
     }
 
     func testLoadedSnapshotIsReported() throws {
@@ -62,20 +65,24 @@ final class EngineEventTests: XCTestCase {
         let page = SnapshotPage(version: source.version, records: source.records.map { (key: $0.key, record: $0.value) },
                                 lastKey: "organisations/o-3", done: true)
         // Pages are only accepted in answer to our own request, which SNAPSHOT_REQUIRED starts.
-        _ = e.onLinkMessage(.hub(0), .error(code: .snapshotRequired, message: "compacted"), now: 4)
-        _ = e.onLinkMessage(.hub(0), .snapshotPage(page), now: 5)
-        XCTAssertEqual(e.takeEvents().filter { if case .snapshotLoaded = $0 { return true } else { return false } },
+        let out = e.onLinkMessage(.hub(0), .error(code: .snapshotRequired, message: "compacted"), now: 4)
+            + e.onLinkMessage(.hub(0), .snapshotPage(page), now: 5)
+        XCTAssertEqual(out.compactMap(\.event).filter { if case .snapshotLoaded = $0 { return true } else { return false } },
                        [.snapshotLoaded(.hub(0), node: nil, records: 4)])
         XCTAssertEqual(e.counters.snapshotsLoaded, 1)
     }
 
+    /// The engine reports every rejection; what the reactor keeps to log per pass is bounded.
     func testEventQueueIsBounded() throws {
         var e = engine()
-        let ops = try (1...UInt64(SyncEngine.maxQueuedEvents + 50)).map {
+        let ops = try (1...UInt64(EventLog.maxQueuedEvents + 50)).map {
             Op(origin: ReplicaID(node: "evil", epoch: 7), counter: $0, hlc: HLC(raw: $0), key: try RecordKey(parsing: "organisations/x"), fields: [:])
         }
-        _ = e.onRequest(from: Array("evil".utf8), .push(ops), now: 1)
-        XCTAssertEqual(e.events.count, SyncEngine.maxQueuedEvents)
+        let out = e.onRequest(from: Array("evil".utf8), .push(ops), now: 1)
+        XCTAssertEqual(out.compactMap(\.event).count, ops.count, "the engine reports every one")
+        var log = EventLog()
+        log.queue(ExecutionPlan(out).events)
+        XCTAssertEqual(log.pending.count, EventLog.maxQueuedEvents)
         XCTAssertEqual(e.counters.opsRejected["malformed"], UInt64(ops.count), "counting is not bounded")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 @testable import MemberSyncConfig
 import MemberSyncControl
 @testable import MemberSyncDirectory
+@testable import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncWire
 import XCTest

@@ -2,6 +2,8 @@ import CoreMetrics
 import Foundation
 import Logging
 import MemberSyncConfig
+import MemberSyncControl
+@testable import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncWire
 @testable import MemberSyncNode
@@ -88,7 +90,7 @@ final class MetricsFormatTests: XCTestCase {
         XCTAssertEqual(sample(text, "membersync_messages_dropped_total{reason=\"no_routing_id\"}"), 0)
         XCTAssertEqual(telemetry.health.word, "healthy", "a node without hubs or peers is healthy, published at once")
 
-        _ = try node.handleControl(["command": "set", "key": "contacts/kari", "changes": ["name=Kari", "organisation=asker"]])
+        _ = try node.handle(Control.SetFields(key: "contacts/kari", changes: ["name=Kari", "organisation=asker"]))
         node.publishMetrics(now: wallClockMilliseconds())
         let after = telemetry.exposition()
         XCTAssertEqual(sample(after, "membersync_local_writes_total"), 1, after)

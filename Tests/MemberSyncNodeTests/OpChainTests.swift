@@ -3,6 +3,7 @@ import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// A secure node's own ops form a hash chain (MSP 5.9): each names the hash of the one before, through
@@ -69,5 +70,19 @@ final class OpChainTests: XCTestCase {
         reloaded.chainHasher = SyncEngine.chainHash
         ops.append(reloaded.commitLocal(try reloaded.prepareWrite(key("networks/n4"), name("N4"))))
         assertChained(ops)
+    }
+
+    /// A local op is encoded once, as it is signed: its commit carries those bytes, which are
+    /// its encoding whole, what the next op's `prev` hashes and what its publication carries.
+    func testALocalOpIsEncodedOnceForItsChainItsStoreAndItsMessages() throws {
+        var e = try engine(role: .hub)
+        let (op, commit) = try e.localWrite(key("networks/a"), name("A"), now: 1)
+        XCTAssertEqual(commit.encodedOps.map(\.op), [op])
+        let bytes = try XCTUnwrap(commit.encodedOps.first?.bytes)
+        XCTAssertEqual(bytes, WireCodec.encodeOp(op))
+        XCTAssertEqual(commit.after.first, .publishOp(commit.encodedOps[0]))
+        let next = try e.localWriteBatch([(key("networks/b"), name("B"))], now: 2)
+        XCTAssertEqual(next.ops.first?.prev, SHA256Digest.of(bytes))
+        XCTAssertEqual(next.commit?.encodedOps.map(\.bytes), next.ops.map(WireCodec.encodeOp))
     }
 }

@@ -3,6 +3,7 @@ import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// A refused pushed op is answered (MSP 7.3, step 2): the receiver names its dot and reason in
@@ -64,7 +65,8 @@ final class RefusalReplyTests: XCTestCase {
         // The origin, back online, gets both answers (through the real codec).
         var member = net.engines["asker"]!
         let afterError = member.onLinkMessage(.hub(0), net.wire(replies[0]), now: net.now)
-        XCTAssertEqual(afterError, [.persistRefused])
+        XCTAssertEqual(afterError, [.event(.ownOpRefused(dot: edit.dot, key: key("projects/catchmr"), reason: "unauthorised",
+                                                         detail: refused[0].detail, held: true)), .persistRefused])
         XCTAssertEqual(member.refusedEdits.map(\.dot), [edit.dot])
         XCTAssertEqual(member.refusedEdits.first?.key, key("projects/catchmr"))
         XCTAssertEqual(member.refusedEdits.first?.summary, "status=closed")

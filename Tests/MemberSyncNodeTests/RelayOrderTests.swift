@@ -1,6 +1,7 @@
 import XCTest
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// What the reactor may send before its durable commit: a hub relays remote ops before it
@@ -51,8 +52,9 @@ final class RelayOrderTests: XCTestCase {
         let plan = ExecutionPlan(out)
         XCTAssertEqual(plan.beforeCommit, [], "an own op must be durable before it leaves (its dot must never be reused)")
         XCTAssertEqual(plan.ops, [op])
-        XCTAssertTrue(plan.afterCommit.contains(.publish(.op(op))))
-        XCTAssertTrue(plan.afterCommit.contains(.send(.hub(0), .push([op]))))
+        // With the bytes the op was signed with (encoded once, MSP frames as ever).
+        XCTAssertTrue(plan.afterCommit.contains(.publishOp(EncodedOp(op))))
+        XCTAssertTrue(plan.afterCommit.contains(.pushOps(.hub(0), [EncodedOp(op)])))
     }
 
     func testMemberCommitsALiveOpAndRelaysNothing() throws {
@@ -62,7 +64,12 @@ final class RelayOrderTests: XCTestCase {
         let plan = ExecutionPlan(baerum.onSubscription(.hub(0), .op(op), now: net.now))
         XCTAssertEqual(plan.ops, [op])
         XCTAssertEqual(plan.beforeCommit, [])
-        XCTAssertFalse(plan.afterCommit.contains { if case .publish = $0 { return true } else { return false } })
+        XCTAssertFalse(plan.afterCommit.contains {
+            switch $0 {
+            case .publish, .publishOp: return true
+            default: return false
+            }
+        })
     }
 
     /// The hub relays an op, then crashes before its commit (it comes back with the state it

@@ -2,6 +2,7 @@ import MemberSyncHarness
 import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// The shortcuts of rights judging (a rights write that saw every held op on its record is

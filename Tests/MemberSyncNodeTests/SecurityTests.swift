@@ -3,6 +3,7 @@ import XCTest
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// Signed ops and write authorisation in the sync engine: every node verifies the origin's
@@ -199,7 +200,7 @@ final class SecurityTests: XCTestCase {
         XCTAssertTrue(hub.replica.holds(unauthorised.dot) && hub.replica.withheld.contains(unauthorised.dot))
         XCTAssertEqual(hub.counters.opsRejected, ["bad-signature": 3, "unauthorised": 1, "unknown-origin": 1, "schema": 1])
         XCTAssertEqual(hub.counters.opsDuplicate, 1, "the replayed op is a harmless duplicate")
-        let reported = out.compactMap { d -> String? in if case .rejected(_, let reason, _) = d { return reason.rawValue } else { return nil } }
+        let reported = out.compactMap { d -> String? in if case .event(.opRejected(_, _, _, let reason, _)) = d { return reason.rawValue } else { return nil } }
         XCTAssertEqual(reported.count, 6)
         // The push is still acknowledged and the honest op relayed: the stream goes on.
         XCTAssertTrue(out.contains { if case .reply(_, .ack) = $0 { return true } else { return false } })
@@ -275,7 +276,7 @@ final class SecurityTests: XCTestCase {
         let out = pushToHub(&net, from: "asker", [hostile])
         XCTAssertFalse(net.engines["brussels"]!.replica.holds(hostile.dot))
         XCTAssertEqual(net.engines["brussels"]!.counters.opsRejected, ["schema": 1])
-        XCTAssertTrue(out.contains { if case .rejected(_, .schema, let detail) = $0 { return detail.contains("control character") } else { return false } })
+        XCTAssertTrue(out.contains { if case .event(.opRejected(_, _, _, .schema, let detail)) = $0 { return detail.contains("control character") } else { return false } })
         XCTAssertNil(net.engines["brussels"]!.replica.view(key("organisations/asker")))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import MemberSyncConfig
+@testable import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncCrypto
 import MemberSyncModel
@@ -31,6 +32,8 @@ struct SimulatedNetwork {
     var keys: [String: SigningKeyPair] = [:]
     /// Rejections reported by each node, as directives.
     var rejected: [String: [Directive]] = [:]
+    /// Everything each node reported (`Directive.event`), rejections included, in order.
+    var events: [String: [EngineEvent]] = [:]
 
     enum Delivery {
         case request(from: String, Message)
@@ -77,6 +80,12 @@ struct SimulatedNetwork {
         try! WireCodec.decode(WireCodec.encode(m))
     }
 
+    /// Decodes frames as the receiving socket's node would (an own op's Push or publication,
+    /// encoded from the bytes the op was signed with).
+    func wire(_ frames: [[UInt8]]) -> Message {
+        try! WireCodec.decode(frames)
+    }
+
     mutating func route(from node: String, _ directives: [Directive]) {
         for d in directives {
             switch d {
@@ -84,22 +93,35 @@ struct SimulatedNetwork {
                 persisted += 1
             case .rememberNode:
                 break
-            case .rejected:
-                rejected[node, default: []].append(d)
+            case .event(let e):
+                events[node, default: []].append(e)
+                if case .opRejected = e { rejected[node, default: []].append(d) }
             case .send(let link, let m):
-                messagesSent += 1
-                if case .push = m { pushesSent[node, default: 0] += 1 }
-                queue.append((target(of: node, link), .request(from: node, wire(m))))
+                send(from: node, link, wire(m))
+            case .pushOps(let link, let ops):
+                send(from: node, link, wire(WireCodec.encode(pushing: ops)))
             case .reply(let client, let m):
                 messagesSent += 1
                 queue.append((String(decoding: client, as: UTF8.self), .linkMessage(from: node, wire(m))))
             case .publish(let m), .relay(let m):
-                for (name, _) in engines where name != node && linkID(of: name, to: node) != nil {
-                    messagesSent += 1
-                    if Double(rng.next() % 10_000) / 10_000 < publishLoss { continue }
-                    queue.append((name, .subscription(from: node, wire(m))))
-                }
+                publish(from: node, wire(m))
+            case .publishOp(let op):
+                publish(from: node, wire(WireCodec.encode(publishing: op)))
             }
+        }
+    }
+
+    mutating func send(from node: String, _ link: LinkID, _ m: Message) {
+        messagesSent += 1
+        if case .push = m { pushesSent[node, default: 0] += 1 }
+        queue.append((target(of: node, link), .request(from: node, m)))
+    }
+
+    mutating func publish(from node: String, _ m: Message) {
+        for (name, _) in engines where name != node && linkID(of: name, to: node) != nil {
+            messagesSent += 1
+            if Double(rng.next() % 10_000) / 10_000 < publishLoss { continue }
+            queue.append((name, .subscription(from: node, m)))
         }
     }
 

@@ -1,6 +1,7 @@
 import XCTest
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// A snapshot is fetched as one chain of page requests, however its pages are delayed,

@@ -1,4 +1,5 @@
 @testable import MemberSyncConfig
+@testable import MemberSyncEngine
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire

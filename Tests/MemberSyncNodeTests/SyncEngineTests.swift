@@ -1,6 +1,7 @@
 import XCTest
 import MemberSyncModel
 import MemberSyncWire
+@testable import MemberSyncEngine
 @testable import MemberSyncNode
 
 /// The sync engine as a pure state machine, driven without sockets.

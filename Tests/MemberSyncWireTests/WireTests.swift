@@ -335,4 +335,38 @@ final class CanonicalBytesTests: XCTestCase {
             XCTAssertEqual(WireCodec.canonicalBytes(op), canonical)
         }
     }
+
+    /// A local op is encoded once (`WireCodec.sealed`): its signature is inserted into its
+    /// canonical bytes, and those bytes, and the envelopes built around them, are exactly what
+    /// encoding the signed op would give, with and without `prev`, for bodies long enough to
+    /// take multi-byte lengths.
+    func testASealedOpIsByteForByteTheSignedOpEncoded() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 0xbeef), wallClock: WireTests.t)
+        let long = String(repeating: "Asker kommune, ", count: 40)
+        var prepared = [try r.prepareWrite(RecordKey(collection: "organisations", id: "asker"), [.assign(field: "name", value: .string(long))])]
+        r.commitLocal(prepared[0])
+        prepared.append(try r.prepareWrite(RecordKey(collection: "contacts", id: "kari"), [.assign(field: "name", value: .string("Kari"))]))
+        var linked = prepared[1]
+        linked.prev = Array(repeating: 9, count: OpChain.hashBytes)
+        prepared.append(linked)
+        var signedWith: [[UInt8]] = []
+        var sealed: [EncodedOp] = []
+        for op in prepared {
+            let e = WireCodec.sealed(op) { canonical in
+                signedWith.append(canonical)
+                return (0..<64).map { UInt8(truncatingIfNeeded: canonical.count &+ $0) }  // a stand-in for Ed25519
+            }
+            XCTAssertEqual(e.op.signature.count, 64)
+            XCTAssertEqual(signedWith.last, WireCodec.canonicalBytes(e.op), "the signature covers the canonical bytes")
+            XCTAssertEqual(e.bytes, WireCodec.encodeOp(e.op), "\(op.dot): the bytes of the signed op")
+            XCTAssertEqual(try WireCodec.decodeOp(e.bytes), e.op)
+            XCTAssertEqual(e, EncodedOp(e.op))
+            XCTAssertEqual(WireCodec.encode(publishing: e), WireCodec.encode(.op(e.op)))
+            sealed.append(e)
+        }
+        XCTAssertEqual(sealed[2].op.prev, linked.prev)
+        XCTAssertEqual(WireCodec.encode(pushing: sealed), WireCodec.encode(.push(sealed.map(\.op))))
+        XCTAssertEqual(WireCodec.encode(pushing: [sealed[1]]), WireCodec.encode(.push([sealed[1].op])))
+        XCTAssertEqual(WireCodec.encodeEnvelope(pushing: []), WireCodec.encodeEnvelope(.push([])))
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import MemberSyncControl
 @testable import MemberSyncConfig
 import MemberSyncDirectory
+import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode

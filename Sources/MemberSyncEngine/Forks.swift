@@ -17,7 +17,10 @@ public struct ForkEvidence: Sendable, Equatable {
 extension SyncEngine {
     /// The hash that links an op into its origin's chain: SHA-256 of its encoding, signature
     /// included, so a verified signature of a later op covers the earlier ops whole.
-    static func chainHash(_ op: Op) -> [UInt8] { SHA256Digest.of(WireCodec.encodeOp(op)) }
+    static func chainHash(_ op: Op) -> [UInt8] { chainHash(encoded: WireCodec.encodeOp(op)) }
+
+    /// The chain hash of an op from its encoding (a local op's, made as it was signed).
+    static func chainHash(encoded bytes: [UInt8]) -> [UInt8] { SHA256Digest.of(bytes) }
 
     /// The ops of a batch whose signatures need no check of their own, and the chain hashes
     /// computed on the way. In a run of consecutive ops of one origin where each op's hash is
@@ -57,31 +60,33 @@ extension SyncEngine {
         return grouped.values.filter { $0.count > 1 }.map { $0.sorted { $0.counter < $1.counter } }
     }
 
-    /// Records a fork the first time it is seen: counted, kept (bounded), logged; a hub settles
-    /// it in the roster and a member sends the proof on (both at the next tick, `settleForks`).
-    mutating func noteFork(_ e: ForkEvidence) {
-        guard !evidence.contains(where: { $0.dot == e.dot }) else { return }
+    /// Records a fork the first time it is seen: counted, kept (bounded), reported; a hub
+    /// settles it in the roster and a member sends the proof on (both at the next tick,
+    /// `settleForks`).
+    mutating func noteFork(_ e: ForkEvidence) -> [Directive] {
+        guard !evidence.contains(where: { $0.dot == e.dot }) else { return [] }
         counters.equivocations += 1
         if evidence.count < Self.maxEvidence { evidence.append(e) }
         if forksToSettle.count < Self.maxEvidence { forksToSettle.append(e) }
-        note(.equivocation(dot: e.dot, heldKey: e.held.key, otherKey: e.other.key))
+        return [.event(.equivocation(dot: e.dot, heldKey: e.held.key, otherKey: e.other.key))]
     }
 
     /// A duplicate dot with other contents, validly signed by its origin, is a fork at that
     /// dot (a forgery is refused by the signature check whenever it is not a duplicate).
     /// Comparing costs only the op's bytes, and only while the held op is still in the log.
-    mutating func checkDuplicate(_ op: Op) {
-        guard let held = replica.op(op.dot), held != op else { return }
-        if let authority, Self.originProblem(op, authority, replica) != nil { return }
-        noteFork(ForkEvidence(dot: op.dot, held: held, other: op))
+    mutating func checkDuplicate(_ op: Op) -> [Directive] {
+        guard let held = replica.op(op.dot), held != op else { return [] }
+        if let authority, Self.originProblem(op, authority, replica) != nil { return [] }
+        return noteFork(ForkEvidence(dot: op.dot, held: held, other: op))
     }
 
     /// Forks a pushed batch proves by itself, whatever this node holds: two versions of a dot,
     /// or consecutive ops whose link does not match. This is how a member's evidence reaches a
     /// hub that no longer holds the contradicted op (compaction). Only pairs touching a dot
     /// held here are checked, so an ordinary push of new ops costs nothing.
-    mutating func checkPushedPairs(_ ops: [Op]) {
-        guard let authority, ops.count > 1 else { return }
+    mutating func checkPushedPairs(_ ops: [Op]) -> [Directive] {
+        guard let authority, ops.count > 1 else { return [] }
+        var out: [Directive] = []
         let pairs = Self.byOrigin(ops) { op in
             replica.holds(op.dot) || replica.holds(Dot(op.origin, op.counter &+ 1)) || replica.holds(Dot(op.origin, op.counter &- 1))
         }
@@ -92,9 +97,10 @@ extension SyncEngine {
                 else if b.counter == a.counter + 1 && b.isChained { forkAt = Self.chainHash(a) != b.prev ? a.counter : nil }
                 else { forkAt = nil }
                 guard let forkAt, Self.originProblem(a, authority, replica) == nil, Self.originProblem(b, authority, replica) == nil else { continue }
-                noteFork(ForkEvidence(dot: Dot(a.origin, forkAt), held: a, other: b))
+                out += noteFork(ForkEvidence(dot: Dot(a.origin, forkAt), held: a, other: b))
             }
         }
+        return out
     }
 
     /// The forks the roster settles, as `REPLICA=COUNTER` (status shows them).
@@ -120,13 +126,13 @@ extension SyncEngine {
         guard authority != nil, !forksToSettle.isEmpty else { return [] }
         forksToSettle = forksToSettle.filter { !isSettled($0) && WriteAuthority.rosterEntry($0.dot.replica.node, in: replica) != nil }
         guard !forksToSettle.isEmpty else { return [] }
-        if config.role == .hub {
+        if settings.role == .hub {
             var out: [Directive] = []
-            for e in forksToSettle where e.dot.replica.node != config.nodeID && !isSettled(e) {
+            for e in forksToSettle where e.dot.replica.node != settings.nodeID && !isSettled(e) {
                 let key = RecordKey(collection: "nodes", id: e.dot.replica.node)
                 let element = WriteAuthority.forkElement(e.dot.replica, e.dot.counter)
                 guard let (_, commit) = try? localWrite(key, [.add(field: "forks", element: element)], now: now) else { continue }
-                out += [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+                out += commit.directives
             }
             forksToSettle = []
             return out

@@ -1,5 +1,3 @@
-import Foundation
-import MemberSyncControl
 import MemberSyncModel
 import MemberSyncWire
 
@@ -53,40 +51,6 @@ public struct RefusedEdit: Equatable, Sendable {
     }
 }
 
-/// The list of refused edits as the text of the store's `refused` meta row (a JSON array),
-/// and back. The row is checksummed like every meta row, so no new table is needed.
-public enum RefusedEditsText {
-    public static let metaKey = "refused"
-
-    public static func encode(_ list: [RefusedEdit]) -> String {
-        let rows: [[String: Any]] = list.map { e in
-            var o: [String: Any] = ["origin": e.dot.replica.description, "counter": e.dot.counter, "summary": e.summary,
-                                    "reason": e.reason, "detail": e.detail, "held": e.held, "at": e.at]
-            if let k = e.key { o["key"] = k.description }
-            return o
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])) ?? Data("[]".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Refuses text that is not such a list (a damaged row is reported, never half-read).
-    public static func decode(_ text: String) throws -> [RefusedEdit] {
-        guard let rows = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
-            throw ControlError("the refused-edits row is not a JSON array of objects")
-        }
-        return try rows.enumerated().map { i, o in
-            guard let origin = (o["origin"] as? String).flatMap(ReplicaID.init(parsing:)),
-                  let counter = (o["counter"] as? NSNumber)?.uint64Value, counter > 0,
-                  let reason = o["reason"] as? String, let held = o["held"] as? Bool else {
-                throw ControlError("refused-edits row, entry \(i): missing origin, counter, reason or held")
-            }
-            return RefusedEdit(dot: Dot(origin, counter), key: (o["key"] as? String).flatMap { try? RecordKey(parsing: $0) },
-                               summary: o["summary"] as? String ?? "", reason: reason, detail: o["detail"] as? String ?? "",
-                               held: held, at: (o["at"] as? NSNumber)?.uint64Value ?? 0)
-        }
-    }
-}
-
 extension SyncEngine {
     /// Most refused edits remembered; the oldest go first (the log keeps every refusal).
     static let maxRefusedEdits = 1000
@@ -99,9 +63,9 @@ extension SyncEngine {
         refusedEdits = Array(list.suffix(Self.maxRefusedEdits))
     }
 
-    /// Records that this node's own op `dot` was refused; false when the dot is another
-    /// origin's or the entry is already there with the same verdict.
-    mutating func noteOwnRefusal(_ dot: Dot, reason: String, detail: String, held: Bool, now: UInt64) -> Bool {
+    /// Records that this node's own op `dot` was refused, and reports it in `out`; false when
+    /// the dot is another origin's or the entry is already there with the same verdict.
+    mutating func noteOwnRefusal(_ dot: Dot, reason: String, detail: String, held: Bool, now: UInt64, into out: inout [Directive]) -> Bool {
         guard dot.replica == id else { return false }
         if let i = refusedEdits.firstIndex(where: { $0.dot == dot }) {
             if refusedEdits[i].reason == reason && refusedEdits[i].held == held { return false }
@@ -111,7 +75,7 @@ extension SyncEngine {
         refusedEdits.append(RefusedEdit(dot: dot, key: op?.key, summary: op.map(RefusedEdit.summary) ?? "", reason: reason,
                                         detail: String(detail.prefix(Refusal.maxDetailBytes)), held: held, at: now))
         if refusedEdits.count > Self.maxRefusedEdits { refusedEdits.removeFirst(refusedEdits.count - Self.maxRefusedEdits) }
-        if let op { note(.ownOpRefused(dot: dot, key: op.key, reason: reason, detail: detail, held: held)) }
+        if let op { out.append(.event(.ownOpRefused(dot: dot, key: op.key, reason: reason, detail: detail, held: held))) }
         return true
     }
 
@@ -127,12 +91,13 @@ extension SyncEngine {
     }
 
     /// The answer a Push receiver gives about the pushed ops it refused (MSP 7.3): one
-    /// Refusal per refused dot of the Push, from the rejections its applying queued.
-    func refusals(among pushed: Set<Dot>) -> [Refusal] {
+    /// Refusal per refused dot of the Push, from the rejections its applying reported.
+    func refusals(among pushed: Set<Dot>, in report: [Directive]) -> [Refusal] {
         var out: [Refusal] = []
         var seen = Set<Dot>()
-        for case .rejected(let dot, let reason, let detail) in rejections.reversed() where pushed.contains(dot) {
-            guard seen.insert(dot).inserted else { continue }
+        for case .event(.opRejected(let origin, let counter, _, let reason, let detail)) in report.reversed() {
+            let dot = Dot(origin, counter)
+            guard pushed.contains(dot), seen.insert(dot).inserted else { continue }
             out.append(Refusal(dot: dot, reason: reason.rawValue,
                                detail: String(detail.utf8.prefix(Refusal.maxDetailBytes)) ?? String(detail.prefix(Refusal.maxDetailBytes / 4)),
                                held: replica.holds(dot)))
@@ -144,11 +109,11 @@ extension SyncEngine {
     /// refused: remember our own durably, and stop pushing to `l` for a while when it does not
     /// hold some of them (resending would only be refused again).
     mutating func onRefusals(_ l: LinkID, _ refused: [Refusal], now: UInt64) -> [Directive] {
-        var changed = false
-        for r in refused { changed = noteOwnRefusal(r.dot, reason: r.reason, detail: r.detail, held: r.held, now: now) || changed }
+        var changed = false, out: [Directive] = []
+        for r in refused { changed = noteOwnRefusal(r.dot, reason: r.reason, detail: r.detail, held: r.held, now: now, into: &out) || changed }
         if refused.contains(where: { !$0.held }) {
             update(l) { $0.pushBackoffUntil = now + Self.refusedPushBackoffMilliseconds }
         }
-        return changed ? [.persistRefused] : []
+        return out + (changed ? [.persistRefused] : [])
     }
 }

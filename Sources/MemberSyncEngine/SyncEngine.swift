@@ -16,17 +16,24 @@ public enum LinkID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What the I/O shell must do, in order. `persist` always precedes the replies and
-/// publications that depend on it, so nothing is acknowledged before it is durable. The one
-/// exception is `relay`, which acknowledges nothing and may go out before the commit.
+/// What the I/O shell must do, in order: the engine's one output. Every input returns its
+/// directives, and nothing of one input is held back for the next (as SWIM's `Instance`
+/// returns its membership changes). `persist` always precedes the replies and publications
+/// that depend on it, so nothing is acknowledged before it is durable. The one exception is
+/// `relay`, which acknowledges nothing and may go out before the commit.
 public enum Directive: Equatable, Sendable {
     /// Store these ops, the current states of these records, and the current version.
     case persist(ops: [Op], keys: [RecordKey])
     /// Drop ops covered by the replica's log floor from the store.
     case persistCompaction
     case send(LinkID, Message)
+    /// Push ops of this node's own to a link, with the bytes they were encoded to when they
+    /// were signed: the frames of `send(l, .push(ops))`, without encoding the ops again.
+    case pushOps(LinkID, [EncodedOp])
     case reply(client: [UInt8], Message)
     case publish(Message)
+    /// Publish an op of this node's own with its bytes: the frames of `publish(.op(op))`.
+    case publishOp(EncodedOp)
     /// Publish a remote op this node passes on to its subscribers (a hub relaying what a member
     /// pushed). The reactor sends it before committing the batch that applied it: a relayed op
     /// acknowledges nothing. Its origin committed it before it ever sent it, and keeps resending
@@ -38,10 +45,18 @@ public enum Directive: Equatable, Sendable {
     case relay(Message)
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
-    /// A remote op was refused (schema, signature, authorisation): log it. Never stops a stream.
-    case rejected(dot: Dot, reason: RefusalReason, detail: String)
     /// Store `SyncEngine.refusedEdits`, the list of this node's own edits that were refused.
     case persistRefused
+    /// Something an operator should read in the log: a refused op (`opRejected`: schema,
+    /// signature, authorisation; it never stops a stream), a fork, a loaded snapshot... The
+    /// engine cannot log; the reactor logs these, rate-limited, and sends nothing for them.
+    case event(EngineEvent)
+
+    /// The event this directive reports, if it is one.
+    public var event: EngineEvent? {
+        if case .event(let e) = self { return e }
+        return nil
+    }
 }
 
 /// A write made on this node (an edit, a batch, a merged backup), applied in memory and not
@@ -49,8 +64,11 @@ public enum Directive: Equatable, Sendable {
 /// durable; if storing them fails, `SyncEngine.rollBack` takes it back, so what the user was
 /// told failed is never applied later.
 public struct LocalCommit: Sendable {
-    /// The ops to store, in order.
-    public let ops: [Op]
+    /// The ops to store, in order, with their encodings. A local op is encoded once, when it
+    /// is signed: those bytes give its chain hash, are what the store keeps and what its
+    /// Push and publication carry.
+    public let encodedOps: [EncodedOp]
+    public var ops: [Op] { encodedOps.map(\.op) }
     /// The records whose current state to store.
     public let keys: [RecordKey]
     /// True when the write raised log floors (a merged backup), so the store compacts too.
@@ -67,7 +85,9 @@ public struct LocalCommit: Sendable {
     }
 
     /// The same commit as directives in the order the reactor carries them out: the persist
-    /// step, compaction, then the sends (tests and the simulated network use this form).
+    /// step, compaction, then the sends: how the engine carries out the roster writes it makes
+    /// itself (epochs, forks) within an input; tests and the simulated network use it too. The
+    /// daemon stores a commit from `ops` and `keys`, never by finding its persist step.
     public var directives: [Directive] {
         [.persist(ops: ops, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
     }
@@ -86,6 +106,14 @@ public struct BackupMerge: Sendable, Equatable {
     public var recordsChanged: [RecordKey]
     public var versionBefore: VersionVector
     public var versionAfter: VersionVector
+}
+
+/// What applying remote ops did (`SyncEngine.applyRemote`): the ops applied, in order, and
+/// what to report ahead of their persist step: the refusals and other events, the records
+/// that judging held ops again rebuilt, and whether the list of refused own edits changed.
+struct RemoteApply {
+    var ops: [Op] = []
+    var report: [Directive] = []
 }
 
 /// State of one outbound link.
@@ -155,6 +183,8 @@ public struct EngineCounters: Sendable, Equatable {
     /// Remote ops whose signature needed no check of its own: a later op of their chain in the
     /// same batch had a valid one (MSP 5.9).
     public var opsAuthenticatedByChain: UInt64 = 0
+
+    public init() {}
 }
 
 /// A token bucket in thousandths of a request, refilled from the engine's `now`.
@@ -179,10 +209,11 @@ struct TokenBucket: Sendable {
 }
 
 /// Something an operator should read in the log. The engine is pure and cannot log, so it
-/// queues these; the reactor drains them after each input (`takeEvents`) and logs them with
-/// metadata. Kept apart from `Directive` so directive sequences stay what they were.
+/// returns these as `Directive.event`, among the directives of the input that caused them;
+/// the reactor logs them with metadata.
 public enum EngineEvent: Sendable, Equatable {
-    /// A remote op failed validation and was dropped (reason: schema, malformed, other).
+    /// A remote op was refused (schema, signature, authorisation, ...): not applied, or held
+    /// without effect. A Push's refusals are named back to the pusher from these.
     case opRejected(origin: ReplicaID, counter: UInt64, key: RecordKey, reason: RefusalReason, detail: String)
     /// A snapshot fetched over a link was loaded completely.
     case snapshotLoaded(LinkID, node: String?, records: Int)
@@ -204,7 +235,7 @@ public enum EngineEvent: Sendable, Equatable {
 /// The sync logic of a node as a pure state machine: inputs in, directives out, no sockets,
 /// no disk, no clock of its own. The reactor feeds it; tests drive it directly.
 public struct SyncEngine: Sendable {
-    public let config: NodeConfig
+    public let settings: EngineSettings
     public internal(set) var replica: Replica
     public private(set) var hubs: [LinkState]
     public private(set) var peers: [LinkState]
@@ -218,24 +249,16 @@ public struct SyncEngine: Sendable {
     /// second copy of every key.
     private var snapshotOrder: [RecordKey] = []
     private var lastCompaction: UInt64 = 0
-    /// Signature and write-rule checks; nil when the config says `insecure = true`.
+    /// Signature and write-rule checks; nil when `settings.secure` is off (`insecure = true`).
     public let authority: WriteAuthority?
     /// Per record, what judging its rights writes found, so the next one is judged alone when
     /// it saw them all (`RightsJudgements`).
     var rightsJudgements = RightsJudgements()
-    /// Rejections since the last directives were built, reported as `.rejected` directives,
-    /// and the records that judging held ops again rebuilt (`.persist` of their keys): both go
-    /// out ahead of the next directives (see `reconsider`).
-    var rejections: [Directive] = []
     /// Records rebuilt when the engine started (held ops the rules refuse): stored at the
     /// first tick.
     private var repairedAtStart = Set<RecordKey>()
     /// This node's own counter up to which its local writes were checked for rights changes.
     private var ownCounterReconsidered: UInt64 = 0
-    /// Events not yet taken by the reactor; bounded so a driver that never drains them
-    /// (a test) cannot grow it without limit.
-    public private(set) var events: [EngineEvent] = []
-    static let maxQueuedEvents = 1000
     /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
     /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
     public private(set) var waiting = CausalBuffer()
@@ -261,22 +284,23 @@ public struct SyncEngine: Sendable {
     let retryMilliseconds: UInt64 = 1000
     let compactionIntervalMilliseconds: UInt64 = 10_000
 
-    /// `signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`).
-    public init(config: NodeConfig, replica: Replica, signingKey: SigningKeyPair? = nil) {
-        self.config = config
+    /// `settings.signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`):
+    /// the engine's writes as it encodes them (`seal`), and through the replica's signer any
+    /// write made on the replica itself.
+    public init(settings: EngineSettings, replica: Replica) {
+        self.settings = settings
         var replica = replica
-        if let signingKey {
+        if let signingKey = settings.signingKey {
             replica.signer = { op in signingKey.sign(WireCodec.canonicalBytes(op)) }
         }
         replica.chainHasher = Self.chainHash
-        replica.maxClockSkewMilliseconds = UInt64(max(1, config.maxClockSkewSeconds)) * 1000
+        replica.maxClockSkewMilliseconds = UInt64(max(1, settings.maxClockSkewSeconds)) * 1000
         self.replica = replica
-        authority = config.insecure ? nil : WriteAuthority(
-            nodeID: config.nodeID, role: config.role, organisation: config.organisation,
-            ownSigningKey: signingKey?.publicKey,
-            hubSigningKeys: config.hubSigningKeys.compactMapValues { Hex.decode($0) })
-        hubs = config.hubEndpoints.map { LinkState(endpoint: $0) }
-        peers = config.peers.map { LinkState(endpoint: $0) }
+        authority = settings.secure ? WriteAuthority(
+            nodeID: settings.nodeID, role: settings.role, organisation: settings.organisation,
+            ownSigningKey: settings.signingKey?.publicKey, hubSigningKeys: settings.hubSigningKeys) : nil
+        hubs = settings.hubEndpoints.map { LinkState(endpoint: $0) }
+        peers = settings.peers.map { LinkState(endpoint: $0) }
         if authority != nil { startJudging() }
     }
 
@@ -294,19 +318,14 @@ public struct SyncEngine: Sendable {
 
     var id: ReplicaID { replica.id }
 
-    /// Returns and clears the queued events.
-    public mutating func takeEvents() -> [EngineEvent] {
-        defer { events.removeAll(keepingCapacity: true) }
-        return events
-    }
-
-    mutating func note(_ e: EngineEvent) {
-        if events.count < Self.maxQueuedEvents { events.append(e) }
-    }
+    /// Folds the records changed since the last call (at most `limit`) into the replica's
+    /// status summary (`StateSummary`): the reactor does a little per tick, and the rest
+    /// before it answers a status.
+    public mutating func refreshSummary(limit: Int = .max) { replica.refreshSummary(limit: limit) }
 
     // MARK: link selection
 
-    func link(_ l: LinkID) -> LinkState {
+    public func link(_ l: LinkID) -> LinkState {
         switch l {
         case .hub(let i): return hubs[i]
         case .peer(let i): return peers[i]
@@ -322,19 +341,19 @@ public struct SyncEngine: Sendable {
 
     /// A peer link now reaches another endpoint (a peer named by id whose roster entry
     /// arrived, changed or was revoked): what was known of the old one no longer holds.
-    mutating func repointPeer(_ i: Int, endpoint: String) {
+    public mutating func repointPeer(_ i: Int, endpoint: String) {
         guard peers[i].endpoint != endpoint else { return }
         peers[i] = LinkState(endpoint: endpoint)
     }
 
-    func isUp(_ s: LinkState, now: UInt64) -> Bool {
-        s.welcomed && now &- s.lastHeard <= UInt64(config.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
+    public func isUp(_ s: LinkState, now: UInt64) -> Bool {
+        s.welcomed && now &- s.lastHeard <= UInt64(settings.linkTimeoutMilliseconds) && !leadsToRevokedNode(s)
     }
 
     /// With security on, a link whose other end the roster revokes is never used: nothing is
     /// pushed to it, pulled from it or taken from it (MSP 11.5).
     func leadsToRevokedNode(_ s: LinkState) -> Bool {
-        guard authority != nil, let node = s.remoteNode, node != config.nodeID,
+        guard authority != nil, let node = s.remoteNode, node != settings.nodeID,
               let entry = WriteAuthority.rosterEntry(node, in: replica) else { return false }
         return WriteAuthority.isRevoked(entry)
     }
@@ -351,7 +370,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// Links that should be greeted: all hubs always, peers only while no hub answers.
-    func linksToGreet(now: UInt64) -> [LinkID] {
+    public func linksToGreet(now: UInt64) -> [LinkID] {
         var out: [LinkID] = hubs.indices.map { .hub($0) }
         if activeHub(now: now) == nil { out += peers.indices.map { .peer($0) } }
         return out
@@ -360,19 +379,19 @@ public struct SyncEngine: Sendable {
     /// Own ops the hub has not yet acknowledged. A hub holds its own ops durably as the hub,
     /// so it has none pending (otherwise monitoring would see them pending forever).
     public var pendingCount: UInt64 {
-        if config.role == .hub { return 0 }
+        if settings.role == .hub { return 0 }
         let mine = replica.version[id]
         let acked = hubAcked[id]
         return mine > acked ? mine - acked : 0
     }
 
     func hello() -> Message {
-        .hello(Hello(nodeID: config.nodeID, replica: id, role: config.role.rawValue, organisation: config.organisation,
+        .hello(Hello(nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, organisation: settings.organisation,
                      softwareVersion: Self.softwareVersion, version: replica.version))
     }
 
     func heartbeat() -> Message {
-        .heartbeat(Heartbeat(nodeID: config.nodeID, replica: id, role: config.role.rawValue, version: replica.version, pending: pendingCount))
+        .heartbeat(Heartbeat(nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, version: replica.version, pending: pendingCount))
     }
 
     // MARK: local writes
@@ -418,18 +437,41 @@ public struct SyncEngine: Sendable {
     private mutating func commitLocal(_ prepared: Op, now: UInt64) throws(ModelError) -> (Op, LocalCommit) {
         try authorise(prepared)
         var undo = replica.undoPoint()
-        let op = replica.commitLocal(prepared, undo: &undo)
+        let encoded = seal(prepared, undo: &undo)
+        let op = encoded.op
         if op.key.collection == "nodes" { clearPullBackoff() }
         counters.localWrites += 1
-        var after: [Directive] = [.publish(.op(op))]
+        var after: [Directive] = [.publishOp(encoded)]
         for l in syncLinks(now: now) {
             update(l) {
                 $0.pushSentAt = now
                 $0.pushedVersion.add(op.dot)
             }
-            after.append(.send(l, .push([op])))
+            after.append(.pushOps(l, [encoded]))
         }
-        return (op, LocalCommit(ops: [op], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
+        return (op, LocalCommit(encodedOps: [encoded], keys: [op.key], after: after, undo: .ownOps(undo, writes: 1)))
+    }
+
+    /// Links, signs and applies a prepared own op, encoding it once (`WireCodec.sealed`):
+    /// the bytes give its chain hash here, and serve the store and the envelopes later.
+    /// Without a signing key the op is signed by the replica's own signer, if one was put
+    /// there (tests do), and encoded after.
+    private mutating func seal(_ prepared: Op, undo: inout LocalUndo) -> EncodedOp {
+        let key = settings.signingKey, signer = replica.signer
+        var encoded: EncodedOp?
+        replica.commitLocal(prepared, undo: &undo) { linked in
+            let e: EncodedOp
+            if let key {
+                e = WireCodec.sealed(linked) { key.sign($0) }
+            } else {
+                var op = linked
+                if let signer { op.signature = signer(op) }
+                e = EncodedOp(op)
+            }
+            encoded = e
+            return (e.op, Self.chainHash(encoded: e.bytes))
+        }
+        return encoded!
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
@@ -446,28 +488,29 @@ public struct SyncEngine: Sendable {
     /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
     public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
         -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
-        var ops: [Op] = []
-        ops.reserveCapacity(edits.count)
+        var encoded: [EncodedOp] = []
+        encoded.reserveCapacity(edits.count)
         var undo = replica.undoPoint()
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
                 try authorise(prepared)
-                ops.append(replica.commitLocal(prepared, undo: &undo))
+                encoded.append(seal(prepared, undo: &undo))
             } catch {
                 replica.rollBack(undo)
                 return ([], nil, (i, error))
             }
         }
-        guard !ops.isEmpty else { return ([], nil, nil) }
+        guard !encoded.isEmpty else { return ([], nil, nil) }
+        let ops = encoded.map(\.op)
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         var after: [Directive] = []
-        if ops.count <= config.pageSize { after += ops.map { .publish(.op($0)) } }
+        if ops.count <= settings.pageSize { after += encoded.map { .publishOp($0) } }
         for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        return (ops, LocalCommit(ops: ops, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
+        return (ops, LocalCommit(encodedOps: encoded, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
     }
 
     /// Takes back a local commit that could not be stored: nobody has heard of it (its
@@ -497,7 +540,8 @@ public struct SyncEngine: Sendable {
         let refusedBefore = refusedEdits
         let rejectedBefore = counters.opsRejected.values.reduce(0, +)
         let backupOps = backup.heldOps()
-        let applied = applyRemote(backupOps)
+        let remote = applyRemote(backupOps)
+        let applied = remote.ops
         try replica.load(snapshot)
         var created = 0, changed: [RecordKey] = []
         for key in snapshot.records.keys.sorted() where before.records[key] != replica.records[key] {
@@ -512,12 +556,13 @@ public struct SyncEngine: Sendable {
             let refusedKeys = Set(replica.withheld.compactMap { replica.op($0)?.key })
             for key in keys where refusedKeys.contains(key) { replica.rebuild(key) }
         }
-        // The rejections were counted and noted as events; a merge reports them in its answer.
-        // Own edits the merge made refused (or allowed again) are stored after the commit.
-        let refusedChanged = rejections.contains(.persistRefused)
-        rejections = []
-        let commit = LocalCommit(ops: applied, keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
-                                 after: refusedChanged ? [.persistRefused] : [], undo: .state(before, countersBefore, refused: refusedBefore))
+        // The rejections were counted; a merge reports them in its answer, and its events go
+        // to the log. Own edits the merge made refused (or allowed again) are stored after the
+        // commit.
+        let refusedChanged = remote.report.contains(.persistRefused)
+        let after = remote.report.filter { $0.event != nil } + (refusedChanged ? [.persistRefused] : [])
+        let commit = LocalCommit(encodedOps: applied.map(EncodedOp.init), keys: keys.sorted(), compaction: replica.logFloor != before.logFloor,
+                                 after: after, undo: .state(before, countersBefore, refused: refusedBefore))
         let report = BackupMerge(replica: backup.id, recordsInBackup: snapshot.records.count, opsInBackup: backupOps.count,
                                  opsAdded: applied.count, opsRejected: Int(counters.opsRejected.values.reduce(0, +) - rejectedBefore),
                                  recordsCreated: created, recordsChanged: changed, versionBefore: before.version, versionAfter: replica.version)
@@ -545,9 +590,11 @@ public struct SyncEngine: Sendable {
     /// Causal delivery: an op whose contexts cover dots this node does not hold yet waits in
     /// `waiting` (its signature already checked) and is applied, within this call, as soon as
     /// the ops it depends on are; its write rules are judged only then, against its causal
-    /// past. The returned ops include those released from the buffer, in the order applied.
-    mutating func applyRemote(_ ops: [Op]) -> [Op] {
+    /// past. The returned ops include those released from the buffer, in the order applied;
+    /// the report holds the rejections and events, and what judging held ops again changed.
+    mutating func applyRemote(_ ops: [Op]) -> RemoteApply {
         var applied: [Op] = []
+        var report: [Directive] = []
         var queue = ops
         var rosterRetries = 0
         var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
@@ -560,7 +607,7 @@ public struct SyncEngine: Sendable {
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
-                    checkDuplicate(op)
+                    report += checkDuplicate(op)
                     continue
                 }
                 do {
@@ -591,7 +638,7 @@ public struct SyncEngine: Sendable {
                             refused.append((op, .malformed, "op \(op.dot) carries no prev, but its origin's op before it is chained (MSP 5.9)"))
                             continue
                         case .forked(let counter, let held):
-                            noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
+                            report += noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
                         }
                         // A member's rights write may change the verdict on others (MSP 11.7),
                         // unless it saw every op held on its record (see `mayChangeVerdicts`).
@@ -631,8 +678,7 @@ public struct SyncEngine: Sendable {
             let retryRoster = rosterChanged && !retry.isEmpty && rosterRetries < 2
             for (op, reason, detail) in refused where !retryRoster || !retry.contains(op) {
                 counters.opsRejected[reason.rawValue, default: 0] += 1
-                rejections.append(.rejected(dot: op.dot, reason: reason, detail: detail))
-                note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail))
+                report.append(.event(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: reason, detail: detail)))
             }
             queue = retryRoster ? retry : []
             if retryRoster { rosterRetries += 1 }
@@ -643,9 +689,9 @@ public struct SyncEngine: Sendable {
         // A rights write or a roster change that did not see some held op may change its
         // verdict: judge those again.
         if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
-            reconsider(keys: rightsChanged, nodes: rosterNodes)
+            report += reconsider(keys: rightsChanged, nodes: rosterNodes)
         }
-        return applied
+        return RemoteApply(ops: applied, report: report)
     }
 
     /// A hub records the replica id a roster node says Hello with in its entry's `epochs`
@@ -654,7 +700,7 @@ public struct SyncEngine: Sendable {
     /// accepted before epochs were registered). Past `Limits.maxEpochsPerNode` nothing more is
     /// registered: the node still syncs, but its new epoch's ops are refused everywhere.
     mutating func registerEpoch(of h: Hello, now: UInt64) -> [Directive] {
-        guard config.role == .hub, authority != nil, h.replica.node == h.nodeID,
+        guard settings.role == .hub, authority != nil, h.replica.node == h.nodeID,
               let entry = WriteAuthority.rosterEntry(h.nodeID, in: replica), !WriteAuthority.isRevoked(entry) else { return [] }
         let registered = WriteAuthority.registeredEpochs(entry) ?? []
         guard !registered.contains(h.replica.description) else { return [] }
@@ -663,16 +709,14 @@ public struct SyncEngine: Sendable {
             adding += replica.version.sorted.filter { $0.replica.node == h.nodeID && $0.replica != h.replica }.map(\.replica.description)
         }
         guard registered.count + adding.count <= Limits.maxEpochsPerNode else {
-            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
-            return []
+            return [.event(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))]
         }
         let key = RecordKey(collection: "nodes", id: h.nodeID)
         do {
             let (_, commit) = try localWrite(key, adding.sorted().map { .add(field: "epochs", element: $0) }, now: now)
-            return [.persist(ops: commit.ops, keys: commit.keys)] + commit.after
+            return commit.directives
         } catch {
-            note(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))
-            return []
+            return [.event(.epochRefused(node: h.nodeID, replica: h.replica, registered: registered.count))]
         }
     }
 
@@ -698,15 +742,14 @@ public struct SyncEngine: Sendable {
         for i in peers.indices { peers[i].pullBackoffUntil = nil; peers[i].pushBackoffUntil = nil }
     }
 
-    /// Rejections to report, then the persist step for what was applied.
-    mutating func persist(_ ops: [Op]) -> [Directive] {
-        var out = rejections
-        rejections = []
-        guard !ops.isEmpty else { return out }
+    /// The report of applying remote ops (rejections, events, records judged again), then the
+    /// persist step for what was applied.
+    func persist(_ applied: RemoteApply) -> [Directive] {
+        let ops = applied.ops
+        guard !ops.isEmpty else { return applied.report }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        out.append(.persist(ops: ops, keys: keys))
-        return out
+        return applied.report + [.persist(ops: ops, keys: keys)]
     }
 
     /// Relay directives for remote ops newly applied here, in the order they were applied.
@@ -736,7 +779,7 @@ public struct SyncEngine: Sendable {
             clients[h.nodeID] = ClientInfo(nodeID: h.nodeID, organisation: h.organisation, role: h.role, softwareVersion: h.softwareVersion,
                                            protocolVersion: chosen, version: h.version, lastSeen: now, identity: client)
             return registerEpoch(of: h, now: now) + [.rememberNode(h.nodeID), .reply(client: client, .welcome(Welcome(
-                nodeID: config.nodeID, replica: id, role: config.role.rawValue, softwareVersion: Self.softwareVersion,
+                nodeID: settings.nodeID, replica: id, role: settings.role.rawValue, softwareVersion: Self.softwareVersion,
                 protocolVersion: chosen, version: replica.version)))]
         case .heartbeat(let hb):
             if var c = clients[hb.nodeID] {
@@ -756,7 +799,7 @@ public struct SyncEngine: Sendable {
             return []
         case .pull(let version, let maxOps):
             guard takeQuota(client, snapshot: false, now: now) else { return [] }
-            let limit = Int(maxOps == 0 ? UInt32(config.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
+            let limit = Int(maxOps == 0 ? UInt32(settings.pageSize) : min(maxOps, UInt32(WireLimits.maxOpsPerMessage)))
             touch(client: client, version: version, now: now)
             switch replica.ops(since: version, limit: limit + 1) {
             case .needsSnapshot:
@@ -767,13 +810,13 @@ public struct SyncEngine: Sendable {
                 return [.reply(client: client, .opBatch(ops: page, more: more, senderVersion: replica.version))]
             }
         case .push(let ops):
-            checkPushedPairs(ops)
+            let forks = checkPushedPairs(ops)
             let applied = applyRemote(ops)
-            let refused = refusals(among: Set(ops.map(\.dot)))
+            let refused = refusals(among: Set(ops.map(\.dot)), in: applied.report)
             // Relay: every op newly applied from a push goes out on our PUB (before the commit,
             // see `Directive.relay`); the Ack waits for the commit.
-            var out = persist(applied)
-            out += relays(applied)
+            var out = forks + persist(applied)
+            out += relays(applied.ops)
             // Every refused op is named to the pusher, so its origin stops resending it and can
             // tell its user why (MSP 7.3); the Ack follows, also covering those held.
             if !refused.isEmpty {
@@ -808,7 +851,7 @@ public struct SyncEngine: Sendable {
                 lastKey: page.last?.key.description ?? after, done: lo + page.count >= snapshotOrder.count)))]
         case .op(let op):
             let applied = applyRemote([op])
-            return persist(applied) + relays(applied)
+            return persist(applied) + relays(applied.ops)
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
@@ -824,10 +867,10 @@ public struct SyncEngine: Sendable {
                 quotas = quotas.filter { now &- $0.value.pull.at < 60_000 }
                 if quotas.count >= Self.maxQuotaClients { quotas.removeAll(keepingCapacity: true) }
             }
-            quotas[client] = (TokenBucket(config.pullQuota, now: now), TokenBucket(config.snapshotQuota, now: now))
+            quotas[client] = (TokenBucket(settings.pullQuota, now: now), TokenBucket(settings.snapshotQuota, now: now))
         }
-        let ok = snapshot ? quotas[client]!.snapshot.take(config.snapshotQuota, now: now)
-                          : quotas[client]!.pull.take(config.pullQuota, now: now)
+        let ok = snapshot ? quotas[client]!.snapshot.take(settings.snapshotQuota, now: now)
+                          : quotas[client]!.pull.take(settings.pullQuota, now: now)
         if !ok { counters.requestsRefused[snapshot ? "snapshot-quota" : "pull-quota", default: 0] += 1 }
         return ok
     }
@@ -870,9 +913,8 @@ public struct SyncEngine: Sendable {
         switch message {
         case .welcome(let w):
             guard (ProtocolVersion.minimumSupported...ProtocolVersion.current).contains(w.protocolVersion) else {
-                note(.linkError(l, node: w.nodeID, code: .unsupportedVersion,
-                                message: "welcome chose MSP \(w.protocolVersion), this node speaks \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current)"))
-                return []
+                return [.event(.linkError(l, node: w.nodeID, code: .unsupportedVersion,
+                                          message: "welcome chose MSP \(w.protocolVersion), this node speaks \(ProtocolVersion.minimumSupported)...\(ProtocolVersion.current)"))]
             }
             update(l) {
                 $0.welcomed = true
@@ -886,20 +928,21 @@ public struct SyncEngine: Sendable {
             let forgot = forgetRefusals(accepted: w.version)
             return (forgot ? [.persistRefused] : []) + syncWith(l, now: now)
         case .opBatch(let ops, let more, let senderVersion):
-            let applied = applyRemote(ops)
+            let remote = applyRemote(ops)
+            let applied = remote.ops
             let refused = ops.filter { !replica.holds($0.dot) }
             update(l) {
                 $0.pullSentAt = nil
                 $0.remoteVersion.merge(senderVersion)
             }
-            var out = persist(applied)
+            var out = persist(remote)
             if more && !refused.isEmpty {
                 // Page past the refused ops: ask as if we held them, so one refused op cannot
                 // pin every later page; they are fetched again by a later ordinary Pull.
                 var skip = replica.version
                 for op in refused { skip.add(op.dot) }
                 update(l) { $0.pullSentAt = now }
-                out.append(.send(l, .pull(version: skip, maxOps: UInt32(config.pageSize))))
+                out.append(.send(l, .pull(version: skip, maxOps: UInt32(settings.pageSize))))
             } else if !refused.isEmpty && applied.isEmpty {
                 // Only refused ops came back: do not ask again until the roster changes or a
                 // while has passed (MSP 5.6: rate-limit pulls that return only refused ops).
@@ -930,9 +973,7 @@ public struct SyncEngine: Sendable {
                 // Refused ops of a Push: not a refused link (each is noted as it is recorded).
                 return onRefusals(l, refused, now: now)
             }
-            if code != .snapshotRequired && code != .notReady {
-                note(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))
-            }
+            // SNAPSHOT_REQUIRED and NOT_READY are routine: answered, not reported.
             switch code {
             case .snapshotRequired:
                 if authority != nil, case .peer = l { return [] }
@@ -949,7 +990,7 @@ public struct SyncEngine: Sendable {
                 update(l) { $0.welcomed = false }
                 return greet(l, now: now)
             default:
-                return []
+                return [.event(.linkError(l, node: link(l).remoteNode, code: code, message: String(text.prefix(200))))]
             }
         case .snapshotPage(let page):
             return onSnapshotPage(l, page, now: now)
@@ -1001,7 +1042,7 @@ public struct SyncEngine: Sendable {
             // The snapshot may be the causal past some waiting ops lacked.
             if !waiting.isEmpty { out += persist(applyRemote(waiting.takeReady(for: replica))) }
             counters.snapshotsLoaded += 1
-            note(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count))
+            out.append(.event(.snapshotLoaded(l, node: link(l).remoteNode, records: replica.records.count)))
             state.snapshotVersion = nil
             state.snapshotRequestedAt = nil
             update(l) { $0 = state }
@@ -1038,7 +1079,7 @@ public struct SyncEngine: Sendable {
         if waiting.contains(op.dot) { gap = true }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
-        if config.role == .hub { out += relays(applied) }
+        if settings.role == .hub { out += relays(applied.ops) }
         if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
         return out
     }
@@ -1081,7 +1122,7 @@ public struct SyncEngine: Sendable {
         if s.snapshotRequestedAt != nil { return [] }
         if let until = s.pullBackoffUntil, now < until { return [] }
         update(l) { $0.pullSentAt = now }
-        return [.send(l, .pull(version: replica.version, maxOps: UInt32(config.pageSize)))]
+        return [.send(l, .pull(version: replica.version, maxOps: UInt32(settings.pageSize)))]
     }
 
     mutating func pushIfLacking(_ l: LinkID, now: UInt64) -> [Directive] {
@@ -1089,7 +1130,7 @@ public struct SyncEngine: Sendable {
         guard syncLinks(now: now).contains(l) else { return [] }
         if let sent = s.pushSentAt, now &- sent < retryMilliseconds { return [] }
         if let until = s.pushBackoffUntil, now < until { return [] }
-        guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: config.pageSize), !ops.isEmpty else { return [] }
+        guard case .ops(let ops) = replica.ops(since: s.remoteVersion, limit: settings.pageSize), !ops.isEmpty else { return [] }
         let page = WireSize.prefix(ops)
         var pushed = VersionVector()
         for op in page { pushed.add(op.dot) }
@@ -1101,7 +1142,7 @@ public struct SyncEngine: Sendable {
     }
 
     mutating func greet(_ l: LinkID, now: UInt64) -> [Directive] {
-        if now &- link(l).lastHelloSent < UInt64(config.heartbeatMilliseconds) { return [] }
+        if now &- link(l).lastHelloSent < UInt64(settings.heartbeatMilliseconds) { return [] }
         update(l) { $0.lastHelloSent = now }
         return [.send(l, hello())]
     }
@@ -1112,9 +1153,9 @@ public struct SyncEngine: Sendable {
     /// they did not see (withheld ones: the local edit's context covers only what the record
     /// shows). Local writes go through a path this engine does not watch, so each tick looks
     /// at the own ops made since the last one.
-    mutating func reconsiderOwnWrites() {
+    mutating func reconsiderOwnWrites() -> [Directive] {
         let mine = replica.version[replica.id]
-        guard mine > ownCounterReconsidered else { return }
+        guard mine > ownCounterReconsidered else { return [] }
         var keys = Set<RecordKey>(), nodes = Set<String>()
         var c = ownCounterReconsidered + 1
         while c <= mine {
@@ -1125,7 +1166,7 @@ public struct SyncEngine: Sendable {
             c += 1
         }
         ownCounterReconsidered = mine
-        if !keys.isEmpty || !nodes.isEmpty { reconsider(keys: keys, nodes: nodes) }
+        return keys.isEmpty && nodes.isEmpty ? [] : reconsider(keys: keys, nodes: nodes)
     }
 
     /// Periodic work: expire silent links, greet, heartbeat, retry, compact.
@@ -1133,12 +1174,11 @@ public struct SyncEngine: Sendable {
         var out: [Directive] = []
         if authority != nil {
             out += settleForks(now: now)
-            reconsiderOwnWrites()
+            out += reconsiderOwnWrites()
             if !repairedAtStart.isEmpty {
-                rejections.append(.persist(ops: [], keys: repairedAtStart.sorted()))
+                out.append(.persist(ops: [], keys: repairedAtStart.sorted()))
                 repairedAtStart = []
             }
-            out += persist([])
         }
         for l in hubs.indices.map({ LinkID.hub($0) }) + peers.indices.map({ LinkID.peer($0) }) {
             let s = link(l)
@@ -1152,7 +1192,7 @@ public struct SyncEngine: Sendable {
             }
         }
         for l in linksToGreet(now: now) where !link(l).welcomed { out += greet(l, now: now) }
-        if now &- lastHeartbeat >= UInt64(config.heartbeatMilliseconds) {
+        if now &- lastHeartbeat >= UInt64(settings.heartbeatMilliseconds) {
             lastHeartbeat = now
             let hb = heartbeat()
             out.append(.publish(hb))
@@ -1165,7 +1205,7 @@ public struct SyncEngine: Sendable {
                 if let sent = link(l).pushSentAt, now &- sent >= retryMilliseconds { out += pushIfLacking(l, now: now) }
             }
         }
-        if config.role == .hub && now &- lastCompaction >= compactionIntervalMilliseconds {
+        if settings.role == .hub && now &- lastCompaction >= compactionIntervalMilliseconds {
             lastCompaction = now
             out += compact(now: now)
         }
@@ -1174,7 +1214,7 @@ public struct SyncEngine: Sendable {
 
     /// The version every live node has acknowledged, or nil when no node is live.
     public func stableVersion(now: UInt64) -> VersionVector? {
-        let live = clients.values.filter { now &- $0.lastSeen <= UInt64(config.liveWindowMilliseconds) }
+        let live = clients.values.filter { now &- $0.lastSeen <= UInt64(settings.liveWindowMilliseconds) }
         // A node's version counts only once this hub holds that node's own ops up to it. An
         // op of its own it has not pushed yet may be concurrent with ops everyone else holds
         // (made offline, before it caught up), and when it is a rights write those ops are
@@ -1195,7 +1235,6 @@ public struct SyncEngine: Sendable {
         let held = replica.logCount
         replica.compact(below: stable)
         guard replica.logFloor != before else { return [] }
-        note(.compacted(dropped: held - replica.logCount, held: replica.logCount))
-        return [.persistCompaction]
+        return [.persistCompaction, .event(.compacted(dropped: held - replica.logCount, held: replica.logCount))]
     }
 }

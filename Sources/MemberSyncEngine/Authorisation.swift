@@ -58,10 +58,10 @@ public struct WriteAuthority: Sendable {
     }
 
     /// What is known about the origin of an op.
-    struct Writer {
+    public struct Writer: Sendable {
         var key: [UInt8]?
-        var hubOperator: Bool
-        var organisation: String?
+        public internal(set) var hubOperator: Bool
+        public internal(set) var organisation: String?
         /// Set when the roster revokes the node: per replica, the last counter whose ops are
         /// still accepted (`accepted_through`, MSP 11.5); nil when not revoked.
         var acceptedThrough: VersionVector?
@@ -105,18 +105,18 @@ public struct WriteAuthority: Sendable {
         var acceptedThrough: VersionVector
     }
 
-    static func rosterEntry(_ node: String, in replica: Replica) -> Record? {
+    public static func rosterEntry(_ node: String, in replica: Replica) -> Record? {
         guard let r = replica.record(RecordKey(collection: "nodes", id: node)), r.exists else { return nil }
         return r
     }
 
-    static func text(_ r: Record, _ field: String) -> String? {
+    public static func text(_ r: Record, _ field: String) -> String? {
         if case .string(let s)? = r.register(field).winner?.value { return s }
         return nil
     }
 
     /// Revoked as soon as any concurrent value says so (fail closed).
-    static func isRevoked(_ r: Record) -> Bool {
+    public static func isRevoked(_ r: Record) -> Bool {
         r.register("revoked").siblings.contains { $0.value == .bool(true) }
     }
 
@@ -175,7 +175,7 @@ public struct WriteAuthority: Sendable {
         v.sorted.filter { $0.replica.node == node }.map { "\($0.replica)=\($0.counter)" }.joined(separator: " ")
     }
 
-    func writer(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
+    public func writer(_ node: String, in replica: Replica) throws(AuthRejection) -> Writer {
         try memo.writer(node, generation: replica.rightsFactsGeneration) {
             do throws(AuthRejection) { return .success(try readWriter(node, in: replica)) } catch { return .failure(error) }
         }.get()

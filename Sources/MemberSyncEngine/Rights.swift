@@ -293,11 +293,11 @@ struct Reconsideration {
 extension SyncEngine {
     /// Judges again every held op on `keys` and every held op of the nodes in `nodes` (whose
     /// roster entries changed), releases those now allowed and withholds those now refused,
-    /// rebuilding their records. Queues the rejections and the records to store for the next
-    /// directives (see `persist`).
-    mutating func reconsider(keys: Set<RecordKey>, nodes: Set<String>) {
+    /// rebuilding their records. Returns the rejections and the records to store.
+    mutating func reconsider(keys: Set<RecordKey>, nodes: Set<String>) -> [Directive] {
         let change = judgeAgain(keys: keys, nodes: nodes)
-        guard !change.isEmpty else { return }
+        guard !change.isEmpty else { return [] }
+        var out: [Directive] = []
         var keys = change.keys
         for op in change.released {
             if let k = replica.release(op.dot) { keys.insert(k) }
@@ -310,12 +310,13 @@ extension SyncEngine {
         for (op, why) in change.withheld {
             counters.opsRejected[why.reason.rawValue, default: 0] += 1
             let detail = "withdrawn after the fact: " + why.detail
-            rejections.append(.rejected(dot: op.dot, reason: why.reason, detail: detail))
-            note(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: why.reason, detail: detail))
-            refusedChanged = noteOwnRefusal(op.dot, reason: why.reason.rawValue, detail: detail, held: true, now: replica.clock.wallMilliseconds) || refusedChanged
+            out.append(.event(.opRejected(origin: op.origin, counter: op.counter, key: op.key, reason: why.reason, detail: detail)))
+            refusedChanged = noteOwnRefusal(op.dot, reason: why.reason.rawValue, detail: detail, held: true, now: replica.clock.wallMilliseconds,
+                                            into: &out) || refusedChanged
         }
-        if refusedChanged { rejections.append(.persistRefused) }
-        rejections.append(.persist(ops: [], keys: keys.sorted()))
+        if refusedChanged { out.append(.persistRefused) }
+        out.append(.persist(ops: [], keys: keys.sorted()))
+        return out
     }
 
     /// The verdicts that differ from what the replica shows now, without changing anything.
