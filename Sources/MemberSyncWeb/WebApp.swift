@@ -210,10 +210,8 @@ final class WebApp: Sendable {
 
     private func health() async -> WebResponse {
         do throws(ControlClientError) {
-            let m = try await link.call("metrics").object
-            let reasons = (m["reasons"] as? [String]) ?? []
-            let word = WebText.text(m["health"])
-            return .text(reasons.isEmpty ? 200 : 503, word + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")) + "\n")
+            let m = try await link.call(Control.Metrics())
+            return .text(m.reasons.isEmpty ? 200 : 503, m.health + (m.reasons.isEmpty ? "" : ": " + m.reasons.joined(separator: "; ")) + "\n")
         } catch {
             return .text(503, "unreachable: \(error.message)\n")
         }
@@ -221,8 +219,8 @@ final class WebApp: Sendable {
 
     private func metrics() async -> WebResponse {
         do throws(ControlClientError) {
-            let m = try await link.call("metrics").object
-            return .text(200, WebText.text(m["text"]), contentType: WebText.text(m["content_type"]))
+            let m = try await link.call(Control.Metrics())
+            return .text(200, m.text, contentType: m.contentType)
         } catch {
             return .text(503, "# the node is not answering: \(error.message)\n")
         }
@@ -265,19 +263,19 @@ final class WebApp: Sendable {
     /// Counting walks every record on the node's reactor, so it is asked again only when the
     /// version moved (asking `version` costs next to nothing).
     func versionAndConflicts() async -> (stamp: String?, conflicts: Int?) {
-        guard let v = try? await link.call("version").object else { return (nil, nil) }
+        guard let v = try? await link.call(Control.VersionQuery()) else { return (nil, nil) }
         let stamp = LiveFeed.stamp(v)
         if let cached = conflictCache.withLock({ $0 }), cached.stamp == stamp { return (stamp, cached.count) }
-        guard let conflicts = try? await link.call("conflicts") else { return (stamp, nil) }
-        let count = conflicts.array.count
+        guard let conflicts = try? await link.call(Control.Conflicts()) else { return (stamp, nil) }
+        let count = conflicts.count
         conflictCache.withLock { $0 = (stamp, count) }
         return (stamp, count)
     }
 
     func syncState() async -> SyncState {
         do throws(ControlClientError) {
-            let p = try await link.call("progress").object
-            return SyncState(mode: WebText.text(p["mode"]), pending: WebText.int(p["pending"]), role: identity.role)
+            let p = try await link.call(Control.Progress())
+            return SyncState(mode: p.mode, pending: Int(clamping: p.pending), role: identity.role)
         } catch {
             return SyncState(mode: "unreachable", pending: 0, role: identity.role)
         }
