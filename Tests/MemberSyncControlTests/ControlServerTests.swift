@@ -81,6 +81,6 @@ final class ControlServerTests: XCTestCase {
         XCTAssertThrowsError(try client.call(Control.Get(key: "contacts/nobody"))) { error in
             XCTAssertEqual(error as? ControlClientError, .refused("no such record: contacts/nobody"))
         }
-        XCTAssertEqual(try client.call(json: ["command": "version"])["records"], .int(1), "the untyped form reads the same reply")
+        XCTAssertEqual(try client.call(Control.VersionQuery()).records, 1, "version counts the record written")
     }
 }
