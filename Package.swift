@@ -64,8 +64,8 @@ let package = Package(
         ),
         .target(name: "MemberSyncStore", dependencies: ["CSQLite", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
         // A node's configuration: the TOML subset, the config keys and NodeConfig, key files.
-        // No store, no engine: the CLI writes and checks configs with it.
-        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
+        // No store, no engine, no wire code: the CLI writes and checks configs with it.
+        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
         // Reading the directory: search, show, history, list filters, record views, the import
         // and export formats. Pure, over a replica: no sockets, no store.
         .target(name: "MemberSyncDirectory", dependencies: ["MemberSyncModel"]),
