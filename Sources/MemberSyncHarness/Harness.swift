@@ -57,7 +57,7 @@ public enum CommandRunner {
     }
 }
 
-/// Loopback ports for test federations.
+/// Loopback ports and sockets for test federations, the chaos tool's relays and HTTP tests.
 public enum LoopbackPorts {
     public static func address(_ port: Int) -> sockaddr_in {
         var addr = sockaddr_in()
@@ -67,23 +67,48 @@ public enum LoopbackPorts {
         return addr
     }
 
-    public static func canBind(_ port: Int) -> Bool {
+    /// A TCP socket bound to 127.0.0.1:`port`; -1 when the port is taken.
+    static func bound(_ port: Int, reuseAddress: Bool = false) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = address(port)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        guard fd >= 0 else { return -1 }
+        if reuseAddress {
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         }
+        var addr = address(port)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    public static func canBind(_ port: Int) -> Bool {
+        let fd = bound(port)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A listening TCP socket on 127.0.0.1:`port` (a relay's, or one that holds the port so
+    /// that something else cannot bind it); -1 when the port is taken.
+    public static func listen(_ port: Int, backlog: Int32 = 1, reuseAddress: Bool = false) -> Int32 {
+        let fd = bound(port, reuseAddress: reuseAddress)
+        guard fd >= 0 else { return -1 }
+        if Glibc.listen(fd, backlog) != 0 { close(fd); return -1 }
+        return fd
     }
 
     /// A blocking TCP connection to 127.0.0.1:`port` whose reads give up after
-    /// `timeoutSeconds`; -1 when it cannot connect.
-    public static func connect(_ port: Int, timeoutSeconds: Int) -> Int32 {
+    /// `timeoutSeconds` (nil: never); -1 when it cannot connect.
+    public static func connect(_ port: Int, timeoutSeconds: Double?) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return -1 }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if let timeoutSeconds {
+            let whole = timeoutSeconds.rounded(.down)
+            var timeout = timeval(tv_sec: Int(whole), tv_usec: Int((timeoutSeconds - whole) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
         var addr = address(port)
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -111,6 +136,54 @@ public enum LoopbackPorts {
             if !taken.contains(p), !taken.contains(p + 1), canBind(p), canBind(p + 1) { return p }
         }
         return 47_000
+    }
+}
+
+/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass (on the
+/// monotonic clock); true when it held. The one wait of the tests, the chaos tool and the
+/// benchmarks.
+public func waitUntil(timeout: Double, interval: Double = 0.05, _ condition: () -> Bool) -> Bool {
+    let deadline = MonotonicClock.seconds() + timeout
+    while MonotonicClock.seconds() < deadline {
+        if condition() { return true }
+        if interval > 0 { usleep(UInt32(interval * 1_000_000)) }
+    }
+    return condition()
+}
+
+/// Monotonic seconds (CLOCK_MONOTONIC): for deadlines and durations that a change of the wall
+/// clock cannot move.
+public enum MonotonicClock {
+    public static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// What a running process uses, read from /proc (Linux).
+public enum ProcessUsage {
+    /// Peak (VmHWM) and current (VmRSS) resident set size in bytes; nil when the process is gone.
+    public static func memory(pid: Int32) -> (peak: Int, current: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func kb(_ field: String) -> Int? {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        guard let peak = kb("VmHWM"), let cur = kb("VmRSS") else { return nil }
+        return (peak, cur)
+    }
+
+    /// CPU seconds (user + system) the process has used so far, from /proc/PID/stat. On a
+    /// machine shared with other builds a process waits for a core much of the time; the CPU it
+    /// used is what the software costs, whatever the competition.
+    public static func cpuSeconds(pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after "(comm)": state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 

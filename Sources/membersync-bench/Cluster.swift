@@ -84,7 +84,7 @@ final class ProcessCluster {
     func start(_ name: String, timeout: Double = 60) throws {
         let log = root + "/\(name).log"
         processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml", logPath: log)
-        let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, Control.Ping(), timeoutMs: 500)) != nil }
+        let ok = waitUntil(timeout: timeout, interval: 0.01) { (try? self.control(name, Control.Ping(), timeoutMs: 500)) != nil }
         if !ok { throw BenchFailure("\(name) did not start; log: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(500))") }
     }
 
@@ -92,7 +92,7 @@ final class ProcessCluster {
 
     /// CPU seconds the nodes' processes have used so far, summed.
     func cpuSeconds(_ names: [String]) -> Double {
-        names.compactMap { pid($0).flatMap(cpuSecondsOf(pid:)) }.reduce(0, +)
+        names.compactMap { pid($0).flatMap(ProcessUsage.cpuSeconds(pid:)) }.reduce(0, +)
     }
 
     /// SIGTERM, then wait for the process to exit.
@@ -100,7 +100,7 @@ final class ProcessCluster {
         clients[name] = nil
         guard let p = processes[name] else { return }
         if p.isRunning { kill(p.processIdentifier, SIGTERM) }
-        if !waitFor(timeout: 20, interval: 0.01, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
+        if !waitUntil(timeout: 20, interval: 0.01, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         processes[name] = nil
     }
@@ -140,7 +140,7 @@ final class ProcessCluster {
 
     /// Waits until every member reports it syncs through its hub.
     func waitLinked(_ members: [String], timeout: Double = 30) throws {
-        let ok = waitFor(timeout: timeout, interval: 0.05) {
+        let ok = waitUntil(timeout: timeout, interval: 0.05) {
             members.allSatisfy { (try? self.status($0))?.mode == "via-hub" }
         }
         if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
@@ -169,7 +169,7 @@ final class ProcessCluster {
 
     /// Waits until `name`'s version covers counter `counter` of `origin`; false on timeout.
     func waitHolds(_ name: String, origin: String, counter: UInt64, timeout: Double, interval: Double) -> Bool {
-        waitFor(timeout: timeout, interval: interval) { ((try? self.version(name))?[origin] ?? 0) >= counter }
+        waitUntil(timeout: timeout, interval: interval) { ((try? self.version(name))?[origin] ?? 0) >= counter }
     }
 
     /// Sends edits through `set-many` in batches; returns the counters of the last op.

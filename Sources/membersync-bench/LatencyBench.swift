@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MemberSyncConfig
 import MemberSyncControl
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
 import ZeroMQ
@@ -81,7 +82,7 @@ struct LatencyBench {
             sleepSeconds(0.3)
         }
         func started(_ ns: [NodeThread]) throws {
-            guard waitFor(timeout: 20, { ns.allSatisfy { $0.started.get() != nil } }), ns.allSatisfy({ $0.started.get() == "ok" }) else {
+            guard waitUntil(timeout: 20, interval: 0.005, { ns.allSatisfy { $0.started.get() != nil } }), ns.allSatisfy({ $0.started.get() == "ok" }) else {
                 throw BenchFailure("nodes did not start: \(ns.map { $0.started.get() ?? "?" })")
             }
         }
@@ -101,7 +102,7 @@ struct LatencyBench {
         for (n, c) in zip(nodes, configs).dropFirst() { n.start(c) }
         try started(nodes)
         let asker = client("asker"), baerum = client("baerum")
-        guard waitFor(timeout: 20, interval: 0.05, {
+        guard waitUntil(timeout: 20, interval: 0.05, {
             (try? call(asker, Control.StatusQuery()))?.mode == "via-hub" && (try? call(baerum, Control.StatusQuery()))?.mode == "via-hub"
         }) else { throw BenchFailure("members did not link to the hub") }
         func holds(_ c: ControlClient, _ origin: String, _ counter: UInt64) -> Bool {
@@ -111,7 +112,7 @@ struct LatencyBench {
         let hubVersion = try call(hub, Control.VersionQuery())
         let hubOrigin = hubVersion.replica
         let rosterCounter = hubVersion.version[hubOrigin] ?? 0
-        guard waitFor(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
+        guard waitUntil(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
             throw BenchFailure("members did not receive the roster")
         }
         let origin = try call(asker, Control.VersionQuery()).replica
@@ -123,7 +124,7 @@ struct LatencyBench {
         for chunk in stride(from: 0, to: claims.count, by: 500).map({ claims[$0..<min(claims.count, $0 + 500)] }) {
             claimed = try call(asker, Control.SetMany(edits: chunk.map { .init(key: $0.key.description, changes: [$0.cliChange]) })).lastCounter
         }
-        guard waitFor(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
+        guard waitUntil(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
         nodes[2].watchOrigin.set(origin)
 
         let stream = workload.ownedStream(ops: edits + 50, seed: 37)
@@ -143,7 +144,7 @@ struct LatencyBench {
             }
         }
         let lastCounter = sent.keys.max() ?? 0
-        _ = waitFor(timeout: 30, interval: 0.01) { nodes[2].commits.get()[lastCounter] != nil }
+        _ = waitUntil(timeout: 30, interval: 0.01) { nodes[2].commits.get()[lastCounter] != nil }
         let commits = nodes[2].commits.get()
         var latencies: [Double] = []
         for (c, ts) in sent { if let t = commits[c] { latencies.append((t - ts) * 1000) } }

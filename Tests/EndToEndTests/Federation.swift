@@ -206,16 +206,6 @@ final class Federation: @unchecked Sendable {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
-func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(50_000)
-    }
-    return condition()
-}
-
 /// A test case with a fresh secure federation per test (`Federation()`: CURVE, admission,
 /// signed ops, write rules), shut down after it whatever happened.
 class FederationTestCase: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncStore
 import XCTest

@@ -55,13 +55,11 @@ final class WebPageTests: FederationTestCase {
 
     func testAnAddressAskedForMustBeFreeButTheDefaultIsGivenUp() throws {
         // Something else holds the port: an explicit http_listen stops the start with the reason.
-        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(blocker) }
         let port = freePort()
-        var addr = LoopbackPorts.address(port)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
-        XCTAssertTrue(bound)
-        XCTAssertEqual(listen(blocker, 1), 0)
+        let blocker = LoopbackPorts.listen(port)
+        defer { if blocker >= 0 { close(blocker) } }
+        XCTAssertTrue(blocker >= 0, "bound and listening")
+        XCTAssertFalse(LoopbackPorts.canBind(port), "the port is held")
         try initHub(httpListen: "127.0.0.1:\(port)")
         let p = try DaemonLauncher.launch(binDir: fed.binDir, config: fed.dataDir("brussels") + "/membersync.toml", logPath: fed.root + "/explicit.log")
         XCTAssertTrue(waitUntil(timeout: 10) { !p.isRunning }, "the daemon does not run without its web page")
