@@ -22,16 +22,24 @@ public struct CommandResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+    /// The command was still running at its time limit and was killed.
+    public var timedOut = false
     public var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed]) }
 }
 
-/// Runs programs for tests and tools: output to files (nothing can block on a full pipe) and
-/// a hard time limit, after which the program is killed.
+/// Runs programs for tests and tools: output to files (nothing can block on a full pipe), no
+/// input (never the caller's), and a hard time limit, after which the program is killed.
 public enum CommandRunner {
-    public static func run(_ executable: String, _ args: [String], timeout: TimeInterval, scratchDir: String) -> CommandResult {
+    /// `environment` adds variables; `mergingStderr` writes both streams into `stdout`, in the
+    /// order the program wrote them (as a terminal shows them).
+    public static func run(_ executable: String, _ args: [String], timeout: TimeInterval, scratchDir: String,
+                           environment: [String: String] = [:], mergingStderr: Bool = false) -> CommandResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let base = scratchDir + "/cmd-\(UUID().uuidString)"
         FileManager.default.createFile(atPath: base + ".out", contents: nil)
         FileManager.default.createFile(atPath: base + ".err", contents: nil)
@@ -42,18 +50,21 @@ public enum CommandRunner {
         guard let out = FileHandle(forWritingAtPath: base + ".out"), let err = FileHandle(forWritingAtPath: base + ".err") else {
             return CommandResult(status: -1, stdout: "", stderr: "cannot create output files in \(scratchDir)")
         }
+        p.standardInput = FileHandle.nullDevice
         p.standardOutput = out
-        p.standardError = err
+        p.standardError = mergingStderr ? out : err
         do { try p.run() } catch { return CommandResult(status: -1, stdout: "", stderr: "\(error)") }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(2000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        let timedOut = p.isRunning
+        if timedOut { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         try? out.close()
         try? err.close()
         return CommandResult(status: p.terminationStatus,
                              stdout: String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),
-                             stderr: String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self))
+                             stderr: String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self),
+                             timedOut: timedOut)
     }
 }
 

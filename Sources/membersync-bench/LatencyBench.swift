@@ -62,11 +62,9 @@ struct LatencyBench {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let hubPort = ProcessCluster.freePortPair()
-        var p2 = ProcessCluster.freePortPair()
-        while abs(p2 - hubPort) < 2 { p2 = ProcessCluster.freePortPair() }
-        var p3 = ProcessCluster.freePortPair()
-        while abs(p3 - hubPort) < 2 || abs(p3 - p2) < 2 { p3 = ProcessCluster.freePortPair() }
+        let hubPort = LoopbackPorts.freePair()
+        let p2 = LoopbackPorts.freePair(avoiding: [hubPort, hubPort + 1])
+        let p3 = LoopbackPorts.freePair(avoiding: [hubPort, hubPort + 1, p2, p2 + 1])
         let hubEndpoint = "tcp://127.0.0.1:\(hubPort)"
         func config(_ name: String, _ port: Int, hub: Bool) throws -> NodeConfig {
             var c = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: root + "/" + name,

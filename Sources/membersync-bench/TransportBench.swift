@@ -29,7 +29,7 @@ enum TransportBench {
 
     static func pubSub(size: Int, messages: Int) throws -> Result {
         let context = try ZMQContext()
-        let port = ProcessCluster.freePortPair()
+        let port = LoopbackPorts.freePair()
         let endpoint = "tcp://127.0.0.1:\(port)"
         let pub = try ZMQSocket(context, .pub)
         try pub.setSendHighWaterMark(0)

@@ -13,10 +13,10 @@ import Glibc
 final class WebPageTests: FederationTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    func freePort() -> Int { LoopbackPorts.freePair() }
+    func freePort() -> Int { fed.freePortPair() }
 
     func initHub(httpListen: String?) throws {
-        fed.ports["brussels"] = Federation.freePortPair()
+        fed.ports["brussels"] = fed.freePortPair()
         var args = ["init", fed.dataDir("brussels"), "--id", "brussels", "--organisation", "oslo-region-european-office", "--hub",
                     "--listen", fed.endpoint("brussels"), "--json"]
         if let httpListen { args += ["--http-listen", httpListen] }
@@ -81,7 +81,7 @@ final class WebPageTests: FederationTestCase {
     }
 
     func testInitRefusesABadHTTPAddress() throws {
-        fed.ports["brussels"] = Federation.freePortPair()
+        fed.ports["brussels"] = fed.freePortPair()
         let r = fed.cli(["init", fed.dataDir("brussels"), "--id", "brussels", "--organisation", "x", "--hub",
                          "--listen", fed.endpoint("brussels"), "--http-listen", "localhost:80"])
         XCTAssertEqual(r.status, 64)
