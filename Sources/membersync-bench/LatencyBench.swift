@@ -5,6 +5,7 @@ import MemberSyncControl
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
+import MemberSyncServices
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -25,35 +26,33 @@ struct LatencyBench {
     let label: String
     let security: Security
 
+    /// A node of this process, run by the daemon's reactor service (`InProcessNode`), that
+    /// notes when it commits ops of `watchOrigin`.
     final class NodeThread: @unchecked Sendable {
-        // The node lives on its own thread; other threads only touch `stop` and `commits`.
-        let stop = Shared(false)
-        let started = Shared<String?>(nil)
+        // The node lives on its own thread; other threads only touch `commits` and `watchOrigin`.
         let commits = Shared<[UInt64: Double]>([:])
         let watchOrigin = Shared<String?>(nil)
+        private let running = Shared<InProcessNode?>(nil)
 
-        func start(_ config: NodeConfig) {
-            let thread = Thread { [self] in
+        /// Returns once the node runs.
+        func start(_ config: NodeConfig) throws {
+            let node = try InProcessNode { [self] in
                 var logger = Logger(label: "bench.\(config.nodeID)")
                 logger.logLevel = .error
-                do {
-                    let node = try Node(config: config, logger: logger)
-                    node.onCommit = { ops in
-                        guard let origin = self.watchOrigin.get() else { return }
-                        let t = now()
-                        self.commits.update { c in
-                            for op in ops where op.origin.description == origin { c[op.counter] = t }
-                        }
+                let node = try Node(config: config, logger: logger)
+                node.onCommit = { ops in
+                    guard let origin = self.watchOrigin.get() else { return }
+                    let t = now()
+                    self.commits.update { c in
+                        for op in ops where op.origin.description == origin { c[op.counter] = t }
                     }
-                    self.started.set("ok")
-                    node.run { self.stop.get() }
-                } catch {
-                    self.started.set("error: \(error)")
                 }
+                return node
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            running.set(node)
         }
+
+        func stop() { running.get()?.stop() }
     }
 
     /// One run; the figures in milliseconds.
@@ -75,14 +74,9 @@ struct LatencyBench {
         let nodes = [NodeThread(), NodeThread(), NodeThread()]
         // The hub first: secure, its keys are trusted by the members and it admits them.
         let configs = [try config("brussels", hubPort, hub: true), try config("asker", p2, hub: false), try config("baerum", p3, hub: false)]
-        defer {
-            for n in nodes { n.stop.set(true) }
-            sleepSeconds(0.3)
-        }
-        func started(_ ns: [NodeThread]) throws {
-            guard waitUntil(timeout: 20, interval: 0.005, { ns.allSatisfy { $0.started.get() != nil } }), ns.allSatisfy({ $0.started.get() == "ok" }) else {
-                throw BenchFailure("nodes did not start: \(ns.map { $0.started.get() ?? "?" })")
-            }
+        defer { for n in nodes { n.stop() } }
+        func start(_ n: NodeThread, _ c: NodeConfig) throws {
+            do { try n.start(c) } catch { throw BenchFailure("\(c.nodeID) did not start: \(error)") }
         }
         let context = try ZMQContext()
         func client(_ name: String) -> ControlClient {
@@ -91,14 +85,12 @@ struct LatencyBench {
         func call<C: ControlCommand>(_ c: ControlClient, _ command: C) throws -> C.Result {
             do { return try c.call(command) } catch { throw BenchFailure("\(C.name): \(error.message)") }
         }
-        nodes[0].start(configs[0])
-        try started([nodes[0]])
+        try start(nodes[0], configs[0])
         let hub = client("brussels")
         for c in configs.dropFirst() {
             try security.admit(c.nodeID, organisation: c.organisation, dataDir: c.dataDir, hub: hub)
         }
-        for (n, c) in zip(nodes, configs).dropFirst() { n.start(c) }
-        try started(nodes)
+        for (n, c) in zip(nodes, configs).dropFirst() { try start(n, c) }
         let asker = client("asker"), baerum = client("baerum")
         guard waitUntil(timeout: 20, interval: 0.05, {
             (try? call(asker, Control.StatusQuery()))?.mode == "via-hub" && (try? call(baerum, Control.StatusQuery()))?.mode == "via-hub"

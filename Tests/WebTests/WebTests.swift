@@ -6,8 +6,8 @@ import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
+import MemberSyncServices
 import MemberSyncStore
-import Synchronization
 import XCTest
 @testable import MemberSyncWeb
 
@@ -15,15 +15,12 @@ import XCTest
 import Glibc
 #endif
 
-/// A real node in this process, serving its control socket on a thread of its own, as the
-/// daemon does. `@unchecked Sendable`: the node is touched only by its thread once started;
-/// the test talks to it through the control socket, like the web page.
-final class RunningNode: @unchecked Sendable {
+/// A real node in this process, run by the daemon's reactor service on a thread of its own
+/// (`InProcessNode`); the test talks to it through the control socket, like the web page.
+final class RunningNode: Sendable {
     let dir: String
     let config: NodeConfig
-    private var node: Node?
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
+    private let node: InProcessNode
 
     /// `dir`: the data directory of a node stopped with `stop(keepingData: true)`.
     init(id: String = "asker", organisation: String? = nil, role: NodeRole = .member, secure: Bool = true, dir existing: String? = nil,
@@ -37,12 +34,7 @@ final class RunningNode: @unchecked Sendable {
         c.insecure = !secure
         c.hubSigningKeys = hubSigningKeys
         config = c
-        node = try Node(config: c, logger: Logger(label: "test"))
-        Thread.detachNewThread { [self] in
-            node?.run { self.stopFlag.load(ordering: .relaxed) }
-            node = nil  // releases the data directory's lock
-            done.signal()
-        }
+        node = try InProcessNode { [c] in try Node(config: c, logger: Logger(label: "test")) }
     }
 
     var client: ControlClient { ControlClient(dataDir: dir, timeoutMilliseconds: 5000) }
@@ -51,9 +43,9 @@ final class RunningNode: @unchecked Sendable {
     @discardableResult
     func call<C: ControlCommand>(_ command: C) throws -> C.Result { try client.call(command) }
 
+    /// Stops the node; once it returns the data directory is free again.
     func stop(keepingData: Bool = false) {
-        stopFlag.store(true, ordering: .relaxed)
-        _ = done.wait(timeout: .now() + 5)
+        node.stop()
         if !keepingData { try? FileManager.default.removeItem(atPath: dir) }
     }
 
