@@ -219,3 +219,23 @@ public enum DaemonLauncher {
         return p
     }
 }
+
+/// Simulated time in Unix milliseconds: a settable clock that the wall-clock closures of a
+/// simulation's replicas and engines read, so their timestamps move on with the simulation
+/// (the engine tests' simulated network, the scale benchmark, clock tests). A reference, so
+/// every closure reads the one value; thread safe.
+public final class SimulatedClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64
+
+    public init(milliseconds: UInt64) { value = milliseconds }
+
+    public var milliseconds: UInt64 {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
+    }
+
+    public func advance(by milliseconds: UInt64) {
+        lock.lock(); value += milliseconds; lock.unlock()
+    }
+}
