@@ -83,7 +83,8 @@ let package = Package(
             ]
         ),
         // The daemon's long-running services: the reactor on its own thread, and the metrics
-        // and health listener (Hummingbird, off the reactor thread).
+        // and health listener (Hummingbird, off the reactor thread). InProcessNode runs the
+        // reactor alone, for tests and the latency benchmark.
         .target(
             name: "MemberSyncServices",
             dependencies: [
@@ -131,6 +132,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What tests, the chaos tool and the benchmarks share: the seeded generator, the
+        // simulated clock, ports and sockets, waits, commands, the process federation. Nothing
+        // of ours below it, so every test target may use it.
         .target(name: "MemberSyncHarness"),
         .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "MemberSyncControl", "MemberSyncDirectory", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
