@@ -88,8 +88,14 @@ final class WebApp: Sendable {
 
     // MARK: entry
 
+    /// True while serving an open page's live refresh of itself (`X-MemberSync-Live: 1`, see
+    /// Assets.js): the page copies only its main part from the answer, so one-time messages
+    /// stay for the page the browser loads next (a refresh racing the redirect after a save
+    /// took the "Saved" message away).
+    @TaskLocal static var servingLiveRefresh = false
+
     func handle(_ r: WebRequest) async -> WebResponse {
-        var response = await route(r)
+        var response = await Self.$servingLiveRefresh.withValue(r.header("x-membersync-live") == "1") { await route(r) }
         response.headers += SecurityHeaders.all
         if r.method == "HEAD" { response.body = [] }
         return response
@@ -251,7 +257,7 @@ final class WebApp: Sendable {
             let (stamp, conflicts) = await versionAndConflicts()
             layout["conflict_count"] = conflicts.map(String.init) ?? "?"
             layout["version_stamp"] = stamp ?? ""
-            layout["flashes"] = sessions.takeFlashes(session.id).map { f -> [String: Any] in
+            layout["flashes"] = (Self.servingLiveRefresh ? [] : sessions.takeFlashes(session.id)).map { f -> [String: Any] in
                 ["kind": f.kind.rawValue, "message": f.message, "is_error": f.kind == .error]
             }
         }

@@ -215,6 +215,21 @@ final class WebAppTests: XCTestCase {
         XCTAssertTrue(text(odd).contains("no field &#39;planet&#39;"))
     }
 
+    /// An open page refreshes itself when the node's version moves (its own save does that):
+    /// the refresh copies only the page's main part, so it must leave the "Saved" message for
+    /// the page the browser loads after the save's redirect.
+    func testALiveRefreshLeavesTheSavedMessageForTheNextPage() async throws {
+        let (cookie, csrf) = try await login()
+        let saved = await post("/r/organisations/asker", [("csrf", csrf), ("f:name", "Asker"), ("o:name", "")], cookie: cookie)
+        XCTAssertEqual(saved.status, 303)
+        let refresh = await app.handle(WebRequest(method: "GET", path: "/r/organisations/asker",
+                                                  headers: ["host": host, "cookie": cookie, "x-membersync-live": "1"]))
+        XCTAssertEqual(refresh.status, 200)
+        XCTAssertFalse(text(refresh).contains("Saved 1 change"), "the refresh does not take the message")
+        let next = text(await get("/r/organisations/asker", cookie: cookie))
+        XCTAssertTrue(next.contains("Saved 1 change"), "the next page shows it")
+    }
+
     func testForbiddenFieldsAreReadOnlyWithTheReasonAndRefusedAnyway() async throws {
         // Bærum's record, written by the hub operator (whose signature this node trusts) and
         // merged in from a snapshot of the hub, as catch-up would bring it.
