@@ -64,8 +64,8 @@ let package = Package(
         ),
         .target(name: "MemberSyncStore", dependencies: ["CSQLite", "MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
         // A node's configuration: the TOML subset, the config keys and NodeConfig, key files.
-        // No store, no engine: the CLI writes and checks configs with it.
-        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ"]),
+        // No store, no engine, no wire code: the CLI writes and checks configs with it.
+        .target(name: "MemberSyncConfig", dependencies: ["MemberSyncModel", "MemberSyncCrypto", "ZeroMQ"]),
         // Reading the directory: search, show, history, list filters, record views, the import
         // and export formats. Pure, over a replica: no sockets, no store.
         .target(name: "MemberSyncDirectory", dependencies: ["MemberSyncModel"]),
@@ -91,7 +91,8 @@ let package = Package(
             ]
         ),
         // The daemon's long-running services: the reactor on its own thread, and the metrics
-        // and health listener (Hummingbird, off the reactor thread).
+        // and health listener (Hummingbird, off the reactor thread). InProcessNode runs the
+        // reactor alone, for tests and the latency benchmark.
         .target(
             name: "MemberSyncServices",
             dependencies: [
@@ -139,20 +140,23 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What tests, the chaos tool and the benchmarks share: the seeded generator, the
+        // simulated clock, ports and sockets, waits, commands, the process federation. Nothing
+        // of ours below it, so every test target may use it.
         .target(name: "MemberSyncHarness"),
         .executableTarget(name: "membersync-chaos", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncNode", "MemberSyncControl", "MemberSyncDirectory", "ZeroMQ", "MemberSyncHarness"]),
         .executableTarget(name: "model-demo", dependencies: ["MemberSyncModel"]),
         .executableTarget(
             name: "membersync-bench",
             dependencies: [
-                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncEngine", "MemberSyncNode", "MemberSyncConfig", "MemberSyncControl", "ZeroMQ",
-                "MemberSyncHarness",
+                "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncEngine", "MemberSyncNode", "MemberSyncServices", "MemberSyncConfig",
+                "MemberSyncControl", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MemberSyncModelTests", dependencies: ["MemberSyncModel", "MemberSyncHarness"]),
-        .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel"]),
+        .testTarget(name: "MemberSyncWireTests", dependencies: ["MemberSyncWire", "MemberSyncModel", "MemberSyncHarness"]),
         // Fixtures/: a database of release 0.1.0 that every later release must open (read by path).
         .testTarget(name: "MemberSyncStoreTests", dependencies: ["MemberSyncStore", "MemberSyncModel", "MemberSyncWire"], exclude: ["Fixtures"]),
         .testTarget(
@@ -163,9 +167,9 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "MemberSyncControlTests", dependencies: ["MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncNode", "MemberSyncConfig", "MemberSyncHarness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MemberSyncControlTests", dependencies: ["MemberSyncControl", "MemberSyncDirectory", "MemberSyncModel", "MemberSyncNode", "MemberSyncServices", "MemberSyncConfig", "MemberSyncHarness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["MemberSyncModel", "MemberSyncStore", "MemberSyncWire", "MemberSyncCrypto", "ZeroMQ", "MemberSyncHarness"]),
-        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncEngine", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
+        .testTarget(name: "WebTests", dependencies: ["MemberSyncWeb", "MemberSyncControl", "MemberSyncDirectory", "MemberSyncNode", "MemberSyncEngine", "MemberSyncServices", "MemberSyncConfig", "MemberSyncModel", "MemberSyncStore", "MemberSyncHarness"]),
         .testTarget(
             name: "MemberSyncServicesTests",
             dependencies: [

@@ -1,6 +1,5 @@
 import Foundation
 import MemberSyncModel
-import MemberSyncWire
 
 /// Whether a node is an ordinary member office or the hub (the preferred rendezvous).
 public enum NodeRole: String, Sendable, Codable {
@@ -84,7 +83,7 @@ public struct NodeConfig: Sendable, Equatable {
 
     /// Ops per catch-up page (Pull/OpBatch) and per Push. A page costs one round trip and one
     /// durable commit, so larger pages make catch-up faster; 5,000 ops of a few hundred bytes
-    /// stay far below the page byte budget (`WireSize.pageBudgetBytes`) and keep the time one
+    /// stay far below the page byte budget (half the wire's message limit) and keep the time one
     /// page holds the reactor short.
     public static let defaultPageSize = 5000
 

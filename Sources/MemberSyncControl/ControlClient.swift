@@ -105,16 +105,6 @@ public final class ControlClient {
         throw .refused(reply.error ?? "the node refused the request")
     }
 
-    /// Sends a request given as JSON and returns the reply's `result` as JSON, unread: for a
-    /// caller that passes results on (the web page's JSON API) or speaks the protocol as a
-    /// script would.
-    public func call(json request: [String: JSONValue]) throws(ControlClientError) -> JSONValue {
-        let frame = try exchange(JSONValue.object(request).bytes)
-        guard let reply = JSONValue(parsing: frame)?.object else { throw .refused("the node sent a reply that is not a JSON object") }
-        if reply["ok"]?.bool == true { return reply["result"] ?? .null }
-        throw .refused(reply["error"]?.string ?? "the node refused the request")
-    }
-
     /// One request frame out, its reply frame back.
     private func exchange(_ request: [UInt8]) throws(ControlClientError) -> [UInt8] {
         let path = ControlSocket.path(dataDir: dataDir)

@@ -64,6 +64,21 @@ public enum Limits {
     }
 }
 
+/// Limits a decoder enforces so a peer cannot make a node allocate without bound (MSP.md
+/// section 10, "Wire limits"). The wire module enforces them; they stand here, beside the
+/// record limits they must never be tighter than, so that a node's configuration can be
+/// checked against them (`page_size` is at most `maxOpsPerMessage`) without the wire code.
+public enum WireLimits {
+    /// Largest envelope accepted (also set as ZMQ_MAXMSGSIZE on inter-node sockets).
+    public static let maxMessageBytes = 8 * 1024 * 1024
+    public static let maxOpsPerMessage = 20_000
+    public static let maxRecordsPerPage = 20_000
+    public static let maxFieldsPerOp = 64
+    public static let maxSiblingsPerRegister = 4096
+    public static let maxVersionEntries = 100_000
+    public static let maxTextBytes = 64 * 1024
+}
+
 /// Why an op or a write was refused: the fixed labels of MSP 9.1 (counter keys, log fields
 /// and `Refusal.reason` on the wire), plus `causality` and `counter-exhausted`, which never
 /// leave the node. The model raises the limit and causality ones; write authorisation the

@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncControl
+import MemberSyncDirectory
 import MemberSyncModel
 
 /// The forms that write: each becomes one control command (`set`, `delete`, `resolve`,
@@ -18,8 +19,8 @@ extension WebApp {
             return .redirect(Self.recordURL(key))
         }
         do throws(ControlClientError) {
-            let r = try await link.call("set", ["key": key, "changes": changes]).object
-            sessions.addFlash(session.id, Flash(kind: .ok, message: "Saved \(changes.count) change\(changes.count == 1 ? "" : "s") (edit #\(WebText.text(r["counter"])) of this node)."))
+            let r = try await link.call(Control.SetFields(key: key, changes: changes))
+            sessions.addFlash(session.id, Flash(kind: .ok, message: "Saved \(changes.count) change\(changes.count == 1 ? "" : "s") (edit #\(r.counter) of this node)."))
             return .redirect(Self.recordURL(key))
         } catch {
             return await page(await recordPage(name, id, session: session, error: error.message, submitted: form), session: session)
@@ -29,7 +30,7 @@ extension WebApp {
     func deleteRecord(_ name: String, _ id: String, session: Session) async -> WebResponse {
         guard collectionSchema(name) != nil, Labels.isID(id) else { return await notFound("There is no such record.", session: session) }
         do throws(ControlClientError) {
-            _ = try await link.call("delete", ["key": "\(name)/\(id)"])
+            _ = try await link.call(Control.Delete(key: "\(name)/\(id)"))
             sessions.addFlash(session.id, Flash(kind: .ok, message: "Deleted \(name)/\(id)."))
             return .redirect("/c/\(name)")
         } catch {
@@ -48,14 +49,14 @@ extension WebApp {
             return await refused("'\(id)' is not an id: use lowercase letters, digits and '-' (at most 64), starting with a letter or digit.")
         }
         let key = "\(name)/\(id)"
-        if (try? await link.call("get", ["key": key])) != nil {
+        if (try? await link.call(Control.Get(key: key))) != nil {
             return await refused("\(key) exists already: open it to edit it.")
         }
         let changes: [String]
         do throws(FormError) { changes = try FormEdits.changes(form, collection: c, creating: true) } catch { return await refused(error.message) }
         guard !changes.isEmpty else { return await refused("Give at least one field a value.") }
         do throws(ControlClientError) {
-            _ = try await link.call("set", ["key": key, "changes": changes])
+            _ = try await link.call(Control.SetFields(key: key, changes: changes))
             sessions.addFlash(session.id, Flash(kind: .ok, message: "Created \(key)."))
             return .redirect(Self.recordURL(key))
         } catch {
@@ -70,9 +71,8 @@ extension WebApp {
             return .redirect(back)
         }
         do throws(ControlClientError) {
-            let r = try await link.call("resolve", ["key": key, "field": field, "value": FormEdits.normalise(value)]).object
-            let replaced = (r["replaced"] as? [Any])?.count ?? 0
-            sessions.addFlash(session.id, Flash(kind: .ok, message: "Kept “\(value)” for \(key) \(field); it replaces all \(replaced) values, at every office."))
+            let r = try await link.call(Control.Resolve(key: key, field: field, value: FormEdits.normalise(value)))
+            sessions.addFlash(session.id, Flash(kind: .ok, message: "Kept “\(value)” for \(key) \(field); it replaces all \(r.replaced.count) values, at every office."))
         } catch {
             sessions.addFlash(session.id, Flash(kind: .error, message: error.message))
         }
@@ -80,15 +80,15 @@ extension WebApp {
     }
 
     func admit(_ form: Form, session: Session) async -> WebResponse {
-        var args: JSONObject = [:]
+        var args: [String: JSONValue] = [:]
         for name in ["node_id", "organisation", "role", "curve_key", "signing_key"] {
-            if let v = form.first(name)?.trimmingCharacters(in: .whitespaces), !v.isEmpty { args[name] = v }
+            if let v = form.first(name)?.trimmingCharacters(in: .whitespaces), !v.isEmpty { args[name] = .string(v) }
         }
         let endpoints = (form.first("endpoints") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if !endpoints.isEmpty { args["endpoints"] = endpoints }
+        if !endpoints.isEmpty { args["endpoints"] = .array(endpoints.map(JSONValue.string)) }
         do throws(ControlClientError) {
-            let r = try await link.call("admit", args).object
-            sessions.addFlash(session.id, Flash(kind: .ok, message: "Admitted \(WebText.text(r["node_id"])) (\(WebText.text(r["key"])))."))
+            let r = try await link.call(Control.Admit.self, arguments: args)
+            sessions.addFlash(session.id, Flash(kind: .ok, message: "Admitted \(r.nodeID) (\(r.key))."))
         } catch {
             sessions.addFlash(session.id, Flash(kind: .error, message: error.message))
         }
@@ -97,9 +97,8 @@ extension WebApp {
 
     func revoke(_ form: Form, session: Session) async -> WebResponse {
         do throws(ControlClientError) {
-            let r = try await link.call("revoke", ["node_id": form.first("node_id") ?? ""]).object
-            let changed = WebText.bool(r["changed"])
-            sessions.addFlash(session.id, Flash(kind: .ok, message: changed ? "Revoked \(WebText.text(r["node_id"])): its later edits are refused everywhere." : "\(WebText.text(r["node_id"])) was revoked already."))
+            let r = try await link.call(Control.Revoke(nodeID: form.first("node_id") ?? ""))
+            sessions.addFlash(session.id, Flash(kind: .ok, message: r.changed ? "Revoked \(r.nodeID): its later edits are refused everywhere." : "\(r.nodeID) was revoked already."))
         } catch {
             sessions.addFlash(session.id, Flash(kind: .error, message: error.message))
         }
@@ -120,10 +119,10 @@ extension WebApp {
             return WebResponse(status: 200, headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"),
                                                       ("X-Accel-Buffering", "no")], events: stream)
         }
-        var body: JSONObject = [:]
+        var body: [String: JSONValue] = [:]
         if method == "POST" {
             if !r.body.isEmpty {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(r.body)) as? JSONObject else {
+                guard let object = JSONValue(parsing: r.body)?.object else {
                     return .json(400, ["ok": false, "error": "the body must be a JSON object"])
                 }
                 body = object
@@ -131,56 +130,68 @@ extension WebApp {
         }
         let query = r.queryForm ?? Form([])
         func key(_ c: String, _ id: String) -> String { "\(c)/\(id)" }
+        /// The body's members of these names, as the command's arguments.
+        func arguments(_ names: [String]) -> [String: JSONValue] { body.filter { names.contains($0.key) } }
         let rest = Array(path.dropFirst())
         let m = { (pattern: String) in Self.match(rest, pattern) }
-        var call: (String, JSONObject)?
         if method == "GET" {
-            for name in ["status", "progress", "stats", "conflicts", "nodes", "lag", "refused"] where rest == [name] { call = (name, [:]) }
+            switch rest {
+            case ["status"]: return await answer(Control.StatusQuery())
+            case ["progress"]: return await answer(Control.Progress())
+            case ["stats"]: return await answer(Control.Stats())
+            case ["conflicts"]: return await answer(Control.Conflicts())
+            case ["nodes"]: return await answer(Control.Nodes())
+            case ["lag"]: return await answer(Control.Lag())
+            case ["refused"]: return await answer(Control.Refused())
+            default: break
+            }
             if m("search") != nil {
-                var args: JSONObject = ["text": query.first("q") ?? ""]
-                if let c = query.first("in"), !c.isEmpty { args["collection"] = c }
-                call = ("search", args)
+                let scope = query.first("in") ?? ""
+                return await answer(Control.Search(text: query.first("q") ?? "", collection: scope.isEmpty ? nil : scope))
             } else if let a = m("collections/*") {
-                var args: JSONObject = ["collection": a[0]]
                 let conditions = query.all("where")
-                if !conditions.isEmpty { args["where"] = conditions }
-                call = ("list", args)
+                return await answer(Control.List(collection: a[0], where: conditions.isEmpty ? nil : conditions))
             } else if let a = m("records/*/*") {
-                call = ("show", ["key": key(a[0], a[1])])
+                return await answer(Control.Show(key: key(a[0], a[1])))
             } else if let a = m("records/*/*/history") {
-                call = ("history", ["key": key(a[0], a[1])])
+                return await answer(Control.History(key: key(a[0], a[1])))
             } else if let a = m("records/*/*/permissions") {
-                var args: JSONObject = ["key": key(a[0], a[1])]
                 let changes = query.all("change")
-                if !changes.isEmpty { args["changes"] = changes }
-                call = ("permissions", args)
+                return await answer(Control.Permissions(key: key(a[0], a[1]), changes: changes.isEmpty ? nil : changes))
             }
         } else {
             if let a = m("records/*/*") {
-                guard let changes = body["changes"] as? [String] else {
+                guard let changes = body["changes"]?.strings else {
                     return .json(400, ["ok": false, "error": "give \"changes\": [\"FIELD=VALUE\", \"FIELD+=ELEMENT\", \"FIELD-=ELEMENT\", ...]"])
                 }
-                call = ("set", ["key": key(a[0], a[1]), "changes": changes])
+                return await answer(Control.SetFields(key: key(a[0], a[1]), changes: changes))
             } else if let a = m("records/*/*/delete") {
-                call = ("delete", ["key": key(a[0], a[1])])
+                return await answer(Control.Delete(key: key(a[0], a[1])))
             } else if m("resolve") != nil {
-                var args: JSONObject = [:]
-                for name in ["key", "field", "value", "force"] where body[name] != nil { args[name] = body[name] }
-                call = ("resolve", args)
+                return await answer { () async throws(ControlClientError) in
+                    try await self.link.call(Control.Resolve.self, arguments: arguments(["key", "field", "value", "force"]))
+                }
             } else if m("admit") != nil {
-                var args: JSONObject = [:]
-                for name in ["node_id", "organisation", "role", "curve_key", "signing_key", "endpoints"] where body[name] != nil { args[name] = body[name] }
-                call = ("admit", args)
+                return await answer { () async throws(ControlClientError) in
+                    try await self.link.call(Control.Admit.self, arguments: arguments(["node_id", "organisation", "role", "curve_key", "signing_key", "endpoints"]))
+                }
             } else if m("revoke") != nil {
-                call = ("revoke", ["node_id": body["node_id"] ?? ""])
+                var args = arguments(["node_id"])
+                if args["node_id"] == nil { args["node_id"] = "" }
+                return await answer { () async throws(ControlClientError) in try await self.link.call(Control.Revoke.self, arguments: args) }
             }
         }
-        guard let call else {
-            return .json(404, ["ok": false, "error": "no API route \(method) /\(path.joined(separator: "/")) (see docs/WEB.md)"])
-        }
+        return .json(404, ["ok": false, "error": "no API route \(method) /\(path.joined(separator: "/")) (see docs/WEB.md)"])
+    }
+
+    /// One command's answer on the JSON API: its typed result as the control socket shapes it.
+    func answer<C: ControlCommand>(_ command: C) async -> WebResponse {
+        await answer { () async throws(ControlClientError) in try await self.link.call(command) }
+    }
+
+    func answer<R: Encodable>(_ call: () async throws(ControlClientError) -> R) async -> WebResponse {
         do throws(ControlClientError) {
-            let result = try await link.call(call.0, call.1)
-            return .json(200, ["ok": true, "result": result.value])
+            return .json(200, bytes: ControlReply.encode(result: try await call()))
         } catch {
             switch error {
             case .refused(let m): return .json(m.hasPrefix("no such record") ? 404 : 400, ["ok": false, "error": m])

@@ -60,8 +60,10 @@ struct WebResponse: Sendable {
         WebResponse(status: status, headers: [("Content-Type", contentType), ("Cache-Control", "no-store")], body: Array(text.utf8))
     }
 
-    static func json(_ status: Int, _ object: Any) -> WebResponse {
-        WebResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: WebJSON.encode(object))
+    static func json(_ status: Int, _ object: Any) -> WebResponse { json(status, bytes: WebJSON.encode(object)) }
+
+    static func json(_ status: Int, bytes: [UInt8]) -> WebResponse {
+        WebResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: bytes)
     }
 
     /// 303 See Other: after a form post, the browser fetches `location` with GET.

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncControl
 
 /// How the page describes the node's sync state, from `progress` (or `status`): the same
 /// words on a fresh page and in the live `status` event.
@@ -99,8 +100,8 @@ actor LiveFeed {
     }
 
     /// A short text that changes whenever the node's version (or record count) does.
-    static func stamp(_ version: JSONObject) -> String {
-        let text = String(decoding: WebJSON.encode([version["version"] ?? [:], version["records"] ?? 0]), as: UTF8.self)
+    static func stamp(_ version: Control.VersionQuery.Result) -> String {
+        let text = String(decoding: WebJSON.encode([version.version, version.records] as [Any]), as: UTF8.self)
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a stamp, not a secret
         for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(h, radix: 16)
@@ -118,13 +119,13 @@ actor LiveFeed {
             if await listeners > 0 {
                 var changed = false
                 do {
-                    let v = try await link.call("version", live: true).object
+                    let v = try await link.call(Control.VersionQuery(), live: true)
                     let stamp = Self.stamp(v)
                     changed = await noteVersion(stamp)
                     if changed { await broadcast(Self.event("change", ["version": stamp])) }
                     if changed || tick % 4 == 0 {
-                        let p = try await link.call("progress", live: true).object
-                        let s = SyncState(mode: WebText.text(p["mode"]), pending: WebText.int(p["pending"]), role: role)
+                        let p = try await link.call(Control.Progress(), live: true)
+                        let s = SyncState(mode: p.mode, pending: Int(clamping: p.pending), role: role)
                         if await noteState(s) { await broadcast(Self.event("status", s.json)) }
                     }
                 } catch {

@@ -88,8 +88,14 @@ final class WebApp: Sendable {
 
     // MARK: entry
 
+    /// True while serving an open page's live refresh of itself (`X-MemberSync-Live: 1`, see
+    /// Assets.js): the page copies only its main part from the answer, so one-time messages
+    /// stay for the page the browser loads next (a refresh racing the redirect after a save
+    /// took the "Saved" message away).
+    @TaskLocal static var servingLiveRefresh = false
+
     func handle(_ r: WebRequest) async -> WebResponse {
-        var response = await route(r)
+        var response = await Self.$servingLiveRefresh.withValue(r.header("x-membersync-live") == "1") { await route(r) }
         response.headers += SecurityHeaders.all
         if r.method == "HEAD" { response.body = [] }
         return response
@@ -210,10 +216,8 @@ final class WebApp: Sendable {
 
     private func health() async -> WebResponse {
         do throws(ControlClientError) {
-            let m = try await link.call("metrics").object
-            let reasons = (m["reasons"] as? [String]) ?? []
-            let word = WebText.text(m["health"])
-            return .text(reasons.isEmpty ? 200 : 503, word + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")) + "\n")
+            let m = try await link.call(Control.Metrics())
+            return .text(m.reasons.isEmpty ? 200 : 503, m.health + (m.reasons.isEmpty ? "" : ": " + m.reasons.joined(separator: "; ")) + "\n")
         } catch {
             return .text(503, "unreachable: \(error.message)\n")
         }
@@ -221,8 +225,8 @@ final class WebApp: Sendable {
 
     private func metrics() async -> WebResponse {
         do throws(ControlClientError) {
-            let m = try await link.call("metrics").object
-            return .text(200, WebText.text(m["text"]), contentType: WebText.text(m["content_type"]))
+            let m = try await link.call(Control.Metrics())
+            return .text(200, m.text, contentType: m.contentType)
         } catch {
             return .text(503, "# the node is not answering: \(error.message)\n")
         }
@@ -253,7 +257,7 @@ final class WebApp: Sendable {
             let (stamp, conflicts) = await versionAndConflicts()
             layout["conflict_count"] = conflicts.map(String.init) ?? "?"
             layout["version_stamp"] = stamp ?? ""
-            layout["flashes"] = sessions.takeFlashes(session.id).map { f -> [String: Any] in
+            layout["flashes"] = (Self.servingLiveRefresh ? [] : sessions.takeFlashes(session.id)).map { f -> [String: Any] in
                 ["kind": f.kind.rawValue, "message": f.message, "is_error": f.kind == .error]
             }
         }
@@ -265,19 +269,19 @@ final class WebApp: Sendable {
     /// Counting walks every record on the node's reactor, so it is asked again only when the
     /// version moved (asking `version` costs next to nothing).
     func versionAndConflicts() async -> (stamp: String?, conflicts: Int?) {
-        guard let v = try? await link.call("version").object else { return (nil, nil) }
+        guard let v = try? await link.call(Control.VersionQuery()) else { return (nil, nil) }
         let stamp = LiveFeed.stamp(v)
         if let cached = conflictCache.withLock({ $0 }), cached.stamp == stamp { return (stamp, cached.count) }
-        guard let conflicts = try? await link.call("conflicts") else { return (stamp, nil) }
-        let count = conflicts.array.count
+        guard let conflicts = try? await link.call(Control.Conflicts()) else { return (stamp, nil) }
+        let count = conflicts.count
         conflictCache.withLock { $0 = (stamp, count) }
         return (stamp, count)
     }
 
     func syncState() async -> SyncState {
         do throws(ControlClientError) {
-            let p = try await link.call("progress").object
-            return SyncState(mode: WebText.text(p["mode"]), pending: WebText.int(p["pending"]), role: identity.role)
+            let p = try await link.call(Control.Progress())
+            return SyncState(mode: p.mode, pending: Int(clamping: p.pending), role: identity.role)
         } catch {
             return SyncState(mode: "unreachable", pending: 0, role: identity.role)
         }

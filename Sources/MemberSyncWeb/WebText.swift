@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncDirectory
 import Mustache
 
 /// Text handling at the edges of the web page: what a browser sends (URL-encoded forms and
@@ -97,36 +98,30 @@ enum WebText {
         return out
     }
 
-    /// Text of a JSON value from a control reply (strings, numbers, booleans, lists).
-    static func text(_ v: Any?) -> String {
+    /// Text of a field value from a control reply; a clear (`null`) shows as nothing.
+    static func text(_ v: FieldValue?) -> String {
         switch v {
-        case nil, is NSNull: return ""
-        case let s as String: return s
-        case let a as [Any]: return a.map { text($0) }.joined(separator: ", ")
-        case let n as NSNumber:
-            // JSON booleans arrive as NSNumbers of type "c" (char).
-            if String(cString: n.objCType) == "c" { return n.boolValue ? "true" : "false" }
-            return n.stringValue
-        case let b as Bool: return b ? "true" : "false"
-        default: return "\(v!)"
+        case nil, .null: return ""
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
         }
     }
 
-    static func bool(_ v: Any?) -> Bool {
-        if let n = v as? NSNumber { return n.boolValue }
-        if let b = v as? Bool { return b }
-        return false
+    /// Text of a record's field: a value, or a set's members joined with ", ".
+    static func text(_ f: FieldJSON?) -> String {
+        switch f {
+        case nil: return ""
+        case .value(let v): return text(v)
+        case .members(let m): return text(m)
+        }
     }
 
-    static func int(_ v: Any?) -> Int {
-        if let n = v as? NSNumber { return n.intValue }
-        if let i = v as? Int { return i }
-        return 0
-    }
+    static func text(_ list: [String]) -> String { list.joined(separator: ", ") }
 
     /// `2026-11-25T10:15:02.123Z` → `2026-11-25 10:15:02 UTC`: shorter, still unambiguous.
-    static func time(_ iso: Any?) -> String {
-        let s = text(iso)
+    static func time(_ iso: String?) -> String {
+        let s = iso ?? ""
         guard s.count >= 19, s.contains("T") else { return s }
         return s.prefix(19).replacingOccurrences(of: "T", with: " ") + " UTC"
     }

@@ -16,18 +16,6 @@ public enum ProtocolVersion {
     }
 }
 
-/// Limits a decoder enforces so a peer cannot make a node allocate without bound.
-public enum WireLimits {
-    /// Largest envelope accepted (also set as ZMQ_MAXMSGSIZE on inter-node sockets).
-    public static let maxMessageBytes = 8 * 1024 * 1024
-    public static let maxOpsPerMessage = 20_000
-    public static let maxRecordsPerPage = 20_000
-    public static let maxFieldsPerOp = 64
-    public static let maxSiblingsPerRegister = 4096
-    public static let maxVersionEntries = 100_000
-    public static let maxTextBytes = 64 * 1024
-}
-
 /// A node introducing itself on a new or re-established link.
 public struct Hello: Equatable, Sendable {
     public var nodeID: String

@@ -1,6 +1,7 @@
 import Foundation
 import MemberSyncConfig
 import MemberSyncControl
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncNode
@@ -131,7 +132,7 @@ struct SnapshotBench {
         let t1 = now()
         try cluster.start("brussels", timeout: 600)
         let hubLoad = now() - t1
-        let hubMemory = cluster.pid("brussels").flatMap(memoryOf(pid:))
+        let hubMemory = cluster.pid("brussels").flatMap(ProcessUsage.memory(pid:))
         progress(String(format: "snapshot (%@): hub loaded %d records in %.1f s; starting new member", security.rawValue, records, hubLoad))
 
         try cluster.configure("hamar", hubs: ["brussels"])
@@ -143,7 +144,7 @@ struct SnapshotBench {
             throw BenchFailure("the new member did not finish its snapshot")
         }
         let bootstrap = now() - t2
-        let memberMemory = cluster.pid("hamar").flatMap(memoryOf(pid:))
+        let memberMemory = cluster.pid("hamar").flatMap(ProcessUsage.memory(pid:))
         let held = (try? cluster.control("hamar", Control.VersionQuery()))?.records ?? 0
         guard held >= records else { throw BenchFailure("the new member holds \(held) of \(records) records") }
         try cluster.checkNothingRefused(["hamar"])
@@ -153,7 +154,7 @@ struct SnapshotBench {
         let t3 = now()
         try cluster.start("hamar", timeout: 600)
         let restartLoad = now() - t3
-        let restartedMemory = cluster.pid("hamar").flatMap(memoryOf(pid:))
+        let restartedMemory = cluster.pid("hamar").flatMap(ProcessUsage.memory(pid:))
         // `status` (what `membersync status` asks; it digests every record): the median of 3.
         let statusMs = try (0..<3).map { _ in
             let t = now()

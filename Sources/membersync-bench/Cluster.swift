@@ -9,41 +9,30 @@ import ZeroMQ
 import Glibc
 #endif
 
-/// A federation of real `membersyncd` processes on 127.0.0.1 (the ideas of the end-to-end
-/// tests' harness): config files written directly, control requests over each node's ipc
-/// control socket, every process killed in `shutdown()`. Secure or insecure as a whole.
-final class ProcessCluster {
-    let root: String
-    let binDir: String
-    private(set) var processes: [String: Process] = [:]
-    private var ports: [String: Int] = [:]
+/// A federation of real `membersyncd` processes on 127.0.0.1 (the harness's
+/// `ProcessFederation`): config files written directly, control requests over each node's
+/// ipc control socket, every process stopped in `shutdown()`. Secure or insecure as a whole.
+/// `@unchecked Sendable` as the federation requires; the benchmarks drive it from one thread
+/// (the control clients are not guarded).
+final class ProcessCluster: ProcessFederation, @unchecked Sendable {
     private let context: ZMQContext
     private var clients: [String: ControlClient] = [:]
 
     let security: Security
 
     init(root: String, binDir: String, security: Security) throws {
-        self.root = root
-        self.binDir = binDir
-        self.security = security
         guard FileManager.default.isExecutableFile(atPath: binDir + "/membersyncd") else {
             throw BenchFailure("membersyncd not found in \(binDir) (build it: swift build -c release --product membersyncd)")
         }
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        self.security = security
         context = try ZMQContext()
+        try super.init(root: root, binDir: binDir)
     }
-
-    func dataDir(_ name: String) -> String { root + "/" + name }
-    func endpoint(_ name: String) -> String { "tcp://127.0.0.1:\(ports[name]!)" }
-
-    /// A free port P with P+1 also free (ROUTER and PUB).
-    static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Writes `membersync.toml` for a node (hub when `hubs` is empty), with `NodeConfig` as
     /// `membersync init` does; secure, it also creates the node's keys and trusts the hubs'
     /// (configure hubs first).
     func configure(_ name: String, hubs: [String] = [], heartbeatMs: Int = 200) throws {
-        if ports[name] == nil { ports[name] = Self.freePortPair() }
         let dir = dataDir(name)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var config = NodeConfig(nodeID: name, organisation: name, role: hubs.isEmpty ? .hub : .member, dataDir: dir,
@@ -82,31 +71,25 @@ final class ProcessCluster {
 
     /// Starts a configured node and waits until its control socket answers.
     func start(_ name: String, timeout: Double = 60) throws {
-        let log = root + "/\(name).log"
-        processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml", logPath: log)
-        let ok = waitFor(timeout: timeout, interval: 0.01) { (try? self.control(name, Control.Ping(), timeoutMs: 500)) != nil }
-        if !ok { throw BenchFailure("\(name) did not start; log: \(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").suffix(500))") }
+        let ok = try startDaemon(name, timeout: timeout, interval: 0.01) { (try? self.control(name, Control.Ping(), timeoutMs: 500)) != nil }
+        if !ok { throw BenchFailure("\(name) did not start; log: \(log(name).suffix(500))") }
     }
-
-    func pid(_ name: String) -> Int32? { processes[name]?.processIdentifier }
 
     /// CPU seconds the nodes' processes have used so far, summed.
     func cpuSeconds(_ names: [String]) -> Double {
-        names.compactMap { pid($0).flatMap(cpuSecondsOf(pid:)) }.reduce(0, +)
+        names.compactMap { pid($0).flatMap(ProcessUsage.cpuSeconds(pid:)) }.reduce(0, +)
     }
 
-    /// SIGTERM, then wait for the process to exit.
-    func stop(_ name: String) {
+    /// SIGTERM, then wait up to 20 s for the process to exit; its control client goes too.
+    @discardableResult
+    override func stop(_ name: String, timeout: Double = 20) -> TimeInterval {
         clients[name] = nil
-        guard let p = processes[name] else { return }
-        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
-        if !waitFor(timeout: 20, interval: 0.01, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        processes[name] = nil
+        return super.stop(name, timeout: timeout)
     }
 
-    func shutdown() {
-        for name in Array(processes.keys) { stop(name) }
+    /// Stops every node gracefully and removes the directory.
+    override func shutdown() {
+        for name in processes.keys { stop(name) }
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -140,7 +123,7 @@ final class ProcessCluster {
 
     /// Waits until every member reports it syncs through its hub.
     func waitLinked(_ members: [String], timeout: Double = 30) throws {
-        let ok = waitFor(timeout: timeout, interval: 0.05) {
+        let ok = waitUntil(timeout: timeout, interval: 0.05) {
             members.allSatisfy { (try? self.status($0))?.mode == "via-hub" }
         }
         if !ok { throw BenchFailure("members \(members) did not link to their hub within \(timeout) s") }
@@ -169,7 +152,7 @@ final class ProcessCluster {
 
     /// Waits until `name`'s version covers counter `counter` of `origin`; false on timeout.
     func waitHolds(_ name: String, origin: String, counter: UInt64, timeout: Double, interval: Double) -> Bool {
-        waitFor(timeout: timeout, interval: interval) { ((try? self.version(name))?[origin] ?? 0) >= counter }
+        waitUntil(timeout: timeout, interval: interval) { ((try? self.version(name))?[origin] ?? 0) >= counter }
     }
 
     /// Sends edits through `set-many` in batches; returns the counters of the last op.

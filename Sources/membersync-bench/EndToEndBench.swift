@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 
@@ -42,8 +43,8 @@ struct EndToEndBench {
         return ["seconds": seconds, "writer_commit_seconds": writeDone, "ops_per_second": Double(ops) / seconds,
                 "daemons_cpu_seconds": cpu, "ops_per_daemon_cpu_second": Double(ops) / cpu,
                 "writer_ops_per_second": Double(ops) / writeDone,
-                "hub_peak_rss_bytes": cluster.pid("brussels").flatMap(memoryOf(pid:))?.peak ?? 0,
-                "member_peak_rss_bytes": cluster.pid("baerum").flatMap(memoryOf(pid:))?.peak ?? 0]
+                "hub_peak_rss_bytes": cluster.pid("brussels").flatMap(ProcessUsage.memory(pid:))?.peak ?? 0,
+                "member_peak_rss_bytes": cluster.pid("baerum").flatMap(ProcessUsage.memory(pid:))?.peak ?? 0]
     }
 
     func run(_ report: Report) throws {

@@ -2,8 +2,10 @@ import Foundation
 import Logging
 import MemberSyncConfig
 import MemberSyncControl
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
+import MemberSyncServices
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -24,35 +26,33 @@ struct LatencyBench {
     let label: String
     let security: Security
 
+    /// A node of this process, run by the daemon's reactor service (`InProcessNode`), that
+    /// notes when it commits ops of `watchOrigin`.
     final class NodeThread: @unchecked Sendable {
-        // The node lives on its own thread; other threads only touch `stop` and `commits`.
-        let stop = Shared(false)
-        let started = Shared<String?>(nil)
+        // The node lives on its own thread; other threads only touch `commits` and `watchOrigin`.
         let commits = Shared<[UInt64: Double]>([:])
         let watchOrigin = Shared<String?>(nil)
+        private let running = Shared<InProcessNode?>(nil)
 
-        func start(_ config: NodeConfig) {
-            let thread = Thread { [self] in
+        /// Returns once the node runs.
+        func start(_ config: NodeConfig) throws {
+            let node = try InProcessNode { [self] in
                 var logger = Logger(label: "bench.\(config.nodeID)")
                 logger.logLevel = .error
-                do {
-                    let node = try Node(config: config, logger: logger)
-                    node.onCommit = { ops in
-                        guard let origin = self.watchOrigin.get() else { return }
-                        let t = now()
-                        self.commits.update { c in
-                            for op in ops where op.origin.description == origin { c[op.counter] = t }
-                        }
+                let node = try Node(config: config, logger: logger)
+                node.onCommit = { ops in
+                    guard let origin = self.watchOrigin.get() else { return }
+                    let t = now()
+                    self.commits.update { c in
+                        for op in ops where op.origin.description == origin { c[op.counter] = t }
                     }
-                    self.started.set("ok")
-                    node.run { self.stop.get() }
-                } catch {
-                    self.started.set("error: \(error)")
                 }
+                return node
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            running.set(node)
         }
+
+        func stop() { running.get()?.stop() }
     }
 
     /// One run; the figures in milliseconds.
@@ -61,11 +61,9 @@ struct LatencyBench {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let hubPort = ProcessCluster.freePortPair()
-        var p2 = ProcessCluster.freePortPair()
-        while abs(p2 - hubPort) < 2 { p2 = ProcessCluster.freePortPair() }
-        var p3 = ProcessCluster.freePortPair()
-        while abs(p3 - hubPort) < 2 || abs(p3 - p2) < 2 { p3 = ProcessCluster.freePortPair() }
+        let hubPort = LoopbackPorts.freePair()
+        let p2 = LoopbackPorts.freePair(avoiding: [hubPort, hubPort + 1])
+        let p3 = LoopbackPorts.freePair(avoiding: [hubPort, hubPort + 1, p2, p2 + 1])
         let hubEndpoint = "tcp://127.0.0.1:\(hubPort)"
         func config(_ name: String, _ port: Int, hub: Bool) throws -> NodeConfig {
             var c = NodeConfig(nodeID: name, organisation: name, role: hub ? .hub : .member, dataDir: root + "/" + name,
@@ -76,14 +74,9 @@ struct LatencyBench {
         let nodes = [NodeThread(), NodeThread(), NodeThread()]
         // The hub first: secure, its keys are trusted by the members and it admits them.
         let configs = [try config("brussels", hubPort, hub: true), try config("asker", p2, hub: false), try config("baerum", p3, hub: false)]
-        defer {
-            for n in nodes { n.stop.set(true) }
-            sleepSeconds(0.3)
-        }
-        func started(_ ns: [NodeThread]) throws {
-            guard waitFor(timeout: 20, { ns.allSatisfy { $0.started.get() != nil } }), ns.allSatisfy({ $0.started.get() == "ok" }) else {
-                throw BenchFailure("nodes did not start: \(ns.map { $0.started.get() ?? "?" })")
-            }
+        defer { for n in nodes { n.stop() } }
+        func start(_ n: NodeThread, _ c: NodeConfig) throws {
+            do { try n.start(c) } catch { throw BenchFailure("\(c.nodeID) did not start: \(error)") }
         }
         let context = try ZMQContext()
         func client(_ name: String) -> ControlClient {
@@ -92,16 +85,14 @@ struct LatencyBench {
         func call<C: ControlCommand>(_ c: ControlClient, _ command: C) throws -> C.Result {
             do { return try c.call(command) } catch { throw BenchFailure("\(C.name): \(error.message)") }
         }
-        nodes[0].start(configs[0])
-        try started([nodes[0]])
+        try start(nodes[0], configs[0])
         let hub = client("brussels")
         for c in configs.dropFirst() {
             try security.admit(c.nodeID, organisation: c.organisation, dataDir: c.dataDir, hub: hub)
         }
-        for (n, c) in zip(nodes, configs).dropFirst() { n.start(c) }
-        try started(nodes)
+        for (n, c) in zip(nodes, configs).dropFirst() { try start(n, c) }
         let asker = client("asker"), baerum = client("baerum")
-        guard waitFor(timeout: 20, interval: 0.05, {
+        guard waitUntil(timeout: 20, interval: 0.05, {
             (try? call(asker, Control.StatusQuery()))?.mode == "via-hub" && (try? call(baerum, Control.StatusQuery()))?.mode == "via-hub"
         }) else { throw BenchFailure("members did not link to the hub") }
         func holds(_ c: ControlClient, _ origin: String, _ counter: UInt64) -> Bool {
@@ -111,7 +102,7 @@ struct LatencyBench {
         let hubVersion = try call(hub, Control.VersionQuery())
         let hubOrigin = hubVersion.replica
         let rosterCounter = hubVersion.version[hubOrigin] ?? 0
-        guard waitFor(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
+        guard waitUntil(timeout: 20, interval: 0.02, { holds(asker, hubOrigin, rosterCounter) && holds(baerum, hubOrigin, rosterCounter) }) else {
             throw BenchFailure("members did not receive the roster")
         }
         let origin = try call(asker, Control.VersionQuery()).replica
@@ -123,7 +114,7 @@ struct LatencyBench {
         for chunk in stride(from: 0, to: claims.count, by: 500).map({ claims[$0..<min(claims.count, $0 + 500)] }) {
             claimed = try call(asker, Control.SetMany(edits: chunk.map { .init(key: $0.key.description, changes: [$0.cliChange]) })).lastCounter
         }
-        guard waitFor(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
+        guard waitUntil(timeout: 30, interval: 0.02, { holds(baerum, origin, claimed) }) else { throw BenchFailure("baerum did not receive the claims") }
         nodes[2].watchOrigin.set(origin)
 
         let stream = workload.ownedStream(ops: edits + 50, seed: 37)
@@ -143,7 +134,7 @@ struct LatencyBench {
             }
         }
         let lastCounter = sent.keys.max() ?? 0
-        _ = waitFor(timeout: 30, interval: 0.01) { nodes[2].commits.get()[lastCounter] != nil }
+        _ = waitUntil(timeout: 30, interval: 0.01) { nodes[2].commits.get()[lastCounter] != nil }
         let commits = nodes[2].commits.get()
         var latencies: [Double] = []
         for (c, ts) in sent { if let t = commits[c] { latencies.append((t - ts) * 1000) } }

@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 
@@ -102,15 +103,16 @@ struct MergeBench {
         var baseline: Double?
         if let python {
             progress("merge: pycrdt baseline (\(ops) updates)")
-            let (status, out) = try runProcess(python, [script, streamPath, "--verify", "\(min(ops, 3000))", "--repeat", "2"],
-                                               stderrTo: workDir + "/pycrdt.err")
-            if status == 0, let data = out.data(using: .utf8),
+            // No real time limit: the baseline takes what it takes.
+            let run = CommandRunner.run(python, [script, streamPath, "--verify", "\(min(ops, 3000))", "--repeat", "2"],
+                                        timeout: 86_400, scratchDir: workDir)
+            let status = run.status
+            if status == 0, let data = run.stdout.data(using: .utf8),
                let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                 details["pycrdt"] = obj
                 baseline = obj["ops_per_cpu_second"] as? Double
             } else {
-                let err = (try? String(contentsOfFile: workDir + "/pycrdt.err", encoding: .utf8)) ?? ""
-                report.notes.append("pycrdt baseline failed (status \(status)): \(err.suffix(300))")
+                report.notes.append("pycrdt baseline failed (status \(status)): \(run.stderr.suffix(300))")
             }
         } else {
             report.notes.append("pycrdt baseline skipped: no Python with pycrdt given (--python)")

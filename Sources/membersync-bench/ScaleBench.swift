@@ -2,6 +2,7 @@ import Foundation
 import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncEngine
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
 import MemberSyncWire
@@ -37,7 +38,7 @@ struct ScaleBench {
     }
 
     static func simulate(nodes n: Int, totalOps: Int, security: Security) throws -> Outcome {
-        let clock = Shared<UInt64>(1_764_000_000_000)
+        let clock = SimulatedClock(milliseconds: 1_764_000_000_000)
         let hubEndpoint = "tcp://hub.invalid:7400"
         var engines: [SyncEngine] = []
         var index: [String: Int] = [:]
@@ -49,7 +50,7 @@ struct ScaleBench {
                                     listen: "tcp://\(name).invalid:7400", hubEndpoints: i == 0 ? [] : [hubEndpoint])
             config.insecure = security == .insecure
             if i > 0 { config.hubSigningKeys["brussels"] = Hex.encode(keys[0].publicKey) }
-            engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.get() }),
+            engines.append(SyncEngine(config: config, replica: Replica(id: ReplicaID(node: name, epoch: 1), wallClock: { clock.milliseconds }),
                                       signingKey: security == .secure ? keys[i] : nil))
         }
         var queue: [Delivery] = []
@@ -87,7 +88,7 @@ struct ScaleBench {
             while head < queue.count {
                 let d = queue[head]
                 head += 1
-                let t = clock.get()
+                let t = clock.milliseconds
                 switch d {
                 case .toRouter(let from, let m):
                     let client = Array(engines[from].settings.nodeID.utf8)
@@ -103,17 +104,17 @@ struct ScaleBench {
             head = 0
         }
         func tick() throws {
-            let t = clock.get()
+            let t = clock.milliseconds
             for i in 0..<n { emit(i, engines[i].onTick(now: t)) }
             try drain()
         }
         // Links up.
         for _ in 0..<40 {
             try tick()
-            clock.update { $0 += 25 }
-            if (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.get()) != nil }) { break }
+            clock.advance(by: 25)
+            if (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.milliseconds) != nil }) { break }
         }
-        guard (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.get()) != nil }) else { throw BenchFailure("scale: links not up with \(n) nodes") }
+        guard (1..<n).allSatisfy({ engines[$0].activeHub(now: clock.milliseconds) != nil }) else { throw BenchFailure("scale: links not up with \(n) nodes") }
 
         let members = n - 1
         let perMember = max(1, totalOps / members)
@@ -123,24 +124,24 @@ struct ScaleBench {
             [RecordKey(collection: "organisations", id: names[m])] + (1...7).map { RecordKey(collection: "contacts", id: "\(names[m])-contact-\($0)") }
         }
         for m in 1..<n {
-            emit(0, try engines[0].localWrite(RecordKey(collection: "organisations", id: names[m]), [.assign(field: "name", value: .string(names[m]))], now: clock.get()).1.directives)
+            emit(0, try engines[0].localWrite(RecordKey(collection: "organisations", id: names[m]), [.assign(field: "name", value: .string(names[m]))], now: clock.milliseconds).1.directives)
             if security == .secure {
                 emit(0, try engines[0].localWrite(RecordKey(collection: "nodes", id: names[m]), [
                     .assign(field: "organisation", value: .string(names[m])), .assign(field: "role", value: .string("member")),
                     .assign(field: "signing_key", value: .string(Hex.encode(keys[m].publicKey))),
-                ], now: clock.get()).1.directives)
+                ], now: clock.milliseconds).1.directives)
             }
         }
         try drain()
         for m in 1..<n {
             for key in records(m).dropFirst() {
-                emit(m, try engines[m].localWrite(key, [.assign(field: "organisation", value: .string(names[m]))], now: clock.get()).1.directives)
+                emit(m, try engines[m].localWrite(key, [.assign(field: "organisation", value: .string(names[m]))], now: clock.milliseconds).1.directives)
             }
         }
         try drain()
         var settle = 0
         while !(engines.allSatisfy { $0.replica.version == engines[0].replica.version }) {
-            clock.update { $0 += 25 }
+            clock.advance(by: 25)
             try tick()
             settle += 1
             if settle > 10_000 { throw BenchFailure("scale: \(n) nodes did not converge on the roster and claims") }
@@ -150,7 +151,7 @@ struct ScaleBench {
         var members2: [String: Set<String>] = [:]
         counting = true
         let start = now()
-        let virtualStart = clock.get()
+        let virtualStart = clock.milliseconds
         for round in 0..<perMember {
             for m in 1..<n {
                 let key = records(m)[rng.below(8)]
@@ -163,11 +164,11 @@ struct ScaleBench {
                 case .assign(let v): fc = .assign(field: field, value: v)
                 case .element(let e, let present): fc = present ? .add(field: field, element: e) : .remove(field: field, element: e)
                 }
-                let (_, commit) = try engines[m].localWrite(key, [fc], now: clock.get())
+                let (_, commit) = try engines[m].localWrite(key, [fc], now: clock.milliseconds)
                 emit(m, commit.directives)
             }
             try drain()
-            clock.update { $0 += 1 }
+            clock.advance(by: 1)
             if round % 25 == 24 { try tick() }
         }
         let total = perMember * members
@@ -177,7 +178,7 @@ struct ScaleBench {
             return v.total == before + UInt64(total) && engines.allSatisfy { $0.replica.version == v }
         }
         while !converged() {
-            clock.update { $0 += 25 }
+            clock.advance(by: 25)
             try tick()
             rounds += 1
             if rounds > 100_000 { throw BenchFailure("scale: \(n) nodes did not converge") }
@@ -186,7 +187,7 @@ struct ScaleBench {
             throw BenchFailure("scale: \(e.settings.nodeID) refused ops \(e.counters.opsRejected) or holds \(e.waiting.count) back")
         }
         return Outcome(nodes: n, seconds: now() - start, sent: sent, delivered: delivered, bytes: bytes,
-                       virtualMilliseconds: clock.get() - virtualStart)
+                       virtualMilliseconds: clock.milliseconds - virtualStart)
     }
 
     func run(_ report: Report) throws {

@@ -15,12 +15,8 @@ extension SeededRandom {
     mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
 }
 
-/// Monotonic seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+/// Monotonic seconds (the harness's clock).
+func now() -> Double { MonotonicClock.seconds() }
 
 /// CPU seconds used by the calling thread: unlike wall time, barely disturbed by other
 /// processes competing for the cores.
@@ -39,39 +35,6 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     guard !sorted.isEmpty else { return .nan }
     let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
     return sorted[max(0, min(sorted.count - 1, rank))]
-}
-
-/// Waits for `condition`, polling every `interval` seconds; false on timeout.
-func waitFor(timeout: Double, interval: Double = 0.005, _ condition: () -> Bool) -> Bool {
-    let deadline = now() + timeout
-    while now() < deadline {
-        if condition() { return true }
-        sleepSeconds(interval)
-    }
-    return condition()
-}
-
-/// Peak and current resident set size of a process, from /proc/PID/status, in bytes.
-func memoryOf(pid: Int32) -> (peak: Int, current: Int)? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    func kb(_ field: String) -> Int? {
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
-        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
-    }
-    guard let peak = kb("VmHWM"), let cur = kb("VmRSS") else { return nil }
-    return (peak, cur)
-}
-
-/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat. On a machine
-/// shared with other builds a process waits for a core much of the time; the CPU it used
-/// per op is what the software costs, whatever the competition.
-func cpuSecondsOf(pid: Int32) -> Double? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return nil }
-    // Fields after "(comm)": state is field 3, utime 14, stime 15.
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// What the benchmark ran on: reported next to every result.
@@ -104,29 +67,6 @@ struct MachineInfo {
             "hostname": ProcessInfo.processInfo.hostName,
         ]
     }
-}
-
-/// Runs a child process to completion; returns (status, stdout). Output goes to files so no
-/// pipe can fill up.
-func runProcess(_ path: String, _ args: [String], environment: [String: String]? = nil, stderrTo: String? = nil) throws -> (Int32, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let out = NSTemporaryDirectory() + "msbench-\(UUID().uuidString).out"
-    FileManager.default.createFile(atPath: out, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: out) }
-    let handle = FileHandle(forWritingAtPath: out)!
-    p.standardOutput = handle
-    if let stderrTo {
-        FileManager.default.createFile(atPath: stderrTo, contents: nil)
-        p.standardError = FileHandle(forWritingAtPath: stderrTo)
-    }
-    try p.run()
-    p.waitUntilExit()
-    try? handle.close()
-    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-    return (p.terminationStatus, text)
 }
 
 /// Prints progress to stderr (stdout stays clean for the final report).

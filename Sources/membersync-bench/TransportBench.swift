@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import MemberSyncWire
 import ZeroMQ
 
@@ -28,7 +29,7 @@ enum TransportBench {
 
     static func pubSub(size: Int, messages: Int) throws -> Result {
         let context = try ZMQContext()
-        let port = ProcessCluster.freePortPair()
+        let port = LoopbackPorts.freePair()
         let endpoint = "tcp://127.0.0.1:\(port)"
         let pub = try ZMQSocket(context, .pub)
         try pub.setSendHighWaterMark(0)
@@ -60,17 +61,17 @@ enum TransportBench {
             }
         }
         thread.start()
-        _ = waitFor(timeout: 5) { ready.get() }
+        _ = waitUntil(timeout: 5, interval: 0.005) { ready.get() }
         // Slow joiner: publish one-byte warm-up messages until the subscriber sees one.
         let warm: [[UInt8]] = [ProtocolVersion.signature, [0]]
-        _ = waitFor(timeout: 5, interval: 0.001) {
+        _ = waitUntil(timeout: 5, interval: 0.001) {
             _ = try? pub.send(warm)
             return warmed.get()
         }
         let frames: [[UInt8]] = [ProtocolVersion.signature, [UInt8](repeating: 0x5A, count: size)]
         let t0 = now()
         for _ in 0..<messages { try pub.send(frames) }
-        _ = waitFor(timeout: 120, interval: 0.0005) { done.get() != nil }
+        _ = waitUntil(timeout: 120, interval: 0.0005) { done.get() != nil }
         let (count, end) = done.get() ?? (0, now())
         pub.close()
         return Result(size: size, messages: messages, received: count, seconds: end - t0)

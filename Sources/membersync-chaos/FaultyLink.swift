@@ -23,17 +23,8 @@ final class FaultyLink: @unchecked Sendable {
     init(listenPort: Int, targetPort: Int) throws {
         self.listenPort = listenPort
         self.targetPort = targetPort
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = LoopbackPorts.address(listenPort)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0, listen(listener, 64) == 0 else {
-            close(listener)
-            throw ChaosError("cannot listen on 127.0.0.1:\(listenPort)")
-        }
+        listener = LoopbackPorts.listen(listenPort, backlog: 64, reuseAddress: true)
+        guard listener >= 0 else { throw ChaosError("cannot listen on 127.0.0.1:\(listenPort)") }
         let t = Thread { [self] in acceptLoop() }
         t.start()
     }
@@ -81,12 +72,8 @@ final class FaultyLink: @unchecked Sendable {
                 continue
             }
             if isCut { close(client); continue }
-            let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = LoopbackPorts.address(targetPort)
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            if rc != 0 { close(client); close(upstream); continue }
+            let upstream = LoopbackPorts.connect(targetPort, timeoutSeconds: nil)
+            if upstream < 0 { close(client); continue }
             lock.lock(); sockets.insert(client); sockets.insert(upstream); lock.unlock()
             let pair = Pair(a: client, b: upstream)
             Thread { [self] in pump(from: client, to: upstream, pair: pair) }.start()

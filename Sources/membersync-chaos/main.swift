@@ -62,7 +62,12 @@ func runChaos() -> Int32 {
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
     let names = ["asker", "baerum", "hamar", "oslomet", "drammen", "kongsberg", "lillestrom", "ringsaker", "stange", "elverum", "loten", "flesberg"]
     let root = NSTemporaryDirectory() + "membersync-chaos-\(seed)-\(getpid())"
-    let cluster = Cluster(root: root, binDir: binDir, hub: "brussels", members: Array(names.prefix(memberCount)))
+    let cluster: Cluster
+    do { cluster = try Cluster(root: root, binDir: binDir, hub: "brussels", members: Array(names.prefix(memberCount))) } catch {
+        say("chaos: cannot create \(root): \(error)")
+        say("0 passed, 1 failed")
+        return 1
+    }
     say("chaos: seed \(seed) (replay with --seed \(seed)), \(memberCount) members + hub, \(Int(duration)) s of faults, data in \(root)")
 
     var passed = 0, failed = 0
@@ -144,7 +149,7 @@ func runChaos() -> Int32 {
             cluster.signal(victim, SIGCONT)
         case 2:
             faultCounts["hub down", default: 0] += 1
-            if Bool.random(using: &rng) { cluster.killHard(cluster.hub) } else { cluster.stopGracefully(cluster.hub) }
+            if Bool.random(using: &rng) { cluster.killHard(cluster.hub) } else { cluster.stop(cluster.hub) }
             pause(1.0, 3.0)
             do { try cluster.start(cluster.hub) } catch { say("chaos: restart of hub failed: \(error)") }
         case 3, 4:
@@ -205,12 +210,10 @@ func runChaos() -> Int32 {
 
     let healStart = Date()
     var digests: [String: String] = [:]
-    var converged = false
-    while Date().timeIntervalSince(healStart) < 90 {
+    let converged = waitUntil(timeout: 90, interval: 0.2) {
         digests = [:]
-        for n in cluster.all { digests[n] = cluster.digest(n) ?? "unreachable" }
-        if Set(digests.values).count == 1 && !digests.values.contains("unreachable") { converged = true; break }
-        usleep(200_000)
+        for n in cluster.all { digests[n] = cluster.digest(n, timeout: 5) ?? "unreachable" }
+        return Set(digests.values).count == 1 && !digests.values.contains("unreachable")
     }
     let convergeSeconds = Date().timeIntervalSince(healStart)
     report(converged, String(format: "every node reaches the same digest (took %.1f s after healing)", convergeSeconds))
@@ -259,7 +262,7 @@ func runChaos() -> Int32 {
         report(conflictList(n) == reference, "\(n): lists the same \(conflictCount) conflicts as the hub")
     }
 
-    for n in cluster.all { cluster.stopGracefully(n) }
+    for n in cluster.all { cluster.stop(n) }
     for n in cluster.all {
         do {
             let store = try Store(path: cluster.dataDir(n) + "/" + Store.fileName)

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 /// The benchmark harness keeps working: a tiny run of its in-process scale benchmark and of
@@ -6,25 +7,17 @@ import XCTest
 /// `./Benchmarks/run.sh` (release); CI never runs them.
 final class BenchmarkSmokeTests: XCTestCase {
     func testQuickBenchmarkRunWritesResults() throws {
-        let bin = try Federation.findBinaries()
+        let bin = try Federation.binaries()
         guard FileManager.default.isExecutableFile(atPath: bin + "/membersync-bench") else {
             throw XCTSkip("membersync-bench not built")
         }
         let fed = try Federation()
         defer { fed.shutdown() }
         let json = fed.root + "/results.json"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/membersync-bench")
-        p.arguments = ["--quick", "--only", "transport,scale", "--size", "transport=2000", "--size", "scale=60",
-                       "--json", json, "--work-dir", fed.root + "/work"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        let run = CommandRunner.run(bin + "/membersync-bench", ["--quick", "--only", "transport,scale", "--size", "transport=2000",
+                                                                "--size", "scale=60", "--json", json, "--work-dir", fed.root + "/work"],
+                                    timeout: 60, scratchDir: fed.root)
+        XCTAssertEqual(run.status, 0)
         let data = try Data(contentsOf: URL(fileURLWithPath: json))
         let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let rows = obj?["results"] as? [[String: Any]] ?? []

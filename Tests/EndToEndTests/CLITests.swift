@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 #if canImport(Glibc)
@@ -59,23 +60,8 @@ final class CLITests: FederationTestCase {
     /// Runs a shell command on a pseudo-terminal (script(1)) and returns what it drew.
     func onTerminal(_ command: String) -> (status: Int32, output: String)? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qefc", command, "/dev/null"]
-        let out = fed.root + "/tty-\(UUID().uuidString).out"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: out) else { return nil }
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        try? handle.close()
-        let text = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
-        return (p.terminationStatus, text)
+        let r = CommandRunner.run("/usr/bin/script", ["-qefc", command, "/dev/null"], timeout: 60, scratchDir: fed.root, mergingStderr: true)
+        return r.status == -1 ? nil : (r.status, r.stdout)
     }
 
     // MARK: import

@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 import ZeroMQ
@@ -35,11 +36,8 @@ extension Federation {
 
     /// The resident set size of a running daemon (VmRSS), in bytes; 0 when it is not running.
     func residentBytes(_ node: String) -> Int {
-        guard let pid = processes[node]?.processIdentifier,
-              let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
-        return kb * 1024
+        guard let pid = processes[node]?.processIdentifier else { return 0 }
+        return ProcessUsage.memory(pid: pid)?.current ?? 0
     }
 }
 

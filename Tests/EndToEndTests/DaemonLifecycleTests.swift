@@ -81,13 +81,11 @@ final class DaemonLifecycleTests: FederationTestCase {
     /// A metrics address that cannot be bound stops the start: exit 1, "cannot start" with
     /// the address; the reactor, which had started, goes through its own stop.
     func testATakenMetricsAddressCannotStart() throws {
-        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(blocker) }
         let port = LoopbackPorts.freePair()
-        var addr = LoopbackPorts.address(port)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
-        XCTAssertTrue(bound)
-        XCTAssertEqual(listen(blocker, 1), 0)
+        let blocker = LoopbackPorts.listen(port)
+        defer { if blocker >= 0 { close(blocker) } }
+        XCTAssertTrue(blocker >= 0, "bound and listening")
+        XCTAssertFalse(LoopbackPorts.canBind(port), "the port is held")
         try fed.initNode("brussels", hub: true)
         let path = fed.dataDir("brussels") + "/membersync.toml"
         try (try String(contentsOfFile: path, encoding: .utf8) + "metrics_listen = \"127.0.0.1:\(port)\"\n").write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 /// Fallback peers named by node id (issue 17), with real secure daemons: a member lists

@@ -8,15 +8,12 @@ import Glibc
 
 typealias CLIResult = CommandResult
 
-/// A federation of real `membersyncd` processes on 127.0.0.1 in a temporary directory.
-/// Every process it starts is killed in `shutdown()`, which tests call from tearDown.
-/// `@unchecked Sendable`: `cli` may run on writer threads; it touches no shared state
-/// except reading `root`/`binDir`, which never change. Process bookkeeping stays on the test thread.
-final class Federation: @unchecked Sendable {
-    let root: String
-    let binDir: String
-    var processes: [String: Process] = [:]
-    var ports: [String: Int] = [:]
+/// A federation of real `membersyncd` processes on 127.0.0.1 in a temporary directory (the
+/// harness's `ProcessFederation`), whose nodes are made with `membersync init` as an operator
+/// would, with XCTest's assertions. Every process it starts is killed in `shutdown()`, which
+/// tests call from tearDown. `@unchecked Sendable`: `cli` may run on writer threads; the key
+/// and organisation bookkeeping stays on the test thread.
+final class Federation: ProcessFederation, @unchecked Sendable {
     let heartbeatMs: Int
     /// With `secure` (the default, as in a real federation), nodes run with CURVE, signed ops
     /// and write rules (no `--insecure`): members trust the hubs' keys and the hub operator
@@ -30,36 +27,22 @@ final class Federation: @unchecked Sendable {
     init(heartbeatMs: Int = 100, secure: Bool = true) throws {
         self.heartbeatMs = heartbeatMs
         self.secure = secure
-        root = NSTemporaryDirectory() + "msync-e2e-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        binDir = try Self.findBinaries()
+        try super.init(root: NSTemporaryDirectory() + "msync-e2e-\(UUID().uuidString.prefix(8))", binDir: try Self.binaries())
     }
 
     /// The directory holding `membersyncd` and `membersync` (built by `swift build`).
-    static func findBinaries() throws -> String {
-        if let dir = ProcessInfo.processInfo.environment["MEMBERSYNC_BIN_DIR"] { return dir }
-        var url = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for _ in 0..<4 {
-            url.deleteLastPathComponent()
-            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("membersyncd").path) { return url.path }
+    static func binaries() throws -> String {
+        guard let dir = findBinaries() else {
+            throw XCTSkip("membersyncd not built: run `swift build` before `swift test` (scripts/test.sh does)")
         }
-        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug"
-        if FileManager.default.isExecutableFile(atPath: fallback + "/membersyncd") { return fallback }
-        throw XCTSkip("membersyncd not built: run `swift build` before `swift test` (scripts/test.sh does)")
+        return dir
     }
-
-    func dataDir(_ node: String) -> String { root + "/" + node }
-    func endpoint(_ node: String) -> String { "tcp://127.0.0.1:\(ports[node]!)" }
-
-    /// A free port P with P+1 also free (the ROUTER and the PUB).
-    static func freePortPair() -> Int { LoopbackPorts.freePair() }
 
     /// Creates a node with `membersync init`; hubs and peers are node names created earlier.
     /// `peerIDs` are fallback peers named by node id (`--peer ID`): no endpoint or key given,
     /// the node takes both from their roster entries.
     func initNode(_ name: String, hub: Bool = false, hubs: [String] = [], peers: [String] = [], peerIDs: [String] = [],
                   organisation: String? = nil, force: Bool = false) throws {
-        if ports[name] == nil { ports[name] = Self.freePortPair() }
         var args = ["init", dataDir(name), "--id", name, "--organisation", organisation ?? name,
                     "--listen", endpoint(name), "--heartbeat-ms", "\(heartbeatMs)", "--json"]
         if !secure { args.append("--insecure") }
@@ -71,7 +54,6 @@ final class Federation: @unchecked Sendable {
             if secure { args += ["--hub-key=\(curveKeys[h] ?? "")", "--hub-signing-key=\(h):\(signingKeys[h] ?? "")"] }
         }
         for p in peers {
-            if ports[p] == nil { ports[p] = Self.freePortPair() }
             args += ["--peer", endpoint(p)]
             if secure { args += ["--peer-key=\(curveKeys[p] ?? "")"] }
         }
@@ -99,25 +81,8 @@ final class Federation: @unchecked Sendable {
     /// Starts a node and waits until its control socket answers. `crashAt` (`LABEL:N`) makes
     /// it SIGKILL itself at the Nth pass of a write path's crash point (see CrashPoint.swift).
     func start(_ name: String, crashAt: String? = nil, arguments: [String] = []) throws {
-        processes[name] = try DaemonLauncher.launch(binDir: binDir, config: dataDir(name) + "/membersync.toml",
-                                                    logPath: root + "/\(name).log", arguments: arguments,
-                                                    environment: crashAt.map { ["MEMBERSYNC_CRASH_AT": $0] } ?? [:])
-        // Ready when the control socket answers.
-        let ready = waitUntil(timeout: 10) { self.cli(["status", "--data-dir", self.dataDir(name), "--json"]).status != 2 }
+        let ready = try startDaemon(name, arguments: arguments, environment: crashAt.map { ["MEMBERSYNC_CRASH_AT": $0] } ?? [:])
         XCTAssertTrue(ready, "\(name) did not start; log:\n\(log(name))")
-    }
-
-    /// True while the node's process runs; a node that killed itself is reaped and forgotten.
-    func isRunning(_ name: String) -> Bool {
-        guard let p = processes[name] else { return false }
-        if p.isRunning { return true }
-        p.waitUntilExit()
-        processes[name] = nil
-        return false
-    }
-
-    func log(_ name: String) -> String {
-        (try? String(contentsOfFile: root + "/\(name).log", encoding: .utf8)) ?? ""
     }
 
     /// The node's log lines, parsed (logfmt); lines that do not parse are left out.
@@ -125,52 +90,11 @@ final class Federation: @unchecked Sendable {
         log(name).split(separator: "\n").compactMap { parseLogfmt(String($0)) }
     }
 
-    func signal(_ name: String, _ sig: Int32) {
-        guard let p = processes[name], p.isRunning else { return }
-        kill(p.processIdentifier, sig)
-    }
-
-    /// SIGTERM and wait; returns how long the node took to exit.
-    @discardableResult
-    func stop(_ name: String) -> TimeInterval {
-        guard let p = processes[name] else { return 0 }
-        let start = Date()
-        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
-        _ = waitUntil(timeout: 10) { !p.isRunning }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
-        processes[name] = nil
-        return Date().timeIntervalSince(start)
-    }
-
-    func killHard(_ name: String) {
-        guard let p = processes[name] else { return }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        processes[name] = nil
-    }
-
-    func shutdown() {
-        for name in processes.keys { killHard(name) }
-        try? FileManager.default.removeItem(atPath: root)
-    }
-
-    /// Runs the CLI with a hard time limit.
-    @discardableResult
-    func cli(_ args: [String], timeout: TimeInterval = 20) -> CLIResult {
-        CommandRunner.run(binDir + "/membersync", args, timeout: timeout, scratchDir: root)
-    }
-
     /// `membersync COMMAND --data-dir <node> ARGS...`
     @discardableResult
     func on(_ node: String, _ command: String, _ args: String...) -> CLIResult {
-        cli([command, "--data-dir", dataDir(node)] + args)
+        on(node, [command] + args)
     }
-
-    func status(_ node: String) -> [String: Any] {
-        cli(["status", "--data-dir", dataDir(node), "--json"]).json as? [String: Any] ?? [:]
-    }
-
-    func digest(_ node: String) -> String? { status(node)["digest"] as? String }
 
     /// One field of a record as `get --json` shows it on `node` (nil when absent or unreadable).
     func field(_ node: String, _ key: String, _ name: String) -> Any? {
@@ -193,27 +117,6 @@ final class Federation: @unchecked Sendable {
     func conflicts(_ node: String) -> [[String: Any]] {
         on(node, "conflicts", "--json").json as? [[String: Any]] ?? []
     }
-
-    /// Waits until every node reports the same digest; returns it, or nil on timeout.
-    func converge(_ nodes: [String], timeout: TimeInterval = 20) -> String? {
-        var digest: String?
-        let ok = waitUntil(timeout: timeout) {
-            let ds = nodes.map { self.digest($0) }
-            digest = ds.first ?? nil
-            return digest != nil && ds.allSatisfy { $0 == digest }
-        }
-        return ok ? digest : nil
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
-func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(50_000)
-    }
-    return condition()
 }
 
 /// A test case with a fresh secure federation per test (`Federation()`: CURVE, admission,

@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 /// Refused CURVE handshakes are logged on both sides, with the keys and where known the node

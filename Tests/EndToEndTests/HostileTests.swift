@@ -1,5 +1,6 @@
 import Foundation
 import MemberSyncCrypto
+import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncWire
 import XCTest
@@ -301,19 +302,10 @@ final class HostileTests: FederationTestCase {
         fed.stop("brussels")
         // A secret key others can read is refused at startup.
         chmod(dir + "/signing.key", 0o644)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: fed.binDir + "/membersyncd")
-        p.arguments = ["--config", dir + "/membersync.toml"]
-        let errFile = fed.root + "/refused.err"
-        FileManager.default.createFile(atPath: errFile, contents: nil)
-        p.standardError = FileHandle(forWritingAtPath: errFile)
-        p.standardOutput = FileHandle(forWritingAtPath: errFile)
-        try p.run()
-        XCTAssertTrue(waitUntil(timeout: 10) { !p.isRunning })
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
-        XCTAssertTrue(err.contains("chmod 600"), err)
+        let refused = CommandRunner.run(fed.binDir + "/membersyncd", ["--config", dir + "/membersync.toml"], timeout: 10,
+                                        scratchDir: fed.root, mergingStderr: true)
+        XCTAssertFalse(refused.timedOut, "it stops by itself")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stdout.contains("chmod 600"), refused.stdout)
     }
 }

@@ -28,7 +28,7 @@ final class KeysAtFirstStartTests: XCTestCase {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Deploy/config/\(example).toml").path
         let dataDir = fed.root + "/\(name)-state"
-        let port = Federation.freePortPair()
+        let port = fed.freePortPair()
         var lines: [String] = []
         for line in try String(contentsOfFile: source, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("data_dir =") { lines.append("data_dir = \"\(dataDir)\"") }

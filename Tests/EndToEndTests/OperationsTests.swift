@@ -11,7 +11,7 @@ import Glibc
 final class OperationsTests: FederationTestCase {
     /// Turns on the HTTP listener in a node's config (as an operator would edit it).
     func enableMetrics(_ node: String) throws -> Int {
-        let port = Federation.freePortPair()
+        let port = fed.freePortPair()
         let path = fed.dataDir(node) + "/membersync.toml"
         let text = try String(contentsOfFile: path, encoding: .utf8) + "metrics_listen = \"127.0.0.1:\(port)\"\n"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -4,31 +4,9 @@ import Logging
 import MemberSyncControl
 import MemberSyncDirectory
 import MemberSyncHarness
-import Synchronization
+import MemberSyncServices
 import XCTest
 @testable import MemberSyncNode
-
-/// A node whose reactor runs on a thread of its own until `stop`. `@unchecked Sendable`: the
-/// node is handed to that thread and touched by nothing else until the thread ends.
-final class Reactor: @unchecked Sendable {
-    private var node: Node?
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ node: Node) {
-        self.node = node
-        Thread.detachNewThread { [self] in
-            self.node?.run { self.stopFlag.load(ordering: .relaxed) }
-            self.node = nil  // releases the data directory's lock
-            done.signal()
-        }
-    }
-
-    func stop() {
-        stopFlag.store(true, ordering: .relaxed)
-        _ = done.wait(timeout: .now() + 10)
-    }
-}
 
 /// The node's control server and the one client over a real control socket (a temp data
 /// directory, an insecure node on a free loopback port, its reactor on a thread of its own).
@@ -42,12 +20,14 @@ final class ControlServerTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func node() throws -> Node {
+    func config() -> NodeConfig {
         var c = NodeConfig(nodeID: "brussels", organisation: "oslo-region-european-office", role: .hub, dataDir: dir,
                            listen: "tcp://127.0.0.1:\(LoopbackPorts.freePair())")
         c.insecure = true
-        return try Node(config: c, logger: Logger(label: "test"))
+        return c
     }
+
+    func node() throws -> Node { try Node(config: config(), logger: Logger(label: "test")) }
 
     func testMalformedFramesGetTheDocumentedErrorReply() throws {
         let n = try node()
@@ -65,7 +45,8 @@ final class ControlServerTests: XCTestCase {
     }
 
     func testTheClientGetsTypedResultsAndErrorsOverTheSocket() throws {
-        let running = try Reactor(node())
+        let c = config()
+        let running = try InProcessNode { try Node(config: c, logger: Logger(label: "test")) }
         defer { running.stop() }
         let client = ControlClient(dataDir: dir, timeoutMilliseconds: 5000)
         XCTAssertEqual(try client.call(Control.Ping()).nodeID, "brussels")
@@ -81,6 +62,6 @@ final class ControlServerTests: XCTestCase {
         XCTAssertThrowsError(try client.call(Control.Get(key: "contacts/nobody"))) { error in
             XCTAssertEqual(error as? ControlClientError, .refused("no such record: contacts/nobody"))
         }
-        XCTAssertEqual(try client.call(json: ["command": "version"])["records"], .int(1), "the untyped form reads the same reply")
+        XCTAssertEqual(try client.call(Control.VersionQuery()).records, 1, "version counts the record written")
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import MemberSyncHarness
 @testable import MemberSyncModel
 
 final class ReplicaTests: XCTestCase {
@@ -94,10 +95,10 @@ final class ReplicaTests: XCTestCase {
     }
 
     func testHybridClockIsMonotonicAndPassesObservedTimestamps() {
-        let box = ClockBox()
-        var clock = HybridClock(wallClock: { box.now })
+        let wall = SimulatedClock(milliseconds: 10_000)
+        var clock = HybridClock(wallClock: { wall.milliseconds })
         let t1 = clock.now()
-        box.now = 5  // wall clock jumps backwards
+        wall.milliseconds = 5  // wall clock jumps backwards
         let t2 = clock.now()
         XCTAssertGreaterThan(t2, t1)
         clock.observe(HLC(milliseconds: 5_000, logical: 7))
@@ -125,9 +126,4 @@ final class ReplicaTests: XCTestCase {
         XCTAssertEqual(ReplicaID(parsing: "asker@1f"), ReplicaID(node: "asker", epoch: 31))
         XCTAssertNil(ReplicaID(parsing: "asker"))
     }
-}
-
-final class ClockBox: @unchecked Sendable {
-    // Test-only mutable clock; accessed from one thread.
-    var now: UInt64 = 10_000
 }

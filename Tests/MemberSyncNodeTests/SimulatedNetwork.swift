@@ -19,7 +19,7 @@ struct SimulatedNetwork {
         get { wallClock.milliseconds }
         nonmutating set { wallClock.milliseconds = newValue }
     }
-    let wallClock = SimulatedWallClock(milliseconds: 1_700_000_000_000)
+    let wallClock = SimulatedClock(milliseconds: 1_700_000_000_000)
     /// Fraction of PUB messages lost (slow joiners, high-water marks).
     var publishLoss = 0.0
     var rng = SeededRandom(seed: 1)
@@ -179,16 +179,5 @@ struct SimulatedNetwork {
 
     func digests(_ names: [String]) -> Set<String> {
         Set(names.map { engines[$0]!.replica.digest() })
-    }
-}
-
-/// The one wall clock of a simulated network (a reference, shared by the replicas' closures).
-final class SimulatedWallClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: UInt64
-    init(milliseconds: UInt64) { value = milliseconds }
-    var milliseconds: UInt64 {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }

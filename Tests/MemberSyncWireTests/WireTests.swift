@@ -1,4 +1,5 @@
 import XCTest
+import MemberSyncHarness
 import MemberSyncModel
 @testable import MemberSyncWire
 
@@ -146,7 +147,7 @@ final class WireTests: XCTestCase {
     func testMutationFuzzNeverCrashes() throws {
         let iterations = Int(ProcessInfo.processInfo.environment["MSP_FUZZ_ITERATIONS"] ?? "") ?? 30_000
         let corpus = try allMessages().map { WireCodec.encodeEnvelope($0) }
-        var rng = FuzzRandom(seed: 0x5eed)
+        var rng = SeededRandom(seed: 0x5eed)
         var decoded = 0, rejected = 0
         for i in 0..<iterations {
             var bytes = corpus[i % corpus.count]
@@ -190,7 +191,7 @@ final class WireTests: XCTestCase {
         for op in try sampleOps() {
             XCTAssertEqual(DirectDecoding.attempt(WireCodec.encodeOp(op), DirectDecoding.op), op)
         }
-        var rng = FuzzRandom(seed: 0xd1ec7)
+        var rng = SeededRandom(seed: 0xd1ec7)
         let corpus = messages.map { WireCodec.encodeEnvelope($0) }
         var agreed = 0, directAnswers = 0
         for i in 0..<20_000 {
@@ -227,18 +228,6 @@ final class WireTests: XCTestCase {
         XCTAssertNil(ProtocolVersion.negotiate(theirMin: 1, theirMax: 1), "a protocol-1 node cannot verify chained ops")
         XCTAssertNil(ProtocolVersion.negotiate(theirMin: 3, theirMax: 4))
     }
-}
-
-struct FuzzRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
-    }
-
 }
 
 extension WireTests {

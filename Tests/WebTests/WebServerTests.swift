@@ -44,7 +44,7 @@ final class WebServerTests: XCTestCase {
         XCTAssertTrue(opening.text.contains("text/event-stream"), opening.text)
         XCTAssertTrue(opening.text.contains("event: status"), "the current status at once: \(opening.text)")
         XCTAssertTrue(opening.text.contains("\"pending_text\""), opening.text)
-        try node.control(["command": "set", "key": "organisations/asker", "changes": ["name=Asker kommune"]])
+        try node.call(Control.SetFields(key: "organisations/asker", changes: ["name=Asker kommune"]))
         let change = http.read(events, timeout: 5) { $0.contains("event: change") }
         XCTAssertTrue(change.text.contains("event: change"), "an edit reaches the open page within a second or so: \(change.text)")
 

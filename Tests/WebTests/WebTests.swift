@@ -7,8 +7,8 @@ import MemberSyncEngine
 import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncNode
+import MemberSyncServices
 import MemberSyncStore
-import Synchronization
 import XCTest
 @testable import MemberSyncWeb
 
@@ -16,15 +16,12 @@ import XCTest
 import Glibc
 #endif
 
-/// A real node in this process, serving its control socket on a thread of its own, as the
-/// daemon does. `@unchecked Sendable`: the node is touched only by its thread once started;
-/// the test talks to it through the control socket, like the web page.
-final class RunningNode: @unchecked Sendable {
+/// A real node in this process, run by the daemon's reactor service on a thread of its own
+/// (`InProcessNode`); the test talks to it through the control socket, like the web page.
+final class RunningNode: Sendable {
     let dir: String
     let config: NodeConfig
-    private var node: Node?
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
+    private let node: InProcessNode
 
     /// `dir`: the data directory of a node stopped with `stop(keepingData: true)`.
     init(id: String = "asker", organisation: String? = nil, role: NodeRole = .member, secure: Bool = true, dir existing: String? = nil,
@@ -38,26 +35,18 @@ final class RunningNode: @unchecked Sendable {
         c.insecure = !secure
         c.hubSigningKeys = hubSigningKeys
         config = c
-        node = try Node(config: c, logger: Logger(label: "test"))
-        Thread.detachNewThread { [self] in
-            node?.run { self.stopFlag.load(ordering: .relaxed) }
-            node = nil  // releases the data directory's lock
-            done.signal()
-        }
+        node = try InProcessNode { [c] in try Node(config: c, logger: Logger(label: "test")) }
     }
 
     var client: ControlClient { ControlClient(dataDir: dir, timeoutMilliseconds: 5000) }
 
+    /// One command through the one control client, with its typed result.
     @discardableResult
-    /// One request through the one control client, with its result as Foundation values.
-    func control(_ request: JSONObject) throws -> Any {
-        let result = try client.call(json: JSONValue(foundation: request).object ?? [:])
-        return try JSONSerialization.jsonObject(with: Data(result.bytes), options: [.fragmentsAllowed])
-    }
+    func call<C: ControlCommand>(_ command: C) throws -> C.Result { try client.call(command) }
 
+    /// Stops the node; once it returns the data directory is free again.
     func stop(keepingData: Bool = false) {
-        stopFlag.store(true, ordering: .relaxed)
-        _ = done.wait(timeout: .now() + 5)
+        node.stop()
         if !keepingData { try? FileManager.default.removeItem(atPath: dir) }
     }
 
@@ -121,9 +110,9 @@ final class WebAppTests: XCTestCase {
     }
 
     /// A field as the node holds it; nil when the record or the field does not exist.
-    func field(_ key: String, _ name: String) throws -> Any? {
+    func field(_ key: String, _ name: String) throws -> FieldJSON? {
         do {
-            return ((try node.control(["command": "get", "key": key]) as? JSONObject)?["fields"] as? JSONObject)?[name]
+            return try node.call(Control.Get(key: key)).fields[name]
         } catch ControlClientError.refused(let m) where m.hasPrefix("no such record") {
             return nil
         }
@@ -195,24 +184,24 @@ final class WebAppTests: XCTestCase {
         let ok = await post("/r/organisations/asker", edit + [("csrf", csrf)], cookie: cookie, origin: "http://\(host)")
         XCTAssertEqual(ok.status, 303)
         XCTAssertEqual(ok.header("location"), "/r/organisations/asker")
-        XCTAssertEqual(try field("organisations/asker", "name") as? String, "Asker kommune")
+        XCTAssertEqual(try field("organisations/asker", "name"), .value(.string("Asker kommune")))
         let api = await app.handle(WebRequest(method: "POST", path: "/api/records/organisations/asker",
                                               headers: ["host": host, "cookie": cookie, "x-csrf-token": csrf],
                                               body: Array(#"{"changes": ["topics+=climate"]}"#.utf8)))
         XCTAssertEqual(api.status, 200, text(api))
-        XCTAssertEqual(try field("organisations/asker", "topics") as? [String], ["climate"])
+        XCTAssertEqual(try field("organisations/asker", "topics"), .members(["climate"]))
     }
 
     func testAnEditWritesOnlyWhatChangedAndRefusalsKeepTheForm() async throws {
-        try node.control(["command": "set", "key": "organisations/asker", "changes": ["name=Asker", "county=Viken", "topics+=climate"]])
+        try node.call(Control.SetFields(key: "organisations/asker", changes: ["name=Asker", "county=Viken", "topics+=climate"]))
         let (cookie, csrf) = try await login()
         let saved = await post("/r/organisations/asker", [("csrf", csrf), ("f:name", "Asker"), ("o:name", "Asker"), ("f:county", "Akershus"),
                                                           ("o:county", "Viken"), ("add:topics", "mobility"), ("rm:topics", "climate")], cookie: cookie)
         XCTAssertEqual(saved.status, 303)
-        let history = try XCTUnwrap(node.control(["command": "history", "key": "organisations/asker"]) as? JSONObject)
-        let last = try XCTUnwrap((history["ops"] as? [JSONObject])?.last?["fields"] as? JSONObject)
+        let history = try node.call(Control.History(key: "organisations/asker"))
+        let last = try XCTUnwrap(history.ops.last?.fields)
         XCTAssertEqual(Set(last.keys), ["county", "topics"], "the unchanged name was not written again")
-        XCTAssertEqual(try field("organisations/asker", "topics") as? [String], ["mobility"])
+        XCTAssertEqual(try field("organisations/asker", "topics"), .members(["mobility"]))
         let page = text(await get("/r/organisations/asker", cookie: cookie))
         XCTAssertTrue(page.contains("Saved 3 changes"), "the flash after the redirect")
 
@@ -227,17 +216,32 @@ final class WebAppTests: XCTestCase {
         XCTAssertTrue(text(odd).contains("no field &#39;planet&#39;"))
     }
 
+    /// An open page refreshes itself when the node's version moves (its own save does that):
+    /// the refresh copies only the page's main part, so it must leave the "Saved" message for
+    /// the page the browser loads after the save's redirect.
+    func testALiveRefreshLeavesTheSavedMessageForTheNextPage() async throws {
+        let (cookie, csrf) = try await login()
+        let saved = await post("/r/organisations/asker", [("csrf", csrf), ("f:name", "Asker"), ("o:name", "")], cookie: cookie)
+        XCTAssertEqual(saved.status, 303)
+        let refresh = await app.handle(WebRequest(method: "GET", path: "/r/organisations/asker",
+                                                  headers: ["host": host, "cookie": cookie, "x-membersync-live": "1"]))
+        XCTAssertEqual(refresh.status, 200)
+        XCTAssertFalse(text(refresh).contains("Saved 1 change"), "the refresh does not take the message")
+        let next = text(await get("/r/organisations/asker", cookie: cookie))
+        XCTAssertTrue(next.contains("Saved 1 change"), "the next page shows it")
+    }
+
     func testForbiddenFieldsAreReadOnlyWithTheReasonAndRefusedAnyway() async throws {
         // Bærum's record, written by the hub operator (whose signature this node trusts) and
         // merged in from a snapshot of the hub, as catch-up would bring it.
         node.stop()
         let hub = try RunningNode(id: "brussels", organisation: "oslo-region-european-office", role: .hub)
-        try hub.control(["command": "set", "key": "organisations/baerum", "changes": ["name=Bærum", "kind=municipality"]])
+        try hub.call(Control.SetFields(key: "organisations/baerum", changes: ["name=Bærum", "kind=municipality"]))
         let snapshot = hub.dir + "/hub.sqlite"
-        try hub.control(["command": "snapshot", "path": snapshot])
+        try hub.call(Control.Snapshot(path: snapshot))
         let hubKey = try String(contentsOfFile: hub.dir + "/signing.pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try restart(try RunningNode(secure: true, hubSigningKeys: ["brussels": hubKey]))
-        try node.control(["command": "restore", "path": snapshot])
+        try node.call(Control.Restore(path: snapshot))
         hub.stop()
         let (cookie, csrf) = try await login()
         let page = text(await get("/r/organisations/baerum", cookie: cookie))
@@ -248,7 +252,7 @@ final class WebAppTests: XCTestCase {
         let forced = await post("/r/organisations/baerum", [("csrf", csrf), ("f:name", "Taken"), ("o:name", "")], cookie: cookie)
         XCTAssertEqual(forced.status, 422)
         XCTAssertTrue(text(forced).contains("not allowed: asker may write only its own organisation record"), text(forced))
-        XCTAssertEqual(try field("organisations/baerum", "name") as? String, "Bærum", "nothing was written")
+        XCTAssertEqual(try field("organisations/baerum", "name"), .value(.string("Bærum")), "nothing was written")
         // A member may create contacts of its own organisation: the form names it already.
         let new = text(await get("/new/contacts", cookie: cookie))
         XCTAssertTrue(new.contains("name=\"f:organisation\" type=\"text\" value=\"asker\""), new)
@@ -256,7 +260,7 @@ final class WebAppTests: XCTestCase {
         let created = await post("/new/contacts", [("csrf", csrf), ("id", "kari"), ("f:name", "Kari"), ("f:organisation", "asker"),
                                                    ("add:topics", "climate")], cookie: cookie)
         XCTAssertEqual(created.status, 303, text(created))
-        XCTAssertEqual(try field("contacts/kari", "organisation") as? String, "asker")
+        XCTAssertEqual(try field("contacts/kari", "organisation"), .value(.string("asker")))
         let again = await post("/new/contacts", [("csrf", csrf), ("id", "kari"), ("f:name", "Kari 2")], cookie: cookie)
         XCTAssertTrue(text(again).contains("exists already"))
         let badID = await post("/new/contacts", [("csrf", csrf), ("id", "Kari Nordmann"), ("f:name", "K")], cookie: cookie)
@@ -268,7 +272,7 @@ final class WebAppTests: XCTestCase {
 
     func testHostileValuesAreShownAsText() async throws {
         let hostile = "<script>alert(1)</script>\" onmouseover=\"x"
-        try node.control(["command": "set", "key": "organisations/asker", "changes": ["name=\(hostile)", "description=\(hostile)"]])
+        try node.call(Control.SetFields(key: "organisations/asker", changes: ["name=\(hostile)", "description=\(hostile)"]))
         let (cookie, csrf) = try await login()
         for path in ["/r/organisations/asker", "/c/organisations", "/search?q=script", "/r/organisations/asker/history"] {
             let page = text(await get(path, cookie: cookie))
@@ -318,15 +322,15 @@ final class WebAppTests: XCTestCase {
         // (security is off on this node so the test can inject it).
         node.stop()
         try restart(try RunningNode(secure: false))
-        try node.control(["command": "set", "key": "projects/green-ports", "changes": ["title=Green Ports", "status=idea"]])
+        try node.call(Control.SetFields(key: "projects/green-ports", changes: ["title=Green Ports", "status=idea"]))
         let backup = node.dir + "/other.sqlite"
         // The other office's state: a snapshot of this node taken before the next edit, edited
         // by "baerum" in a replica of its own and merged back with restore.
-        try node.control(["command": "snapshot", "path": backup])
-        try node.control(["command": "set", "key": "projects/green-ports", "changes": ["status=running"]])
+        try node.call(Control.Snapshot(path: backup))
+        try node.call(Control.SetFields(key: "projects/green-ports", changes: ["status=running"]))
         try writeAsOtherOffice(backup: backup, key: "projects/green-ports", change: "status=closed")
-        _ = try node.control(["command": "restore", "path": backup])
-        let conflicts = try XCTUnwrap(node.control(["command": "conflicts"]) as? [JSONObject])
+        _ = try node.call(Control.Restore(path: backup))
+        let conflicts = try node.call(Control.Conflicts())
         XCTAssertEqual(conflicts.count, 1, "the two statuses conflict")
 
         let (cookie, csrf) = try await login()
@@ -339,8 +343,8 @@ final class WebAppTests: XCTestCase {
                                                ("return", "//evil.example/")], cookie: cookie)
         XCTAssertEqual(resolved.status, 303)
         XCTAssertEqual(resolved.header("location"), "/conflicts", "never back to another site")
-        XCTAssertEqual((try node.control(["command": "conflicts"]) as? [JSONObject])?.count, 0)
-        XCTAssertEqual(try field("projects/green-ports", "status") as? String, "closed")
+        XCTAssertEqual(try node.call(Control.Conflicts()).count, 0)
+        XCTAssertEqual(try field("projects/green-ports", "status"), .value(.string("closed")))
         let r21 = await get("/conflicts", cookie: cookie)
         XCTAssertTrue(text(r21).contains("No open conflicts"))
         XCTAssertTrue(text(r21).contains("id=\"conflict-count\">0<"), "the count follows the node's version")
@@ -350,9 +354,9 @@ final class WebAppTests: XCTestCase {
     func writeAsOtherOffice(backup: String, key: String, change: String) throws {
         let other = try RunningNodeFromSnapshot(snapshot: backup, id: "baerum")
         defer { other.stop() }
-        try other.control(["command": "set", "key": key, "changes": [change]])
+        try other.call(Control.SetFields(key: key, changes: [change]))
         try? FileManager.default.removeItem(atPath: backup)
-        try other.control(["command": "snapshot", "path": backup])
+        try other.call(Control.Snapshot(path: backup))
     }
 
     /// The home page lists this office's refused edits with the reason, from the list the node
@@ -419,10 +423,10 @@ final class RunningNodeFromSnapshot: @unchecked Sendable {
 
     init(snapshot: String, id: String) throws {
         inner = try RunningNode(id: id, secure: false)
-        _ = try inner.control(["command": "restore", "path": snapshot])
+        _ = try inner.call(Control.Restore(path: snapshot))
     }
 
     @discardableResult
-    func control(_ request: JSONObject) throws -> Any { try inner.control(request) }
+    func call<C: ControlCommand>(_ command: C) throws -> C.Result { try inner.call(command) }
     func stop() { inner.stop() }
 }
