@@ -75,8 +75,8 @@ let package = Package(
         // The sync engine: the pure state machine of a node (MSP sync, write rules and rights,
         // forks, refused edits, causal delivery). Inputs in, directives out: no sockets, no
         // store, no clock, no logging. It reads its own EngineSettings, not the daemon's
-        // NodeConfig; of MemberSyncConfig it uses NodeRole, RequestQuota and Release only.
-        .target(name: "MemberSyncEngine", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto", "MemberSyncConfig"]),
+        // NodeConfig (NodeRole, RequestQuota and Release live in the model).
+        .target(name: "MemberSyncEngine", dependencies: ["MemberSyncModel", "MemberSyncWire", "MemberSyncCrypto"]),
         // The daemon around the engine: the reactor (every ZeroMQ socket, the directives carried
         // out around one store commit per batch), ZAP admission, the control server, the event
         // log and the node's metrics.
@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "membersyncd",
             dependencies: [
-                "MemberSyncNode", "MemberSyncConfig", "MemberSyncServices", "MemberSyncWeb",
+                "MemberSyncNode", "MemberSyncConfig", "MemberSyncModel", "MemberSyncServices", "MemberSyncWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

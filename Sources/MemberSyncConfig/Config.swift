@@ -1,11 +1,6 @@
 import Foundation
 import MemberSyncModel
 
-/// Whether a node is an ordinary member office or the hub (the preferred rendezvous).
-public enum NodeRole: String, Sendable, Codable {
-    case member, hub
-}
-
 /// Everything a node needs to run, read from its TOML file.
 public struct NodeConfig: Sendable, Equatable {
     public var nodeID: String

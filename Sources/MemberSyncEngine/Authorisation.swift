@@ -1,5 +1,4 @@
 import Foundation
-import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire

@@ -1,4 +1,4 @@
-import MemberSyncConfig
+import MemberSyncModel
 import MemberSyncCrypto
 
 /// What the engine knows of its node: who it is, whom it trusts, whom it syncs with, and its

@@ -1,4 +1,3 @@
-import MemberSyncConfig
 import MemberSyncCrypto
 import MemberSyncModel
 import MemberSyncWire

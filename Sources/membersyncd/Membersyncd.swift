@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MemberSyncConfig
+import MemberSyncModel
 import MemberSyncNode
 import MemberSyncServices
 import ServiceLifecycle
