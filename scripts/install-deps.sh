@@ -2,7 +2,8 @@
 # Installs the system libraries MemberSync builds against, when they are missing.
 set -euo pipefail
 need=()
-for pkg in libzmq3-dev libsqlite3-dev libsodium-dev pkg-config; do
+# binutils: nm, with which a test checks what the CLI links.
+for pkg in libzmq3-dev libsqlite3-dev libsodium-dev pkg-config binutils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

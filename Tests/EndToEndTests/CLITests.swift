@@ -66,6 +66,19 @@ final class CLITests: FederationTestCase {
 
     // MARK: import
 
+    /// The CLI depends on Control, Config and Directory only (README, Architecture): the
+    /// binary holds no SQLite, SwiftProtobuf or engine symbol.
+    func testTheCLILinksNeitherSQLiteNorProtobufNorTheEngine() throws {
+        let nm = CommandRunner.run("/usr/bin/nm", [fed.binDir + "/membersync"], timeout: 60, scratchDir: fed.root)
+        XCTAssertEqual(nm.status, 0, "nm could not read the CLI: \(nm.stderr)")
+        let symbols = nm.stdout.split(separator: "\n")
+        XCTAssertGreaterThan(symbols.count, 1000, "nm listed the CLI's symbols")
+        XCTAssertTrue(symbols.contains { $0.contains("MemberSyncControl") }, "the CLI links the control client")
+        for forbidden in ["sqlite3", "SwiftProtobuf", "MemberSyncEngine", "MemberSyncStore"] {
+            XCTAssertFalse(symbols.contains { $0.contains(forbidden) }, "the CLI links \(forbidden)")
+        }
+    }
+
     func testImportReportsEveryBadLineAndWritesNothing() throws {
         try startHub()
         let file = write("bad.jsonl", """
