@@ -169,7 +169,7 @@ extension Node {
         execute(directives)
         return .init(dropped: dropped, opsInLog: engine.replica.logCount, opsInStore: try? store.opCount(), logFloor: engine.replica.logFloor.json,
                      stableVersion: stable?.json,
-                     note: stable != nil ? nil : "no node has been heard from within the live window, so no op is known to be held everywhere; nothing was dropped")
+                     note: stable != nil ? nil : "no op is known to be held everywhere yet: no node has been heard from within the live window, or a node's own latest ops have not reached this hub (MSP 7.7); nothing was dropped")
     }
 
     // MARK: snapshot and restore
