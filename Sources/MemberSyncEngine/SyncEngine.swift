@@ -614,6 +614,9 @@ public struct SyncEngine: Sendable {
                     // bomb costs no signature check.
                     try replica.admissible(op)
                     // `apply` validates the op itself; the write rules need a valid op first.
+                    // A rights write may change the verdict on others (MSP 11.7), unless it saw
+                    // every op held on its record (see `mayChangeVerdicts`).
+                    var changesVerdicts = false
                     if let authority {
                         try replica.validate(op)
                         if replica.unmetDependency(op) != nil {
@@ -639,9 +642,8 @@ public struct SyncEngine: Sendable {
                         case .forked(let counter, let held):
                             report += noteFork(ForkEvidence(dot: Dot(op.origin, counter), held: held, other: op))
                         }
-                        // A member's rights write may change the verdict on others (MSP 11.7),
-                        // unless it saw every op held on its record (see `mayChangeVerdicts`).
-                        let changesVerdicts = WriteAuthority.mayChangeVerdicts(op, in: replica)
+                        changesVerdicts = WriteAuthority.mayChangeVerdicts(op, in: replica)
+                        // A member's one does so even when it is refused and only held.
                         if changesVerdicts && !writer.hubOperator { rightsChanged.insert(op.key) }
                         if let e = authority.verdict(op, writer, in: replica, judgements: &rightsJudgements) {
                             // Validly signed and refused by rules every node applies alike:
@@ -652,7 +654,6 @@ public struct SyncEngine: Sendable {
                             continue
                         }
                     }
-                    let changesVerdicts = authority != nil && WriteAuthority.mayChangeVerdicts(op, in: replica)
                     if try replica.apply(op) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
