@@ -105,7 +105,8 @@ extension WriteAuthority {
             let seen = memberRights[..<i].filter { plausible.contains($0.dot) && Self.saw(w, $0.dot) }
             if judged(w, key, notSeeing(hubRights, w) + seen, in: replica) == nil { plausible.insert(w.dot) }
         }
-        var allowed = Set(hubRights.map(\.dot))
+        let hubAllowed = Set(hubRights.map(\.dot))
+        var allowed = hubAllowed
         for w in memberRights {
             if let why = judged(w, key, notSeeing(hubRights, w) + notSeeing(memberRights, w).filter { plausible.contains($0.dot) }, in: replica) {
                 out[w.dot] = why
@@ -113,7 +114,6 @@ extension WriteAuthority {
                 allowed.insert(w.dot)
             }
         }
-        let hubAllowed = Set(hubRights.map(\.dot))
         var seen = VersionVector()
         for w in rights { seen.merge(RightsJudgements.context(of: w)) }
         let entry = RightsJudgements.Entry(dots: Set(rights.map(\.dot)), last: rights.last,
