@@ -86,19 +86,34 @@ extension Replica {
     /// when the log holds every op that wrote the record: then the result is the join of the
     /// ops that are not withheld. Otherwise a value that a withheld op replaced and that only
     /// a snapshot or a compacted op carried is lost (MSP 11.7 says so).
+    ///
+    /// What compacted ops did stays done: a held value the record retired stays retired unless
+    /// a withheld op may have retired it, and the register keeps the part of its context that
+    /// lies at or below the log floors (compacted ops are never withheld, MSP 7.7). Without
+    /// that, a hub that had compacted the op retiring a value brought the value back when it
+    /// rebuilt the record, and the members, which held that op, did not.
     public mutating func rebuild(_ key: RecordKey) {
         let current = records[key] ?? Record()
         let refused = withheld
-        let sources = heldOps(on: key).filter { !refused.contains($0.dot) }
-        func register<V>(_ base: Register<V>, _ deltas: [Register<V>]) -> Register<V> {
+        let held = heldOps(on: key)
+        let sources = held.filter { !refused.contains($0.dot) }
+        let withheldOps = held.filter { refused.contains($0.dot) }
+        let compacted = logFloor
+        func register<V>(_ base: Register<V>, _ deltas: [Register<V>], _ withheldDeltas: [Register<V>]) -> Register<V> {
             var candidates: [Dot: Sibling<V>] = [:]
             for s in base.siblings where !refused.contains(s.dot) { candidates[s.dot] = s }
-            for d in deltas { for s in d.siblings { candidates[s.dot] = s } }
+            for d in deltas {
+                for s in d.siblings where candidates[s.dot] == nil {
+                    // Retired here by an op no longer held (compacted): it stays retired.
+                    if base.context.covers(s.dot) && !withheldDeltas.contains(where: { $0.context.covers(s.dot) }) { continue }
+                    candidates[s.dot] = s
+                }
+            }
             // A value survives unless another allowed write saw it (the join's rule).
             let kept = candidates.values.filter { s in
                 !deltas.contains { d in d.context.covers(s.dot) && !d.siblings.contains { $0.dot == s.dot } }
             }
-            var context = VersionVector()
+            var context = base.context.meet(compacted)
             for d in deltas { context.merge(d.context) }
             for s in kept { context.add(s.dot) }
             return Register(siblings: Array(kept), context: context)
@@ -111,20 +126,22 @@ extension Replica {
             if let state = current.fields[name] ?? sources.lazy.compactMap({ $0.fields[name] }).first, case .set = state { isSet = true } else { isSet = false }
             if isSet {
                 let base = current.set(name)
-                var deltas: [ORSet] = []
+                var deltas: [ORSet] = [], withheldDeltas: [ORSet] = []
                 for op in sources { if case .set(let s)? = op.fields[name] { deltas.append(s) } }
+                for op in withheldOps { if case .set(let s)? = op.fields[name] { withheldDeltas.append(s) } }
                 var elements = Set(base.elements.keys)
                 for d in deltas { elements.formUnion(d.elements.keys) }
                 var out: [String: Register<Bool>] = [:]
                 for e in elements {
-                    let r = register(base.elements[e] ?? Register(), deltas.compactMap { $0.elements[e] })
+                    let r = register(base.elements[e] ?? Register(), deltas.compactMap { $0.elements[e] }, withheldDeltas.compactMap { $0.elements[e] })
                     if !r.siblings.isEmpty { out[e] = r }
                 }
                 if !out.isEmpty { fields[name] = .set(ORSet(elements: out)) }
             } else {
-                var deltas: [Register<Value>] = []
+                var deltas: [Register<Value>] = [], withheldDeltas: [Register<Value>] = []
                 for op in sources { if case .register(let r)? = op.fields[name] { deltas.append(r) } }
-                let r = register(current.register(name), deltas)
+                for op in withheldOps { if case .register(let r)? = op.fields[name] { withheldDeltas.append(r) } }
+                let r = register(current.register(name), deltas, withheldDeltas)
                 if !r.siblings.isEmpty { fields[name] = .register(r) }
             }
         }

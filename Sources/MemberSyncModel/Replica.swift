@@ -527,11 +527,14 @@ public struct Replica: Sendable {
     /// Every origin whose ops the log holds (or held, below its floor).
     public var origins: [ReplicaID] { Array(log.keys) }
 
-    /// The held ops of every replica of node `node`, in counter order per replica.
+    /// The held ops of every replica of node `node`, in counter order per replica: those held
+    /// ahead of a gap too (an origin's ops may arrive out of order). Judging a node's ops again
+    /// after its roster entry changed reads them all here; one left out would keep the verdict
+    /// it got under the old entry on this node only.
     public func heldOps(of node: String) -> [Op] {
         var out: [Op] = []
         for (origin, originLog) in log where origin.node == node {
-            for case let op? in originLog.ops { out.append(op) }
+            out.append(contentsOf: originLog.all)
         }
         return out
     }
