@@ -312,6 +312,7 @@ public struct SyncEngine: Sendable {
         let change = judgeAgain(keys: [], nodes: nodes)
         for op in change.released { replica.release(op.dot) }
         repairedAtStart = replica.withhold(change.withheld.map(\.op.dot))
+        repairedAtStart.formUnion(replica.joinAllowedOpsMissingFromRecords())
         ownCounterReconsidered = replica.version[replica.id]
     }
 

@@ -524,6 +524,33 @@ public struct Replica: Sendable {
         if !historyCollections.isEmpty { noteHistory(op) }
     }
 
+    /// Joins into its record every held op that is not withheld and that the record does not
+    /// show having seen (a field's context not covering the op's dot); returns the keys it
+    /// changed. Joins are idempotent, so on a consistent replica this changes nothing. Which ops
+    /// are withheld is not stored (it is judged again at start), so a record stored without the
+    /// effect of an op the rules allow would otherwise stay so: stores written while
+    /// `heldOps(of:)` missed ops held ahead of a gap can hold such records.
+    public mutating func joinAllowedOpsMissingFromRecords() -> Set<RecordKey> {
+        var keys = Set<RecordKey>()
+        for originLog in log.values {
+            for op in originLog.all where !withheld.contains(op.dot) {
+                let record = records[op.key] ?? Record()
+                let seen = op.fields.allSatisfy { name, state in
+                    switch state {
+                    case .register: return record.register(name).context.covers(op.dot)
+                    case .set(let s): return s.elements.keys.allSatisfy { record.set(name).elements[$0]?.context.covers(op.dot) ?? false }
+                    }
+                }
+                if seen { continue }
+                records[op.key, default: Record()].join(op.fields)
+                changed(op.key)
+                keys.insert(op.key)
+            }
+        }
+        if !keys.isEmpty { rightsFactsChanged() }
+        return keys
+    }
+
     /// Every origin whose ops the log holds (or held, below its floor).
     public var origins: [ReplicaID] { Array(log.keys) }
 
