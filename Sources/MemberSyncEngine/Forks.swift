@@ -17,24 +17,33 @@ public struct ForkEvidence: Sendable, Equatable {
 extension SyncEngine {
     /// The hash that links an op into its origin's chain: SHA-256 of its encoding, signature
     /// included, so a verified signature of a later op covers the earlier ops whole.
-    static func chainHash(_ op: Op) -> [UInt8] { chainHash(encoded: WireCodec.encodeOp(op)) }
+    public static func chainHash(_ op: Op) -> [UInt8] { chainHash(encoded: WireCodec.encodeOp(op)) }
 
     /// The chain hash of an op from its encoding (a local op's, made as it was signed).
-    static func chainHash(encoded bytes: [UInt8]) -> [UInt8] { SHA256Digest.of(bytes) }
+    public static func chainHash(encoded bytes: [UInt8]) -> [UInt8] { SHA256Digest.of(bytes) }
 
     /// The ops of a batch whose signatures need no check of their own, and the chain hashes
-    /// computed on the way. In a run of consecutive ops of one origin where each op's hash is
-    /// the next one's `prev`, the last op's signature covers the whole run (MSP 5.9, 11.3):
-    /// one Ed25519 check and a hash per op instead of a check per op. When the last signature
-    /// does not verify, the run without it is tried, so one bad op costs its own checks only.
+    /// computed on the way (see the static `authenticatedRuns`); the last op of a run is
+    /// checked against its origin's key in the roster.
     func authenticatedRuns(_ ops: [Op]) -> (dots: Set<Dot>, hashes: [Dot: [UInt8]]) {
-        guard let authority, ops.count > 1 else { return ([], [:]) }
+        guard let authority else { return ([], [:]) }
+        return Self.authenticatedRuns(ops) { Self.originProblem($0, authority, replica) == nil }
+    }
+
+    /// In a run of consecutive ops of one origin where each op's hash is the next one's
+    /// `prev`, the last op's signature covers the whole run (MSP 5.9, 11.3): one Ed25519 check
+    /// (`signedByOrigin`) and a hash per op instead of a check per op. When the last signature
+    /// does not verify, the run without it is tried, so one bad op costs its own checks only.
+    /// Returns the ops so authenticated and the chain hashes computed on the way. Public so the
+    /// merge benchmark measures the page path with the code a node runs.
+    public static func authenticatedRuns(_ ops: [Op], signedByOrigin: (Op) -> Bool) -> (dots: Set<Dot>, hashes: [Dot: [UInt8]]) {
+        guard ops.count > 1 else { return ([], [:]) }
         var dots = Set<Dot>(), hashes: [Dot: [UInt8]] = [:]
         for sorted in Self.byOrigin(ops, where: \.isChained) {
             var run: [Op] = [sorted[0]]
             func close() {
                 while run.count > 1 {
-                    if Self.originProblem(run[run.count - 1], authority, replica) == nil {
+                    if signedByOrigin(run[run.count - 1]) {
                         for op in run { dots.insert(op.dot) }
                         return
                     }
