@@ -1157,16 +1157,19 @@ public struct SyncEngine: Sendable {
     mutating func reconsiderOwnWrites() -> [Directive] {
         let mine = replica.version[replica.id]
         guard mine > ownCounterReconsidered else { return [] }
-        var keys = Set<RecordKey>(), nodes = Set<String>()
+        var keys = Set<RecordKey>(), nodes = Set<String>(), skipped = Set<RecordKey>()
         var c = ownCounterReconsidered + 1
         while c <= mine {
             if let op = replica.op(Dot(replica.id, c)) {
-                if WriteAuthority.isRightsWrite(op) { keys.insert(op.key) }
+                // As for a remote op: a rights write that saw every op held on its record (an
+                // edit that keeps a contact's organisation, as most do) changes no verdict.
+                if WriteAuthority.mayChangeVerdicts(op, in: replica) { keys.insert(op.key) } else if WriteAuthority.isRightsWrite(op) { skipped.insert(op.key) }
                 if op.key.collection == "nodes" { nodes.insert(op.key.id) }
             }
             c += 1
         }
         ownCounterReconsidered = mine
+        assert(judgeAgain(keys: skipped.subtracting(keys), nodes: []).isEmpty, "an own rights write skipped as changing nothing changed a verdict")
         return keys.isEmpty && nodes.isEmpty ? [] : reconsider(keys: keys, nodes: nodes)
     }
 
