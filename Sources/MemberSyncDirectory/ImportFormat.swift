@@ -116,6 +116,16 @@ public enum ImportFormat {
             return fail("unexpected member '\(extra)' (a line holds only \"key\" and \"fields\")")
         }
         guard let keyText = dict["key"]?.string else { return fail("missing \"key\" (\"collection/id\")") }
+        return record(key: keyText, fields: dict["fields"]?.object, line: line, schema: schema)
+    }
+
+    /// Checks one record's key and fields (nil: the line has no `fields` object), from a JSON
+    /// line or a packed request (`ImportPack`), so both are checked alike; every problem of the
+    /// record is reported, not just the first.
+    public static func record(key keyText: String, fields: [String: JSONValue]?, line: Int, schema: Schema = .memberSync) -> Result<ImportRecord, Problems> {
+        func fail(_ m: String, _ field: String? = nil) -> Result<ImportRecord, Problems> {
+            .failure(Problems(problems: [ImportProblem(line: line, field: field, message: m)]))
+        }
         let key: RecordKey
         let collection: CollectionSchema
         do throws(SchemaError) {
@@ -124,7 +134,7 @@ public enum ImportFormat {
         } catch {
             return fail("key '\(keyText)': \(error.reason)")
         }
-        guard let fields = dict["fields"]?.object else { return fail("missing \"fields\" (an object)") }
+        guard let fields else { return fail("missing \"fields\" (an object)") }
         var problems: [ImportProblem] = []
         var scalars: [String: Value] = [:]
         var sets: [String: Set<String>] = [:]
