@@ -1,4 +1,5 @@
 import Foundation
+import MemberSyncHarness
 import XCTest
 
 /// `import` on a secure federation is all or nothing, write rules included: a line that
