@@ -56,7 +56,7 @@ final class SecureImportTests: FederationTestCase {
         ok(fed.on("baerum", "export", "--output", export))
         let exported = try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n").filter { $0.contains("contacts/bulk-") }
         XCTAssertEqual(exported.count, count, "every record arrived")
-        XCTAssertTrue(exported.contains { $0.contains(#""key":"contacts/bulk-11999""#) && $0.contains(#""topics":["climate","t0"]"#) }, "with its values")
+        XCTAssertTrue(exported.contains { $0.contains(#""key":"contacts/bulk-11999""#) && $0.contains(#""topics":["climate","t1"]"#) }, "with its values")
         let status = fed.status("baerum")
         let rejected = status["ops_rejected"] as? [String: Int]
         XCTAssertNotNil(rejected, "\(status)")
