@@ -31,6 +31,7 @@ mkdir -p "$out"
 bash scripts/install-deps.sh
 swift build -c release --product membersyncd
 swift build -c release --product membersync-bench
+swift build -c release --product membersync
 bin=$(swift build -c release --show-bin-path)
 
 # The merge baseline: pycrdt (Yrs) from PyPI in a private virtualenv (gitignored).

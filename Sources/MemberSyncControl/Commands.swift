@@ -1,3 +1,4 @@
+import Foundation
 import MemberSyncDirectory
 
 /// The commands of the control protocol, one type each (Protocols/CONTROL.md section 3), and
@@ -255,18 +256,39 @@ extension Control {
             }
         }
         /// Lines of the import format (`{"key", "fields"}`), checked by the node.
-        public var records: [JSONValue]
+        public var records: [JSONValue]?
         public var lines: [Int]?
+        /// The same records packed (`ImportPack`, base64), instead of `records` and `lines`:
+        /// what the CLI sends, since JSON cost more than the import itself.
+        public var packed: String?
         /// Apply in memory and take back: find what the import would refuse, store nothing.
         public var check: Bool?
         public init(records: [JSONValue], lines: [Int]? = nil, check: Bool? = nil) { self.records = records; self.lines = lines; self.check = check }
+        public init(packing records: some Sequence<ImportRecord>, check: Bool? = nil) {
+            packed = Data(ImportPack.encode(records)).base64EncodedString()
+            self.check = check
+        }
         public init(arguments a: ControlArguments) throws(ControlError) {
-            guard let records = a.members["records"]?.array else {
-                throw .argument("missing 'records': a list of {\"key\": \"collection/id\", \"fields\": {...}} objects")
+            if a.has("packed") {
+                guard let packed = a.string("packed"), !a.has("records") else {
+                    throw .argument("'packed' is a base64 string, and a request gives either 'packed' or 'records'")
+                }
+                self.packed = packed
+            } else {
+                guard let records = a.members["records"]?.array else {
+                    throw .argument("missing 'records': a list of {\"key\": \"collection/id\", \"fields\": {...}} objects")
+                }
+                self.records = records
+                lines = a.ints("lines")
             }
-            self.records = records
-            lines = a.ints("lines")
             check = a.bool("check")
+        }
+
+        /// The packed records (nil for a request in JSON), each with its file line, not yet checked.
+        public func unpacked() throws(ControlError) -> [ImportPack.Entry]? {
+            guard let packed else { return nil }
+            guard let bytes = Data(base64Encoded: packed) else { throw .argument("'packed' is not base64") }
+            do { return try ImportPack.decode([UInt8](bytes)) } catch { throw .argument(error.description) }
         }
     }
 

@@ -109,9 +109,21 @@ extension Directory {
     /// Most records one `export` page may carry.
     public static let maxExportPage = 10_000
 
-    /// One page of an export in bytewise key order ("collection/id", as snapshot pages use),
-    /// starting after `after`: import-format lines, or CSV rows of one collection.
-    public static func exportPage(_ replica: Replica, format: ExportFormat, collection: CollectionSchema?, after: String, limit: Int) throws(DirectoryError) -> ExportPage {
+    /// The keys an export pages through: existing records (of `collection`, if given) in
+    /// bytewise key order ("collection/id", as snapshot pages use).
+    public static func exportKeys(_ replica: Replica, collection: CollectionSchema?) -> [ExportKey] {
+        replica.records.compactMap { key, record -> ExportKey? in
+            guard record.exists, collection == nil || key.collection == collection?.name else { return nil }
+            return ExportKey(text: key.description, key: key)
+        }.sorted { $0.text < $1.text }
+    }
+
+    /// One page of an export starting after `after`: import-format lines, or CSV rows of one
+    /// collection. `keys` is `exportKeys` of the replica as it is (a node keeps them between
+    /// pages: sorting every record for every page made an export quadratic); a key whose
+    /// record no longer exists is skipped.
+    public static func exportPage(_ replica: Replica, format: ExportFormat, collection: CollectionSchema?, keys: [ExportKey], after: String,
+                                  limit: Int) throws(DirectoryError) -> ExportPage {
         var columns: [String] = []
         if let collection {
             columns = CSVFormat.columns(collection)
@@ -119,22 +131,31 @@ extension Directory {
             throw DirectoryError("CSV export needs a COLLECTION: each collection has its own columns")
         }
         let limit = min(max(limit, 1), maxExportPage)
-        let keys = replica.records.compactMap { key, record -> (String, RecordKey)? in
-            guard record.exists, collection == nil || key.collection == collection?.name else { return nil }
-            let k = key.description
-            return k > after ? (k, key) : nil
-        }.sorted { $0.0 < $1.0 }
-        let page = keys.prefix(limit)
+        // The first key after `after` (binary search: the keys are sorted).
+        var low = 0, high = keys.count
+        while low < high {
+            let mid = (low + high) / 2
+            if keys[mid].text > after { high = mid } else { low = mid + 1 }
+        }
+        let rest = keys.count - low
+        let page = keys[low..<(low + min(limit, rest))]
         var lines: [String] = []
+        lines.reserveCapacity(page.count)
         var conflicted = 0
-        for (_, key) in page {
-            guard let view = replica.view(key) else { continue }
+        for k in page {
+            guard let view = replica.view(k.key) else { continue }
             conflicted += view.fields.filter { $0.conflict != nil }.count
             lines.append(format == .csv ? CSVFormat.row(view, columns: columns) : ImportFormat.line(view))
         }
-        return ExportPage(lines: lines, header: format == .csv ? CSVFormat.line(columns) : nil, lastKey: page.last?.0 ?? after,
-                          done: keys.count <= limit, conflictedFields: conflicted, total: keys.count)
+        return ExportPage(lines: lines, header: format == .csv ? CSVFormat.line(columns) : nil, lastKey: page.last?.text ?? after,
+                          done: rest <= limit, conflictedFields: conflicted, total: rest)
     }
+}
+
+/// A record key with its text, in the order an export writes records.
+public struct ExportKey: Sendable, Equatable {
+    public let text: String
+    public let key: RecordKey
 }
 
 /// CSV rows for one collection (RFC 4180 quoting): a `key` column, then the collection's title

@@ -19,10 +19,15 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// A value `JSONSerialization` produced. Booleans arrive as NSNumbers of ObjC type "c".
+    /// Strings, objects and arrays are tried first: asking a Swift dictionary or array whether
+    /// it is an `NSNull` or `NSNumber` bridges it (and everything in it) to Foundation objects,
+    /// which made this conversion cost several times the parse itself.
     public init(foundation v: Any) {
         switch v {
-        case is NSNull: self = .null
         case let s as String: self = .string(s)
+        case let o as [String: Any]: self = .object(o.mapValues(JSONValue.init(foundation:)))
+        case let a as [Any]: self = .array(a.map(JSONValue.init(foundation:)))
+        case is NSNull: self = .null
         case let n as NSNumber:
             switch String(cString: n.objCType) {
             case "c", "B": self = .bool(n.boolValue)
@@ -31,8 +36,6 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
             default: self = .int(n.int64Value)
             }
         case let b as Bool: self = .bool(b)
-        case let a as [Any]: self = .array(a.map(JSONValue.init(foundation:)))
-        case let o as [String: Any]: self = .object(o.mapValues(JSONValue.init(foundation:)))
         default: self = .string("\(v)")
         }
     }

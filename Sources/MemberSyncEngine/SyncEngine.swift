@@ -486,8 +486,10 @@ public struct SyncEngine: Sendable {
     /// the usual paged, ack-clocked Push. All or nothing: if an edit fails, the edits before it
     /// are taken back, no commit is returned, and the error says which edit failed.
     /// `allowEmpty` lets an edit only assert that the record exists (import needs that).
-    public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, now: UInt64)
-        -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
+    /// `publish: false` leaves even a small batch to the Push: an import's thousands of ops
+    /// published live as well would reach the hub twice, each time encrypted and read.
+    public mutating func localWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false, publish: Bool = true,
+                                         now: UInt64) -> (ops: [Op], commit: LocalCommit?, failure: (index: Int, error: ModelError)?) {
         var encoded: [EncodedOp] = []
         encoded.reserveCapacity(edits.count)
         var undo = replica.undoPoint()
@@ -506,11 +508,31 @@ public struct SyncEngine: Sendable {
         counters.localWrites += UInt64(ops.count)
         if ops.contains(where: { $0.key.collection == "nodes" }) { clearPullBackoff() }
         var after: [Directive] = []
-        if ops.count <= settings.pageSize { after += encoded.map { .publishOp($0) } }
+        if publish && ops.count <= settings.pageSize { after += encoded.map { .publishOp($0) } }
         for l in syncLinks(now: now) { after += pushIfLacking(l, now: now) }
         var seen = Set<RecordKey>()
         let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
         return (ops, LocalCommit(encodedOps: encoded, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
+    }
+
+    /// Checks several edits as `localWriteBatch` would make them (schema and write rules, each
+    /// edit applied in memory so later ones see it) and takes them all back: `import --check`
+    /// and the check pass before an import. Nothing is signed, encoded or sent, since nothing
+    /// of it stays. Returns how many ops the batch would write, or which edit fails.
+    public mutating func checkWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false)
+        -> (ops: Int, failure: (index: Int, error: ModelError)?) {
+        var undo = replica.undoPoint()
+        defer { replica.rollBack(undo) }
+        for (i, edit) in edits.enumerated() {
+            do throws(ModelError) {
+                let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
+                try authorise(prepared)
+                replica.commitLocal(prepared, undo: &undo) { linked in (linked, []) }
+            } catch {
+                return (0, (i, error))
+            }
+        }
+        return (edits.count, nil)
     }
 
     /// Takes back a local commit that could not be stored: nobody has heard of it (its

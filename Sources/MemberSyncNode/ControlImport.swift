@@ -8,16 +8,22 @@ import MemberSyncModel
 /// format, or CSV rows of one collection: `Directory.exportPage`).
 extension Node {
     func importBatch(_ request: Control.Import, now: UInt64) throws -> Control.Import.Result {
-        let list = request.records
-        guard list.count <= Control.Import.maxRecords else {
-            throw ControlError("at most \(Control.Import.maxRecords) records per import request (got \(list.count)); send several batches")
+        let packed = try request.unpacked()
+        let count = packed?.count ?? request.records?.count ?? 0
+        guard count <= Control.Import.maxRecords else {
+            throw ControlError("at most \(Control.Import.maxRecords) records per import request (got \(count)); send several batches")
         }
-        let lines = request.lines ?? []
         // Check the whole batch before writing any of it.
         var batch = ImportFormat.Batch()
-        for (i, object) in list.enumerated() {
-            let line = i < lines.count ? lines[i] : i + 1
-            batch.add(ImportFormat.record(object, line: line, schema: engine.replica.schema), line: line)
+        let schema = engine.replica.schema
+        if let packed {
+            for e in packed { batch.add(ImportFormat.record(key: e.key, fields: e.fields, line: e.line, schema: schema), line: e.line) }
+        } else {
+            let lines = request.lines ?? []
+            for (i, object) in (request.records ?? []).enumerated() {
+                let line = i < lines.count ? lines[i] : i + 1
+                batch.add(ImportFormat.record(object, line: line, schema: schema), line: line)
+            }
         }
         let (records, problems) = (batch.records, batch.problems)
         if !problems.isEmpty {
@@ -37,17 +43,24 @@ extension Node {
                 if creates { created += 1 } else { updated += 1 }
             }
         }
-        let (ops, commit, failure) = engine.localWriteBatch(writes, allowEmpty: true, now: now)
-        if let failure {
-            throw ControlError("line \(writeLines[failure.index]): \(failure.error); nothing of this batch was imported")
-        }
-        // `check`: the whole batch was applied in memory (schema and write rules, as a real
-        // import) and is taken back unstored, so `import --check` finds what the import would.
+        // `check`: the whole batch is applied in memory (schema and write rules, as a real
+        // import) and taken back unstored, so `import --check` finds what the import would.
         let checkOnly = request.check ?? false
-        if let commit {
-            if checkOnly { engine.rollBack(commit) } else { try commitLocal(commit, label: "import") }
+        func refused(_ f: (index: Int, error: ModelError)) -> ControlError {
+            ControlError("line \(writeLines[f.index]): \(f.error); nothing of this batch was imported")
         }
-        return .init(records: records.count, created: created, updated: updated, unchanged: unchanged, ops: ops.count, checkedOnly: checkOnly)
+        let opCount: Int
+        if checkOnly {
+            let (count, failure) = engine.checkWriteBatch(writes, allowEmpty: true)
+            if let failure { throw refused(failure) }
+            opCount = count
+        } else {
+            let (ops, commit, failure) = engine.localWriteBatch(writes, allowEmpty: true, publish: false, now: now)
+            if let failure { throw refused(failure) }
+            if let commit { try commitLocal(commit, label: "import") }
+            opCount = ops.count
+        }
+        return .init(records: records.count, created: created, updated: updated, unchanged: unchanged, ops: opCount, checkedOnly: checkOnly)
     }
 
     /// One page of an export, in key order, starting after `after`.
@@ -55,8 +68,19 @@ extension Node {
         let formatText = request.format ?? "json"
         guard let format = ExportFormat(rawValue: formatText) else { throw ControlError("unknown export format '\(formatText)' (json or csv)") }
         let collection = try request.collection.map(collectionSchema)
-        return try directory { () throws(DirectoryError) in
-            try Directory.exportPage(engine.replica, format: format, collection: collection, after: request.after ?? "", limit: request.limit ?? 1000)
+        // The sorted keys are kept while nothing is written, so the pages of one export share
+        // them; they are taken again after any write.
+        let version = engine.replica.version
+        if exportKeys?.version != version || exportKeys?.collection != collection?.name {
+            exportKeys = (version, collection?.name, Directory.exportKeys(engine.replica, collection: collection))
         }
+        let keys = exportKeys!.keys
+        let page = try directory { () throws(DirectoryError) in
+            try Directory.exportPage(engine.replica, format: format, collection: collection, keys: keys, after: request.after ?? "",
+                                     limit: request.limit ?? 1000)
+        }
+        // Held only while an export runs (a million keys are ~100 MB).
+        if page.done { exportKeys = nil }
+        return page
     }
 }

@@ -72,7 +72,7 @@ struct Sizes {
     var latencyEdits = 10_000, latencyRate = 500.0
     var catchupOps = 1_000_000
     var snapshotRecords = 1_000_000
-    var importRecords = 200_000
+    var importRecords = 1_000_000
     var scaleNodes = [2, 4, 8, 16, 32, 64], scaleTotalOps = 6_300
 
     static let quick = Sizes(mergeOps: 20_000, mergeRecords: 2_000, transportMessages: 20_000, e2eOps: 4_000,

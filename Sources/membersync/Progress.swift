@@ -12,6 +12,7 @@ struct ProgressBar {
     let enabled: Bool
     private var lastDraw = Date.distantPast
     private var drawn = false
+    private let started = Date()
 
     init(label: String, unit: String, json: Bool) {
         self.label = label
@@ -29,9 +30,16 @@ struct ProgressBar {
         let fraction = min(1, max(0, Double(done) / Double(total)))
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let text = "\r\u{1B}[2K\(label) [\(bar)] \(Int(fraction * 100))% \(done)/\(total) \(unit)"
+        let text = "\r\u{1B}[2K\(label) [\(bar)] \(Int(fraction * 100))% \(done)/\(total) \(unit)" + Self.rate(done, seconds: now.timeIntervalSince(started), unit: unit)
         FileHandle.standardOutput.write(Data(text.utf8))
         drawn = true
+    }
+
+    /// `, 12.3k records/s` once there is something to divide.
+    static func rate(_ done: Int, seconds: Double, unit: String) -> String {
+        guard done > 0, seconds > 0 else { return "" }
+        let r = Double(done) / seconds
+        return (r >= 1000 ? String(format: ", %.1fk", r / 1000) : String(format: ", %.0f", r)) + " \(unit)/s"
     }
 
     /// Clears the bar so the summary line starts clean.

@@ -34,7 +34,7 @@ struct Import: ParsableCommand {
     @OptionGroup var options: NodeOptions
     @Argument(help: "The file to import; - reads standard input.", completion: .file()) var file: String
     @Option(help: "json or csv (default: csv for a file name ending in .csv, else json).") var format: ExportFormatOption?
-    @Option(name: .customLong("batch-size"), help: "Records per request to the node (1-5000).") var batchSize = 1000
+    @Option(name: .customLong("batch-size"), help: "Records per request to the node (1-5000).") var batchSize = 5000
     @Flag(name: .customLong("check"), help: "Only check the file against the schema and this node's write rules; write nothing.") var checkOnly = false
 
     func validate() throws {
@@ -60,9 +60,18 @@ struct Import: ParsableCommand {
             // The node checks every batch first (schema and write rules, applied in memory and
             // taken back): a line that breaks a rule stops the import before anything is
             // written, in any batch. Batches are stored one by one after that.
-            for start in stride(from: 0, to: records.count, by: batchSize) {
-                let batch = records[start..<min(start + batchSize, records.count)]
-                _ = try client.request(Control.Import(records: batch.map(\.json), lines: batch.map(\.line), check: true))
+            // One batch is all or nothing by itself, so a file that fits in one needs no check pass.
+            if checkOnly || records.count > batchSize {
+                var checking = ProgressBar(label: "checking", unit: "records", json: options.json)
+                for start in stride(from: 0, to: records.count, by: batchSize) {
+                    let batch = records[start..<min(start + batchSize, records.count)]
+                    do { _ = try client.request(Control.Import(packing: batch, check: true)) } catch {
+                        checking.finish()
+                        throw error
+                    }
+                    checking.update(start + batch.count, of: records.count)
+                }
+                checking.finish()
             }
             if checkOnly {
                 if options.json { Output.json(["file": .string(file), "records": .int(Int64(records.count)), "problems": []] as JSONValue) } else {
@@ -77,7 +86,7 @@ struct Import: ParsableCommand {
                 let batch = records[start..<min(start + batchSize, records.count)]
                 let r: Control.Import.Result
                 do {
-                    r = try client.request(Control.Import(records: batch.map(\.json), lines: batch.map(\.line)))
+                    r = try client.request(Control.Import(packing: batch))
                 } catch let f as CLIFailure {
                     bar.finish()
                     throw CLIFailure(message: f.message + (done > 0 ? "\n(the \(done) record(s) before line \(batch.first!.line) were imported)" : ""), code: f.code)

@@ -474,6 +474,7 @@ final class CLITests: FederationTestCase {
         }
         XCTAssertEqual(tty.status, 0, tty.output)
         XCTAssertTrue(tty.output.contains("importing [") && tty.output.contains("100% 3000/3000 records"), tty.output)
+        XCTAssertTrue(tty.output.contains("checking [") && tty.output.contains(" records/s"), "the check pass and the rate show too: \(tty.output)")
         XCTAssertTrue(tty.output.contains("imported 3000 record(s)"), tty.output)
         XCTAssertEqual(recordCount("brussels"), 3001, "the contacts and asker's roster entry")
 

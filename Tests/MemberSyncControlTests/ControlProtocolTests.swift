@@ -52,6 +52,13 @@ final class ControlProtocolTests: XCTestCase {
         try request(#"{"command":"import","records":[{"key":"contacts/a","fields":{"name":"A","topics":["x"],"phone":null}}],"lines":[3]}"#,
                     Control.Import(records: [["key": "contacts/a", "fields": ["name": "A", "topics": ["x"], "phone": nil]]], lines: [3]))
         try request(#"{"command":"import","records":[],"check":true}"#, Control.Import(records: [], check: true))
+        let packed = Control.Import(packing: [ImportRecord](), check: true)
+        try request(#"{"command":"import","packed":"AQA=","check":true}"#, packed)
+        XCTAssertEqual(try packed.unpacked(), [], "version 1, no records")
+        for bad in ["!!", "AgA=", "AQE="] {  // not base64; version 2; one record cut short
+            let request = try ControlRequest(bytes: Array(#"{"command":"import","packed":"\#(bad)"}"#.utf8)).command as? Control.Import
+            XCTAssertThrowsError(try request?.unpacked(), bad) { XCTAssertEqual(($0 as? ControlError)?.kind, .badArgument) }
+        }
         try request(#"{"command":"export"}"#, Control.Export())
         try request(#"{"command":"export","format":"csv","collection":"contacts","after":"contacts/a","limit":10000}"#,
                     Control.Export(format: .csv, collection: "contacts", after: "contacts/a", limit: 10_000))
@@ -145,6 +152,8 @@ final class ControlProtocolTests: XCTestCase {
             (#"{"command": "resolve", "key": "contacts/a", "value": "x"}"#, .badArgument, "missing 'field'"),
             (#"{"command": "resolve", "key": "contacts/a", "field": "name"}"#, .badArgument, "missing 'value'"),
             (#"{"command": "import"}"#, .badArgument, "missing 'records': a list of {\"key\": \"collection/id\", \"fields\": {...}} objects"),
+            (#"{"command": "import", "packed": 7}"#, .badArgument, "'packed' is a base64 string, and a request gives either 'packed' or 'records'"),
+            (#"{"command": "import", "packed": "AQA=", "records": []}"#, .badArgument, "'packed' is a base64 string, and a request gives either 'packed' or 'records'"),
             (#"{"command": "set-many", "edits": [1]}"#, .badArgument, "missing 'edits' (a list of {key, changes})"),
             (#"{"command": "set-many", "edits": [{"changes": []}]}"#, .badArgument, "edit 0: missing 'key' (COLLECTION/ID)"),
             (#"{"command": "admit", "organisation": "asker"}"#, .badArgument, "missing 'node_id'"),

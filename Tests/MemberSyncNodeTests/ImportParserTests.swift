@@ -50,6 +50,51 @@ final class ImportParserTests: XCTestCase {
         XCTAssertTrue(problems.contains { $0.line == 3 && $0.field == "topics" && $0.message.contains("U+000A") }, "\(problems)")
     }
 
+    func testPackedRecordsReadBackAsTheSameCheckedRecords() throws {
+        let text = """
+            {"key":"organisations/asker","fields":{"name":"Asker — Æøå","population":-94000,"topics":["climate","b"],"description":null}}
+            {"key":"nodes/asker","fields":{"revoked":false}}
+            """
+        let (records, problems) = ImportFormat.parse(Data(text.utf8))
+        XCTAssertEqual(problems, [])
+        let entries = try ImportPack.decode(ImportPack.encode(records))
+        XCTAssertEqual(entries.map(\.line), [1, 2])
+        let again = entries.map { e in ImportFormat.record(key: e.key, fields: e.fields, line: e.line) }
+        XCTAssertEqual(try again.map { try $0.get() }, records)
+    }
+
+    func testPackedRecordsAreCheckedByTheNodeLikeJSONLinesWithTheirLines() throws {
+        // The CLI types values before packing; a packed request is still checked in full.
+        let bad = ImportRecord(line: 42, key: RecordKey(collection: "organisations", id: "asker"),
+                               scalars: ["population": .string("many"), "colour": .string("red")], sets: [:])
+        let entry = try XCTUnwrap(ImportPack.decode(ImportPack.encode([bad])).first)
+        guard case .failure(let p) = ImportFormat.record(key: entry.key, fields: entry.fields, line: entry.line) else {
+            return XCTFail("a packed record with bad fields passed")
+        }
+        XCTAssertEqual(Set(p.problems.map(\.line)), [42])
+        XCTAssertEqual(Set(p.problems.compactMap(\.field)), ["population", "colour"])
+    }
+
+    func testMalformedPackedRecordsAreErrorsNeverCrashes() {
+        let good = ImportPack.encode([ImportRecord(line: 3, key: RecordKey(collection: "contacts", id: "a"),
+                                                   scalars: ["name": .string("A"), "phone": .absent], sets: ["topics": ["x", "y"]])])
+        XCTAssertNoThrow(try ImportPack.decode(good))
+        // Every truncation, and a byte too many, is refused.
+        for n in 0..<good.count { XCTAssertThrowsError(try ImportPack.decode(Array(good.prefix(n))), "prefix \(n)") }
+        XCTAssertThrowsError(try ImportPack.decode(good + [0]))
+        // Counts larger than the input, bad UTF-8, unknown tags and versions.
+        XCTAssertThrowsError(try ImportPack.decode([1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]))
+        XCTAssertThrowsError(try ImportPack.decode([1, 1, 3, 1, 0xC3, 0]))
+        XCTAssertThrowsError(try ImportPack.decode([1, 1, 3, 1, 0x61, 1, 1, 0x6E, 9]))
+        XCTAssertThrowsError(try ImportPack.decode([2, 0]))
+        // Every single-byte change either reads (as at most the one record) or is refused.
+        for i in good.indices {
+            var mutated = good
+            mutated[i] ^= 0xA5
+            if let read = try? ImportPack.decode(mutated) { XCTAssertLessThanOrEqual(read.count, 1, "byte \(i)") }
+        }
+    }
+
     func testScalarsAreTypedByTheSchema() throws {
         func one(_ fields: String) -> Result<ImportRecord, ImportFormat.Problems> {
             let object = try! JSONSerialization.jsonObject(with: Data(#"{"key":"organisations/a","fields":\#(fields)}"#.utf8))
