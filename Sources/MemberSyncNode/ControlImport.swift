@@ -70,9 +70,11 @@ extension Node {
         let collection = try request.collection.map(collectionSchema)
         // The sorted keys are kept while nothing is written, so the pages of one export share
         // them; they are taken again after any write.
-        let version = engine.replica.version
-        if exportKeys?.version != version || exportKeys?.collection != collection?.name {
-            exportKeys = (version, collection?.name, Directory.exportKeys(engine.replica, collection: collection))
+        // The version alone misses a record that exists again without a new op (a withheld op
+        // released); the rights-facts generation changes with every release and withhold.
+        let version = engine.replica.version, generation = engine.replica.rightsFactsGeneration
+        if exportKeys?.version != version || exportKeys?.generation != generation || exportKeys?.collection != collection?.name {
+            exportKeys = (version, generation, collection?.name, Directory.exportKeys(engine.replica, collection: collection))
         }
         let keys = exportKeys!.keys
         let page = try directory { () throws(DirectoryError) in

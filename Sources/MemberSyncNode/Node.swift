@@ -95,9 +95,9 @@ public final class Node {
     /// Records changed by stored ops whose new states are not written yet: the store rebuilds
     /// them from the ops on load, and a checkpoint writes them in one go (see `Store.commit`).
     var dirtyRecords = Set<RecordKey>()
-    /// The sorted keys of the export being paged through, and the version and collection they
-    /// were taken at (`exportPage`).
-    var exportKeys: (version: VersionVector, collection: String?, keys: [ExportKey])?
+    /// The sorted keys of the export being paged through, and the version, rights-facts
+    /// generation and collection they were taken at (`exportPage`).
+    var exportKeys: (version: VersionVector, generation: UInt64, collection: String?, keys: [ExportKey])?
     var lastCheckpoint = wallClockMilliseconds()
     /// A checkpoint is written once this many records wait, or this long after the last one
     /// (and always before compaction and at shutdown): it bounds the replay on restart.
