@@ -89,7 +89,8 @@ struct SnapshotBench {
 
     /// Writes `records` contacts by origin `node` into the store at `path`, compacted. With
     /// `claimIdentity` the store becomes that node's own; without, the origin is a replica of
-    /// that name outside the store (epoch 1), and the store is left for any node to claim.
+    /// that name outside the store (epoch 1), the ids start with its name, and the store is
+    /// left for any node to claim.
     static func fillStore(path: String, node: String, records: Int, claimIdentity: Bool = true) throws -> VersionVector {
         let store = try Store(path: path)
         let id = claimIdentity ? try store.identity(node: node) : ReplicaID(node: node, epoch: 1)
@@ -106,7 +107,8 @@ struct SnapshotBench {
         for i in 0..<records {
             let org = rng.pick(Vocabulary.organisations)
             let first = rng.pick(Vocabulary.firstNames), last = rng.pick(Vocabulary.lastNames)
-            let key = RecordKey(collection: "contacts", id: "\(first)-\(last)-\(i)")
+            // Ids of records from outside the federation do not collide with a workload's.
+            let key = RecordKey(collection: "contacts", id: (claimIdentity ? "" : "\(node)-") + "\(first)-\(last)-\(i)")
             let op = try replica.write(key, [
                 .assign(field: "name", value: .string("\(first.capitalized) \(last.capitalized)")),
                 .assign(field: "organisation", value: .string(org)),
