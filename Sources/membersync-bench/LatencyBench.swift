@@ -89,6 +89,7 @@ struct LatencyBench {
             try FileManager.default.createDirectory(atPath: template, withIntermediateDirectories: true)
             _ = try SnapshotBench.fillStore(path: template + "/" + Store.fileName, node: "archive", records: preload, claimIdentity: false)
             for c in configs {
+                try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
                 for file in try FileManager.default.contentsOfDirectory(atPath: template) {
                     try FileManager.default.copyItem(atPath: template + "/" + file, toPath: c.dataDir + "/" + file)
                 }
