@@ -150,7 +150,7 @@ let package = Package(
             name: "membersync-bench",
             dependencies: [
                 "MemberSyncModel", "MemberSyncWire", "MemberSyncStore", "MemberSyncEngine", "MemberSyncNode", "MemberSyncServices", "MemberSyncConfig",
-                "MemberSyncControl", "ZeroMQ", "MemberSyncHarness",
+                "MemberSyncControl", "MemberSyncDirectory", "ZeroMQ", "MemberSyncHarness",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -109,6 +109,10 @@ public struct StatusResult: Sendable, Hashable, Codable {
     public var revoked: Bool
     /// This node's own refused edits (absent from nodes older than the count).
     public var refusedEdits: Int?
+    /// Records whose current text the node's search index has yet to take (searched by
+    /// scanning them meanwhile); absent when the node has no index (older nodes, or one that
+    /// could not open it).
+    public var searchBacklog: Int?
 
     enum CodingKeys: String, CodingKey {
         case health, role, replica, listen, mode, hubs, peers, version, pending, digest, records, conflicts, `protocol`
@@ -117,6 +121,7 @@ public struct StatusResult: Sendable, Hashable, Codable {
         case softwareVersion = "software_version", opsApplied = "ops_applied", opsRejected = "ops_rejected"
         case opsWaiting = "ops_waiting", opsWaited = "ops_waited", requestsRefused = "requests_refused"
         case messagesDropped = "messages_dropped", uptimeSeconds = "uptime_seconds", refusedEdits = "refused_edits"
+        case searchBacklog = "search_backlog"
     }
 
     public init(health: String?, healthReasons: [String]?, nodeID: String, organisation: String, role: String, replica: String, listen: String,
@@ -124,7 +129,7 @@ public struct StatusResult: Sendable, Hashable, Codable {
                 records: Int, conflicts: Int, opsInLog: Int, softwareVersion: String, protocol: UInt32, opsApplied: UInt64,
                 opsRejected: [String: UInt64], opsWaiting: Int, opsWaited: UInt64, requestsRefused: [String: UInt64], equivocations: UInt64,
                 messagesDropped: [String: UInt64], clients: [Client], uptimeSeconds: UInt64, hub: Hub?, revoked: Bool, refusedEdits: Int?,
-                forks: [String]? = nil) {
+                forks: [String]? = nil, searchBacklog: Int? = nil) {
         self.health = health
         self.healthReasons = healthReasons
         self.nodeID = nodeID
@@ -157,6 +162,7 @@ public struct StatusResult: Sendable, Hashable, Codable {
         self.revoked = revoked
         self.refusedEdits = refusedEdits
         self.forks = forks
+        self.searchBacklog = searchBacklog
     }
 }
 

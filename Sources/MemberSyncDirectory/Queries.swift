@@ -212,33 +212,66 @@ public enum Directory {
 
     /// Search across ids, names/titles, descriptions and topics, folded alike on both sides
     /// (case, accents, æ/ø/å: see `SearchText`), so "goteborg" finds Gøteborg by its name.
-    /// Title matches first, then id matches, then the rest; by key within each.
-    public static func search(_ text: String, in only: CollectionSchema?, replica: Replica) throws(DirectoryError) -> [SearchHit] {
+    /// Title matches first, then id matches, then the rest; by key within each. With
+    /// `candidates` only those records are looked at (the node's search index names them,
+    /// a superset of the records that match); without, every record is.
+    public static func search(_ text: String, in only: CollectionSchema?, replica: Replica,
+                              among candidates: Set<RecordKey>? = nil) throws(DirectoryError) -> [SearchHit] {
         let needle = text.trimmingCharacters(in: .whitespaces)
         guard !needle.isEmpty else { throw DirectoryError("missing 'text' to search for") }
         var hits: [(rank: Int, key: RecordKey, hit: SearchHit)] = []
-        for (key, record) in replica.records where record.exists {
-            guard only == nil || key.collection == only?.name, let c = replica.schema.collections[key.collection] else { continue }
-            let view = Replica.view(key: key, record: record)
-            var matches: [SearchHit.Match] = []
-            var rank = 3
-            for name in [c.titleField] + searchedFields.filter({ $0 != c.titleField }) {
-                guard let f = view.field(name) else { continue }
-                for value in f.members ?? [f.value?.description ?? ""] {
-                    if let snippet = snippet(value, needle) {
-                        matches.append(.init(field: name, text: snippet))
-                        rank = min(rank, name == c.titleField ? 0 : 2)
-                    }
-                }
-            }
-            if SearchText.contains(key.id, needle) {
-                matches.append(.init(field: "id", text: key.id))
-                rank = min(rank, 1)
-            }
-            guard !matches.isEmpty else { continue }
-            hits.append((rank, key, SearchHit(key: key.description, title: view.field(c.titleField)?.value?.description, matches: matches)))
+        func consider(_ key: RecordKey, _ record: Record) {
+            guard only == nil || key.collection == only?.name, let found = hit(key, record, needle, replica.schema) else { return }
+            hits.append((found.rank, key, found.hit))
+        }
+        if let candidates {
+            for key in candidates { if let record = replica.records[key] { consider(key, record) } }
+        } else {
+            for (key, record) in replica.records { consider(key, record) }
         }
         return hits.sorted { ($0.rank, $0.key) < ($1.rank, $1.key) }.map(\.hit)
+    }
+
+    /// One record's search hit with its rank (0 title, 1 id, 2 another field), or nil.
+    static func hit(_ key: RecordKey, _ record: Record, _ needle: String, _ schema: Schema) -> (rank: Int, hit: SearchHit)? {
+        guard record.exists, let c = schema.collections[key.collection] else { return nil }
+        let view = Replica.view(key: key, record: record)
+        var matches: [SearchHit.Match] = []
+        var rank = 3
+        for (name, value) in searchedValues(view, c) {
+            if let snippet = snippet(value, needle) {
+                matches.append(.init(field: name, text: snippet))
+                rank = min(rank, name == c.titleField ? 0 : 2)
+            }
+        }
+        if SearchText.contains(key.id, needle) {
+            matches.append(.init(field: "id", text: key.id))
+            rank = min(rank, 1)
+        }
+        guard !matches.isEmpty else { return nil }
+        return (rank, SearchHit(key: key.description, title: view.field(c.titleField)?.value?.description, matches: matches))
+    }
+
+    /// The field values search compares, in the order its matches are listed: the title
+    /// field, then the other searched fields, a set's members one by one.
+    static func searchedValues(_ view: RecordView, _ c: CollectionSchema) -> [(field: String, value: String)] {
+        var out: [(field: String, value: String)] = []
+        for name in [c.titleField] + searchedFields.filter({ $0 != c.titleField }) {
+            guard let f = view.field(name) else { continue }
+            for value in f.members ?? [f.value?.description ?? ""] { out.append((name, value)) }
+        }
+        return out
+    }
+
+    /// What the node's search index keeps of a record: every value search compares and the
+    /// record id, each folded (`SearchText.fold`), one per line; nil when search never finds
+    /// the record (deleted, or of no collection of the schema). A record matches a query only
+    /// where this text holds the folded query, which is what lets an index of it name the
+    /// candidates. Change `SearchIndex.format` when this changes.
+    public static func searchText(_ key: RecordKey, in replica: Replica) -> String? {
+        guard let record = replica.records[key], record.exists, let c = replica.schema.collections[key.collection] else { return nil }
+        let values = searchedValues(Replica.view(key: key, record: record), c).map { SearchText.fold($0.value) }
+        return (values + [SearchText.fold(key.id)]).joined(separator: "\n")
     }
 
     /// The part of `text` around the first match of `needle`, at most about 70 characters.

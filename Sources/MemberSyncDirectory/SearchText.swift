@@ -23,6 +23,51 @@ public enum SearchText {
     public static func range(of needle: String, in text: String) -> Range<String.Index>? {
         let want = Array(fold(needle))
         guard !want.isEmpty else { return nil }
+        if let answer = asciiRange(of: want, in: text) { return answer }
+        return foldedRange(of: want, in: text)
+    }
+
+    /// `range` for text that is plain ASCII (no carriage return, which makes one character
+    /// with a following line feed), as bytes: every character is one byte and folds to one
+    /// (lower case; hyphen and underscore to space), so the answer is the same as the
+    /// character-wise search's, without building a string per character. Nil means "not
+    /// decided here" (text or query not plain ASCII); `.some(nil)`, no match.
+    static func asciiRange(of want: [Character], in text: String) -> Range<String.Index>?? {
+        var needle: [UInt8] = []
+        needle.reserveCapacity(want.count)
+        for c in want {
+            guard c.unicodeScalars.count == 1, let b = c.asciiValue, b != 13 else { return nil }
+            needle.append(b)
+        }
+        switch text.utf8.withContiguousStorageIfAvailable({ asciiSearch(needle, in: $0) }) ?? .undecided {
+        case .undecided: return nil
+        case .none: return .some(nil)
+        case .at(let start):
+            let lower = text.utf8.index(text.utf8.startIndex, offsetBy: start)
+            return .some(lower..<text.utf8.index(lower, offsetBy: needle.count))
+        }
+    }
+
+    enum ByteSearch { case undecided, none, at(Int) }
+
+    /// The first offset of `needle` in `bytes` folded as ASCII, or `.undecided` when `bytes`
+    /// are not plain ASCII.
+    static func asciiSearch(_ needle: [UInt8], in bytes: UnsafeBufferPointer<UInt8>) -> ByteSearch {
+        var folded = [UInt8](repeating: 0, count: bytes.count)
+        for (i, b) in bytes.enumerated() {
+            if b >= 0x80 || b == 13 { return .undecided }
+            folded[i] = b == 45 || b == 95 ? 32 : (b >= 65 && b <= 90 ? b + 32 : b)
+        }
+        guard folded.count >= needle.count else { return .none }
+        outer: for start in 0...(folded.count - needle.count) where folded[start] == needle[0] {
+            for k in 1..<needle.count where folded[start + k] != needle[k] { continue outer }
+            return .at(start)
+        }
+        return .none
+    }
+
+    /// `range`, character by character: each character of `text` folded on its own.
+    static func foldedRange(of want: [Character], in text: String) -> Range<String.Index>? {
         // Each folded character remembers the original character it came from, so a match
         // maps back to the original text (æ folds to two characters, a combining accent to none).
         var folded: [Character] = []

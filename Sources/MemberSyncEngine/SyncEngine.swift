@@ -318,10 +318,9 @@ public struct SyncEngine: Sendable {
 
     var id: ReplicaID { replica.id }
 
-    /// Folds the records changed since the last call (at most `limit`) into the replica's
-    /// status summary (`StateSummary`): the reactor does a little per tick, and the rest
-    /// before it answers a status.
-    public mutating func refreshSummary(limit: Int = .max) { replica.refreshSummary(limit: limit) }
+    /// Folds the records changed since the last call into the replica's status summary
+    /// (`StateSummary`) and returns their keys (see `Replica.foldChangedRecords`).
+    public mutating func foldChangedRecords() -> Set<RecordKey> { replica.foldChangedRecords() }
 
     // MARK: link selection
 

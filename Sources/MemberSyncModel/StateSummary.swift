@@ -147,11 +147,18 @@ extension Replica {
     public var conflictCount: Int { summary.totals(records).conflicts }
 
     /// Folds the records changed since the last call (at most `limit` of them) into the
-    /// summary, so the next digest and counts cost nothing for them. A node calls it with a
-    /// small limit at every tick, so the work of a bulk import or a restart is spread out
-    /// instead of falling on the next status request, and without one before answering.
+    /// summary, so the next digest and counts cost nothing for them (a node uses
+    /// `foldChangedRecords`, which also says which records changed).
     public mutating func refreshSummary(limit: Int = .max) { summary.refresh(records, limit: limit) }
 
-    /// Records whose shares `refreshSummary` has yet to compute.
-    public var summaryBacklog: Int { summary.allDirty ? records.count : summary.dirty.count }
+    /// Folds every record changed since the last call into the summary and returns their
+    /// keys (every key when the whole replica was new to the summary), so a caller keeping
+    /// something else per record (the node's search index) follows the same changes. A node
+    /// calls it after every turn of its reactor, where it costs what that turn changed, and
+    /// once when it has loaded its replica, before it serves: no query has a backlog to fold.
+    public mutating func foldChangedRecords() -> Set<RecordKey> {
+        let keys = summary.allDirty ? Set(records.keys) : summary.dirty
+        summary.refresh(records)
+        return keys
+    }
 }

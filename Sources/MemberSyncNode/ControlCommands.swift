@@ -58,7 +58,7 @@ extension Node {
         case let c as Control.Export: result = try exportPage(c)
         case let c as Control.Search:
             let only = try c.collection.map(collectionSchema)
-            result = try directory { () throws(DirectoryError) in try Directory.search(c.text, in: only, replica: engine.replica) }
+            result = try directory { () throws(DirectoryError) in try searchRecords(c.text, in: only) }
         case let c as Control.Show:
             let key = try requestKey(c.key)
             result = try directory { () throws(DirectoryError) in try Directory.show(key, in: engine.replica) }
@@ -174,8 +174,8 @@ extension Node {
             }
             return o
         }
-        // Only what changed since the last status is hashed and counted again.
-        engine.refreshSummary()
+        // Only what changed in this turn of the reactor is hashed and counted here.
+        foldChanges()
         let replica = engine.replica
         let activeHub = engine.activeHub(now: now)
         let clients = engine.clients.values.sorted(by: { $0.nodeID < $1.nodeID }).map { c in
@@ -213,7 +213,30 @@ extension Node {
             opsRejected: engine.counters.opsRejected, opsWaiting: engine.waiting.count, opsWaited: engine.counters.opsWaited,
             requestsRefused: engine.counters.requestsRefused, equivocations: engine.counters.equivocations, messagesDropped: dropped,
             clients: clients, uptimeSeconds: (now &- startedAt) / 1000, hub: hub, revoked: revoked, refusedEdits: engine.refusedEdits.count,
-            forks: engine.settledForks)
+            forks: engine.settledForks, searchBacklog: search?.backlog.count)
+    }
+
+    /// Folds the records changed since the last call into the status summary, and hands their
+    /// keys to the search index's backlog. Called after every turn of the reactor (and before
+    /// reading the summary), so each call costs what one turn changed.
+    func foldChanges() {
+        let changed = engine.foldChangedRecords()
+        if !changed.isEmpty { search?.noteChanged(changed) }
+    }
+
+    /// `search`: through the search index when there is one, else the scan of every record.
+    func searchRecords(_ text: String, in only: CollectionSchema?) throws(DirectoryError) -> [SearchHit] {
+        guard search != nil else { return try Directory.search(text, in: only, replica: engine.replica) }
+        foldChanges()
+        defer { logSearchFailure() }
+        return try search!.search(text, in: only, replica: engine.replica)
+    }
+
+    /// Logs (once) why the search index failed; searches went on by the scan meanwhile.
+    func logSearchFailure() {
+        guard let failure = search?.failure else { return }
+        search?.failure = nil
+        logger.warning("search index failed; the records it lacks are searched by scanning", metadata: ["error": "\(failure)"])
     }
 
     /// `hub`, `via-hub`, `fallback-peers` or `offline`.

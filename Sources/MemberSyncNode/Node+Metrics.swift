@@ -44,6 +44,8 @@ extension Node {
     /// did shows in the metrics once it has its answer. Label values are fixed sets (reasons,
     /// link kinds) or node ids, which the roster bounds.
     func publishGauges(now: UInt64) {
+        // Before any copy of the replica is taken below, so folding copies nothing.
+        foldChanges()
         let h = health(now: now)
         metrics.healthy.record(h.healthy ? 1 : 0)
         metrics.opsWaiting.record(engine.waiting.count)
@@ -71,10 +73,9 @@ extension Node {
         metrics.peerOpsBehind.set(known.mapValues { Double(Int(clamping: $0.version.missing(from: replica.version))) })
         metrics.peerLastSeenAge.set(known.mapValues { Double(now &- min(now, $0.lastSeen)) / 1000 })
 
-        if let gauges = replicaGauges() {
-            metrics.records.record(gauges.records)
-            metrics.conflictsOpen.record(gauges.conflicts)
-        }
+        // From the replica's summary, kept as records change (see `foldChanges`).
+        metrics.records.record(replica.existingRecordCount)
+        metrics.conflictsOpen.record(replica.conflictCount)
         metrics.opsInLog.record(replica.logCount)
         metrics.pendingOps.record(Int(clamping: engine.pendingCount))
         metrics.storeBytes.record(Double(store.diskBytes()))
@@ -84,17 +85,6 @@ extension Node {
     func publishMetrics(now: UInt64) {
         publishCounters()
         publishGauges(now: now)
-    }
-
-    /// Counts of existing records and conflicted fields, from the replica's summary (kept as
-    /// records change). Nil while the summary has more than `summaryRecordsPerPublish`
-    /// records to fold in (after a bulk import or at the start of a large replica): the tick
-    /// folds them in a little at a time, and the gauges keep their last values meanwhile
-    /// rather than stall the reactor.
-    func replicaGauges() -> (records: Int, conflicts: Int)? {
-        guard engine.replica.summaryBacklog <= Self.summaryRecordsPerPublish else { return nil }
-        engine.refreshSummary()
-        return (engine.replica.existingRecordCount, engine.replica.conflictCount)
     }
 
     /// The Prometheus exposition, current as of now (the control socket's `metrics` command,

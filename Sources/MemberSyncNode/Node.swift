@@ -107,13 +107,14 @@ public final class Node {
     /// as before: they are cheap, and deferring them made checkpoints big enough to stall the
     /// reactor (the edit-to-peer latency p99 doubled). Bulk commits (pages, batches) defer.
     static let deferRecordsAboveOps = 64
-    /// Records whose share of the status summary (`StateSummary`) is computed per tick (25 ms),
-    /// so a bulk import or a restart does not leave it all to the next `status`: about a
-    /// millisecond of hashing per tick in a release build.
-    static let summaryRecordsPerTick = 256
-    /// A metrics publication folds in at most this many changed records itself (see
-    /// `replicaGauges`); a larger backlog is left to the ticks.
-    static let summaryRecordsPerPublish = 4096
+    /// `search` through the search index (nil when the index could not be opened: every
+    /// search is then the scan).
+    var search: IndexedSearch?
+    /// How long the reactor gives the search index per tick and per idle turn (a poll that
+    /// found nothing to do): while a backlog waits, indexing takes a few percent of a busy
+    /// reactor and most of an idle one, in slices short enough not to delay a message much.
+    static let searchIndexingPerTickNanoseconds: UInt64 = 1_000_000
+    static let searchIndexingPerIdleTurnNanoseconds: UInt64 = 4_000_000
     /// How often the gauges and the health verdict are published (also before every
     /// control reply); counters are published after every turn of the reactor.
     static let gaugeMilliseconds: UInt64 = 250
@@ -188,6 +189,12 @@ public final class Node {
         // Records the load rebuilt from ops past the last checkpoint are not in the records
         // table yet: the next checkpoint must write them before it claims to cover their ops.
         dirtyRecords = loaded.replayedKeys
+        // The status summary of every record, before the node serves: from here on each turn
+        // of the reactor folds in what it changed, so no status has a backlog to digest.
+        _ = engine.foldChangedRecords()
+        do { search = try IndexedSearch(dataDir: config.dataDir, replica: engine.replica) } catch {
+            logger.error("cannot open the search index; every search scans all records", metadata: ["error": "\(error)"])
+        }
         // Readers (the metrics listener) find real values from the start.
         publishMetrics(now: wallClockMilliseconds())
     }
@@ -343,6 +350,7 @@ public final class Node {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }
+            if ready.isEmpty { search?.indexSome(engine.replica, nanoseconds: Self.searchIndexingPerIdleTurnNanoseconds) }
             for index in ready where generation == socketGeneration {
                 switch sources[index] {
                 case .router: drainRouter()
@@ -363,8 +371,9 @@ public final class Node {
                 lastTick = now
                 if !dirtyRecords.isEmpty && now &- lastCheckpoint >= Self.checkpointMilliseconds { checkpoint() }
                 execute(engine.onTick(now: now))
-                engine.refreshSummary(limit: Self.summaryRecordsPerTick)
+                search?.indexSome(engine.replica, nanoseconds: Self.searchIndexingPerTickNanoseconds)
             }
+            foldChanges()
             eventLog.observe(engine, now: now, logger: logger)
             publishCounters()
             if now &- lastGauges >= Self.gaugeMilliseconds {
@@ -374,6 +383,9 @@ public final class Node {
         }
         logger.info("node stopping", metadata: ["node.id": "\(config.nodeID)"])
         if !dirtyRecords.isEmpty { checkpoint() }
+        foldChanges()
+        search?.close(engine.replica)
+        logSearchFailure()
         for l in hubLinks + peerLinks { l.close() }
         router.close(monitor: routerMonitor)
         publisher.close(); control.close(); zap?.close()

@@ -70,13 +70,15 @@ struct Sizes {
     var transportMessages = 200_000
     var e2eOps = 200_000
     var latencyEdits = 10_000, latencyRate = 500.0
+    /// Records in every latency node's store before the edits.
+    var latencyPreload = 100_000
     var catchupOps = 1_000_000
     var snapshotRecords = 1_000_000
     var importRecords = 1_000_000
     var scaleNodes = [2, 4, 8, 16, 32, 64], scaleTotalOps = 6_300
 
     static let quick = Sizes(mergeOps: 20_000, mergeRecords: 2_000, transportMessages: 20_000, e2eOps: 4_000,
-                             latencyEdits: 300, latencyRate: 500, catchupOps: 10_000, snapshotRecords: 10_000,
+                             latencyEdits: 300, latencyRate: 500, latencyPreload: 2_000, catchupOps: 10_000, snapshotRecords: 10_000,
                              importRecords: 10_000, scaleNodes: [2, 4, 8], scaleTotalOps: 630)
 }
 
@@ -93,12 +95,13 @@ for (name, n) in options.sizeOverrides {
     case "transport": sizes.transportMessages = n
     case "e2e": sizes.e2eOps = n
     case "latency": sizes.latencyEdits = n
+    case "latency-preload": sizes.latencyPreload = n
     case "catchup": sizes.catchupOps = n
     case "snapshot": sizes.snapshotRecords = n
     case "import": sizes.importRecords = n
     case "scale": sizes.scaleTotalOps = n
     default:
-        FileHandle.standardError.write(Data("membersync-bench: unknown size '\(name)' (merge, transport, e2e, latency, catchup, snapshot, import, scale)\n".utf8))
+        FileHandle.standardError.write(Data("membersync-bench: unknown size '\(name)' (merge, transport, e2e, latency, latency-preload, catchup, snapshot, import, scale)\n".utf8))
         exit(2)
     }
 }
@@ -111,7 +114,7 @@ report.mode = options.quick ? "quick" : "full"
 report.command = options.command ?? (["membersync-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 report.details["sizes"] = [
     "merge_ops": sizes.mergeOps, "merge_records": sizes.mergeRecords, "transport_messages": sizes.transportMessages,
-    "e2e_ops": sizes.e2eOps, "latency_edits": sizes.latencyEdits, "latency_rate_per_second": sizes.latencyRate,
+    "e2e_ops": sizes.e2eOps, "latency_edits": sizes.latencyEdits, "latency_rate_per_second": sizes.latencyRate, "latency_preload_records": sizes.latencyPreload,
     "catchup_ops": sizes.catchupOps, "snapshot_records": sizes.snapshotRecords, "import_records": sizes.importRecords,
     "scale_nodes": sizes.scaleNodes,
     "scale_total_ops": sizes.scaleTotalOps,
@@ -142,13 +145,13 @@ section("e2e") {
 }
 section("latency") {
     let fsyncs = options.quick ? 200 : 2000
-    try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: workDir, label: "disk", fsyncs: fsyncs)
+    try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: workDir, label: "disk", fsyncs: fsyncs, preload: sizes.latencyPreload)
     if !options.quick && FileManager.default.fileExists(atPath: "/dev/shm") {
         // Same again with every store on tmpfs, where fsync costs nothing: the difference is
         // the disk's share of the latency.
         let shm = "/dev/shm/membersync-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: shm) }
-        try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: shm, label: "tmpfs", fsyncs: fsyncs)
+        try LatencyBench.run(report, edits: sizes.latencyEdits, rate: sizes.latencyRate, baseDir: shm, label: "tmpfs", fsyncs: fsyncs, preload: sizes.latencyPreload)
     }
 }
 section("catchup") {
