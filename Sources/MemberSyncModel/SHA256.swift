@@ -1,8 +1,8 @@
 /// SHA-256 (FIPS 180-4), small and dependency free, for state digests. Not used for secrets.
 public struct SHA256Hasher: Sendable {
-    private var h: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
+    private var h0: UInt32 = 0x6a09e667, h1: UInt32 = 0xbb67ae85, h2: UInt32 = 0x3c6ef372, h3: UInt32 = 0xa54ff53a
+    private var h4: UInt32 = 0x510e527f, h5: UInt32 = 0x9b05688c, h6: UInt32 = 0x1f83d9ab, h7: UInt32 = 0x5be0cd19
+    /// The bytes of the block being filled (fewer than 64 between calls).
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
 
@@ -17,67 +17,97 @@ public struct SHA256Hasher: Sendable {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() {}
+    public init() { pending.reserveCapacity(64) }
 
+    /// Whole blocks are compressed straight from contiguous input; the status summary hashes
+    /// every changed record with this, so it was worth not going byte by byte.
     public mutating func update(_ bytes: some Sequence<UInt8>) {
-        for b in bytes { pendingAppend(b) }
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(buffer: $0) }
+        if done == nil { for b in bytes { update(byte: b) } }
     }
 
     public mutating func update(_ string: String) {
-        let bytes = Array(string.utf8)
-        update(UInt64(bytes.count))
-        for b in bytes { pendingAppend(b) }
+        var text = string
+        let count = text.utf8.count
+        update(UInt64(count))
+        text.withUTF8 { update(buffer: $0) }
     }
 
     public mutating func update(_ value: UInt64) {
-        for i in (0..<8).reversed() { pendingAppend(UInt8(truncatingIfNeeded: value >> (UInt64(i) * 8))) }
+        withUnsafeBytes(of: value.bigEndian) { raw in update(buffer: raw.bindMemory(to: UInt8.self)) }
     }
 
-    private mutating func pendingAppend(_ b: UInt8) {
+    private mutating func update(byte b: UInt8) {
         pending.append(b)
         length &+= 1
         if pending.count == 64 {
-            compress(pending)
+            pending.withUnsafeBufferPointer { compress($0.baseAddress!) }
             pending.removeAll(keepingCapacity: true)
         }
     }
 
+    private mutating func update(buffer input: UnsafeBufferPointer<UInt8>) {
+        guard var p = input.baseAddress, !input.isEmpty else { return }
+        var left = input.count
+        length &+= UInt64(left)
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, left)
+            pending.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
+            p += take
+            left -= take
+            guard pending.count == 64 else { return }
+            pending.withUnsafeBufferPointer { compress($0.baseAddress!) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        while left >= 64 {
+            compress(p)
+            p += 64
+            left -= 64
+        }
+        if left > 0 { pending.append(contentsOf: UnsafeBufferPointer(start: p, count: left)) }
+    }
+
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
-        pendingAppend(0x80)
-        while pending.count != 56 { pendingAppend(0) }
-        for i in (0..<8).reversed() { pending.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        compress(pending)
+        update(byte: 0x80)
+        while pending.count != 56 { update(byte: 0) }
+        withUnsafeBytes(of: bitLength.bigEndian) { pending.append(contentsOf: $0) }
+        pending.withUnsafeBufferPointer { compress($0.baseAddress!) }
         pending.removeAll()
         var out: [UInt8] = []
-        for word in h { for i in (0..<4).reversed() { out.append(UInt8(truncatingIfNeeded: word >> (UInt32(i) * 8))) } }
+        out.reserveCapacity(32)
+        for word in [h0, h1, h2, h3, h4, h5, h6, h7] { withUnsafeBytes(of: word.bigEndian) { out.append(contentsOf: $0) } }
         return out
     }
 
-    private mutating func compress(_ block: [UInt8]) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
+    /// One 64-byte block at `block`.
+    private mutating func compress(_ block: UnsafePointer<UInt8>) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
+            }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+            Self.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                }
+            }
+            h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 
-    private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }
 
 public func hexString(_ bytes: [UInt8]) -> String {
