@@ -81,7 +81,6 @@ struct OriginLog: Sendable {
         }
     }
 
-    /// Every held op, dense run first.
     /// Every held op, in counter order.
     var all: [Op] { ahead.isEmpty ? ops : ops + ahead.keys.sorted().map { ahead[$0]! } }
 }

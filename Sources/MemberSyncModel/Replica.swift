@@ -538,7 +538,9 @@ public struct Replica: Sendable {
                 let seen = op.fields.allSatisfy { name, state in
                     switch state {
                     case .register: return record.register(name).context.covers(op.dot)
-                    case .set(let s): return s.elements.keys.allSatisfy { record.set(name).elements[$0]?.context.covers(op.dot) ?? false }
+                    case .set(let s):
+                        let held = record.set(name).elements
+                        return s.elements.keys.allSatisfy { held[$0]?.context.covers(op.dot) ?? false }
                     }
                 }
                 if seen { continue }

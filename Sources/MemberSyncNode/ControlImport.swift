@@ -68,10 +68,10 @@ extension Node {
         let formatText = request.format ?? "json"
         guard let format = ExportFormat(rawValue: formatText) else { throw ControlError("unknown export format '\(formatText)' (json or csv)") }
         let collection = try request.collection.map(collectionSchema)
-        // The sorted keys are kept while nothing is written, so the pages of one export share
-        // them; they are taken again after any write.
-        // The version alone misses a record that exists again without a new op (a withheld op
-        // released); the rights-facts generation changes with every release and withhold.
+        // The sorted keys are kept while nothing changes, so the pages of one export share
+        // them: they are taken again after any write (a new version) and after any release or
+        // withhold (a new rights-facts generation), which can bring a record back or take it
+        // away without a new op.
         let version = engine.replica.version, generation = engine.replica.rightsFactsGeneration
         if exportKeys?.version != version || exportKeys?.generation != generation || exportKeys?.collection != collection?.name {
             exportKeys = (version, generation, collection?.name, Directory.exportKeys(engine.replica, collection: collection))
