@@ -295,6 +295,7 @@ extension SyncEngine {
     /// roster entries changed), releases those now allowed and withholds those now refused,
     /// rebuilding their records. Returns the rejections and the records to store.
     mutating func reconsider(keys: Set<RecordKey>, nodes: Set<String>) -> [Directive] {
+        counters.recordsJudgedAgain += UInt64(keys.count)
         let change = judgeAgain(keys: keys, nodes: nodes)
         guard !change.isEmpty else { return [] }
         var out: [Directive] = []

@@ -182,6 +182,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// Remote ops whose signature needed no check of its own: a later op of their chain in the
     /// same batch had a valid one (MSP 5.9).
     public var opsAuthenticatedByChain: UInt64 = 0
+    /// Records whose held ops were judged again because a rights write or a roster change
+    /// may have changed their verdicts (MSP 11.7); each costs the record's whole history.
+    public var recordsJudgedAgain: UInt64 = 0
 
     public init() {}
 }
@@ -258,6 +261,9 @@ public struct SyncEngine: Sendable {
     private var repairedAtStart = Set<RecordKey>()
     /// This node's own counter up to which its local writes were checked for rights changes.
     private var ownCounterReconsidered: UInt64 = 0
+    /// Records whose own rights writes may change verdicts (`mayChangeVerdicts`, asked as each
+    /// was applied, as for a remote op): judged again at the next tick.
+    private var ownRightsWritesToJudge = Set<RecordKey>()
     /// Remote ops waiting for the dots their contexts cover (causal delivery, MSP 5.8). Not
     /// persisted: a waiting op is not held, so it is not acknowledged and comes again.
     public private(set) var waiting = CausalBuffer()
@@ -470,6 +476,9 @@ public struct SyncEngine: Sendable {
             encoded = e
             return (e.op, Self.chainHash(encoded: e.bytes))
         }
+        // Asked now, not at the tick: by then a later edit of the record has seen this one,
+        // which would make every edit of a record edited twice in a batch look like a change.
+        if authority != nil && WriteAuthority.mayChangeVerdicts(encoded!.op, in: replica) { ownRightsWritesToJudge.insert(prepared.key) }
         return encoded!
     }
 
@@ -1085,7 +1094,6 @@ public struct SyncEngine: Sendable {
     public mutating func onSubscription(_ l: LinkID, _ message: Message, now: UInt64) -> [Directive] {
         switch message {
         case .op(let op):
-            if link(l).welcomed { update(l) { $0.lastHeard = now } }
             return onLiveOp(l, op, now: now)
         case .heartbeat(let hb):
             return onRemoteHeartbeat(l, hb, now: now)
@@ -1095,10 +1103,20 @@ public struct SyncEngine: Sendable {
     }
 
     private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
-        var gap = op.counter > replica.version[op.origin] &+ 1
-        let applied = applyRemote([op])
-        // Waiting for ops we lack is a gap too: fetch them.
-        if waiting.contains(op.dot) { gap = true }
+        onLiveOps(l, [op], now: now)
+    }
+
+    /// Applies live ops that arrived together on one subscription (the reactor reads what a
+    /// socket holds in one turn) as one batch: a run of one origin's chained ops then costs one
+    /// signature check (MSP 5.9), as a catch-up page does, instead of one per op. The ops are
+    /// in the order published. Any of them that the version does not cover afterwards (held
+    /// past a counter gap, waiting for its causal past, or refused before it was held, such as
+    /// a forgery) makes this node pull the link, which fetches what it lacks.
+    public mutating func onLiveOps(_ l: LinkID, _ ops: [Op], now: UInt64) -> [Directive] {
+        guard !ops.isEmpty else { return [] }
+        if link(l).welcomed { update(l) { $0.lastHeard = now } }
+        let applied = applyRemote(ops)
+        let gap = ops.contains { $0.counter > replica.version[$0.origin] }
         var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
         if settings.role == .hub { out += relays(applied.ops) }
@@ -1178,19 +1196,21 @@ public struct SyncEngine: Sendable {
     mutating func reconsiderOwnWrites() -> [Directive] {
         let mine = replica.version[replica.id]
         guard mine > ownCounterReconsidered else { return [] }
-        var keys = Set<RecordKey>(), nodes = Set<String>(), skipped = Set<RecordKey>()
+        // As for a remote op: a rights write that saw every op held on its record (an edit
+        // that keeps a contact's organisation, as most do) changes no verdict (see `seal`).
+        let keys = ownRightsWritesToJudge
+        ownRightsWritesToJudge = []
+        var nodes = Set<String>(), skipped = Set<RecordKey>()
         var c = ownCounterReconsidered + 1
         while c <= mine {
             if let op = replica.op(Dot(replica.id, c)) {
-                // As for a remote op: a rights write that saw every op held on its record (an
-                // edit that keeps a contact's organisation, as most do) changes no verdict.
-                if WriteAuthority.mayChangeVerdicts(op, in: replica) { keys.insert(op.key) } else if WriteAuthority.isRightsWrite(op) { skipped.insert(op.key) }
+                if WriteAuthority.isRightsWrite(op) && !keys.contains(op.key) { skipped.insert(op.key) }
                 if op.key.collection == "nodes" { nodes.insert(op.key.id) }
             }
             c += 1
         }
         ownCounterReconsidered = mine
-        assert(judgeAgain(keys: skipped.subtracting(keys), nodes: []).isEmpty, "an own rights write skipped as changing nothing changed a verdict")
+        assert(judgeAgain(keys: skipped, nodes: []).isEmpty, "an own rights write skipped as changing nothing changed a verdict")
         return keys.isEmpty && nodes.isEmpty ? [] : reconsider(keys: keys, nodes: nodes)
     }
 

@@ -356,8 +356,8 @@ public final class Node {
                 case .router: drainRouter()
                 case .control: serveControl()
                 case .zap: serveZAP()
-                case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: false) }
-                case .sub(let l): drain(subSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now, subscription: true) }
+                case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now) }
+                case .sub(let l): drainSubscription(l)
                 case .linkMonitor(let l): drainMonitor(link: l)
                 case .routerMonitor: drainRouterMonitor()
                 }
@@ -418,6 +418,33 @@ public final class Node {
         execute(directives)
     }
 
+    /// Like `drain`, for a subscription: consecutive live ops are handed to the engine as one
+    /// batch (`SyncEngine.onLiveOps`), so a run of one origin's chained ops costs one signature
+    /// check; any other message is handled in its place in the order received.
+    private func drainSubscription(_ l: LinkID) {
+        let socket = subSocket(l)
+        var directives: [Directive] = []
+        var ops: [Op] = []
+        func applyOps() {
+            guard !ops.isEmpty else { return }
+            directives += engine.onLiveOps(l, ops, now: wallClockMilliseconds())
+            ops.removeAll(keepingCapacity: true)
+        }
+        for _ in 0..<512 {
+            guard let frames = try? socket.receive(dontWait: true) else { break }
+            do {
+                let message = try WireCodec.decode(frames)
+                if case .op(let op) = message { ops.append(op); continue }
+                applyOps()
+                directives += engine.onSubscription(l, message, now: wallClockMilliseconds())
+            } catch {
+                drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
+            }
+        }
+        applyOps()
+        execute(directives)
+    }
+
     /// Like `drain`, for the ROUTER: each message comes with the ZAP user id of its connection.
     private func drainRouter() {
         var directives: [Directive] = []
@@ -465,10 +492,10 @@ public final class Node {
         }
     }
 
-    private func onLinkFrames(_ l: LinkID, _ frames: [[UInt8]], now: UInt64, subscription: Bool) -> [Directive] {
+    private func onLinkFrames(_ l: LinkID, _ frames: [[UInt8]], now: UInt64) -> [Directive] {
         do {
             let message = try WireCodec.decode(frames)
-            return subscription ? engine.onSubscription(l, message, now: now) : engine.onLinkMessage(l, message, now: now)
+            return engine.onLinkMessage(l, message, now: now)
         } catch {
             drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
             return []

@@ -394,22 +394,8 @@ final class HostileMemberTests: XCTestCase {
     /// and an altered op breaks the run, so it is checked alone and refused.
     func testARunOfLinkedOpsIsAuthenticatedByItsLastSignatureAndAnAlteredOneIsNot() throws {
         var net = try secureFederation()
-        let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
-        let hlc = HLC(milliseconds: net.now, logical: 0)
-        var ops: [Op] = []
-        var prev = OpChain.genesis
-        for c in 1...20 {
-            let op = linked(crafted(asker, counter: UInt64(c), hlc: hlc, "contacts/asker-\(c)", "C\(c)", signer: askerKey), to: prev, askerKey)
-            let withOrganisation = op.fields.merging(["organisation": .register(Register(siblings: [Sibling(dot: op.dot, hlc: hlc, value: Value.string("asker"))], context: VersionVector()))]) { a, _ in a }
-            let full = linked(Op(origin: asker, counter: op.counter, hlc: hlc, key: op.key, fields: withOrganisation), to: prev, askerKey)
-            ops.append(full)
-            prev = SyncEngine.chainHash(full)
-        }
-        // Op 10 with other contents (another record) under its own signature and link.
-        var altered = ops
-        let victim = ops[9]
-        altered[9] = Op(origin: asker, counter: victim.counter, hlc: hlc, key: key("contacts/asker-altered"),
-                        fields: victim.fields, signature: victim.signature, prev: victim.prev)
+        let asker = ReplicaID(node: "asker", epoch: 7)
+        let (ops, altered) = linkedContactRun(net)
         _ = request(&net, "brussels", from: "asker", .push(altered))
         var hub = net.engines["brussels"]!
         XCTAssertEqual(hub.counters.opsRejected["bad-signature"], 1, "the altered op, checked alone")
@@ -422,6 +408,48 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertEqual(hub.replica.version[asker], 20)
         XCTAssertEqual(hub.evidence.count, 0, "no fork: the altered op was never held")
         XCTAssertEqual(name(net, "brussels", "contacts/asker-10"), .string("C10"))
+    }
+
+    /// Live ops a member reads together from its subscription are applied as one batch
+    /// (`SyncEngine.onLiveOps`, as the reactor drains the socket): a relayed run is
+    /// authenticated by its last signature as a pushed one is, an altered op in it is checked
+    /// alone and refused, and the gap it leaves makes the member pull.
+    func testLiveOpsReadTogetherAreAuthenticatedAsOneRun() throws {
+        let net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 7)
+        let (ops, altered) = linkedContactRun(net)
+        var member = net.engines["baerum"]!
+        let before = member.counters.opsAuthenticatedByChain
+        let out = member.onLiveOps(.hub(0), altered, now: net.now)
+        XCTAssertEqual(member.counters.opsRejected["bad-signature"], 1, "the altered op, checked alone")
+        XCTAssertEqual(member.counters.opsAuthenticatedByChain - before, 9 + 10, "ops 1-9 by op 9's signature, 11-20 by op 20's")
+        XCTAssertFalse(member.replica.holds(altered[9].dot))
+        XCTAssertEqual(member.replica.version[asker], 9)
+        XCTAssertTrue(out.contains { if case .send(.hub(0), .pull) = $0 { return true } else { return false } }, "the gap at op 10 is pulled")
+        _ = member.onLiveOps(.hub(0), [ops[9]], now: net.now)
+        XCTAssertEqual(member.replica.version[asker], 20)
+        XCTAssertEqual(member.replica.record(key("contacts/asker-10"))?.register("name").winner?.value, .string("C10"))
+    }
+
+    /// Twenty linked contact ops of asker (its own contacts, each naming its organisation), and
+    /// the same run with op 10 altered to another record under op 10's signature and link.
+    func linkedContactRun(_ net: SimulatedNetwork) -> (ops: [Op], altered: [Op]) {
+        let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        var ops: [Op] = []
+        var prev = OpChain.genesis
+        for c in 1...20 {
+            let op = linked(crafted(asker, counter: UInt64(c), hlc: hlc, "contacts/asker-\(c)", "C\(c)", signer: askerKey), to: prev, askerKey)
+            let withOrganisation = op.fields.merging(["organisation": .register(Register(siblings: [Sibling(dot: op.dot, hlc: hlc, value: Value.string("asker"))], context: VersionVector()))]) { a, _ in a }
+            let full = linked(Op(origin: asker, counter: op.counter, hlc: hlc, key: op.key, fields: withOrganisation), to: prev, askerKey)
+            ops.append(full)
+            prev = SyncEngine.chainHash(full)
+        }
+        var altered = ops
+        let victim = ops[9]
+        altered[9] = Op(origin: asker, counter: victim.counter, hlc: hlc, key: key("contacts/asker-altered"),
+                        fields: victim.fields, signature: victim.signature, prev: victim.prev)
+        return (ops, altered)
     }
 
     /// A chain, once begun, continues: an unchained op after a chained one is refused as

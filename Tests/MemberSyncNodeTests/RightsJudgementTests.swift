@@ -51,6 +51,29 @@ final class RightsJudgementTests: XCTestCase {
         }
     }
 
+    /// A member that edits its own contact several times in one batch, keeping its
+    /// organisation (a rights write each time), leaves every verdict as it was: no record is
+    /// judged again at the next tick, at the member or where the batch arrives. (Debug builds
+    /// check that judging the skipped records again would change nothing.)
+    func testEditsOfAContactInSequenceAreNotJudgedAgain() throws {
+        var net = try federation()
+        let contact = try RecordKey(parsing: "contacts/asker-1")
+        let edits: [(key: RecordKey, changes: [FieldChange])] = (0..<5).map { i in
+            (contact, [.assign(field: "organisation", value: .string("asker")), .assign(field: "name", value: .string("Name \(i)"))])
+        }
+        var asker = net.engines["asker"]!
+        let (_, commit, failure) = asker.localWriteBatch(edits, now: net.now)
+        XCTAssertNil(failure)
+        net.engines["asker"] = asker
+        net.route(from: "asker", commit!.directives)
+        net.run(milliseconds: 500)
+        for n in everyone {
+            XCTAssertEqual(net.engines[n]!.replica.record(contact)?.register("name").winner?.value, .string("Name 4"), n)
+            XCTAssertEqual(net.engines[n]!.counters.recordsJudgedAgain, 0, n)
+        }
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
     func testShortcutsReachTheVerdictsOfJudgingEveryRecordWhole() throws {
         var refusals = 0
         for seed in UInt64(1)...12 {

@@ -141,11 +141,31 @@ struct SimulatedNetwork {
                 out = e.onLinkMessage(l, m, now: now)
             case .subscription(let from, let m):
                 guard let l = linkID(of: to, to: from) else { continue }
-                out = e.onSubscription(l, m, now: now)
+                if case .op(let op) = m {
+                    // As the reactor drains a subscription: the live ops queued for this node
+                    // from the same sender, up to its next other message, go as one batch.
+                    out = e.onLiveOps(l, [op] + takeQueuedLiveOps(to: to, from: from), now: now)
+                } else {
+                    out = e.onSubscription(l, m, now: now)
+                }
             }
             engines[to] = e
             route(from: to, out)
         }
+    }
+
+    /// Removes and returns the live ops queued for `to` from `from`, in order, up to the first
+    /// other message on that subscription (at most 511, the rest of a reactor's drain).
+    mutating func takeQueuedLiveOps(to: String, from: String) -> [Op] {
+        var ops: [Op] = [], taken: [Int] = []
+        for (i, entry) in queue.enumerated() where entry.to == to && ops.count < 511 {
+            guard case .subscription(let sender, let m) = entry.deliver, sender == from else { continue }
+            guard case .op(let op) = m else { break }
+            ops.append(op)
+            taken.append(i)
+        }
+        for i in taken.reversed() { queue.remove(at: i) }
+        return ops
     }
 
     /// Advances simulated time in 50 ms steps, ticking every live node and delivering.
