@@ -33,6 +33,18 @@ public struct SHA256Hasher: Sendable {
         text.withUTF8 { update(buffer: $0) }
     }
 
+    /// Hashes `a + b + c` exactly as `update(_:)` hashes that one string (length, then
+    /// bytes), without making it.
+    public mutating func update(joining a: String, _ b: String, _ c: String = "") {
+        update(UInt64(a.utf8.count + b.utf8.count + c.utf8.count))
+        func feed(_ part: String) {
+            var text = part
+            text.withUTF8 { update(buffer: $0) }
+        }
+        feed(a); feed(b)
+        if !c.isEmpty { feed(c) }
+    }
+
     public mutating func update(_ value: UInt64) {
         withUnsafeBytes(of: value.bigEndian) { raw in update(buffer: raw.bindMemory(to: UInt8.self)) }
     }

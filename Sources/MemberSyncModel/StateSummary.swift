@@ -97,19 +97,32 @@ struct StateSummary: Sendable {
             if case .register(let r) = state, r.isConflicted { conflicted += 1 }
         }
         guard record.exists else { return Share(hash: Lanes(), conflicts: conflicted, exists: false) }
+        // What `Replica.view` shows of the record, hashed as it is walked: folding runs for
+        // every changed record in every reactor turn, so it builds no view and no tag strings.
         var hasher = SHA256Hasher()
-        hasher.update(key.description)
+        hasher.update(joining: key.collection, "/", key.id)
         if case .register(let e)? = record.fields[Record.existsField], e.isConflicted {
             hasher.update("$exists-conflict")
-            for s in e.siblings { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
+            for s in e.siblings { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
         }
-        for f in Replica.view(key: key, record: record).fields {
-            hasher.update(f.name)
-            if let v = f.value { hasher.update("v"); hasher.update(valueTag(v)) }
-            if let m = f.members { hasher.update("m"); hasher.update(UInt64(m.count)); m.forEach { hasher.update($0) } }
-            if let c = f.conflict {
-                hasher.update("c")
-                for s in c { hasher.update(s.dot.description); hasher.update(valueTag(s.value)) }
+        for name in record.fields.keys.sorted() where name != Record.existsField {
+            switch record.fields[name]! {
+            case .register(let r):
+                guard let winner = r.winner else { continue }
+                // A cleared field is shown as missing, unless a concurrent write disagrees.
+                let conflict = r.isConflicted
+                if winner.value.isAbsent && !conflict { continue }
+                hasher.update(name)
+                if !winner.value.isAbsent { hasher.update("v"); hash(tagOf: winner.value, &hasher) }
+                if conflict {
+                    hasher.update("c")
+                    for s in r.siblings { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
+                }
+            case .set(let set):
+                let members = set.members.sorted()
+                if members.isEmpty { continue }
+                hasher.update(name)
+                hasher.update("m"); hasher.update(UInt64(members.count)); members.forEach { hasher.update($0) }
             }
         }
         let bytes = hasher.finalize()
@@ -119,6 +132,11 @@ struct StateSummary: Sendable {
             return w
         }
         return Share(hash: Lanes(a: word(0), b: word(1), c: word(2), d: word(3)), conflicts: conflicted, exists: true)
+    }
+
+    /// Hashes `valueTag(v)` as one string, without making it for the common string values.
+    static func hash(tagOf v: Value, _ hasher: inout SHA256Hasher) {
+        if case .string(let s) = v { hasher.update(joining: "s:", s) } else { hasher.update(valueTag(v)) }
     }
 
     static func valueTag(_ v: Value) -> String {

@@ -31,6 +31,7 @@ struct EndToEndBench {
         progress("e2e (\(security)): \(ops) edits at asker, in batches of \(batch), until baerum holds them")
         let nodes = ["brussels", "asker", "baerum"]
         let cpu0 = cluster.cpuSeconds(nodes)
+        let each0 = nodes.map { cluster.cpuSeconds([$0]) }
         let t0 = now()
         let last = try cluster.writeBatches("asker", edits, batch: batch)
         let writeDone = now() - t0
@@ -38,10 +39,13 @@ struct EndToEndBench {
         let ok = cluster.waitHolds("baerum", origin: writer, counter: last, timeout: 600, interval: 0.005)
         let seconds = now() - t0
         let cpu = cluster.cpuSeconds(nodes) - cpu0
+        // Which hop costs what: the writer, the hub (verify, judge, store, relay), the receiver.
+        let each = zip(nodes, each0).map { ($0.0, cluster.cpuSeconds([$0.0]) - $0.1) }
         guard ok else { throw BenchFailure("baerum did not receive all \(ops) ops") }
         try cluster.checkNothingRefused(["brussels", "baerum"])
         return ["seconds": seconds, "writer_commit_seconds": writeDone, "ops_per_second": Double(ops) / seconds,
                 "daemons_cpu_seconds": cpu, "ops_per_daemon_cpu_second": Double(ops) / cpu,
+                "cpu_seconds_by_node": Dictionary(uniqueKeysWithValues: each),
                 "writer_ops_per_second": Double(ops) / writeDone,
                 "hub_peak_rss_bytes": cluster.pid("brussels").flatMap(ProcessUsage.memory(pid:))?.peak ?? 0,
                 "member_peak_rss_bytes": cluster.pid("baerum").flatMap(ProcessUsage.memory(pid:))?.peak ?? 0]
