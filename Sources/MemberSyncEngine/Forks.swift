@@ -84,7 +84,12 @@ extension SyncEngine {
     /// dot (a forgery is refused by the signature check whenever it is not a duplicate).
     /// Comparing costs only the op's bytes, and only while the held op is still in the log.
     mutating func checkDuplicate(_ op: Op) -> [Directive] {
-        guard let held = replica.op(op.dot), held != op else { return [] }
+        guard let held = replica.op(op.dot) else { return [] }
+        // Equal signatures: the same op, or a forgery (a signature fits one content only),
+        // which the check below would refuse. Either way no fork, and no field-by-field
+        // comparison of every op of a page pulled twice.
+        if authority != nil && !op.signature.isEmpty && op.signature == held.signature { return [] }
+        guard held != op else { return [] }
         if let authority, Self.originProblem(op, authority, replica) != nil { return [] }
         return noteFork(ForkEvidence(dot: op.dot, held: held, other: op))
     }

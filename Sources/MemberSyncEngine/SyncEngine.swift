@@ -125,6 +125,10 @@ public struct LinkState: Sendable {
     public var remoteVersion = VersionVector()
     public var remoteNode: String?
     var pullSentAt: UInt64?
+    /// How long the last Pull on this link took to be answered: a Pull is sent again only
+    /// after twice that (at least `retryMilliseconds`), so a page that takes longer than the
+    /// retry interval to serve and cross (a busy hub, 5,000 ops) is not asked for twice.
+    var pullRoundTrip: UInt64 = 0
     var pushSentAt: UInt64?
     /// Version captured by the first page of a snapshot being fetched.
     var snapshotVersion: VersionVector?
@@ -287,6 +291,8 @@ public struct SyncEngine: Sendable {
     public static let snapshotPageRecords = min(10_000, WireLimits.maxRecordsPerPage)
     /// Resend unacknowledged pushes and unanswered pulls after this long.
     let retryMilliseconds: UInt64 = 1000
+    /// The longest a Pull waits for its answer before it is sent again (see `pullRoundTrip`).
+    static let maxPullRetryMilliseconds: UInt64 = 10_000
     let compactionIntervalMilliseconds: UInt64 = 10_000
 
     /// `settings.signingKey` signs every local op (Ed25519 over `WireCodec.canonicalBytes`):
@@ -963,6 +969,7 @@ public struct SyncEngine: Sendable {
             let applied = remote.ops
             let refused = ops.filter { !replica.holds($0.dot) }
             update(l) {
+                if let sent = $0.pullSentAt { $0.pullRoundTrip = min(now &- min(now, sent), Self.maxPullRetryMilliseconds / 2) }
                 $0.pullSentAt = nil
                 $0.remoteVersion.merge(senderVersion)
             }
@@ -1158,7 +1165,7 @@ public struct SyncEngine: Sendable {
 
     mutating func pull(_ l: LinkID, now: UInt64) -> [Directive] {
         let s = link(l)
-        if let sent = s.pullSentAt, now &- sent < retryMilliseconds { return [] }
+        if let sent = s.pullSentAt, now &- sent < max(retryMilliseconds, 2 * s.pullRoundTrip) { return [] }
         if s.snapshotRequestedAt != nil { return [] }
         if let until = s.pullBackoffUntil, now < until { return [] }
         update(l) { $0.pullSentAt = now }

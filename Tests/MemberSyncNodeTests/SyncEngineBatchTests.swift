@@ -74,3 +74,34 @@ final class SyncEngineBatchTests: XCTestCase {
         XCTAssertEqual(pages, 5)
     }
 }
+
+/// A Pull is sent again only after twice the last one's round trip (at least the retry
+/// interval): a page that takes long to serve and cross is not asked for a second time by
+/// the next heartbeat, which would make the member decode and compare every op twice.
+final class PullRetryTests: XCTestCase {
+    func testAPullIsNotSentAgainBeforeTwiceTheLastRoundTrip() throws {
+        var net = SimulatedNetwork()
+        net.addNode("brussels", role: .hub)
+        net.addNode("asker", role: .member, hubs: ["brussels"])
+        net.run(milliseconds: 500)
+        var member = net.engines["asker"]!
+        let hub = net.engines["brussels"]!.replica.id
+        func pulls(_ out: [Directive]) -> Int { out.filter { if case .send(_, .pull) = $0 { return true } else { return false } }.count }
+        func heartbeat(ahead counter: UInt64) -> Message {
+            var v = member.replica.version
+            v.add(Dot(hub, counter))
+            return .heartbeat(Heartbeat(nodeID: "brussels", replica: hub, role: "hub", version: v, pending: 0))
+        }
+        let t0 = net.now
+        // The hub says it holds more: a Pull goes out; its answer takes 3 s.
+        XCTAssertEqual(pulls(member.onSubscription(.hub(0), heartbeat(ahead: 5000), now: t0)), 1)
+        _ = member.onLinkMessage(.hub(0), .opBatch(ops: [], more: false, senderVersion: VersionVector()), now: t0 + 3000)
+        XCTAssertEqual(pulls(member.onSubscription(.hub(0), heartbeat(ahead: 5000), now: t0 + 3100)), 1, "nothing in flight: pulled")
+        // Within twice the last round trip, heartbeats (every 200 ms, so the link stays up)
+        // do not ask again.
+        for t in stride(from: t0 + 3300, to: t0 + 9100, by: 200) {
+            XCTAssertEqual(pulls(member.onSubscription(.hub(0), heartbeat(ahead: 5000), now: t)), 0, "at +\(t - t0) ms")
+        }
+        XCTAssertEqual(pulls(member.onSubscription(.hub(0), heartbeat(ahead: 5000), now: t0 + 9200)), 1, "after 6 s: sent again")
+    }
+}
