@@ -136,9 +136,11 @@ extension WriteAuthority {
     /// comes after them in the judging order): then the whole judging would compare it with
     /// the entry's `counted` writes only, and change no other verdict. Otherwise the record is
     /// judged whole and the entry renewed. Either way the entry then includes the write, so
-    /// the next one on the record finds it current once this one is held.
+    /// the next one on the record finds it current once this one is held. A write on a record
+    /// with no held op is judged alone (`firstRightsVerdict`).
     func rightsVerdict(_ op: Op, _ w: Writer, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
         judgements.follow(replica)
+        if replica.heldDots(on: op.key).isEmpty { return firstRightsVerdict(op, in: replica, judgements: &judgements) }
         if var entry = judgements.entries[op.key], entry.isCurrent(on: op.key, in: replica), entry.isSeenAndPreceded(by: op) {
             let why = judged(op, op.key, w.hubOperator ? [] : entry.counted, in: replica)
             // Debug builds (the tests) check the shortcut against the whole judging.
@@ -151,6 +153,22 @@ extension WriteAuthority {
         let (out, entry) = judgeRights(on: op.key, in: replica, extra: op, rightsWritesOnly: true)
         judgements.entries[op.key] = entry
         return out[op.dot]
+    }
+
+    /// The verdict on a rights write to a record on which no op is held (a new record, as an
+    /// import makes them by the thousand, or one that came whole in a snapshot): the whole
+    /// judging then has this write alone to judge, in both of its steps (hub operator or
+    /// member, plausible or final) against the rights state the record shows without any held
+    /// op, so its verdict is `judged(op, key, [])`. No entry is kept for the record: its next
+    /// rights write, if any, judges a history of one op whole, and a million imported records
+    /// would otherwise keep a million entries.
+    private func firstRightsVerdict(_ op: Op, in replica: Replica, judgements: inout RightsJudgements) -> AuthRejection? {
+        let why = judged(op, op.key, [], in: replica)
+        // Debug builds (the tests) check the shortcut against the whole judging.
+        assert(judgeRights(on: op.key, in: replica, extra: op, rightsWritesOnly: true).verdicts[op.dot]?.detail == why?.detail,
+               "the verdict on \(op.dot), the first op on \(op.key), differs from the whole judging")
+        if judgements.entries.index(forKey: op.key) != nil { judgements.entries[op.key] = nil }
+        return why
     }
 
     /// The rights state `writes` form on `key`, plus the part of the record's rights state no

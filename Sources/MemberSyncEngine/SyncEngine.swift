@@ -490,8 +490,14 @@ public struct SyncEngine: Sendable {
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
     private mutating func authorise(_ prepared: Op) throws(ModelError) {
+        guard authority != nil else { return }
+        try authorise(prepared, judgements: &rightsJudgements)
+    }
+
+    /// `authorise` through other judgements (a check's, which must leave the engine's alone).
+    private func authorise(_ prepared: Op, judgements: inout RightsJudgements) throws(ModelError) {
         guard let authority else { return }
-        do { try authority.checkLocal(prepared, in: replica, judgements: &rightsJudgements) } catch { throw ModelError.unauthorised(error.detail) }
+        do { try authority.checkLocal(prepared, in: replica, judgements: &judgements) } catch { throw ModelError.unauthorised(error.detail) }
     }
 
     /// Applies several edits as one batch (set-many, import): each is checked like a single
@@ -529,18 +535,48 @@ public struct SyncEngine: Sendable {
         return (ops, LocalCommit(encodedOps: encoded, keys: keys, after: after, undo: .ownOps(undo, writes: UInt64(ops.count))), nil)
     }
 
-    /// Checks several edits as `localWriteBatch` would make them (schema and write rules, each
-    /// edit applied in memory so later ones see it) and takes them all back: `import --check`
-    /// and the check pass before an import. Nothing is signed, encoded or sent, since nothing
-    /// of it stays. Returns how many ops the batch would write, or which edit fails.
+    /// Checks several edits as `localWriteBatch` would make them (schema, record limits and
+    /// write rules) without keeping any of them: `import --check` and the check pass before an
+    /// import. Nothing is signed, encoded, stored or sent. Returns how many ops the batch
+    /// would write, or which edit fails.
+    ///
+    /// When every edit is on its own record and none is on a roster entry (an import: its
+    /// keys are distinct), no edit can change the verdict on another: an op is judged on its
+    /// own record's state and history and on its writer's roster entry, which these edits do
+    /// not touch. Each edit is then only prepared (numbered as the batch written would number
+    /// it) and judged, not applied and taken back: applying and undoing cost as much as the
+    /// judging. Otherwise each edit is applied in memory so later ones see it, and the whole
+    /// batch is taken back at the end. Either way the engine's kept judgements are left as
+    /// they were.
     public mutating func checkWriteBatch(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false)
         -> (ops: Int, failure: (index: Int, error: ModelError)?) {
+        var keys = Set<RecordKey>(minimumCapacity: edits.count)
+        guard edits.allSatisfy({ $0.key.collection != "nodes" && keys.insert($0.key).inserted }) else {
+            return checkWriteBatchApplying(edits, allowEmpty: allowEmpty)
+        }
+        var judgements = RightsJudgements()
+        for (i, edit) in edits.enumerated() {
+            do throws(ModelError) {
+                let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty, ahead: UInt64(i))
+                try authorise(prepared, judgements: &judgements)
+            } catch {
+                return (0, (i, error))
+            }
+        }
+        return (edits.count, nil)
+    }
+
+    /// `checkWriteBatch` for edits that may depend on each other: each is applied in memory,
+    /// so later ones see it, and all are taken back.
+    mutating func checkWriteBatchApplying(_ edits: [(key: RecordKey, changes: [FieldChange])], allowEmpty: Bool = false)
+        -> (ops: Int, failure: (index: Int, error: ModelError)?) {
+        var judgements = RightsJudgements()
         var undo = replica.undoPoint()
         defer { replica.rollBack(undo) }
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
-                try authorise(prepared)
+                try authorise(prepared, judgements: &judgements)
                 replica.commitLocal(prepared, undo: &undo) { linked in (linked, []) }
             } catch {
                 return (0, (i, error))

@@ -166,11 +166,14 @@ public struct Replica: Sendable {
     }
 
     /// Builds the op for a local edit without applying it (only the clock advances), so the
-    /// caller can check it, e.g. for write authorisation, before `commitLocal`.
-    public mutating func prepareWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false) throws(ModelError) -> Op {
+    /// caller can check it, e.g. for write authorisation, before `commitLocal`. `ahead` gives
+    /// the op the counter it would have after that many more own ops were committed first: a
+    /// check of a batch that applies none of it (`SyncEngine.checkWriteBatch`) numbers each
+    /// op as the batch written would.
+    public mutating func prepareWrite(_ key: RecordKey, _ changes: [FieldChange], allowEmpty: Bool = false, ahead: UInt64 = 0) throws(ModelError) -> Op {
         guard !changes.isEmpty || allowEmpty else { throw ModelError.emptyChange }
         let record = records[key] ?? Record()
-        let dot = Dot(id, try nextCounter())
+        let dot = Dot(id, try nextCounter(ahead: ahead))
         let hlc = clock.now()
         var fields: [String: FieldState] = [:]
         var sets: [String: ORSet] = [:]
@@ -209,9 +212,10 @@ public struct Replica: Sendable {
 
     /// The counter of the next local op; checked, so a version raised to the maximum (say by
     /// a hostile snapshot) refuses writes instead of trapping.
-    private func nextCounter() throws(ModelError) -> UInt64 {
-        let (next, overflow) = version[id].addingReportingOverflow(1)
-        if overflow { throw ModelError.refused(.counterExhausted, "replica \(id) has used every counter") }
+    private func nextCounter(ahead: UInt64 = 0) throws(ModelError) -> UInt64 {
+        let (step, tooFar) = ahead.addingReportingOverflow(1)
+        let (next, overflow) = version[id].addingReportingOverflow(step)
+        if overflow || tooFar { throw ModelError.refused(.counterExhausted, "replica \(id) has used every counter") }
         return next
     }
 
