@@ -1234,8 +1234,9 @@ public struct SyncEngine: Sendable {
 
     /// This node's own rights writes and roster changes may change the verdict on held ops
     /// they did not see (withheld ones: the local edit's context covers only what the record
-    /// shows). Local writes go through a path this engine does not watch, so each tick looks
-    /// at the own ops made since the last one.
+    /// shows). Each tick judges again the records `seal` noted, and the roster entries among
+    /// the own ops made since the last tick; the judging waits for the tick so that a batch
+    /// of writes costs one judging per record.
     mutating func reconsiderOwnWrites() -> [Directive] {
         let mine = replica.version[replica.id]
         guard mine > ownCounterReconsidered else { return [] }
