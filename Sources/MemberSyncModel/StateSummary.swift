@@ -97,7 +97,7 @@ struct StateSummary: Sendable {
             if case .register(let r) = state, r.isConflicted { conflicted += 1 }
         }
         guard record.exists else { return Share(hash: Lanes(), conflicts: conflicted, exists: false) }
-        // What `Replica.view` shows of the record, hashed as it is walked: folding runs for
+        // What `Replica.view` shows of the record, hashed field by field: folding runs for
         // every changed record in every reactor turn, so it builds no view and no tag strings.
         var hasher = SHA256Hasher()
         hasher.update(joining: key.collection, "/", key.id)
@@ -105,24 +105,13 @@ struct StateSummary: Sendable {
             hasher.update("$exists-conflict")
             for s in e.siblings { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
         }
-        for name in record.fields.keys.sorted() where name != Record.existsField {
-            switch record.fields[name]! {
-            case .register(let r):
-                guard let winner = r.winner else { continue }
-                // A cleared field is shown as missing, unless a concurrent write disagrees.
-                let conflict = r.isConflicted
-                if winner.value.isAbsent && !conflict { continue }
-                hasher.update(name)
-                if !winner.value.isAbsent { hasher.update("v"); hash(tagOf: winner.value, &hasher) }
-                if conflict {
-                    hasher.update("c")
-                    for s in r.siblings { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
-                }
-            case .set(let set):
-                let members = set.members.sorted()
-                if members.isEmpty { continue }
-                hasher.update(name)
-                hasher.update("m"); hasher.update(UInt64(members.count)); members.forEach { hasher.update($0) }
+        Replica.forEachVisibleField(of: record) { f in
+            hasher.update(f.name)
+            if let v = f.value { hasher.update("v"); hash(tagOf: v, &hasher) }
+            if let m = f.members { hasher.update("m"); hasher.update(UInt64(m.count)); m.forEach { hasher.update($0) } }
+            if let c = f.conflict {
+                hasher.update("c")
+                for s in c { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
             }
         }
         let bytes = hasher.finalize()

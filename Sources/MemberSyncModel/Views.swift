@@ -26,20 +26,26 @@ extension Replica {
     /// The visible form of a record state, whether or not it exists.
     public static func view(key: RecordKey, record: Record) -> RecordView {
         var out: [FieldView] = []
+        forEachVisibleField(of: record) { out.append($0) }
+        return RecordView(key: key, fields: out)
+    }
+
+    /// The fields a reader sees of a record state, in name order, one at a time: `view` and
+    /// the status summary's hash of each changed record (which builds no view) share this.
+    static func forEachVisibleField(of record: Record, _ body: (FieldView) -> Void) {
         for name in record.fields.keys.sorted() where name != Record.existsField {
             switch record.fields[name]! {
             case .register(let r):
                 guard let winner = r.winner else { continue }
                 // A cleared field is shown as missing, unless a concurrent write disagrees.
                 if winner.value.isAbsent && !r.isConflicted { continue }
-                out.append(FieldView(name: name, value: winner.value.isAbsent ? nil : winner.value, members: nil,
-                                     conflict: r.isConflicted ? r.siblings : nil))
+                body(FieldView(name: name, value: winner.value.isAbsent ? nil : winner.value, members: nil,
+                               conflict: r.isConflicted ? r.siblings : nil))
             case .set(let s):
                 let members = s.members.sorted()
                 if members.isEmpty { continue }
-                out.append(FieldView(name: name, value: nil, members: members, conflict: nil))
+                body(FieldView(name: name, value: nil, members: members, conflict: nil))
             }
         }
-        return RecordView(key: key, fields: out)
     }
 }
