@@ -1071,7 +1071,7 @@ public struct SyncEngine: Sendable {
         case .heartbeat(let hb):
             return onRemoteHeartbeat(l, hb, now: now)
         case .op(let op):
-            return onLiveOp(l, op, now: now)
+            return onLiveOps(l, [op], now: now)
         case .hello, .pull, .push, .snapshotRequest:
             return []
         }
@@ -1137,16 +1137,12 @@ public struct SyncEngine: Sendable {
     public mutating func onSubscription(_ l: LinkID, _ message: Message, now: UInt64) -> [Directive] {
         switch message {
         case .op(let op):
-            return onLiveOp(l, op, now: now)
+            return onLiveOps(l, [op], now: now)
         case .heartbeat(let hb):
             return onRemoteHeartbeat(l, hb, now: now)
         default:
             return []
         }
-    }
-
-    private mutating func onLiveOp(_ l: LinkID, _ op: Op, now: UInt64) -> [Directive] {
-        onLiveOps(l, [op], now: now)
     }
 
     /// Applies live ops that arrived together on one subscription (the reactor reads what a

@@ -432,14 +432,10 @@ public final class Node {
         }
         for _ in 0..<512 {
             guard let frames = try? socket.receive(dontWait: true) else { break }
-            do {
-                let message = try WireCodec.decode(frames)
-                if case .op(let op) = message { ops.append(op); continue }
-                applyOps()
-                directives += engine.onSubscription(l, message, now: wallClockMilliseconds())
-            } catch {
-                drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
-            }
+            guard let message = decodeLinkFrames(l, frames) else { continue }
+            if case .op(let op) = message { ops.append(op); continue }
+            applyOps()
+            directives += engine.onSubscription(l, message, now: wallClockMilliseconds())
         }
         applyOps()
         execute(directives)
@@ -493,12 +489,16 @@ public final class Node {
     }
 
     private func onLinkFrames(_ l: LinkID, _ frames: [[UInt8]], now: UInt64) -> [Directive] {
-        do {
-            let message = try WireCodec.decode(frames)
-            return engine.onLinkMessage(l, message, now: now)
-        } catch {
+        guard let message = decodeLinkFrames(l, frames) else { return [] }
+        return engine.onLinkMessage(l, message, now: now)
+    }
+
+    /// A message from a link's DEALER or SUB, or nil when it does not decode (dropped and
+    /// counted, never passed on).
+    private func decodeLinkFrames(_ l: LinkID, _ frames: [[UInt8]]) -> Message? {
+        do { return try WireCodec.decode(frames) } catch {
             drop(Self.dropReason(error), error.description, from: engine.link(l).remoteNode ?? l.description)
-            return []
+            return nil
         }
     }
 
