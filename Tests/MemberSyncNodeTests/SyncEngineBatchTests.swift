@@ -81,10 +81,11 @@ final class SyncEngineBatchTests: XCTestCase {
 final class PullRetryTests: XCTestCase {
     func testAPullIsNotSentAgainBeforeTwiceTheLastRoundTrip() throws {
         var net = SimulatedNetwork()
-        net.addNode("brussels", role: .hub)
-        net.addNode("asker", role: .member, hubs: ["brussels"])
+        net.addNode("brussels", role: .hub, secure: true)
+        net.addNode("asker", role: .member, hubs: ["brussels"], secure: true)
         net.run(milliseconds: 500)
         var member = net.engines["asker"]!
+        XCTAssertNotNil(member.authority, "a secure member: signed ops, write rules")
         let hub = net.engines["brussels"]!.replica.id
         func pulls(_ out: [Directive]) -> Int { out.filter { if case .send(_, .pull) = $0 { return true } else { return false } }.count }
         func heartbeat(ahead counter: UInt64) -> Message {
