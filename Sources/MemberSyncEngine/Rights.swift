@@ -128,7 +128,11 @@ extension WriteAuthority {
 
     /// The verdict on `op` judged against the rights state `writes` form on `key`.
     private func judged(_ op: Op, _ key: RecordKey, _ writes: [Op], in replica: Replica) -> AuthRejection? {
-        do { try judge(op, in: replica, view: Self.rightsState(key, writes, in: replica)); return nil } catch { return error }
+        judged(op, view: Self.rightsState(key, writes, in: replica), in: replica)
+    }
+
+    private func judged(_ op: Op, view: RightsView, in replica: Replica) -> AuthRejection? {
+        do { try judge(op, in: replica, view: view); return nil } catch { return error }
     }
 
     /// The verdict on a rights write that no node holds yet, from `judgements` when the
@@ -142,7 +146,15 @@ extension WriteAuthority {
         judgements.follow(replica)
         if replica.heldDots(on: op.key).isEmpty { return firstRightsVerdict(op, in: replica, judgements: &judgements) }
         if var entry = judgements.entries[op.key], entry.isCurrent(on: op.key, in: replica), entry.isSeenAndPreceded(by: op) {
-            let why = judged(op, op.key, w.hubOperator ? [] : entry.counted, in: replica)
+            let why: AuthRejection?
+            if !w.hubOperator && entry.countsEveryWrite && !replica.hasWithheld(on: op.key) {
+                // Every held rights write is counted and applied: their state is the record's.
+                let view = Self.recordRightsState(op.key, in: replica)
+                assert(view == Self.rightsState(op.key, entry.counted, in: replica), "the rights state of \(op.key) differs from its record's")
+                why = judged(op, view: view, in: replica)
+            } else {
+                why = judged(op, op.key, w.hubOperator ? [] : entry.counted, in: replica)
+            }
             // Debug builds (the tests) check the shortcut against the whole judging.
             assert(judgeRights(on: op.key, in: replica, extra: op, rightsWritesOnly: true).verdicts[op.dot]?.detail == why?.detail,
                    "the verdict judged alone on \(op.dot) differs from the whole judging of \(op.key)")
@@ -201,6 +213,17 @@ extension WriteAuthority {
         return view
     }
 
+    /// `rightsState` of every rights write held on `key`, read off the record: while none of
+    /// them is withheld, the record is their join (with what a snapshot or compacted ops left
+    /// it), and the join keeps exactly the values `survivors` keeps. Reading it costs the
+    /// record's rights fields instead of its whole history of rights writes, which a record
+    /// edited for long makes the larger part of judging an op. Callers check that none is
+    /// withheld; debug builds (the tests) compare it with `rightsState`.
+    static func recordRightsState(_ key: RecordKey, in replica: Replica) -> RightsView {
+        guard rightsFields[key.collection] != nil else { return RightsView() }
+        return RightsView(replica.record(key))
+    }
+
     /// The values of a register formed by `deltas` (writes, each with its context) and by the
     /// siblings of `base` that no held op explains: a value survives unless another write saw
     /// it (the join's rule, applied to just these writes).
@@ -248,6 +271,10 @@ public struct RightsJudgements: Sendable {
             return dots.allSatisfy { WriteAuthority.saw(op, $0) }
         }
 
+        /// Every write judged is counted (none was refused or found implausible), so while
+        /// none is withheld their state is the record's own (`recordRightsState`).
+        var countsEveryWrite: Bool { counted.count == dots.count }
+
         mutating func add(_ op: Op, counted isCounted: Bool) {
             dots.insert(op.dot)
             last = op
@@ -259,8 +286,9 @@ public struct RightsJudgements: Sendable {
     var entries: [RecordKey: Entry] = [:]
     /// Per record, the rights view an op no node holds yet is judged against (every rights
     /// write on it that is not withheld: none of them saw the op), with the number of rights
-    /// writes the record's history had then. Any op on the record that is not a rights write
-    /// is judged against it, so it is worth keeping while no rights write arrives.
+    /// writes the record's history had then and what they saw. Any op on the record that is
+    /// not a rights write is judged against it, so it is kept, and renewed from the record
+    /// when rights writes arrive.
     var currentViews: [RecordKey: (trackedWrites: Int, view: RightsView, seen: VersionVector)] = [:]
     var generation: UInt64?
 
@@ -284,7 +312,21 @@ public struct RightsJudgements: Sendable {
     mutating func currentView(on key: RecordKey, in replica: Replica, op: Op, read: () -> RightsView) -> RightsView {
         follow(replica)
         let tracked = replica.trackedWriteCount(on: key)
-        if let known = currentViews[key], known.trackedWrites == tracked {
+        if var known = currentViews[key] {
+            if known.trackedWrites != tracked {
+                // Rights writes joined the history since (within a generation it only grows):
+                // take in what they saw; while none of them saw the op and none is withheld,
+                // the view of all of them is the record's (`recordRightsState`), which costs
+                // the record's rights fields instead of its history.
+                for w in replica.heldTrackedOps(on: key, after: known.trackedWrites) { known.seen.merge(Self.context(of: w)) }
+                guard !known.seen.covers(op.dot), !replica.hasWithheld(on: key) else {
+                    currentViews[key] = nil
+                    return read()
+                }
+                known.trackedWrites = tracked
+                known.view = WriteAuthority.recordRightsState(key, in: replica)
+                currentViews[key] = known
+            }
             // A rights write that saw the op is not in its view (see `Entry.seen`).
             if known.seen.covers(op.dot) { return read() }
             // Debug builds (the tests) check the kept view against a fresh one.

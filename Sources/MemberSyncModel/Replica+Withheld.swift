@@ -57,6 +57,21 @@ extension Replica {
         (trackedHistory[key] ?? []).compactMap { op($0) }
     }
 
+    /// The held ops on `key` that write a tracked field and joined its history after the first
+    /// `count` of them. Within one `rightsFactsGeneration` that history only grows (a roll-back
+    /// or compaction, which shorten it, change the generation), so a judgement kept for the
+    /// record can take in just these.
+    public func heldTrackedOps(on key: RecordKey, after count: Int) -> [Op] {
+        guard let dots = trackedHistory[key], count < dots.count else { return [] }
+        return dots[count...].compactMap { op($0) }
+    }
+
+    /// Whether a held op on `key` is withheld: its record is then what a rebuild made, not the
+    /// plain join of the held ops (see `rebuild`).
+    public func hasWithheld(on key: RecordKey) -> Bool {
+        !withheld.isEmpty && heldDots(on: key).contains(where: withheld.contains)
+    }
+
     /// Applies a withheld op after all: its effect joins the record. Returns its key.
     @discardableResult
     public mutating func release(_ dot: Dot) -> RecordKey? {

@@ -74,6 +74,33 @@ final class RightsJudgementTests: XCTestCase {
         XCTAssertEqual(net.digests(everyone).count, 1)
     }
 
+    /// The rights view kept for a record's plain edits is renewed from the record when a
+    /// rights write joins its history. A partner's edit made offline, concurrent with its
+    /// removal, is refused by every node (at the hub and the lead, which hold the removal
+    /// first, by the renewed view), and its edit after seeing the removal is refused at
+    /// once. (Debug builds check every renewed view against the rights writes' state.)
+    func testAnEditConcurrentWithItsWritersRemovalFromTheProjectIsRefusedEverywhere() throws {
+        var net = try federation()
+        let project = "projects/catchmr" // led by asker; asker and baerum are partners
+        let key = try RecordKey(parsing: project)
+        _ = try net.write("baerum", project, [.assign(field: "title", value: .string("Before"))])
+        net.run(milliseconds: 500)
+        net.down.insert("baerum")
+        _ = try net.write("asker", project, [.remove(field: "partners", element: "baerum")])
+        net.run(milliseconds: 500)
+        let offline = try net.write("baerum", project, [.assign(field: "title", value: .string("Offline"))])
+        net.down = []
+        net.run(milliseconds: 30000)
+        for n in everyone {
+            let replica = net.engines[n]!.replica
+            XCTAssertTrue(replica.holds(offline.dot), n)
+            XCTAssertTrue(replica.withheld.contains(offline.dot), "\(n) applied an edit its writer's removal did not see")
+            XCTAssertEqual(replica.record(key)?.register("title").winner?.value, .string("Before"), n)
+        }
+        XCTAssertThrowsError(try net.write("baerum", project, [.assign(field: "title", value: .string("After"))]))
+        XCTAssertEqual(net.digests(everyone).count, 1)
+    }
+
     func testShortcutsReachTheVerdictsOfJudgingEveryRecordWhole() throws {
         var refusals = 0
         for seed in UInt64(1)...12 {
