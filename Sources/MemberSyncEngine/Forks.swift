@@ -14,6 +14,23 @@ public struct ForkEvidence: Sendable, Equatable {
     public let other: Op
 }
 
+/// What `SyncEngine.authenticatedRuns` found in a batch.
+public struct AuthenticatedRuns: Sendable {
+    /// The ops whose signatures need no check of their own: a later op of their run, whose
+    /// signature verified, covers them through the chain.
+    public var dots = Set<Dot>()
+    /// The chain hashes computed on the way, by dot.
+    public var hashes: [Dot: [UInt8]] = [:]
+    /// The encodings hashed, by dot: the store and the relay reuse them.
+    public var encodings: [Dot: [UInt8]] = [:]
+
+    public init(dots: Set<Dot> = [], hashes: [Dot: [UInt8]] = [:], encodings: [Dot: [UInt8]] = [:]) {
+        self.dots = dots
+        self.hashes = hashes
+        self.encodings = encodings
+    }
+}
+
 extension SyncEngine {
     /// The hash that links an op into its origin's chain: SHA-256 of its encoding, signature
     /// included, so a verified signature of a later op covers the earlier ops whole.
@@ -25,8 +42,8 @@ extension SyncEngine {
     /// The ops of a batch whose signatures need no check of their own, and the chain hashes
     /// computed on the way (see the static `authenticatedRuns`); the last op of a run is
     /// checked against its origin's key in the roster.
-    func authenticatedRuns(_ ops: [Op]) -> (dots: Set<Dot>, hashes: [Dot: [UInt8]]) {
-        guard let authority else { return ([], [:]) }
+    func authenticatedRuns(_ ops: [Op]) -> AuthenticatedRuns {
+        guard let authority else { return AuthenticatedRuns() }
         return Self.authenticatedRuns(ops) { Self.originProblem($0, authority, replica) == nil }
     }
 
@@ -34,11 +51,11 @@ extension SyncEngine {
     /// `prev`, the last op's signature covers the whole run (MSP 5.9, 11.3): one Ed25519 check
     /// (`signedByOrigin`) and a hash per op instead of a check per op. When the last signature
     /// does not verify, the run without it is tried, so one bad op costs its own checks only.
-    /// Returns the ops so authenticated and the chain hashes computed on the way. Public so the
-    /// merge benchmark measures the page path with the code a node runs.
-    public static func authenticatedRuns(_ ops: [Op], signedByOrigin: (Op) -> Bool) -> (dots: Set<Dot>, hashes: [Dot: [UInt8]]) {
-        guard ops.count > 1 else { return ([], [:]) }
-        var dots = Set<Dot>(), hashes: [Dot: [UInt8]] = [:]
+    /// Returns the ops so authenticated, and the chain hashes and encodings made on the way.
+    /// Public so the merge benchmark measures the page path with the code a node runs.
+    public static func authenticatedRuns(_ ops: [Op], signedByOrigin: (Op) -> Bool) -> AuthenticatedRuns {
+        guard ops.count > 1 else { return AuthenticatedRuns() }
+        var dots = Set<Dot>(), hashes: [Dot: [UInt8]] = [:], encodings: [Dot: [UInt8]] = [:]
         for sorted in Self.byOrigin(ops, where: \.isChained) {
             var run: [Op] = [sorted[0]]
             func close() {
@@ -52,13 +69,15 @@ extension SyncEngine {
             }
             for op in sorted.dropFirst() {
                 let before = run[run.count - 1]
-                let h = Self.chainHash(before)
+                let bytes = WireCodec.encodeOp(before)
+                let h = Self.chainHash(encoded: bytes)
                 hashes[before.dot] = h
+                encodings[before.dot] = bytes
                 if op.counter == before.counter &+ 1 && op.prev == h { run.append(op) } else { close(); run = [op] }
             }
             close()
         }
-        return (dots, hashes)
+        return AuthenticatedRuns(dots: dots, hashes: hashes, encodings: encodings)
     }
 
     /// The ops of a batch that pass `include`, per origin in counter order, for the origins

@@ -49,7 +49,14 @@ extension WriteAuthority {
     /// record edited in sequence costs no judging again.
     static func mayChangeVerdicts(_ op: Op, in replica: Replica) -> Bool {
         guard isRightsWrite(op) else { return false }
-        if !replica.heldDots(on: op.key).allSatisfy({ $0 == op.dot || saw(op, $0) }) { return true }
+        // `saw(op, d)` for every held dot, with the op's context read once per run of dots of
+        // one replica (a record's history holds long runs of them).
+        let context = RightsJudgements.context(of: op)
+        var replicaRead: ReplicaID?, seenThrough: UInt64 = 0
+        for d in replica.heldDots(on: op.key) where d != op.dot {
+            if d.replica != replicaRead { replicaRead = d.replica; seenThrough = context[d.replica] }
+            if d.counter > seenThrough { return true }
+        }
         // A held op's context may cover a dot its receiver does not hold yet (causal delivery
         // waits only for what an op retires); a rights write that saw the newcomer can change.
         return replica.heldTrackedOps(on: op.key).contains { $0.dot != op.dot && saw($0, op.dot) }

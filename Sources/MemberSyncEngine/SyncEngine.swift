@@ -22,7 +22,8 @@ public enum LinkID: Hashable, Sendable, CustomStringConvertible {
 /// `relay`, which acknowledges nothing and may go out before the commit.
 public enum Directive: Equatable, Sendable {
     /// Store these ops, the current states of these records, and the current version.
-    case persist(ops: [Op], keys: [RecordKey])
+    /// Store `ops` (with the encodings the store keeps) and the states of `keys`.
+    case persist(ops: [EncodedOp], keys: [RecordKey])
     /// Drop ops covered by the replica's log floor from the store.
     case persistCompaction
     case send(LinkID, Message)
@@ -40,8 +41,9 @@ public enum Directive: Equatable, Sendable {
     /// receiver commits it before acknowledging anything itself. So if this node crashes
     /// before its commit, the op is still durable at its origin (and at any receiver) and comes
     /// back with the origin's next Push; no acknowledgement ever rested on this node's copy.
-    /// This takes one fsync out of the write -> hub -> member path.
-    case relay(Message)
+    /// This takes one fsync out of the write -> hub -> member path. The op comes with the
+    /// encoding its commit stores, so relaying it encodes nothing again.
+    case relay(EncodedOp)
     /// Remember what we know about a node that talked to us (hub roster view).
     case rememberNode(String)
     /// Store `SyncEngine.refusedEdits`, the list of this node's own edits that were refused.
@@ -88,7 +90,7 @@ public struct LocalCommit: Sendable {
     /// itself (epochs, forks) within an input; tests and the simulated network use it too. The
     /// daemon stores a commit from `ops` and `keys`, never by finding its persist step.
     public var directives: [Directive] {
-        [.persist(ops: ops, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
+        [.persist(ops: encodedOps, keys: keys)] + (compaction ? [.persistCompaction] : []) + after
     }
 }
 
@@ -113,6 +115,12 @@ public struct BackupMerge: Sendable, Equatable {
 struct RemoteApply {
     var ops: [Op] = []
     var report: [Directive] = []
+    /// Encodings made on the way (of the ops whose chain links were hashed), so the store and
+    /// the relay reuse them.
+    var encodings: [Dot: [UInt8]] = [:]
+
+    /// The applied ops with their encodings, each op encoded once at most.
+    var encodedOps: [EncodedOp] { ops.map { EncodedOp($0, encoding: encodings[$0.dot]) } }
 }
 
 /// State of one outbound link.
@@ -667,6 +675,7 @@ public struct SyncEngine: Sendable {
     mutating func applyRemote(_ ops: [Op]) -> RemoteApply {
         var applied: [Op] = []
         var report: [Directive] = []
+        var encodings: [Dot: [UInt8]] = [:]
         var queue = ops
         var rosterRetries = 0
         var rightsChanged = Set<RecordKey>(), rosterNodes = Set<String>()
@@ -676,6 +685,7 @@ public struct SyncEngine: Sendable {
             let appliedBefore = applied.count
             // Runs of chained ops are authenticated by their last signature (MSP 5.9).
             let runs = authenticatedRuns(queue)
+            encodings.merge(runs.encodings) { first, _ in first }
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
@@ -689,7 +699,7 @@ public struct SyncEngine: Sendable {
                     // `apply` validates the op itself; the write rules need a valid op first.
                     // A rights write may change the verdict on others (MSP 11.7), unless it saw
                     // every op held on its record (see `mayChangeVerdicts`).
-                    var changesVerdicts = false
+                    var changesVerdicts = false, checked = false
                     if let authority {
                         try replica.validate(op)
                         if replica.unmetDependency(op) != nil {
@@ -726,8 +736,9 @@ public struct SyncEngine: Sendable {
                             refused.append((op, e.reason, e.detail))
                             continue
                         }
+                        checked = true
                     }
-                    if try replica.apply(op) == .applied {
+                    if try replica.apply(op, checked: checked) == .applied {
                         applied.append(op)
                         counters.opsApplied += 1
                         if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
@@ -764,7 +775,7 @@ public struct SyncEngine: Sendable {
         if authority != nil && !(rightsChanged.isEmpty && rosterNodes.isEmpty) {
             report += reconsider(keys: rightsChanged, nodes: rosterNodes)
         }
-        return RemoteApply(ops: applied, report: report)
+        return RemoteApply(ops: applied, report: report, encodings: encodings)
     }
 
     /// A hub records the replica id a roster node says Hello with in its entry's `epochs`
@@ -818,16 +829,22 @@ public struct SyncEngine: Sendable {
     /// The report of applying remote ops (rejections, events, records judged again), then the
     /// persist step for what was applied.
     func persist(_ applied: RemoteApply) -> [Directive] {
-        let ops = applied.ops
-        guard !ops.isEmpty else { return applied.report }
-        var seen = Set<RecordKey>()
-        let keys = ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
-        return applied.report + [.persist(ops: ops, keys: keys)]
+        persist(applied, applied.encodedOps)
     }
 
-    /// Relay directives for remote ops newly applied here, in the order they were applied.
-    func relays(_ applied: [Op]) -> [Directive] {
-        applied.map { .relay(.op($0)) }
+    /// `persist(applied)` with the applied ops' encodings already made.
+    private func persist(_ applied: RemoteApply, _ encoded: [EncodedOp]) -> [Directive] {
+        guard !encoded.isEmpty else { return applied.report }
+        var seen = Set<RecordKey>()
+        let keys = applied.ops.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
+        return applied.report + [.persist(ops: encoded, keys: keys)]
+    }
+
+    /// The persist step for remote ops newly applied here, then a relay of each, in the order
+    /// they were applied, both with the same encodings.
+    func persistAndRelay(_ applied: RemoteApply) -> [Directive] {
+        let encoded = applied.encodedOps
+        return persist(applied, encoded) + encoded.map { .relay($0) }
     }
 
     // MARK: requests from other nodes (our ROUTER)
@@ -888,8 +905,7 @@ public struct SyncEngine: Sendable {
             let refused = refusals(among: Set(ops.map(\.dot)), in: applied.report)
             // Relay: every op newly applied from a push goes out on our PUB (before the commit,
             // see `Directive.relay`); the Ack waits for the commit.
-            var out = forks + persist(applied)
-            out += relays(applied.ops)
+            var out = forks + persistAndRelay(applied)
             // Every refused op is named to the pusher, so its origin stops resending it and can
             // tell its user why (MSP 7.3); the Ack follows, also covering those held.
             if !refused.isEmpty {
@@ -924,7 +940,7 @@ public struct SyncEngine: Sendable {
                 lastKey: page.last?.key.description ?? after, done: lo + page.count >= snapshotOrder.count)))]
         case .op(let op):
             let applied = applyRemote([op])
-            return persist(applied) + relays(applied.ops)
+            return persistAndRelay(applied)
         case .welcome, .opBatch, .ack, .snapshotPage, .error:
             return [.reply(client: client, .error(code: .badRequest, message: "\(message.kind) is not a request"))]
         }
@@ -1156,9 +1172,8 @@ public struct SyncEngine: Sendable {
         if link(l).welcomed { update(l) { $0.lastHeard = now } }
         let applied = applyRemote(ops)
         let gap = ops.contains { $0.counter > replica.version[$0.origin] }
-        var out = persist(applied)
         // A hub relays ops it learns from any source to everyone.
-        if settings.role == .hub { out += relays(applied.ops) }
+        var out = settings.role == .hub ? persistAndRelay(applied) : persist(applied)
         if gap && syncLinks(now: now).contains(l) { out += pull(l, now: now) }
         return out
     }

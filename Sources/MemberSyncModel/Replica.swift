@@ -392,13 +392,19 @@ public struct Replica: Sendable {
     /// refused whole and change nothing. An op whose contexts cover dots this replica does not
     /// hold is refused with `.refused(.causality, …)`: it must wait until they arrive (see
     /// `admissible` and `unmetDependency`), so no op can retire a value its writer never saw.
+    ///
+    /// `checked`: the caller has just passed the op through `admissible`, `validate` and
+    /// `unmetDependency` on this same state (a secure node does, before its write rules), so
+    /// they are not run twice.
     @discardableResult
-    public mutating func apply(_ op: Op) throws(ModelError) -> ApplyOutcome {
+    public mutating func apply(_ op: Op, checked: Bool = false) throws(ModelError) -> ApplyOutcome {
         if holds(op.dot) { return .duplicate }
-        try admissible(op)
-        try validate(op)
-        if let needed = unmetDependency(op) {
-            throw ModelError.refused(.causality, "op \(op.dot) has seen \(needed), which this node does not hold yet")
+        if !checked {
+            try admissible(op)
+            try validate(op)
+            if let needed = unmetDependency(op) {
+                throw ModelError.refused(.causality, "op \(op.dot) has seen \(needed), which this node does not hold yet")
+            }
         }
         if let plan = try plan(op) {
             records[op.key]!.commit(plan)

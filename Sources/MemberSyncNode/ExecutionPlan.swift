@@ -1,5 +1,6 @@
 import MemberSyncEngine
 import MemberSyncModel
+import MemberSyncWire
 
 /// How the reactor carries out one batch of directives around its single durable commit.
 /// Kept apart from the sockets so the ordering rule can be tested on its own. Two kinds of
@@ -14,8 +15,8 @@ struct ExecutionPlan: Equatable {
     var beforeCommit: [Directive] = []
     /// True when some directive asked for a commit (even of nothing: the version moved).
     var persist = false
-    /// The ops to store, in order.
-    var ops: [Op] = []
+    /// The ops to store, in order, with their encodings.
+    var ops: [EncodedOp] = []
     /// The records whose current state to store, each once, in first-seen order.
     var keys: [RecordKey] = []
     var compaction = false

@@ -561,17 +561,17 @@ public final class Node {
         if plan.persist || !unstored.ops.isEmpty || !unstored.keys.isEmpty {
             // A commit of record states alone is a snapshot page.
             let label = plan.ops.isEmpty && !plan.keys.isEmpty ? "snapshot" : "ops"
-            do { try persistToStore(ops: plan.ops.map(EncodedOp.init), keys: plan.keys, label: label) } catch {
+            do { try persistToStore(ops: plan.ops, keys: plan.keys, label: label) } catch {
                 // Not durable: send nothing that would acknowledge it. The node keeps running;
                 // peers resend what they do not see acknowledged, and the next commit retries.
                 logger.critical("cannot persist; withholding acknowledgements", metadata: ["error": "\(error)"])
                 return
             }
-            if !plan.ops.isEmpty { onCommit?(plan.ops) }
+            if !plan.ops.isEmpty { onCommit?(plan.ops.map(\.op)) }
             let now = wallClockMilliseconds()
             // How long remote ops took to arrive (a hub's own roster writes made while it
             // answers a Hello are not deliveries).
-            for op in plan.ops where op.origin != engine.replica.id {
+            for op in plan.ops.lazy.map(\.op) where op.origin != engine.replica.id {
                 metrics.opApplyLatency.observe(Double(now &- min(now, op.hlc.milliseconds)) / 1000)
             }
         }
@@ -607,8 +607,10 @@ public final class Node {
             send(dealerSocket(l), WireCodec.encode(m), what: m.kind, to: l.description)
         case .reply(let client, let m):
             send(router, [client] + WireCodec.encode(m), what: m.kind, to: String(decoding: client, as: UTF8.self))
-        case .publish(let m), .relay(let m):
+        case .publish(let m):
             send(publisher, WireCodec.encode(m), what: m.kind, to: "pub")
+        case .relay(let op):
+            send(publisher, WireCodec.encode(publishing: op), what: "op", to: "pub")
         case .pushOps(let l, let ops):
             send(dealerSocket(l), WireCodec.encode(pushing: ops), what: "push", to: l.description)
         case .publishOp(let op):

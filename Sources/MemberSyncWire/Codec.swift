@@ -35,6 +35,15 @@ public struct EncodedOp: Sendable, Equatable {
     /// `op` with its encoding.
     public init(_ op: Op) { self.init(op: op, bytes: WireCodec.encodeOp(op)) }
 
+    /// `op` with `encoding` when one was made on the way (a received op encoded to hash its
+    /// chain link, MSP 5.9), else encoded now: either way the op is encoded once. `encoding`
+    /// must be `WireCodec.encodeOp(op)`; debug builds check it.
+    public init(_ op: Op, encoding: [UInt8]?) {
+        guard let encoding else { self.init(op); return }
+        assert(encoding == WireCodec.encodeOp(op), "the encoding given for \(op.dot) is not its own")
+        self.init(op: op, bytes: encoding)
+    }
+
     init(op: Op, bytes: [UInt8]) {
         self.op = op
         self.bytes = bytes

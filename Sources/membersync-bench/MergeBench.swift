@@ -124,7 +124,7 @@ struct MergeBench {
             let t = now(), c = threadCPUTime()
             for frames in pages {
                 guard case .opBatch(let batch, _, _) = try WireCodec.decode(frames) else { throw BenchFailure("not an op batch") }
-                let runs = authenticate ? SyncEngine.authenticatedRuns(batch, signedByOrigin: signed) : (dots: [], hashes: [:])
+                let runs = authenticate ? SyncEngine.authenticatedRuns(batch, signedByOrigin: signed) : AuthenticatedRuns()
                 for op in batch {
                     if authenticate && !runs.dots.contains(op.dot) && !signed(op) { throw BenchFailure("op \(op.dot): bad signature") }
                     guard try replica.apply(op) == .applied else { throw BenchFailure("op \(op.dot) not applied") }

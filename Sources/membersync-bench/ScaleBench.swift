@@ -73,10 +73,10 @@ struct ScaleBench {
                 case .reply(let client, let m):
                     if let to = index[String(decoding: client, as: UTF8.self)] { queue.append(.toDealer(to, m)) }
                     if counting { sent += 1 }
-                case .publish(let m), .relay(let m):
+                case .publish(let m):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, m)) } }
-                case .publishOp(let op):
+                case .publishOp(let op), .relay(let op):
                     if counting { sent += 1 }
                     if from == 0 { for to in 1..<n { queue.append(.toSubscriber(to, .op(op.op))) } }
                 case .persist, .persistCompaction, .rememberNode, .event, .persistRefused:

@@ -103,9 +103,9 @@ struct SimulatedNetwork {
             case .reply(let client, let m):
                 messagesSent += 1
                 queue.append((String(decoding: client, as: UTF8.self), .linkMessage(from: node, wire(m))))
-            case .publish(let m), .relay(let m):
+            case .publish(let m):
                 publish(from: node, wire(m))
-            case .publishOp(let op):
+            case .publishOp(let op), .relay(let op):
                 publish(from: node, wire(WireCodec.encode(publishing: op)))
             }
         }

@@ -23,7 +23,7 @@ final class SyncEngineBatchTests: XCTestCase {
         XCTAssertNil(failure)
         XCTAssertEqual(ops.map(\.counter), [1, 2, 3])
         let directives = try XCTUnwrap(commit).directives
-        XCTAssertEqual(directives.first, .persist(ops: ops, keys: [good.0]))
+        XCTAssertEqual(directives.first, .persist(ops: ops.map(EncodedOp.init), keys: [good.0]))
         XCTAssertEqual(directives.filter { if case .persist = $0 { return true } else { return false } }.count, 1)
     }
 
