@@ -497,9 +497,14 @@ public struct SyncEngine: Sendable {
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
+    ///
+    /// It calls the authority itself rather than through `authorise(_:judgements:)`: calling a
+    /// non-mutating method of the engine with `&rightsJudgements` makes Swift copy the engine
+    /// for the call, and every kept judgement (one per record written) was then copied on
+    /// each edit, which made a writer's cost per op grow with the records it had written.
     private mutating func authorise(_ prepared: Op) throws(ModelError) {
-        guard authority != nil else { return }
-        try authorise(prepared, judgements: &rightsJudgements)
+        guard let authority else { return }
+        do { try authority.checkLocal(prepared, in: replica, judgements: &rightsJudgements) } catch { throw ModelError.unauthorised(error.detail) }
     }
 
     /// `authorise` through other judgements (a check's, which must leave the engine's alone).
