@@ -21,7 +21,8 @@ public struct AuthenticatedRuns: Sendable {
     public var dots = Set<Dot>()
     /// The chain hashes computed on the way, by dot.
     public var hashes: [Dot: [UInt8]] = [:]
-    /// The encodings hashed, by dot: the store and the relay reuse them.
+    /// The encodings hashed, by dot, for the dots the batch carries once: the store and the
+    /// relay reuse them for the op applied from that batch.
     public var encodings: [Dot: [UInt8]] = [:]
 
     public init(dots: Set<Dot> = [], hashes: [Dot: [UInt8]] = [:], encodings: [Dot: [UInt8]] = [:]) {
@@ -56,6 +57,9 @@ extension SyncEngine {
     public static func authenticatedRuns(_ ops: [Op], signedByOrigin: (Op) -> Bool) -> AuthenticatedRuns {
         guard ops.count > 1 else { return AuthenticatedRuns() }
         var dots = Set<Dot>(), hashes: [Dot: [UInt8]] = [:], encodings: [Dot: [UInt8]] = [:]
+        // Dots the batch carries twice (a fork, or a forgery of a held op): an encoding kept by
+        // dot could then be the other op's, so none is kept for them.
+        var repeated = Set<Dot>()
         for sorted in Self.byOrigin(ops, where: \.isChained) {
             var run: [Op] = [sorted[0]]
             func close() {
@@ -69,6 +73,7 @@ extension SyncEngine {
             }
             for op in sorted.dropFirst() {
                 let before = run[run.count - 1]
+                if op.counter == before.counter { repeated.insert(op.dot) }
                 let bytes = WireCodec.encodeOp(before)
                 let h = Self.chainHash(encoded: bytes)
                 hashes[before.dot] = h
@@ -77,6 +82,7 @@ extension SyncEngine {
             }
             close()
         }
+        for d in repeated { encodings[d] = nil }
         return AuthenticatedRuns(dots: dots, hashes: hashes, encodings: encodings)
     }
 

@@ -690,7 +690,9 @@ public struct SyncEngine: Sendable {
             let appliedBefore = applied.count
             // Runs of chained ops are authenticated by their last signature (MSP 5.9).
             let runs = authenticatedRuns(queue)
-            encodings.merge(runs.encodings) { first, _ in first }
+            // The encoding of an op of this queue, kept as it is applied or held (a dot is
+            // applied once, so the encoding kept is that op's own).
+            func keepEncoding(_ op: Op) { if let bytes = runs.encodings[op.dot] { encodings[op.dot] = bytes } }
             for op in queue {
                 if replica.holds(op.dot) {
                     counters.opsDuplicate += 1
@@ -738,6 +740,7 @@ public struct SyncEngine: Sendable {
                             // held without its effect, so it is never fetched again.
                             try replica.hold(op)
                             applied.append(op)
+                            keepEncoding(op)
                             refused.append((op, e.reason, e.detail))
                             continue
                         }
@@ -745,6 +748,7 @@ public struct SyncEngine: Sendable {
                     }
                     if try replica.apply(op, checked: checked) == .applied {
                         applied.append(op)
+                        keepEncoding(op)
                         counters.opsApplied += 1
                         if op.key.collection == "nodes" { rosterChanged = true; rosterNodes.insert(op.key.id) }
                         if changesVerdicts { rightsChanged.insert(op.key) }

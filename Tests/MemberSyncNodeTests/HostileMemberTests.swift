@@ -313,6 +313,28 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertEqual(net.digests(everyone).count, 1)
     }
 
+    /// A received op is stored and relayed with the encoding its chain check made (encoded
+    /// once), but never with the other version's when one batch carries two ops of one dot:
+    /// every op stored or relayed carries its own bytes. (Debug builds also check each reused
+    /// encoding as it is taken.)
+    func testAForkedPairInOneBatchIsStoredAndRelayedEachWithItsOwnBytes() throws {
+        var net = try secureFederation()
+        let asker = ReplicaID(node: "asker", epoch: 42), askerKey = net.keys["asker"]!
+        let hlc = HLC(milliseconds: net.now, logical: 0)
+        let one = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "One", signer: askerKey), to: OpChain.genesis, askerKey)
+        let two = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Two", signer: askerKey), to: OpChain.genesis, askerKey)
+        let next = linked(crafted(asker, counter: 2, hlc: hlc, "organisations/asker", field: "website", "https://asker.kommune.no",
+                                  signer: askerKey), to: SyncEngine.chainHash(one), askerKey)
+        let out = request(&net, "brussels", from: "asker", .push([two, one, next]))
+        var carried: [EncodedOp] = []
+        for d in out {
+            if case .persist(let ops, _) = d { carried += ops }
+            if case .relay(let op) = d { carried.append(op) }
+        }
+        XCTAssertGreaterThanOrEqual(carried.count, 4, "the ops applied are stored and relayed")
+        for e in carried { XCTAssertEqual(e.bytes, WireCodec.encodeOp(e.op), "\(e.op.dot) carries another op's bytes") }
+    }
+
     /// A link that names `prev`, signed again (a member can sign anything with its key).
     func linked(_ op: Op, to prev: [UInt8], _ signer: SigningKeyPair) -> Op {
         var o = op
