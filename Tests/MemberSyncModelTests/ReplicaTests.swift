@@ -5,6 +5,30 @@ import MemberSyncHarness
 final class ReplicaTests: XCTestCase {
     let t: @Sendable () -> UInt64 = { 42 }
 
+    /// The roster's keys come from an index kept as records change, not from a scan of every
+    /// record: after writes, a delete, a write taken back, a restore from a store and a
+    /// snapshot, they are exactly the existing `nodes/…` records, sorted.
+    func testRosterKeysFollowEveryWayARecordChanges() throws {
+        func scanned(_ r: Replica) -> [RecordKey] { r.records.filter { $0.key.collection == "nodes" && $0.value.exists }.map(\.key).sorted() }
+        let node = { (id: String) in RecordKey(collection: "nodes", id: id) }
+        var a = Replica(id: ReplicaID(node: "brussels", epoch: 1), wallClock: { 1_000 })
+        for id in ["hamar", "asker", "baerum"] { try a.write(node(id), [.assign(field: "role", value: .string("member"))]) }
+        try a.write(RecordKey(collection: "contacts", id: "kari"), [.assign(field: "name", value: .string("Kari"))])
+        try a.delete(node("baerum"))
+        XCTAssertEqual(a.keys(in: "nodes"), [node("asker"), node("hamar")])
+        var undo = a.undoPoint()
+        a.commitLocal(try a.prepareWrite(node("oslomet"), [.assign(field: "role", value: .string("member"))]), undo: &undo)
+        XCTAssertEqual(a.keys(in: "nodes"), [node("asker"), node("hamar"), node("oslomet")])
+        a.rollBack(undo)
+        XCTAssertEqual(a.keys(in: "nodes"), scanned(a), "a write taken back")
+        let restored = Replica(restoring: a.id, wallClock: { 1_000 }, records: a.records, version: a.version, floor: a.logFloor, ops: [])
+        XCTAssertEqual(restored.keys(in: "nodes"), scanned(a), "restored from a store")
+        var b = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: { 1_000 })
+        try b.load(a.snapshot())
+        XCTAssertEqual(b.keys(in: "nodes"), scanned(a), "from a snapshot")
+        XCTAssertEqual(b.keys(in: "contacts"), [RecordKey(collection: "contacts", id: "kari")])
+    }
+
     func testSchemaRefusalsNameCollectionFieldAndReason() {
         var r = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: t)
         let org = RecordKey(collection: "organisations", id: "asker")
