@@ -497,18 +497,17 @@ public struct SyncEngine: Sendable {
     }
 
     /// Refuses a prepared local op that breaks the write rules (no-op when security is off).
-    ///
-    /// It calls the authority itself rather than through `authorise(_:judgements:)`: calling a
-    /// non-mutating method of the engine with `&rightsJudgements` makes Swift copy the engine
-    /// for the call, and every kept judgement (one per record written) was then copied on
-    /// each edit, which made a writer's cost per op grow with the records it had written.
     private mutating func authorise(_ prepared: Op) throws(ModelError) {
-        guard let authority else { return }
-        do { try authority.checkLocal(prepared, in: replica, judgements: &rightsJudgements) } catch { throw ModelError.unauthorised(error.detail) }
+        try Self.authorise(prepared, authority, replica, judgements: &rightsJudgements)
     }
 
-    /// `authorise` through other judgements (a check's, which must leave the engine's alone).
-    private func authorise(_ prepared: Op, judgements: inout RightsJudgements) throws(ModelError) {
+    /// `authorise` through any judgements (the engine's, or a check's, which must leave the
+    /// engine's alone). Static on purpose: a non-mutating method of the engine called with
+    /// `&rightsJudgements` makes Swift copy the engine for the call, and every kept judgement
+    /// (one per record written) was then copied on each edit, which made a writer's cost per
+    /// op grow with the records it had written.
+    private static func authorise(_ prepared: Op, _ authority: WriteAuthority?, _ replica: Replica,
+                                  judgements: inout RightsJudgements) throws(ModelError) {
         guard let authority else { return }
         do { try authority.checkLocal(prepared, in: replica, judgements: &judgements) } catch { throw ModelError.unauthorised(error.detail) }
     }
@@ -571,7 +570,7 @@ public struct SyncEngine: Sendable {
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty, ahead: UInt64(i))
-                try authorise(prepared, judgements: &judgements)
+                try Self.authorise(prepared, authority, replica, judgements: &judgements)
             } catch {
                 return (0, (i, error))
             }
@@ -589,7 +588,7 @@ public struct SyncEngine: Sendable {
         for (i, edit) in edits.enumerated() {
             do throws(ModelError) {
                 let prepared = try replica.prepareWrite(edit.key, edit.changes, allowEmpty: allowEmpty)
-                try authorise(prepared, judgements: &judgements)
+                try Self.authorise(prepared, authority, replica, judgements: &judgements)
                 replica.commitLocal(prepared, undo: &undo) { linked in (linked, []) }
             } catch {
                 return (0, (i, error))

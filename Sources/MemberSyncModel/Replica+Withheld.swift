@@ -53,9 +53,7 @@ extension Replica {
 
     /// The held ops on `key` that write one of its collection's tracked fields (indexed
     /// collections only).
-    public func heldTrackedOps(on key: RecordKey) -> [Op] {
-        (trackedHistory[key] ?? []).compactMap { op($0) }
-    }
+    public func heldTrackedOps(on key: RecordKey) -> [Op] { heldTrackedOps(on: key, after: 0) }
 
     /// The held ops on `key` that write a tracked field and joined its history after the first
     /// `count` of them. Within one `rightsFactsGeneration` that history only grows (a roll-back

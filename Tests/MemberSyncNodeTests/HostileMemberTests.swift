@@ -313,6 +313,16 @@ final class HostileMemberTests: XCTestCase {
         XCTAssertEqual(net.digests(everyone).count, 1)
     }
 
+    /// A fork at `origin`'s first op: two validly signed versions of it, and the origin's
+    /// next op, linked to the second version.
+    func forkAtFirstOp(_ origin: ReplicaID, _ signer: SigningKeyPair, hlc: HLC, _ first: String, _ second: String) -> (Op, Op, next: Op) {
+        let a = linked(crafted(origin, counter: 1, hlc: hlc, "organisations/\(origin.node)", first, signer: signer), to: OpChain.genesis, signer)
+        let b = linked(crafted(origin, counter: 1, hlc: hlc, "organisations/\(origin.node)", second, signer: signer), to: OpChain.genesis, signer)
+        let next = linked(crafted(origin, counter: 2, hlc: hlc, "organisations/\(origin.node)", field: "website", "https://\(origin.node).kommune.no",
+                                  signer: signer), to: SyncEngine.chainHash(b), signer)
+        return (a, b, next)
+    }
+
     /// A received op is stored and relayed with the encoding its chain check made (encoded
     /// once), but never with the other version's when one batch carries two ops of one dot:
     /// every op stored or relayed carries its own bytes. (Debug builds also check each reused
@@ -320,12 +330,8 @@ final class HostileMemberTests: XCTestCase {
     func testAForkedPairInOneBatchIsStoredAndRelayedEachWithItsOwnBytes() throws {
         var net = try secureFederation()
         let asker = ReplicaID(node: "asker", epoch: 42), askerKey = net.keys["asker"]!
-        let hlc = HLC(milliseconds: net.now, logical: 0)
-        let one = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "One", signer: askerKey), to: OpChain.genesis, askerKey)
-        let two = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Two", signer: askerKey), to: OpChain.genesis, askerKey)
-        let next = linked(crafted(asker, counter: 2, hlc: hlc, "organisations/asker", field: "website", "https://asker.kommune.no",
-                                  signer: askerKey), to: SyncEngine.chainHash(one), askerKey)
-        let out = request(&net, "brussels", from: "asker", .push([two, one, next]))
+        let (one, two, next) = forkAtFirstOp(asker, askerKey, hlc: HLC(milliseconds: net.now, logical: 0), "One", "Two")
+        let out = request(&net, "brussels", from: "asker", .push([one, two, next]))
         var carried: [EncodedOp] = []
         for d in out {
             if case .persist(let ops, _) = d { carried += ops }
@@ -378,10 +384,7 @@ final class HostileMemberTests: XCTestCase {
         var net = try secureFederation()
         let asker = ReplicaID(node: "asker", epoch: 7), askerKey = net.keys["asker"]!
         let hlc = HLC(milliseconds: net.now, logical: 0)
-        let first = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "First", signer: askerKey), to: OpChain.genesis, askerKey)
-        let hidden = linked(crafted(asker, counter: 1, hlc: hlc, "organisations/asker", "Hidden", signer: askerKey), to: OpChain.genesis, askerKey)
-        let second = linked(crafted(asker, counter: 2, hlc: hlc, "organisations/asker", field: "website", "https://asker.kommune.no",
-                                    signer: askerKey), to: SyncEngine.chainHash(hidden), askerKey)
+        let (first, _, second) = forkAtFirstOp(asker, askerKey, hlc: hlc, "First", "Hidden")
         net.route(from: "brussels", request(&net, "brussels", from: "asker", .push([first])))
         net.run(milliseconds: 500)
         XCTAssertEqual(name(net, "baerum", "organisations/asker"), .string("First"))
