@@ -28,6 +28,7 @@ struct IndexedSearch {
     /// until `close`, so a crash leaves it to be rebuilt.
     init(dataDir: String, replica: Replica) throws(StoreError) {
         index = try SearchIndex(path: DataDirectory.path(dataDir, SearchIndex.fileName))
+        try index.checkpointInBackground()
         if try index.state() != Self.state(of: replica) {
             try index.removeAll()
             backlog = Set(replica.records.keys)

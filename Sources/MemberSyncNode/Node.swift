@@ -144,6 +144,8 @@ public final class Node {
         lock = try DirectoryLock(path: Self.lockPath(dataDir: config.dataDir), dataDir: config.dataDir)
         let loaded = try Self.openReplica(config, logger: logger, repair: repair)
         store = loaded.store
+        // After the load: a commit on the reactor never runs a WAL checkpoint.
+        try store.checkpointInBackground()
         let replica = loaded.replica
         let signingKey = try NodeKeys.loadSigningKey(dataDir: config.dataDir)
         if signingKey == nil && !config.insecure {

@@ -24,6 +24,8 @@ public final class SearchIndex {
     private let insertText: Statement
     private let deleteText: Statement
     private let upsertMeta: Statement
+    /// Set by `checkpointInBackground`.
+    private var checkpointer: WALCheckpointer?
 
     /// Opens the index at `path`, creating the file (mode 0600: it holds the directory's
     /// text) and its tables when missing. A file that cannot be read as an index is replaced
@@ -43,6 +45,19 @@ public final class SearchIndex {
             insertText = try db.prepare("INSERT INTO text(rowid, body) VALUES (?, ?)")
             deleteText = try db.prepare("DELETE FROM text WHERE rowid = ?")
             upsertMeta = try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
+    }
+
+    deinit { checkpointer?.stop(restoringAutomaticOn: db) }
+
+    /// Moves the index's WAL checkpoints off the calling thread (see `WALCheckpointer`): the
+    /// node indexes on its reactor between messages, and a checkpoint there delays the next one.
+    public func checkpointInBackground() throws(StoreError) {
+        guard checkpointer == nil else { return }
+        do {
+            let c = try WALCheckpointer(path: path, synchronous: "OFF")
+            c.install(on: db)
+            checkpointer = c
         } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
     }
 

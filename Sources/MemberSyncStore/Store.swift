@@ -57,6 +57,8 @@ public final class Store {
     private let upsertMeta: Statement
     /// Log floors as stored, per origin: a commit never lowers one.
     private var storedFloor = VersionVector()
+    /// Set by `checkpointInBackground`: who moves the WAL into the database file.
+    private var checkpointer: WALCheckpointer?
 
     public static let fileName = "replica.sqlite"
     /// The format this release writes. 0: the first release (no checksums); 1: checksums.
@@ -122,6 +124,28 @@ public final class Store {
         } catch {
             throw .corrupt("\(error)")
         }
+    }
+
+    deinit { checkpointer?.stop(restoringAutomaticOn: db) }
+
+    /// Checkpoints run by the background thread and inline (nil without one); for tests.
+    var backgroundCheckpointCounts: (thread: Int, inline: Int)? { checkpointer?.counts }
+
+    /// From now on the WAL is checkpointed by a thread of its own instead of inside the
+    /// commit that fills it (see `WALCheckpointer`): the daemon calls this, so no edit's
+    /// commit pays for a checkpoint. Tools that open a store briefly need not.
+    public func checkpointInBackground() throws(StoreError) {
+        try checkpointInBackground(wakeAtPages: WALCheckpointer.defaultWakeAtPages, inlineAtPages: WALCheckpointer.defaultInlineAtPages)
+    }
+
+    /// The same with other thresholds (tests use them to exercise each path).
+    func checkpointInBackground(wakeAtPages: Int32, inlineAtPages: Int32) throws(StoreError) {
+        guard checkpointer == nil else { return }
+        do {
+            let c = try WALCheckpointer(path: path, synchronous: "FULL", wakeAtPages: wakeAtPages, inlineAtPages: inlineAtPages)
+            c.install(on: db)
+            checkpointer = c
+        } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
     }
 
     /// The tables of the current format.
