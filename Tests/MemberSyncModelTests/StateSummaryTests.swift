@@ -65,6 +65,32 @@ final class StateSummaryTests: XCTestCase {
         XCTAssertGreaterThan(conflicted, 10, "conflicts are hashed too")
     }
 
+    /// A summary built from scratch over many records hashes them on all cores
+    /// (`StateSummary.allShares`); it must equal the one kept record by record, conflicts and
+    /// deletions included.
+    func testSharesHashedOnAllCoresEqualTheOnesKeptRecordByRecord() throws {
+        var a = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: { 1_000 })
+        var b = Replica(id: ReplicaID(node: "baerum", epoch: 1), wallClock: { 1_000 })
+        for i in 0..<6_000 {
+            let key = RecordKey(collection: "contacts", id: "c\(i)")
+            let op = try a.write(key, [.assign(field: "name", value: .string("Name \(i)")), .add(field: "topics", element: "t\(i % 7)")])
+            if i % 10 == 0 {
+                // A concurrent write of the same field at baerum: a conflict once both meet.
+                let other = try b.write(key, [.assign(field: "name", value: .string("Other \(i)"))])
+                _ = try a.apply(other)
+            }
+            _ = try b.apply(op)
+            if i % 13 == 0 { _ = try a.delete(key) }
+        }
+        _ = a.digest()  // folds the summary kept record by record
+        XCTAssertGreaterThanOrEqual(a.records.count, 6_000)
+        XCTAssertGreaterThan(a.conflictCount, 500)
+        let parallel = StateSummary.allShares(a.records)
+        XCTAssertEqual(parallel.count, a.records.count)
+        for (key, share) in parallel { XCTAssertEqual(share, StateSummary.share(key, a.records[key]!), "\(key)") }
+        assertCurrent(a, "6,000 records folded from scratch")
+    }
+
     func testTheKeptSummaryEqualsOneComputedFromScratch() throws {
         for seed in UInt64(1)...20 {
             var sim = Simulation(seed: seed, replicaCount: 3, keyCount: 5)
