@@ -144,6 +144,10 @@ struct LatencyBench {
         guard waitUntil(timeout: 600, interval: 0.2, { clients.allSatisfy { (try? call($0, Control.StatusQuery()))?.searchBacklog == 0 } }) else {
             throw BenchFailure("the nodes did not finish indexing their records for search")
         }
+        // The preloaded stores were copied in and the indexes built without fsync: hundreds of
+        // megabytes the kernel would otherwise write back during the passes, stalling every
+        // fsync behind it. Setup, not workload: written out before the clock starts.
+        sync()
 
         /// One pass of timed edits (after 50 warm-up ones); with `poll`, another client asks
         /// baerum for its status every 100 ms throughout.
