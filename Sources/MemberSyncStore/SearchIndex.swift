@@ -54,11 +54,7 @@ public final class SearchIndex {
     /// node indexes on its reactor between messages, and a checkpoint there delays the next one.
     public func checkpointInBackground() throws(StoreError) {
         guard checkpointer == nil else { return }
-        do {
-            let c = try WALCheckpointer(path: path, synchronous: "OFF")
-            c.install(on: db)
-            checkpointer = c
-        } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
+        checkpointer = try WALCheckpointer.start(for: db, path: path, synchronous: "OFF")
     }
 
     private static func open(_ path: String) throws -> SQLiteDatabase {

@@ -141,11 +141,7 @@ public final class Store {
     /// The same with other thresholds (tests use them to exercise each path).
     func checkpointInBackground(wakeAtPages: Int32, inlineAtPages: Int32) throws(StoreError) {
         guard checkpointer == nil else { return }
-        do {
-            let c = try WALCheckpointer(path: path, synchronous: "FULL", wakeAtPages: wakeAtPages, inlineAtPages: inlineAtPages)
-            c.install(on: db)
-            checkpointer = c
-        } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
+        checkpointer = try WALCheckpointer.start(for: db, path: path, synchronous: "FULL", wakeAtPages: wakeAtPages, inlineAtPages: inlineAtPages)
     }
 
     /// The tables of the current format.

@@ -24,9 +24,9 @@ final class WALCheckpointer: @unchecked Sendable {
     private var requested = false
     private var stopping = false
     private let finished = DispatchSemaphore(value: 0)
-    /// Checkpoints run by the thread, and inline by the hook (read by tests).
-    private(set) var threadCheckpoints = 0
-    private(set) var inlineCheckpoints = 0
+    /// Checkpoints run by the thread, and inline by the hook (read by tests through `counts`).
+    private var threadCheckpoints = 0
+    private var inlineCheckpoints = 0
 
     /// Opens a second connection to `path` (which must exist, in WAL mode) with the given
     /// `synchronous` level, the one the committing connection uses, and starts its thread.
@@ -42,6 +42,17 @@ final class WALCheckpointer: @unchecked Sendable {
         }
         thread.name = "wal-checkpoint"
         thread.start()
+    }
+
+    /// Starts a checkpointer for `connection`'s database at `path` and installs it on
+    /// `connection`: what `Store` and `SearchIndex` do to checkpoint in the background.
+    static func start(for connection: SQLiteDatabase, path: String, synchronous: String,
+                      wakeAtPages: Int32 = defaultWakeAtPages, inlineAtPages: Int32 = defaultInlineAtPages) throws(StoreError) -> WALCheckpointer {
+        do {
+            let c = try WALCheckpointer(path: path, synchronous: synchronous, wakeAtPages: wakeAtPages, inlineAtPages: inlineAtPages)
+            c.install(on: connection)
+            return c
+        } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
     }
 
     /// Makes `connection`'s commits wake this checkpointer (in place of SQLite's automatic
