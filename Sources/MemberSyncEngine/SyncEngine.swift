@@ -342,6 +342,10 @@ public struct SyncEngine: Sendable {
     /// (`StateSummary`) and returns their keys (see `Replica.foldChangedRecords`).
     public mutating func foldChangedRecords() -> Set<RecordKey> { replica.foldChangedRecords() }
 
+    /// Folds every changed record into the status summary without listing them (a node
+    /// does this once after loading, when the list would be every key).
+    public mutating func refreshSummary() { replica.refreshSummary() }
+
     // MARK: link selection
 
     public func link(_ l: LinkID) -> LinkState {

@@ -61,6 +61,8 @@ struct StateSummary: Sendable {
             self = StateSummary()
             allDirty = false
             guard limit < records.count else {
+                // Sized once: growing a table to a million shares rehashes it ~20 times.
+                shares.reserveCapacity(records.count)
                 for ((key, _), share) in zip(records, Self.allShares(records)) { put(key, share) }
                 return
             }

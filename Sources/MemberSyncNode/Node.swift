@@ -193,7 +193,7 @@ public final class Node {
         dirtyRecords = loaded.replayedKeys
         // The status summary of every record, before the node serves: from here on each turn
         // of the reactor folds in what it changed, so no status has a backlog to digest.
-        _ = engine.foldChangedRecords()
+        engine.refreshSummary()
         do { search = try IndexedSearch(dataDir: config.dataDir, replica: engine.replica) } catch {
             logger.error("cannot open the search index; every search scans all records", metadata: ["error": "\(error)"])
         }

@@ -87,10 +87,11 @@ final class ProcessCluster: ProcessFederation, @unchecked Sendable {
         return super.stop(name, timeout: timeout)
     }
 
-    /// Stops every node gracefully and removes the directory.
+    /// Stops every node gracefully and removes the directory (kept when
+    /// `MEMBERSYNC_BENCH_KEEP_STORES` is set, to profile a node on the stores a run built).
     override func shutdown() {
         for name in processes.keys { stop(name) }
-        try? FileManager.default.removeItem(atPath: root)
+        if !keepStores { try? FileManager.default.removeItem(atPath: root) }
     }
 
     /// The control client of node `name`, kept per node (its socket is reused).

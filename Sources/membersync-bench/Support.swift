@@ -93,3 +93,7 @@ func formatBytes(_ b: Double) -> String {
     if b >= k { return String(format: "%.1f KiB", b / k) }
     return String(format: "%.0f B", b)
 }
+
+/// Set `MEMBERSYNC_BENCH_KEEP_STORES=1` to leave the work directory and every node's data
+/// directory in place at the end (to start a node under `perf` on the stores a run built).
+let keepStores = ProcessInfo.processInfo.environment["MEMBERSYNC_BENCH_KEEP_STORES"] != nil

@@ -174,5 +174,5 @@ if let p = options.jsonPath { try jsonData.write(to: URL(fileURLWithPath: p)) }
 let markdown = report.markdown()
 if let p = options.markdownPath { try markdown.write(toFile: p, atomically: true, encoding: .utf8) }
 print(markdown)
-try? FileManager.default.removeItem(atPath: workDir)
+if !keepStores { try? FileManager.default.removeItem(atPath: workDir) }
 exit(failures == 0 ? 0 : 1)

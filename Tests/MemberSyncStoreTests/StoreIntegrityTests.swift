@@ -51,6 +51,31 @@ final class StoreIntegrityTests: XCTestCase {
         try assertDamaged(table: "ops", key: "\(id)#1")
     }
 
+    /// A load checks and decodes its rows in batches spread over the cores: with two damaged
+    /// rows in different parts of one batch, the row reported is still the first in the
+    /// table's order, and an undamaged store of several batches loads every record as it was
+    /// committed.
+    func testALoadOverManyBatchesNamesTheFirstDamagedRowAndOtherwiseLoadsEveryRecord() throws {
+        let store = try Store(path: path)
+        let id = try store.identity(node: "asker")
+        var replica = try store.loadReplica(id: id, wallClock: { 1_000 })
+        let count = Store.recordLoadBatch * 2 + 500
+        for i in 0..<count {
+            let key = RecordKey(collection: "contacts", id: String(format: "c%06d", i))
+            _ = try replica.write(key, [.assign(field: "name", value: .string("Contact \(i)")), .assign(field: "organisation", value: .string("asker"))])
+        }
+        try store.commit(ops: [], records: replica.records.map { ($0.key, $0.value) }, version: replica.version, checkpoint: replica.version)
+        let first = String(format: "contacts/c%06d", Store.recordLoadBatch + 10), later = String(format: "contacts/c%06d", Store.recordLoadBatch + 7_000)
+        try store.executeRaw("UPDATE records SET sum = sum + 1 WHERE key IN ('\(first)', '\(later)')")
+        try assertDamaged(table: "records", key: first)
+        try store.executeRaw("UPDATE records SET sum = sum - 1 WHERE key = '\(first)'")
+        try assertDamaged(table: "records", key: later)
+        try store.executeRaw("UPDATE records SET sum = sum - 1 WHERE key = '\(later)'")
+        let loaded = try Store(path: path).loadReplica(id: id, wallClock: { 0 })
+        XCTAssertEqual(loaded.records.count, count)
+        XCTAssertEqual(loaded.records, replica.records)
+    }
+
     func testAChangedVersionOrMetaRowIsFound() throws {
         let (id, _) = try filledStore()
         try Store(path: path).executeRaw("UPDATE version SET counter = counter + 5")
