@@ -187,15 +187,16 @@ extension Replica {
     public var conflictCount: Int { summary.totals(records).conflicts }
 
     /// Folds the records changed since the last call (at most `limit` of them) into the
-    /// summary, so the next digest and counts cost nothing for them (a node uses
-    /// `foldChangedRecords`, which also says which records changed).
+    /// summary, so the next digest and counts cost nothing for them. A node calls it once
+    /// when it has loaded its replica, before it serves (every record is new to the summary
+    /// then, and nothing needs their keys), and `foldChangedRecords` after every turn.
     public mutating func refreshSummary(limit: Int = .max) { summary.refresh(records, limit: limit) }
 
     /// Folds every record changed since the last call into the summary and returns their
     /// keys (every key when the whole replica was new to the summary), so a caller keeping
     /// something else per record (the node's search index) follows the same changes. A node
-    /// calls it after every turn of its reactor, where it costs what that turn changed, and
-    /// once when it has loaded its replica, before it serves: no query has a backlog to fold.
+    /// calls it after every turn of its reactor, where it costs what that turn changed (and
+    /// `refreshSummary` once after loading): no query has a backlog to fold.
     public mutating func foldChangedRecords() -> Set<RecordKey> {
         let keys = summary.allDirty ? Set(records.keys) : summary.dirty
         summary.refresh(records)
