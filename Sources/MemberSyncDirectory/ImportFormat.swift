@@ -53,21 +53,14 @@ public enum ImportFormat {
     /// file order, so the records and problems are those of one pass from the top.
     public static func parse(_ data: Data, schema: Schema = .memberSync) -> (records: [ImportRecord], problems: [ImportProblem]) {
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let chunk = 4096
-        let parts = ChunkResults(count: (lines.count + chunk - 1) / chunk)
-        DispatchQueue.concurrentPerform(iterations: parts.count) { c in
-            var out: [LineCheck] = []
-            for i in (c * chunk)..<min(lines.count, (c + 1) * chunk) { out.append(check(lines[i], line: i + 1, schema: schema)) }
-            parts.set(c, out)
-        }
+        // Chunks of 4,096 lines.
+        let checked = lines.indices.mapOnEveryCore(parts: (lines.count + 4_095) / 4_096) { i in check(lines[i], line: i + 1, schema: schema) }
         var batch = Batch()
-        for part in parts.all {
-            for checked in part {
-                switch checked {
-                case .blank: break
-                case .problem(let p): batch.add(p)
-                case .record(let r, let line): batch.add(r, line: line)
-                }
+        for line in checked {
+            switch line {
+            case .blank: break
+            case .problem(let p): batch.add(p)
+            case .record(let r, let line): batch.add(r, line: line)
             }
         }
         return (batch.records, batch.problems)
@@ -89,21 +82,6 @@ public enum ImportFormat {
         }
         guard let object = JSONValue(parsing: bytes) else { return .problem(ImportProblem(line: line, message: "not valid JSON")) }
         return .record(record(object, line: line, schema: schema), line: line)
-    }
-
-    /// The chunks' results, each set once by the thread that checked it.
-    final class ChunkResults: @unchecked Sendable {
-        let count: Int
-        private let lock = NSLock()
-        private var parts: [[LineCheck]]
-
-        init(count: Int) {
-            self.count = count
-            parts = Array(repeating: [], count: count)
-        }
-
-        func set(_ i: Int, _ part: [LineCheck]) { lock.withLock { parts[i] = part } }
-        var all: [[LineCheck]] { lock.withLock { parts } }
     }
 
     /// Checked records of one file or request, each key once: a key given again is a problem

@@ -1,5 +1,3 @@
-import Dispatch  // only for `allShares`: a loaded replica's first fold uses every core
-
 /// What `membersync status` reports of a replica's state (its digest, existing records and
 /// open conflicts), kept per record as records change so that a status call costs what
 /// changed since the last one, not a walk over a million records on the reactor thread.
@@ -82,30 +80,10 @@ struct StateSummary: Sendable {
     /// Every record's share, in the order `records` iterates, hashed on all cores. A loaded
     /// replica's first fold hashes every record, which took about 40% of the loading thread's
     /// samples in a profile of a hub loading 200,000 records; shares are independent, so the
-    /// work splits cleanly. The parts are ranges of the dictionary itself: nothing but the
-    /// shares is allocated (at a million records a copy of the entries would add to the peak).
+    /// work splits cleanly.
     static func allShares(_ records: [RecordKey: Record]) -> [Share] {
-        guard records.count >= 4_096 else { return records.map { share($0.key, $0.value) } }
-        // Parts for Dispatch to spread over the cores it has (more parts than cores evens out
-        // records of different sizes).
-        let parts = 16
-        let chunk = (records.count + parts - 1) / parts
-        var starts = [records.startIndex]
-        for _ in 0..<parts {
-            starts.append(records.index(starts.last!, offsetBy: chunk, limitedBy: records.endIndex) ?? records.endIndex)
-        }
-        let bounds = starts
-        return [Share](unsafeUninitializedCapacity: records.count) { buffer, initialized in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                var offset = part * chunk
-                for (key, record) in records[bounds[part]..<bounds[part + 1]] {
-                    (base + offset).initialize(to: share(key, record))
-                    offset += 1
-                }
-            }
-            initialized = records.count
-        }
+        // More parts than cores evens out records of different sizes.
+        records.mapOnEveryCore(parts: 16, sequentialBelow: 4_096) { share($0.key, $0.value) }
     }
 
     private mutating func put(_ key: RecordKey, _ share: Share?) {

@@ -297,16 +297,7 @@ public final class Store {
                 return .failure(error)
             }
         }
-        guard rows.count >= 1_024 else { return rows.map(decode) }
-        let parts = 8
-        let chunk = (rows.count + parts - 1) / parts
-        return [Result<(RecordKey, Record), any Error>](unsafeUninitializedCapacity: rows.count) { buffer, initialized in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                for i in part * chunk..<min(rows.count, (part + 1) * chunk) { (base + i).initialize(to: decode(rows[i])) }
-            }
-            initialized = rows.count
-        }
+        return rows.mapOnEveryCore(parts: 8, sequentialBelow: 1_024, decode)
     }
 
     /// Loads everything into an in-memory replica (see `load`).
