@@ -18,11 +18,7 @@ struct StateSummary: Sendable {
         var words: [UInt64] { [a, b, c, d] }
     }
 
-    struct Share: Equatable, Sendable {
-        var hash: Lanes
-        var conflicts: UInt32
-        var exists: Bool
-    }
+    typealias Share = RecordShare
 
     private(set) var shares: [RecordKey: Share] = [:]
     private(set) var sum = Lanes()
@@ -53,6 +49,34 @@ struct StateSummary: Sendable {
         return out
     }
 
+    /// An empty summary: every record is still to be folded.
+    init() {}
+
+    /// A summary of `records` that starts from shares computed before (a store keeps each
+    /// record's share with its row, so a restart need not hash every record again). Records
+    /// without a share in `kept` are marked dirty, so the next fold computes theirs.
+    init(records: [RecordKey: Record], kept: [RecordKey: Share]) {
+        assert(kept.keys.allSatisfy { records[$0] != nil }, "a kept share for a record the replica does not hold")
+        allDirty = false
+        shares = kept
+        for share in kept.values {
+            sum = sum &+ share.hash
+            existing += share.exists ? 1 : 0
+            conflicts += Int(share.conflicts)
+        }
+        if kept.count < records.count {
+            for key in records.keys where kept[key] == nil { dirty.insert(key) }
+        }
+    }
+
+    /// The share of `record` at `key`: the one kept when the record has not changed since it
+    /// was computed, else computed now.
+    func share(_ key: RecordKey, _ record: Record) -> Share {
+        guard !allDirty, !dirty.contains(key), let kept = shares[key] else { return Self.share(key, record) }
+        assert(kept == Self.share(key, record), "the kept share of \(key) is stale")
+        return kept
+    }
+
     /// Computes the shares of what changed (at most `limit` records of it) and keeps them.
     mutating func refresh(_ records: [RecordKey: Record], limit: Int = .max) {
         if allDirty {
@@ -67,7 +91,8 @@ struct StateSummary: Sendable {
             dirty = Set(records.keys)
         }
         if limit >= dirty.count {
-            for key in dirty { put(key, records[key].map { Self.share(key, $0) }) }
+            let changed = dirty
+            for (key, share) in zip(changed, Self.shares(of: changed, records)) { put(key, share) }
             dirty.removeAll(keepingCapacity: true)
             return
         }
@@ -84,6 +109,13 @@ struct StateSummary: Sendable {
     static func allShares(_ records: [RecordKey: Record]) -> [Share] {
         // More parts than cores evens out records of different sizes.
         records.mapOnEveryCore(parts: 16, sequentialBelow: 4_096) { share($0.key, $0.value) }
+    }
+
+    /// The shares of the records at `keys` (nil where none is held), in the order `keys`
+    /// iterates, on every core when they are many: a catch-up page changes thousands of
+    /// records per turn, and a restart from a store without kept shares folds them all.
+    static func shares(of keys: Set<RecordKey>, _ records: [RecordKey: Record]) -> [Share?] {
+        keys.mapOnEveryCore(parts: 16, sequentialBelow: 1_024) { key in records[key].map { share(key, $0) } }
     }
 
     private mutating func put(_ key: RecordKey, _ share: Share?) {
@@ -149,7 +181,63 @@ struct StateSummary: Sendable {
     }
 }
 
+/// One record's part of the status summary (see `StateSummary`): the hash of its visible
+/// state, its conflicted registers and whether it exists. A pure function of the record, so a
+/// store can keep it beside the record's row and a restart can use it instead of hashing.
+public struct RecordShare: Equatable, Sendable {
+    var hash: StateSummary.Lanes
+    var conflicts: UInt32
+    var exists: Bool
+
+    init(hash: StateSummary.Lanes, conflicts: UInt32, exists: Bool) {
+        self.hash = hash
+        self.conflicts = conflicts
+        self.exists = exists
+    }
+
+    /// The share of `record` at `key`, computed.
+    public init(_ key: RecordKey, _ record: Record) { self = StateSummary.share(key, record) }
+
+    /// How a store keeps it: the four lanes big-endian, the conflict count (big-endian) and
+    /// one byte for `exists`, 37 bytes.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.byteCount)
+        for word in hash.words { for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: word >> (UInt64(i) * 8))) } }
+        for i in (0..<4).reversed() { out.append(UInt8(truncatingIfNeeded: conflicts >> (UInt32(i) * 8))) }
+        out.append(exists ? 1 : 0)
+        return out
+    }
+
+    public static let byteCount = 37
+
+    /// Reads `bytes`; nil unless they are exactly what `bytes` writes (a deleted record's
+    /// hash is all zero).
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount, bytes[36] <= 1 else { return nil }
+        func word(_ at: Int, _ width: Int) -> UInt64 { bytes[at..<(at + width)].reduce(0) { $0 << 8 | UInt64($1) } }
+        let lanes = StateSummary.Lanes(a: word(0, 8), b: word(8, 8), c: word(16, 8), d: word(24, 8))
+        let exists = bytes[36] == 1
+        guard exists || lanes == StateSummary.Lanes() else { return nil }
+        self.init(hash: lanes, conflicts: UInt32(word(32, 4)), exists: exists)
+    }
+}
+
 extension Replica {
+    /// The share of the record at `key` as it is now (nil when there is none): the summary's
+    /// kept one when the record has not changed since the last fold, so a store writing a
+    /// checkpoint of many records hashes only those changed in the current turn.
+    public func share(of key: RecordKey) -> RecordShare? {
+        records[key].map { summary.share(key, $0) }
+    }
+
+    /// Starts the status summary from shares kept by the store (see `RecordShare`), one per
+    /// held record at most; records without one are folded by the next `refreshSummary`. Changes applied after this (the
+    /// store's replay of ops past its checkpoint) mark their records changed as usual.
+    public mutating func restoreSummary(kept: [RecordKey: RecordShare]) {
+        summary = StateSummary(records: records, kept: kept)
+    }
+
     /// The state digest (see `StateSummary`): equal on replicas showing the same state.
     public func digest() -> String {
         let sum = summary.totals(records).sum

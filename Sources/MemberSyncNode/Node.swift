@@ -194,6 +194,7 @@ public final class Node {
         // The status summary of every record, before the node serves: from here on each turn
         // of the reactor folds in what it changed, so no status has a backlog to digest.
         engine.refreshSummary()
+        storeMissingShares(loaded.rowsWithoutShares)
         do { search = try IndexedSearch(dataDir: config.dataDir, replica: engine.replica) } catch {
             logger.error("cannot open the search index; every search scans all records", metadata: ["error": "\(error)"])
         }
@@ -227,7 +228,8 @@ public final class Node {
     /// Opens the store and loads the replica, refusing to serve wrong data: a damaged row, or
     /// a missing or empty database in a directory that held a replica, stops the start with
     /// the reason and the way out (`--repair`).
-    static func openReplica(_ config: NodeConfig, logger: Logger, repair: Bool) throws -> (store: Store, replica: Replica, replayedKeys: Set<RecordKey>) {
+    static func openReplica(_ config: NodeConfig, logger: Logger, repair: Bool)
+        throws -> (store: Store, replica: Replica, replayedKeys: Set<RecordKey>, rowsWithoutShares: [StoredRecordRow]) {
         let dir = config.dataDir
         let dbPath = DataDirectory.path(dir, Store.fileName)
         let hint = "start once with `membersyncd --config FILE --repair` to move it aside and fetch the replica again from the hub"
@@ -251,7 +253,7 @@ public final class Node {
             }
             if recorded == nil { try DataDirectory.recordReplica(dir, id) }
             let loaded = try store.load(id: id, wallClock: { wallClockMilliseconds() })
-            return (store, loaded.replica, loaded.replayedKeys)
+            return (store, loaded.replica, loaded.replayedKeys, loaded.rowsWithoutShares)
         } catch let e as StoreError {
             switch e {
             case .identityMismatch: throw NodeStartError(message: "\(e)")
@@ -537,7 +539,8 @@ public final class Node {
         do {
             try store.commit(encodedOps: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor,
-                             checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label)
+                             checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label,
+                             shareOf: { key, record in replica.share(of: key) ?? RecordShare(key, record) })
             storageFailure = nil
             unstored = ([], [])
             dirtyRecords = checkpoint ? [] : dirty.subtracting(writeNow)
@@ -546,6 +549,25 @@ public final class Node {
             storageFailure = "\(error)"
             if keepOnFailure { unstored = (allOps, allKeys) }
             throw error
+        }
+    }
+
+    /// Stores the status shares the load did not find (a store from before format 2, or
+    /// shares that failed their checksum), so the next start reads them instead of hashing
+    /// those records. Rows the load rebuilt from ops are left out: the next checkpoint writes
+    /// them whole, share included. Once after an upgrade; a failure only costs the next
+    /// start that hashing again.
+    func storeMissingShares(_ rows: [StoredRecordRow]) {
+        guard !rows.isEmpty else { return }
+        let replica = engine.replica
+        let shares = rows.compactMap { row in
+            dirtyRecords.contains(row.key) ? nil : replica.share(of: row.key).map { (row: row, share: $0) }
+        }
+        do {
+            try store.storeShares(shares)
+            logger.info("stored the status shares of records that had none", metadata: ["records": "\(shares.count)"])
+        } catch {
+            logger.warning("cannot store the records' status shares; the next start computes them again", metadata: ["error": "\(error)"])
         }
     }
 

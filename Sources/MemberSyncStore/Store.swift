@@ -38,6 +38,17 @@ public enum StoreError: Error, CustomStringConvertible {
 public struct LoadedReplica {
     public var replica: Replica
     public var replayedKeys: Set<RecordKey>
+    /// Record rows that held no usable status share (written before format 2, or a share
+    /// that failed its checksum): the replica computes theirs, and `storeShares` keeps them.
+    public var rowsWithoutShares: [StoredRecordRow]
+}
+
+/// A record row as it was read: its key and the checksum of its contents. A status share
+/// stored for it later (`Store.storeShares`) is bound to that checksum, so it can never be
+/// taken for the share of another state of the record.
+public struct StoredRecordRow: Sendable, Equatable {
+    public let key: RecordKey
+    let sum: Int64
 }
 
 /// The durable replica: op log per origin, record states, version vector with log floors,
@@ -61,8 +72,10 @@ public final class Store {
     private var checkpointer: WALCheckpointer?
 
     public static let fileName = "replica.sqlite"
-    /// The format this release writes. 0: the first release (no checksums); 1: checksums.
-    public static let currentFormat: Int32 = 1
+    /// The format this release writes. 0: the first release (no checksums); 1: checksums;
+    /// 2: each record row keeps its status share (`RecordShare`), so a restart need not hash
+    /// every record again.
+    public static let currentFormat: Int32 = 2
 
     /// Called with a label at points inside every write path (`LABEL.mid` inside the
     /// transaction, `LABEL.committed` right after it); nil except in crash tests, where the
@@ -101,8 +114,9 @@ public final class Store {
             }
             insertOp = try db.prepare("INSERT OR IGNORE INTO ops(origin, counter, body, sum) VALUES (?, ?, ?, ?)")
             upsertRecord = try db.prepare("""
-                INSERT INTO records(key, body, sum) VALUES (?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET body = excluded.body, sum = excluded.sum
+                INSERT INTO records(key, body, sum, share, share_sum) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET body = excluded.body, sum = excluded.sum,
+                                               share = excluded.share, share_sum = excluded.share_sum
                 """)
             upsertVersion = try db.prepare("""
                 INSERT INTO version(origin, counter, floor, sum) VALUES (?, ?, ?, ?)
@@ -149,7 +163,8 @@ public final class Store {
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL, sum INTEGER NOT NULL);
         CREATE TABLE ops(origin TEXT NOT NULL, counter INTEGER NOT NULL, body BLOB NOT NULL, sum INTEGER NOT NULL,
                          PRIMARY KEY(origin, counter)) WITHOUT ROWID;
-        CREATE TABLE records(key TEXT PRIMARY KEY, body BLOB NOT NULL, sum INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE records(key TEXT PRIMARY KEY, body BLOB NOT NULL, sum INTEGER NOT NULL,
+                             share BLOB NOT NULL DEFAULT x'', share_sum INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
         CREATE TABLE version(origin TEXT PRIMARY KEY, counter INTEGER NOT NULL, floor INTEGER NOT NULL DEFAULT 0,
                              sum INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS peers(node_id TEXT PRIMARY KEY, info TEXT NOT NULL);
@@ -157,6 +172,8 @@ public final class Store {
 
     /// Brings a database of an older format to the current one, in one transaction. Format 0
     /// (the first release) had no checksums: they are computed from the rows as they are.
+    /// Format 1 kept no status shares: its rows get empty ones, which a load reports
+    /// (`LoadedReplica.rowsWithoutShares`) and the node fills in once.
     static func migrate(_ db: SQLiteDatabase, from format: Int32) throws {
         try db.transaction {
             if format < 1 {
@@ -183,6 +200,10 @@ public final class Store {
                 let setRecord = try db.prepare("UPDATE records SET sum = ? WHERE key = ?")
                 for (k, s) in recordRows { try setRecord.run([.int(s), .text(k)]) }
             }
+            if format < 2 {
+                try db.execute("ALTER TABLE records ADD COLUMN share BLOB NOT NULL DEFAULT x''")
+                try db.execute("ALTER TABLE records ADD COLUMN share_sum INTEGER NOT NULL DEFAULT 0")
+            }
             try db.execute("PRAGMA user_version = \(currentFormat)")
         }
     }
@@ -193,6 +214,11 @@ public final class Store {
         Checksum.of(Array("op".utf8), Array(origin.utf8), Array(String(counter).utf8), body)
     }
     static func recordSum(_ key: String, _ body: [UInt8]) -> Int64 { Checksum.of(Array("record".utf8), Array(key.utf8), body) }
+    /// A status share's checksum covers the checksum of the row's contents it was computed
+    /// from, so a share is only ever used with that state of the record.
+    static func shareSum(_ key: String, rowSum: Int64, _ share: [UInt8]) -> Int64 {
+        Checksum.of(Array("share".utf8), Array(key.utf8), withUnsafeBytes(of: rowSum.littleEndian, Array.init), share)
+    }
     static func versionSum(_ origin: String, _ counter: Int64, _ floor: Int64) -> Int64 {
         Checksum.of(Array("version".utf8), Array(origin.utf8), Array("\(counter):\(floor)".utf8))
     }
@@ -213,6 +239,11 @@ public final class Store {
     /// Tests only: runs raw SQL on the database, to damage it the way a disk or an editor would.
     func executeRaw(_ sql: String) throws {
         try db.execute(sql)
+    }
+
+    /// Tests only: reads rows of raw SQL.
+    func readRaw(_ sql: String, _ row: (Statement) throws -> Void) throws {
+        try db.prepare(sql).query([], row)
     }
 
     /// The format version stored in the file (`PRAGMA user_version`).
@@ -272,10 +303,22 @@ public final class Store {
     /// table already reflects (see `commit`).
     static let checkpointKey = "records_checkpoint"
 
-    /// One row of the records table as stored: its key text, encoded state and checksum.
+    /// One row of the records table as stored: its key text, encoded state, checksum, and
+    /// status share with its checksum (empty and 0 when the row has none).
     struct RecordRow: Sendable {
         let key: String
         let body: [UInt8]
+        let sum: Int64
+        var share: [UInt8] = []
+        var shareSum: Int64 = 0
+    }
+
+    /// A decoded record row: the record, its stored status share when one is there and
+    /// passes its checksum, and the row's checksum (what a share stored later is bound to).
+    struct DecodedRecordRow: Sendable {
+        let key: RecordKey
+        let record: Record
+        let share: RecordShare?
         let sum: Int64
     }
 
@@ -286,13 +329,20 @@ public final class Store {
     /// Checks and decodes `rows`, on every core when there are enough of them (a profile of
     /// a member restarting with 200,000 records put the checksums and decoding at a third of
     /// its start, all on one thread). Each result is the row's record, or why it is refused.
-    static func decodeRecordRows(_ rows: [RecordRow]) -> [Result<(RecordKey, Record), any Error>] {
-        @Sendable func decode(_ row: RecordRow) -> Result<(RecordKey, Record), any Error> {
+    /// A share that fails its checksum is not an error: it is derived from the record, so
+    /// the load leaves it out and the share is computed again.
+    static func decodeRecordRows(_ rows: [RecordRow]) -> [Result<DecodedRecordRow, any Error>] {
+        @Sendable func decode(_ row: RecordRow) -> Result<DecodedRecordRow, any Error> {
             guard recordSum(row.key, row.body) == row.sum else { return .failure(StoreError.damaged(table: "records", key: row.key)) }
             do {
                 let (key, record) = try WireCodec.decodeRecord(row.body)
                 guard key.description == row.key else { return .failure(StoreError.corrupt("record row \(row.key) holds \(key)")) }
-                return .success((key, record))
+                var share: RecordShare?
+                if !row.share.isEmpty, shareSum(row.key, rowSum: row.sum, row.share) == row.shareSum {
+                    share = RecordShare(bytes: row.share)
+                    assert(share == nil || share == RecordShare(key, record), "the stored share of \(key) is not its record's")
+                }
+                return .success(DecodedRecordRow(key: key, record: record, share: share, sum: row.sum))
             } catch {
                 return .failure(error)
             }
@@ -318,6 +368,9 @@ public final class Store {
             try db.prepare("SELECT count(*) FROM records").query { count = Int($0.int(0)) }
             var records: [RecordKey: Record] = [:]
             records.reserveCapacity(count)
+            var shares: [RecordKey: RecordShare] = [:]
+            shares.reserveCapacity(count)
+            var withoutShares: [StoredRecordRow] = []
             // Rows are copied out of SQLite on this thread, a batch at a time; each batch is
             // checked and decoded on every core, then inserted here in row order, so the
             // first bad row stops the load as it would one row at a time.
@@ -325,13 +378,14 @@ public final class Store {
             batch.reserveCapacity(Self.recordLoadBatch)
             func insertBatch() throws {
                 for result in Self.decodeRecordRows(batch) {
-                    let (key, record) = try result.get()
-                    records[key] = record
+                    let row = try result.get()
+                    records[row.key] = row.record
+                    if let share = row.share { shares[row.key] = share } else { withoutShares.append(StoredRecordRow(key: row.key, sum: row.sum)) }
                 }
                 batch.removeAll(keepingCapacity: true)
             }
-            try db.prepare("SELECT key, body, sum FROM records").query { row in
-                batch.append(RecordRow(key: row.text(0), body: row.blob(1), sum: row.int(2)))
+            try db.prepare("SELECT key, body, sum, share, share_sum FROM records").query { row in
+                batch.append(RecordRow(key: row.text(0), body: row.blob(1), sum: row.int(2), share: row.blob(3), shareSum: row.int(4)))
                 if batch.count == Self.recordLoadBatch { try insertBatch() }
             }
             try insertBatch()
@@ -354,10 +408,13 @@ public final class Store {
                 ops.append(op)
             }
             var replica = Replica(restoring: id, schema: schema, wallClock: wallClock, records: records, version: version, floor: floor, ops: ops)
+            records = [:]
+            // Before the replay, which marks the records it rebuilds as changed.
+            replica.restoreSummary(kept: shares)
             let checkpoint = try Self.parseVersion(meta(Self.checkpointKey))
             let replay = ops.filter { checkpoint?.covers($0.dot) != true }
             replica.rejoin(replay)
-            return LoadedReplica(replica: replica, replayedKeys: Set(replay.lazy.map(\.key)))
+            return LoadedReplica(replica: replica, replayedKeys: Set(replay.lazy.map(\.key)), rowsWithoutShares: withoutShares)
         }
     }
 
@@ -370,15 +427,21 @@ public final class Store {
     /// checkpoint: all of them at once, with `checkpoint` set to the version every op of which
     /// the records table then reflects. Ops must not be compacted away before a checkpoint
     /// covers them.
+    ///
+    /// Each record row keeps the record's status share, which `shareOf` gives (by default it
+    /// is computed; a node passes the one its summary keeps, `Replica.share(of:)`).
     public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
-                       checkpoint: VersionVector? = nil, label: String = "commit") throws(StoreError) {
-        try commit(encodedOps: ops.map(EncodedOp.init), records: records, version: version, floor: floor, checkpoint: checkpoint, label: label)
+                       checkpoint: VersionVector? = nil, label: String = "commit",
+                       shareOf: (RecordKey, Record) -> RecordShare = RecordShare.init) throws(StoreError) {
+        try commit(encodedOps: ops.map(EncodedOp.init), records: records, version: version, floor: floor, checkpoint: checkpoint,
+                   label: label, shareOf: shareOf)
     }
 
     /// `commit(ops:...)` for ops whose encoding is made already (a local op's, made when it
     /// was signed): their bytes are stored as they are.
     public func commit(encodedOps ops: [EncodedOp], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
-                       checkpoint: VersionVector? = nil, label: String = "commit") throws(StoreError) {
+                       checkpoint: VersionVector? = nil, label: String = "commit",
+                       shareOf: (RecordKey, Record) -> RecordShare = RecordShare.init) throws(StoreError) {
         var floors = storedFloor
         try wrap {
             try db.transaction {
@@ -393,7 +456,8 @@ public final class Store {
                 Self.faultPoint?("\(label).mid")
                 for (key, record) in records {
                     let text = key.description, body = WireCodec.encodeRecord(key, record)
-                    try upsertRecord.run([.text(text), .blob(body), .int(Self.recordSum(text, body))])
+                    let sum = Self.recordSum(text, body), share = shareOf(key, record).bytes
+                    try upsertRecord.run([.text(text), .blob(body), .int(sum), .blob(share), .int(Self.shareSum(text, rowSum: sum, share))])
                 }
                 for (origin, counter) in version.sorted {
                     floors[origin] = max(floors[origin], floor[origin])
@@ -403,6 +467,21 @@ public final class Store {
         }
         storedFloor = floors
         Self.faultPoint?("\(label).committed")
+    }
+
+    /// Keeps status shares for rows that had none (`LoadedReplica.rowsWithoutShares`), each
+    /// bound to the row as it was read: a row written since keeps the share written with it.
+    public func storeShares(_ shares: [(row: StoredRecordRow, share: RecordShare)]) throws(StoreError) {
+        guard !shares.isEmpty else { return }
+        try wrap {
+            try db.transaction {
+                let update = try db.prepare("UPDATE records SET share = ?, share_sum = ? WHERE key = ? AND sum = ?")
+                for (row, share) in shares {
+                    let text = row.key.description, bytes = share.bytes
+                    try update.run([.blob(bytes), .int(Self.shareSum(text, rowSum: row.sum, bytes)), .text(text), .int(row.sum)])
+                }
+            }
+        }
     }
 
     private func writeVersion(_ origin: ReplicaID, _ counter: UInt64, _ floor: UInt64) throws {

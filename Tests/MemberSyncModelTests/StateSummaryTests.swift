@@ -91,6 +91,59 @@ final class StateSummaryTests: XCTestCase {
         assertCurrent(a, "6,000 records folded from scratch")
     }
 
+    /// A summary started from kept shares (what a store reads back) hashes nothing for the
+    /// records it has a share of, folds the rest at the next refresh, and equals the summary
+    /// from scratch; a share survives its byte form exactly, conflicts and deletions included.
+    func testASummaryRestoredFromKeptSharesFoldsOnlyTheRecordsWithoutOne() throws {
+        var sim = Simulation(seed: 7, replicaCount: 3, keyCount: 40)
+        sim.run(steps: 400)
+        let source = sim.replicas[0]
+        XCTAssertGreaterThan(source.conflictCount, 0)
+        XCTAssertTrue(source.records.values.contains { !$0.exists }, "a deleted record is among them")
+        var kept: [RecordKey: RecordShare] = [:]
+        for (key, record) in source.records {
+            let share = RecordShare(key, record)
+            XCTAssertEqual(RecordShare(bytes: share.bytes), share, "\(key)")
+            XCTAssertEqual(share.bytes.count, RecordShare.byteCount)
+            kept[key] = share
+        }
+        let withoutShare = Array(source.records.keys.prefix(5))
+        for key in withoutShare { kept[key] = nil }
+
+        var restored = source
+        restored.restoreSummary(kept: kept)
+        XCTAssertFalse(restored.summary.allDirty)
+        XCTAssertEqual(restored.summary.dirty, Set(withoutShare), "only the records without a kept share wait to be hashed")
+        assertCurrent(restored, "restored from kept shares")
+        restored.refreshSummary()
+        XCTAssertTrue(restored.summary.dirty.isEmpty)
+        for (key, _) in source.records { XCTAssertEqual(restored.share(of: key), kept[key] ?? RecordShare(key, source.records[key]!)) }
+        assertCurrent(restored, "after the fold")
+
+        XCTAssertNil(RecordShare(bytes: Array(repeating: 0, count: RecordShare.byteCount - 1)), "too short")
+        var badFlag = kept.values.first!.bytes
+        badFlag[RecordShare.byteCount - 1] = 2
+        XCTAssertNil(RecordShare(bytes: badFlag), "exists is 0 or 1")
+        var deletedWithHash = Array(repeating: UInt8(0), count: RecordShare.byteCount)
+        deletedWithHash[0] = 1
+        XCTAssertNil(RecordShare(bytes: deletedWithHash), "a deleted record's hash is zero")
+    }
+
+    /// The share a store writes with a record row (`Replica.share(of:)`) is the kept one when
+    /// the record has not changed since the last fold, and computed when it has.
+    func testTheShareOfARecordIsItsCurrentOneBeforeAndAfterAFold() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: { 1_000 })
+        let key = RecordKey(collection: "contacts", id: "kari")
+        _ = try r.write(key, [.assign(field: "name", value: .string("Kari"))])
+        XCTAssertEqual(r.share(of: key), RecordShare(key, r.records[key]!), "before any fold")
+        r.refreshSummary()
+        _ = try r.write(key, [.assign(field: "name", value: .string("Kari Nordmann"))])
+        XCTAssertEqual(r.share(of: key), RecordShare(key, r.records[key]!), "changed since the fold")
+        r.refreshSummary()
+        XCTAssertEqual(r.share(of: key), RecordShare(key, r.records[key]!), "kept")
+        XCTAssertNil(r.share(of: RecordKey(collection: "contacts", id: "nobody")))
+    }
+
     func testTheKeptSummaryEqualsOneComputedFromScratch() throws {
         for seed in UInt64(1)...20 {
             var sim = Simulation(seed: seed, replicaCount: 3, keyCount: 5)

@@ -69,5 +69,16 @@ final class StoreFormatFixtureTests: XCTestCase {
         let again = try Store(path: path, mustExist: true).loadReplica(id: Self.asker, wallClock: { 1_764_547_300_000 })
         XCTAssertEqual(again.digest(), loaded.digest())
         XCTAssertEqual(again.heldOps().count, ops.count + 1)
+
+        // Format 1 kept no status shares: the rows written then are reported once, and the
+        // shares stored for them are read from then on.
+        let withoutShares = try Store(path: path, mustExist: true).load(id: Self.asker, wallClock: { 0 }).rowsWithoutShares
+        XCTAssertEqual(Set(withoutShares.map(\.key)), Set(expected.records.keys), "the rows of release 0.1.0 (the new one has its share)")
+        var folded = again
+        folded.refreshSummary()
+        try store.storeShares(withoutShares.map { ($0, folded.share(of: $0.key)!) })
+        let third = try Store(path: path, mustExist: true).load(id: Self.asker, wallClock: { 0 })
+        XCTAssertEqual(third.rowsWithoutShares, [])
+        XCTAssertEqual(third.replica.digest(), loaded.digest())
     }
 }
