@@ -346,6 +346,12 @@ public struct SyncEngine: Sendable {
     /// does this once after loading, when the list would be every key).
     public mutating func refreshSummary() { replica.refreshSummary() }
 
+    /// The status shares of the records at `keys`, for the store to write with their rows
+    /// (see `Replica.sharesForStoring`).
+    public mutating func sharesForStoring(_ keys: some Sequence<RecordKey>) -> [RecordKey: RecordShare] {
+        replica.sharesForStoring(keys)
+    }
+
     // MARK: link selection
 
     public func link(_ l: LinkID) -> LinkState {

@@ -87,6 +87,7 @@ public struct Replica: Sendable {
     /// Notes that `records[key]` changed, for the status summary.
     mutating func changed(_ key: RecordKey) {
         if !summary.allDirty { summary.dirty.insert(key) }
+        if !summary.computedAhead.isEmpty { summary.computedAhead[key] = nil }
         if key.collection == "nodes" {
             rightsFactsChanged()
             rosterKeys.insert(key)

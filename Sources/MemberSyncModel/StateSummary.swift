@@ -28,6 +28,10 @@ struct StateSummary: Sendable {
     var dirty = Set<RecordKey>()
     /// Every record may have changed (a replica restored or loaded in bulk).
     var allDirty = true
+    /// Shares of dirty records computed before the fold, for a store writing them
+    /// (`Replica.sharesForStoring`): the fold takes them instead of hashing those records
+    /// again. A change of the record drops its entry (`Replica.changed`).
+    var computedAhead: [RecordKey: Share] = [:]
 
     /// The totals with the changes of `dirty` (or of every record) folded in, without storing
     /// anything: only the changed records' shares are computed, and nothing is copied.
@@ -91,15 +95,35 @@ struct StateSummary: Sendable {
             dirty = Set(records.keys)
         }
         if limit >= dirty.count {
-            let changed = dirty
+            let ahead = computedAhead
+            computedAhead = [:]
+            let changed = ahead.isEmpty ? dirty : dirty.filter { ahead[$0] == nil }
             for (key, share) in zip(changed, Self.shares(of: changed, records)) { put(key, share) }
+            for (key, share) in ahead {
+                assert(records[key].map { Self.share(key, $0) } == share, "the share of \(key) computed ahead is stale")
+                put(key, share)
+            }
             dirty.removeAll(keepingCapacity: true)
             return
         }
         for _ in 0..<limit {
             guard let key = dirty.popFirst() else { break }
-            put(key, records[key].map { Self.share(key, $0) })
+            put(key, computedAhead.removeValue(forKey: key) ?? records[key].map { Self.share(key, $0) })
         }
+    }
+
+    /// The share of `record` at `key` for a store writing it now: the kept one when the
+    /// record has not changed since the fold, else computed and kept for the next fold.
+    mutating func shareForStoring(_ key: RecordKey, _ record: Record) -> Share {
+        if allDirty { return Self.share(key, record) }
+        if !dirty.contains(key), let kept = shares[key] {
+            assert(kept == Self.share(key, record), "the kept share of \(key) is stale")
+            return kept
+        }
+        if let ahead = computedAhead[key] { return ahead }
+        let share = Self.share(key, record)
+        computedAhead[key] = share
+        return share
     }
 
     /// Every record's share, in the order `records` iterates, hashed on all cores. A loaded
@@ -225,10 +249,22 @@ public struct RecordShare: Equatable, Sendable {
 
 extension Replica {
     /// The share of the record at `key` as it is now (nil when there is none): the summary's
-    /// kept one when the record has not changed since the last fold, so a store writing a
-    /// checkpoint of many records hashes only those changed in the current turn.
+    /// kept one when the record has not changed since the last fold, else computed.
     public func share(of key: RecordKey) -> RecordShare? {
         records[key].map { summary.share(key, $0) }
+    }
+
+    /// The shares of the records at `keys` as they are now, for a store writing their rows:
+    /// a checkpoint's records were folded already and their shares are kept; those changed
+    /// in this turn (single edits, snapshot pages) are hashed here and the next fold takes
+    /// them, so no record is hashed twice for one change.
+    public mutating func sharesForStoring(_ keys: some Sequence<RecordKey>) -> [RecordKey: RecordShare] {
+        var out: [RecordKey: RecordShare] = [:]
+        for key in keys {
+            guard let record = records[key] else { continue }
+            out[key] = summary.shareForStoring(key, record)
+        }
+        return out
     }
 
     /// Starts the status summary from shares kept by the store (see `RecordShare`), one per

@@ -524,7 +524,6 @@ public final class Node {
     /// store keeps (a local op's are those it was signed with).
     func persistToStore(ops: [EncodedOp], keys: [RecordKey], checkpoint forced: Bool = false, label: String = "ops",
                         keepOnFailure: Bool = true) throws {
-        let replica = engine.replica
         let allOps = unstored.ops + ops
         var allKeys = unstored.keys
         allKeys.formUnion(keys)
@@ -536,11 +535,13 @@ public final class Node {
         }
         let checkpoint = forced || dirty.count >= Self.checkpointRecordLimit
         if checkpoint { writeNow.formUnion(dirty) }
+        let shares = engine.sharesForStoring(writeNow)
         do {
+            let replica = engine.replica
             try store.commit(encodedOps: allOps, records: writeNow.compactMap { k in replica.records[k].map { (k, $0) } },
                              version: replica.version, floor: replica.logFloor,
                              checkpoint: checkpoint ? replica.version : nil, label: checkpoint && allOps.isEmpty ? "checkpoint" : label,
-                             shareOf: { key, record in replica.share(of: key) ?? RecordShare(key, record) })
+                             shareOf: { key, record in shares[key] ?? RecordShare(key, record) })
             storageFailure = nil
             unstored = ([], [])
             dirtyRecords = checkpoint ? [] : dirty.subtracting(writeNow)

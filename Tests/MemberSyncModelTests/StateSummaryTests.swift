@@ -144,6 +144,33 @@ final class StateSummaryTests: XCTestCase {
         XCTAssertNil(r.share(of: RecordKey(collection: "contacts", id: "nobody")))
     }
 
+    /// A store writing records changed in this turn hashes them (`sharesForStoring`), and
+    /// the next fold takes those shares rather than hashing again; a change after that drops
+    /// the early share, so the fold never keeps a stale one.
+    func testSharesComputedForTheStoreAreTakenByTheFoldUnlessTheRecordChangesAgain() throws {
+        var r = Replica(id: ReplicaID(node: "asker", epoch: 1), wallClock: { 1_000 })
+        let kari = RecordKey(collection: "contacts", id: "kari"), ola = RecordKey(collection: "contacts", id: "ola")
+        _ = try r.write(kari, [.assign(field: "name", value: .string("Kari"))])
+        _ = try r.write(ola, [.assign(field: "name", value: .string("Ola"))])
+        r.refreshSummary()
+
+        _ = try r.write(kari, [.assign(field: "name", value: .string("Kari Nordmann"))])
+        let stored = r.sharesForStoring([kari, ola, RecordKey(collection: "contacts", id: "nobody")])
+        XCTAssertEqual(stored, [kari: RecordShare(kari, r.records[kari]!), ola: RecordShare(ola, r.records[ola]!)])
+        XCTAssertEqual(Array(r.summary.computedAhead.keys), [kari], "only the changed record was hashed, and it is kept for the fold")
+        r.refreshSummary()
+        XCTAssertTrue(r.summary.computedAhead.isEmpty)
+        assertCurrent(r, "the fold took the early share")
+
+        _ = try r.write(ola, [.assign(field: "name", value: .string("Ola Nordmann"))])
+        _ = r.sharesForStoring([ola])
+        _ = try r.write(ola, [.assign(field: "role", value: .string("Adviser"))])
+        XCTAssertTrue(r.summary.computedAhead.isEmpty, "the change after the store's share dropped it")
+        r.refreshSummary()
+        assertCurrent(r, "the fold hashed the record as it is now")
+        XCTAssertEqual(r.share(of: ola), RecordShare(ola, r.records[ola]!))
+    }
+
     func testTheKeptSummaryEqualsOneComputedFromScratch() throws {
         for seed in UInt64(1)...20 {
             var sim = Simulation(seed: seed, replicaCount: 3, keyCount: 5)
