@@ -268,8 +268,9 @@ extension Replica {
     }
 
     /// Starts the status summary from shares kept by the store (see `RecordShare`), one per
-    /// held record at most; records without one are folded by the next `refreshSummary`. Changes applied after this (the
-    /// store's replay of ops past its checkpoint) mark their records changed as usual.
+    /// held record at most; records without one are folded by the next `refreshSummary`.
+    /// Changes applied after this (the store's replay of ops past its checkpoint) mark their
+    /// records changed as usual.
     public mutating func restoreSummary(kept: [RecordKey: RecordShare]) {
         summary = StateSummary(records: records, kept: kept)
     }
