@@ -15,7 +15,27 @@ struct StateSummary: Sendable {
         var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
         static func &+ (x: Lanes, y: Lanes) -> Lanes { Lanes(a: x.a &+ y.a, b: x.b &+ y.b, c: x.c &+ y.c, d: x.d &+ y.d) }
         static func &- (x: Lanes, y: Lanes) -> Lanes { Lanes(a: x.a &- y.a, b: x.b &- y.b, c: x.c &- y.c, d: x.d &- y.d) }
-        var words: [UInt64] { [a, b, c, d] }
+        /// The four words big-endian, 32 bytes: how the digest is shown and a share stored.
+        var bytes: [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(32)
+            for word in [a, b, c, d] { for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: word >> (UInt64(i) * 8))) } }
+            return out
+        }
+
+        /// Reads 32 big-endian bytes (a SHA-256, or what `bytes` wrote).
+        init(bytes: ArraySlice<UInt8>) {
+            precondition(bytes.count == 32)
+            func word(_ lane: Int) -> UInt64 {
+                let start = bytes.startIndex + lane * 8
+                return bytes[start..<(start + 8)].reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            self.init(a: word(0), b: word(1), c: word(2), d: word(3))
+        }
+
+        init(a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0) {
+            self.a = a; self.b = b; self.c = c; self.d = d
+        }
     }
 
     typealias Share = RecordShare
@@ -75,8 +95,11 @@ struct StateSummary: Sendable {
 
     /// The share of `record` at `key`: the one kept when the record has not changed since it
     /// was computed, else computed now.
-    func share(_ key: RecordKey, _ record: Record) -> Share {
-        guard !allDirty, !dirty.contains(key), let kept = shares[key] else { return Self.share(key, record) }
+    func share(_ key: RecordKey, _ record: Record) -> Share { current(key, record) ?? Self.share(key, record) }
+
+    /// The kept share of `record` at `key` when the record has not changed since the fold.
+    private func current(_ key: RecordKey, _ record: Record) -> Share? {
+        guard !allDirty, !dirty.contains(key), let kept = shares[key] else { return nil }
         assert(kept == Self.share(key, record), "the kept share of \(key) is stale")
         return kept
     }
@@ -116,11 +139,7 @@ struct StateSummary: Sendable {
     /// record has not changed since the fold, else computed and kept for the next fold.
     mutating func shareForStoring(_ key: RecordKey, _ record: Record) -> Share {
         if allDirty { return Self.share(key, record) }
-        if !dirty.contains(key), let kept = shares[key] {
-            assert(kept == Self.share(key, record), "the kept share of \(key) is stale")
-            return kept
-        }
-        if let ahead = computedAhead[key] { return ahead }
+        if let kept = current(key, record) ?? computedAhead[key] { return kept }
         let share = Self.share(key, record)
         computedAhead[key] = share
         return share
@@ -181,13 +200,7 @@ struct StateSummary: Sendable {
                 for s in c { hasher.update(s.dot.description); hash(tagOf: s.value, &hasher) }
             }
         }
-        let bytes = hasher.finalize()
-        func word(_ lane: Int) -> UInt64 {
-            var w: UInt64 = 0
-            for i in 0..<8 { w = w << 8 | UInt64(bytes[lane * 8 + i]) }
-            return w
-        }
-        return Share(hash: Lanes(a: word(0), b: word(1), c: word(2), d: word(3)), conflicts: conflicted, exists: true)
+        return Share(hash: Lanes(bytes: hasher.finalize()[...]), conflicts: conflicted, exists: true)
     }
 
     /// Hashes `valueTag(v)` as one string, without making it for the common string values.
@@ -225,9 +238,8 @@ public struct RecordShare: Equatable, Sendable {
     /// How a store keeps it: the four lanes big-endian, the conflict count (big-endian) and
     /// one byte for `exists`, 37 bytes.
     public var bytes: [UInt8] {
-        var out: [UInt8] = []
+        var out = hash.bytes
         out.reserveCapacity(Self.byteCount)
-        for word in hash.words { for i in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: word >> (UInt64(i) * 8))) } }
         for i in (0..<4).reversed() { out.append(UInt8(truncatingIfNeeded: conflicts >> (UInt32(i) * 8))) }
         out.append(exists ? 1 : 0)
         return out
@@ -239,11 +251,10 @@ public struct RecordShare: Equatable, Sendable {
     /// hash is all zero).
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount, bytes[36] <= 1 else { return nil }
-        func word(_ at: Int, _ width: Int) -> UInt64 { bytes[at..<(at + width)].reduce(0) { $0 << 8 | UInt64($1) } }
-        let lanes = StateSummary.Lanes(a: word(0, 8), b: word(8, 8), c: word(16, 8), d: word(24, 8))
+        let lanes = StateSummary.Lanes(bytes: bytes[0..<32])
         let exists = bytes[36] == 1
         guard exists || lanes == StateSummary.Lanes() else { return nil }
-        self.init(hash: lanes, conflicts: UInt32(word(32, 4)), exists: exists)
+        self.init(hash: lanes, conflicts: bytes[32..<36].reduce(0) { $0 << 8 | UInt32($1) }, exists: exists)
     }
 }
 
@@ -277,10 +288,7 @@ extension Replica {
 
     /// The state digest (see `StateSummary`): equal on replicas showing the same state.
     public func digest() -> String {
-        let sum = summary.totals(records).sum
-        var bytes: [UInt8] = []
-        for word in sum.words { for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: word >> (UInt64(i) * 8))) } }
-        return hexString(bytes)
+        hexString(summary.totals(records).sum.bytes)
     }
 
     /// Existing (not deleted) records.

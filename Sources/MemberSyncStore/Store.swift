@@ -408,6 +408,7 @@ public final class Store {
                 ops.append(op)
             }
             var replica = Replica(restoring: id, schema: schema, wallClock: wallClock, records: records, version: version, floor: floor, ops: ops)
+            // The replica's table is then the only one: the replay changes it in place, not a copy.
             records = [:]
             // Before the replay, which marks the records it rebuilds as changed.
             replica.restoreSummary(kept: shares)
@@ -429,7 +430,7 @@ public final class Store {
     /// covers them.
     ///
     /// Each record row keeps the record's status share, which `shareOf` gives (by default it
-    /// is computed; a node passes the one its summary keeps, `Replica.share(of:)`).
+    /// is computed; a node passes those of `Replica.sharesForStoring`).
     public func commit(ops: [Op], records: [(RecordKey, Record)], version: VersionVector, floor: VersionVector = VersionVector(),
                        checkpoint: VersionVector? = nil, label: String = "commit",
                        shareOf: (RecordKey, Record) -> RecordShare = RecordShare.init) throws(StoreError) {

@@ -45,8 +45,18 @@ final class DurabilityTests: XCTestCase {
         return try Node(config: config(role: role, secure: secure), logger: Logger(label: "test"), repair: repair)
     }
 
-    func reloaded(_ id: ReplicaID) throws -> Replica {
-        try Store(path: dir + "/" + Store.fileName).loadReplica(id: id, wallClock: { 0 })
+    var storePath: String { dir + "/" + Store.fileName }
+
+    func reloaded(_ id: ReplicaID) throws -> Replica { try loadedStore(id).replica }
+
+    /// What a load of the node's store gives, read beside the node.
+    func loadedStore(_ id: ReplicaID) throws -> LoadedReplica { try Store(path: storePath).load(id: id, wallClock: { 0 }) }
+
+    /// One bulk write of `contacts(range, name)` at `n`, committed as the CLI's batches are.
+    func writeBatch(_ n: Node, _ range: Range<Int>, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (_, commit, failure) = n.engine.localWriteBatch(contacts(range, name), now: wallClockMilliseconds())
+        XCTAssertNil(failure, file: file, line: line)
+        try n.commitLocal(try XCTUnwrap(commit, file: file, line: line))
     }
 
     func contacts(_ range: Range<Int>, _ name: String) -> [(key: RecordKey, changes: [FieldChange])] {
@@ -70,8 +80,7 @@ final class DurabilityTests: XCTestCase {
         do {
             let first = try node()
             id = first.engine.replica.id
-            let (_, commit, _) = first.engine.localWriteBatch(contacts(0..<100, "First"), now: wallClockMilliseconds())
-            try first.commitLocal(try XCTUnwrap(commit))
+            try writeBatch(first, 0..<100, "First")
             XCTAssertEqual(first.dirtyRecords.count, 100, "a bulk commit defers its records")
         }
         let expected: String
@@ -79,8 +88,7 @@ final class DurabilityTests: XCTestCase {
             let second = try node()
             XCTAssertEqual(second.engine.replica.records.count, 100, "rebuilt from the op log")
             XCTAssertEqual(second.dirtyRecords.count, 100, "and still waiting for a checkpoint")
-            let (_, commit, _) = second.engine.localWriteBatch(contacts(100..<200, "Second"), now: wallClockMilliseconds())
-            try second.commitLocal(try XCTUnwrap(commit))
+            try writeBatch(second, 100..<200, "Second")
             second.checkpoint()
             XCTAssertTrue(second.dirtyRecords.isEmpty)
             expected = second.engine.replica.digest()
@@ -97,23 +105,21 @@ final class DurabilityTests: XCTestCase {
     func testANodeStoresTheStatusSharesItsStoreLacks() throws {
         var id: ReplicaID
         do {
-            let first = try node()
+            let first = try node(role: .hub, secure: true)
             id = first.engine.replica.id
-            let (_, commit, _) = first.engine.localWriteBatch(contacts(0..<100, "First"), now: wallClockMilliseconds())
-            try first.commitLocal(try XCTUnwrap(commit))
+            try writeBatch(first, 0..<100, "First")
             first.checkpoint()
             // Ops past the checkpoint: these records are rebuilt at the next start.
-            let (_, later, _) = first.engine.localWriteBatch(contacts(0..<70, "Later"), now: wallClockMilliseconds())
-            try first.commitLocal(try XCTUnwrap(later))
+            try writeBatch(first, 0..<70, "Later")
             XCTAssertEqual(first.dirtyRecords.count, 70)
         }
-        try Store(path: dir + "/" + Store.fileName).executeRaw("UPDATE records SET share = x'', share_sum = 0")
-        let second = try node()
+        try Store(path: storePath).executeRaw("UPDATE records SET share = x'', share_sum = 0")
+        let second = try node(role: .hub, secure: true)
         XCTAssertEqual(second.dirtyRecords.count, 70)
-        let afterStart = try Store(path: dir + "/" + Store.fileName).load(id: id, wallClock: { 0 }).rowsWithoutShares
+        let afterStart = try loadedStore(id).rowsWithoutShares
         XCTAssertEqual(Set(afterStart.map(\.key)), Set(contacts(0..<70, "").map(\.key)), "only the rebuilt records' rows still lack one")
         second.checkpoint()
-        let loaded = try Store(path: dir + "/" + Store.fileName).load(id: id, wallClock: { 0 })
+        let loaded = try loadedStore(id)
         XCTAssertEqual(loaded.rowsWithoutShares, [])
         XCTAssertEqual(loaded.replayedKeys, [])
         XCTAssertEqual(loaded.replica.digest(), second.engine.replica.digest())

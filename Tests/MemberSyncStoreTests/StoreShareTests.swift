@@ -67,9 +67,7 @@ final class StoreShareTests: XCTestCase {
         XCTAssertEqual(Set(first.rowsWithoutShares.map(\.key)), Set(replica.records.keys))
         assertSameSummary(first.replica, replica, "shares computed at load")
 
-        var folded = first.replica
-        folded.refreshSummary()
-        try Store(path: path).storeShares(first.rowsWithoutShares.map { ($0, folded.share(of: $0.key)!) })
+        try Store(path: path).storeShares(first.sharesOfRowsWithout())
         let second = try load(id)
         XCTAssertEqual(second.rowsWithoutShares, [], "kept from now on")
         assertSameSummary(second.replica, replica, "the kept shares")
@@ -120,5 +118,13 @@ final class StoreShareTests: XCTestCase {
         XCTAssertEqual(loaded.rowsWithoutShares, [])
         assertSameSummary(loaded.replica, next, "replayed records are hashed, not taken from their rows")
         XCTAssertNotEqual(loaded.replica.digest(), replica.digest())
+    }
+}
+
+extension LoadedReplica {
+    /// The shares of the rows this load found without one, for `Store.storeShares` (what a
+    /// node stores after its start, `Node.storeMissingShares`).
+    func sharesOfRowsWithout() -> [(row: StoredRecordRow, share: RecordShare)] {
+        rowsWithoutShares.map { ($0, replica.share(of: $0.key)!) }
     }
 }
