@@ -17,23 +17,35 @@ struct IndexedSearch {
     private(set) var backlog = Set<RecordKey>()
     /// Why the index last failed, until the node has logged it.
     var failure: String?
-    /// At shutdown, a backlog up to this size is indexed so the index is marked complete and
-    /// kept for the next start (about a second at most); a larger one is left to a rebuild.
+    /// At shutdown, a backlog up to this size is indexed (about a second at most); the keys
+    /// of a larger one are kept with the index for the next start.
     static let closingBacklogLimit = 20_000
 
     /// Opens the index in `dataDir` for `replica`, whose summary must be folded (see
-    /// `Replica.foldChangedRecords`). The index is kept when it was marked complete for a
-    /// replica with this id and digest (the digest covers every record's searched fields),
-    /// else emptied with every record in the backlog. From here on it counts as incomplete
-    /// until `close`, so a crash leaves it to be rebuilt.
+    /// `Replica.foldChangedRecords`). The index is kept, with the backlog it was closed with,
+    /// when it was marked for a replica with this id and digest (the digest covers every
+    /// record's searched fields); else it is emptied with every record in the backlog. From
+    /// here on it counts as incomplete until `close`, so a crash leaves it to be rebuilt.
     init(dataDir: String, replica: Replica) throws(StoreError) {
         index = try SearchIndex(path: DataDirectory.path(dataDir, SearchIndex.fileName))
         try index.checkpointInBackground()
-        if try index.state() != Self.state(of: replica) {
+        if try index.state() == Self.state(of: replica), let kept = Self.recordKeys(try index.backlog()) {
+            backlog = kept
+        } else {
             try index.removeAll()
             backlog = Set(replica.records.keys)
         }
         try index.markIncomplete()
+    }
+
+    /// The keys named, or nil when one is not a record key (the index is then rebuilt).
+    private static func recordKeys(_ names: [String]) -> Set<RecordKey>? {
+        var keys = Set<RecordKey>(minimumCapacity: names.count)
+        for name in names {
+            guard let key = try? RecordKey(parsing: name) else { return nil }
+            keys.insert(key)
+        }
+        return keys
     }
 
     static func state(of replica: Replica) -> String { "\(replica.id) \(replica.digest())" }
@@ -43,18 +55,21 @@ struct IndexedSearch {
         if backlog.isEmpty { backlog = keys } else { backlog.formUnion(keys) }
     }
 
-    /// Gives the index the current text of backlog records, a few per transaction, until
+    /// Gives the index the current text of backlog records, in one transaction, until
     /// `nanoseconds` have passed or the backlog is empty.
     mutating func indexSome(_ replica: Replica, nanoseconds: UInt64) {
+        guard !backlog.isEmpty else { return }
         let start = monotonicNanoseconds()
-        while !backlog.isEmpty && monotonicNanoseconds() &- start < nanoseconds {
-            var keys: [RecordKey] = []
-            for _ in 0..<16 { if let k = backlog.popFirst() { keys.append(k) } }
-            do { try index.update(keys.map { ($0.description, Directory.searchText($0, in: replica)) }) } catch {
-                backlog.formUnion(keys)
-                failure = "\(error)"
-                return
+        var taken: [RecordKey] = []
+        do {
+            try index.update {
+                guard monotonicNanoseconds() &- start < nanoseconds, let key = backlog.popFirst() else { return nil }
+                taken.append(key)
+                return (key.description, Directory.searchText(key, in: replica))
             }
+        } catch {
+            backlog.formUnion(taken)
+            failure = "\(error)"
         }
     }
 
@@ -72,12 +87,12 @@ struct IndexedSearch {
         return try Directory.search(text, in: only, replica: replica, among: candidates)
     }
 
-    /// At shutdown: indexes a small backlog and marks the index complete for `replica`, so the
-    /// next start keeps it. A larger backlog leaves it incomplete (rebuilt at the next start).
-    mutating func close(_ replica: Replica) {
-        guard backlog.count <= Self.closingBacklogLimit else { return }
-        indexSome(replica, nanoseconds: .max)
-        guard backlog.isEmpty, failure == nil else { return }
-        do { try index.markComplete(Self.state(of: replica)) } catch { failure = "\(error)" }
+    /// At shutdown: indexes a backlog of up to `indexingUpTo` records, and marks the index
+    /// for `replica` with the rest of its backlog, so the next start keeps both. Left
+    /// unmarked (rebuilt at the next start) only when the index failed.
+    mutating func close(_ replica: Replica, indexingUpTo limit: Int = Self.closingBacklogLimit) {
+        if backlog.count <= limit { indexSome(replica, nanoseconds: .max) }
+        guard failure == nil else { return }
+        do { try index.markComplete(Self.state(of: replica), backlog: backlog.lazy.map(\.description)) } catch { failure = "\(error)" }
     }
 }

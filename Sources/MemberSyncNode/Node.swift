@@ -112,7 +112,8 @@ public final class Node {
     var search: IndexedSearch?
     /// How long the reactor gives the search index per tick and per idle turn (a poll that
     /// found nothing to do): while a backlog waits, indexing takes a few percent of a busy
-    /// reactor and most of an idle one, in slices short enough not to delay a message much.
+    /// reactor and all of an idle one (while the backlog lasts, a poll does not wait), in
+    /// slices short enough not to delay a message much.
     static let searchIndexingPerTickNanoseconds: UInt64 = 1_000_000
     static let searchIndexingPerIdleTurnNanoseconds: UInt64 = 4_000_000
     /// How often the gauges and the health verdict are published (also before every
@@ -350,7 +351,8 @@ public final class Node {
                 }
             }
             let ready: [Int]
-            do { ready = try base.poll(timeoutMilliseconds: 25) } catch {
+            let indexing = search?.backlog.isEmpty == false
+            do { ready = try base.poll(timeoutMilliseconds: indexing ? 0 : 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }

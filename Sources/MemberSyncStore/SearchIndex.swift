@@ -10,11 +10,16 @@ import Foundation
 /// never needed to recover anything. Its answers are candidates (a superset of the records
 /// holding the text: every trigram of the query occurs in the record's text, not
 /// necessarily in a row), which the caller checks exactly.
+///
+/// An index may be closed with records it has not taken yet (its backlog): their keys are
+/// kept with the mark (`markComplete(_:backlog:)`), so the next start searches them by
+/// matching and indexes them, instead of rebuilding the whole index.
 public final class SearchIndex {
     public static let fileName = "search.sqlite"
     /// The layout and the text indexed; an index of another format is rebuilt. Bump it when
-    /// `Directory.searchText` or `SearchText.fold` change what they produce.
-    public static let format = 1
+    /// `Directory.searchText` or `SearchText.fold` change what they produce. (2: the backlog
+    /// is kept with the mark, which an index of format 1 would not read.)
+    public static let format = 2
 
     private let db: SQLiteDatabase
     public let path: String
@@ -24,6 +29,7 @@ public final class SearchIndex {
     private let insertText: Statement
     private let deleteText: Statement
     private let upsertMeta: Statement
+    private let insertBacklog: Statement
     /// Set by `checkpointInBackground`.
     private var checkpointer: WALCheckpointer?
 
@@ -45,6 +51,7 @@ public final class SearchIndex {
             insertText = try db.prepare("INSERT INTO text(rowid, body) VALUES (?, ?)")
             deleteText = try db.prepare("DELETE FROM text WHERE rowid = ?")
             upsertMeta = try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            insertBacklog = try db.prepare("INSERT OR IGNORE INTO backlog(key) VALUES (?)")
         } catch let e as SQLiteError { throw .sqlite(e) } catch { throw .corrupt("\(error)") }
     }
 
@@ -70,12 +77,14 @@ public final class SearchIndex {
         return db
     }
 
-    /// The tables: each record's row id by key, and its text by row id. Trigrams of Unicode
+    /// The tables: each record's row id by key, its text by row id, and the keys of the
+    /// records the index did not hold the current text of when it was marked. Trigrams of Unicode
     /// scalars as they are (the text is folded already); `detail = none` keeps no positions,
     /// which the queries (ANDs of trigrams) do not need.
     private static let schema = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS keys(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS backlog(key TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE VIRTUAL TABLE IF NOT EXISTS text USING fts5(body, tokenize = 'trigram case_sensitive 1', detail = none);
         """
 
@@ -83,8 +92,9 @@ public final class SearchIndex {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    /// What the index was last marked as reflecting entirely (`markComplete`), or nil: never
-    /// marked, marked for another format, or changed since (`markIncomplete`).
+    /// What the index was last marked as reflecting (`markComplete`), but for the records of
+    /// its `backlog`, or nil: never marked, marked for another format, or changed since
+    /// (`markIncomplete`).
     public func state() throws(StoreError) -> String? {
         var value: String?
         try wrap { try db.prepare("SELECT value FROM meta WHERE key = 'state'").query { value = $0.text(0) } }
@@ -92,9 +102,23 @@ public final class SearchIndex {
         return String(value[value.index(after: bar)...])
     }
 
-    /// Notes that the index reflects exactly the replica state `state` names.
-    public func markComplete(_ state: String) throws(StoreError) {
-        try wrap { try upsertMeta.run([.text("state"), .text("\(Self.format)|\(state)")]) }
+    /// Notes that the index reflects the replica state `state` names, but for the records
+    /// named in `backlog` (kept for `backlog()`), in one transaction.
+    public func markComplete(_ state: String, backlog: some Sequence<String> = [String]()) throws(StoreError) {
+        try wrap {
+            try db.transaction {
+                try db.execute("DELETE FROM backlog")
+                for key in backlog { try insertBacklog.run([.text(key)]) }
+                try upsertMeta.run([.text("state"), .text("\(Self.format)|\(state)")])
+            }
+        }
+    }
+
+    /// The keys the last `markComplete` named as not indexed yet.
+    public func backlog() throws(StoreError) -> [String] {
+        var keys: [String] = []
+        try wrap { try db.prepare("SELECT key FROM backlog").query { keys.append($0.text(0)) } }
+        return keys
     }
 
     /// Notes that the index may lag the replica from now on (a node marks this as it starts
@@ -108,18 +132,26 @@ public final class SearchIndex {
     public func removeAll() throws(StoreError) {
         try wrap {
             try db.transaction {
-                try db.execute("DROP TABLE IF EXISTS text; DROP TABLE IF EXISTS keys; DROP TABLE IF EXISTS meta")
+                try db.execute("DROP TABLE IF EXISTS text; DROP TABLE IF EXISTS keys; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS backlog")
                 try db.execute(Self.schema)
             }
         }
     }
 
     /// Sets the text of each record named, in one transaction; nil takes a record out (deleted,
-    /// or not searchable). NUL characters are indexed as spaces (SQLite reads text up to one).
+    /// or not searchable).
     public func update(_ changes: [(key: String, text: String?)]) throws(StoreError) {
+        var rest = changes[...]
+        try update { rest.popFirst() }
+    }
+
+    /// Sets the text of each record `next` names until it returns nil, in one transaction
+    /// (FTS5 writes a segment per transaction, so few large ones index faster than many
+    /// small ones). NUL characters are indexed as spaces (SQLite reads text up to one).
+    public func update(_ next: () -> (key: String, text: String?)?) throws(StoreError) {
         try wrap {
             try db.transaction {
-                for (key, text) in changes {
+                while let (key, text) = next() {
                     var id: Int64?
                     try findKey.query([.text(key)]) { id = $0.int(0) }
                     if let id { try deleteText.run([.int(id)]) }

@@ -165,6 +165,15 @@ struct SnapshotBench {
         // own (the one that used to digest every record), then the median of 5 later ones.
         let statusFirstMs = try Self.milliseconds { _ = try cluster.status("hamar") }
         let statusMs = try (0..<5).map { _ in try Self.milliseconds { _ = try cluster.status("hamar") } }.sorted()[2]
+        // The search index: a member stopped right after its bootstrap has not indexed most
+        // of its records yet, and keeps their keys (its backlog) for the restart, which
+        // indexes them while idle. The queries below run once it has.
+        let backlogAtRestart = try cluster.status("hamar").searchBacklog ?? -1
+        let t4 = now()
+        guard waitUntil(timeout: 1800, interval: 0.05, { (try? cluster.status("hamar"))?.searchBacklog == 0 }) else {
+            throw BenchFailure("the restarted member did not finish indexing its records for search")
+        }
+        let indexCatchUp = now() - t4
         // `search` (what `membersync search` asks), median of 3 per query, against the old
         // scan (`Directory.search` walking every record) over the same records in this
         // process once the member has stopped; both must give the same hits.
@@ -179,6 +188,7 @@ struct SnapshotBench {
         let scanMs = try Self.scanBaseline(dataDir: cluster.dataDir("hamar"), needles: needles, expected: answers)
         return [
             "status_first_ms": statusFirstMs, "status_ms": statusMs,
+            "search_backlog_at_restart": backlogAtRestart, "search_index_catch_up_seconds": indexCatchUp,
             "search_needles": needles, "search_hits": answers.map(\.count), "search_ms": searchMs, "search_scan_ms": scanMs,
             "search_mean_ms": searchMs.reduce(0, +) / Double(needles.count), "search_scan_mean_ms": scanMs.reduce(0, +) / Double(needles.count),
             "records": records, "records_at_new_member": held, "hub_load_seconds": hubLoad,
@@ -270,6 +280,9 @@ struct SnapshotBench {
                                      value: search, unit: "ms", baselineName: "scan of every record (the previous `Directory.search`, in the bench process, no socket)",
                                      baselineValue: scan, ratioLabel: "x the scan"),
                            insecure: searchInsecure, insecureBaseline: scanInsecure)
+            let (catchUp, catchUpInsecure) = pair("search_index_catch_up_seconds")
+            report.addPair(ResultRow(benchmark: "Search", metric: "search index takes the records left unindexed when the member stopped, after its restart (member holding \(n) records; how many: `search_backlog_at_restart` in the JSON)",
+                                     value: catchUp, unit: "s"), insecure: catchUpInsecure)
             for (name, key) in [("member holding \(n) records, restarted (load from store)", "member_restarted_peak_rss_bytes"),
                                 ("new member after snapshot bootstrap of \(n) records", "member_after_bootstrap_peak_rss_bytes"),
                                 ("hub holding \(n) records, after start", "hub_peak_rss_bytes")] {

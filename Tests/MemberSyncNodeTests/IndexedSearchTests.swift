@@ -100,6 +100,15 @@ final class IndexedSearchTests: XCTestCase {
         search.noteChanged(changed)
         XCTAssertFalse(replica.conflicts().isEmpty, "the edits made conflicts")
         try assertSameAnswers("changed, not indexed yet", &search)
+        // Closed before it has taken them, the index keeps the changed records' keys for the
+        // next start, which matches them as it indexes them (no rebuild).
+        let notIndexed = search.backlog
+        let indexedBefore = try search.index.count()
+        search.close(replica, indexingUpTo: 0)
+        search = try IndexedSearch(dataDir: dir, replica: replica)
+        XCTAssertEqual(search.backlog, notIndexed, "an index closed with a backlog keeps it")
+        XCTAssertEqual(try search.index.count(), indexedBefore, "and keeps what it had indexed")
+        try assertSameAnswers("reopened with its backlog", &search)
         search.indexSome(replica, nanoseconds: 2_000_000)
         try assertSameAnswers("changed, partly indexed", &search)
         search.indexSome(replica, nanoseconds: .max)
@@ -121,5 +130,8 @@ final class IndexedSearchTests: XCTestCase {
         _ = replica.foldChangedRecords()
         let stale = try IndexedSearch(dataDir: dir, replica: replica)
         XCTAssertEqual(stale.backlog.count, replica.records.count, "an index closed for another state is rebuilt")
+        try stale.index.markComplete(IndexedSearch.state(of: replica), backlog: ["contacts/x", "not a record key"])
+        let unreadable = try IndexedSearch(dataDir: dir, replica: replica)
+        XCTAssertEqual(unreadable.backlog.count, replica.records.count, "an index whose kept backlog does not read is rebuilt")
     }
 }
