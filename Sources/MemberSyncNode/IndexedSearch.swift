@@ -17,6 +17,13 @@ struct IndexedSearch {
     private(set) var backlog = Set<RecordKey>()
     /// Why the index last failed, until the node has logged it.
     var failure: String?
+    /// When indexing last failed (monotonic nanoseconds).
+    private var failedAt: UInt64?
+    /// Whether an idle reactor has indexing to do: a backlog, and no failure in the last
+    /// second (so a failing index, a full disk say, is retried, but not in a busy loop).
+    var wantsIdleTurns: Bool {
+        !backlog.isEmpty && failedAt.map { monotonicNanoseconds() &- $0 > 1_000_000_000 } != false
+    }
     /// At shutdown, a backlog up to this size is indexed (about a second at most); the keys
     /// of a larger one are kept with the index for the next start.
     static let closingBacklogLimit = 20_000
@@ -69,8 +76,13 @@ struct IndexedSearch {
             }
         } catch {
             backlog.formUnion(taken)
-            failure = "\(error)"
+            noteFailure("\(error)")
         }
+    }
+
+    mutating func noteFailure(_ reason: String) {
+        failure = reason
+        failedAt = monotonicNanoseconds()
     }
 
     /// `Directory.search`'s answer, from the index's candidates and the backlog.

@@ -351,8 +351,7 @@ public final class Node {
                 }
             }
             let ready: [Int]
-            let indexing = search?.backlog.isEmpty == false
-            do { ready = try base.poll(timeoutMilliseconds: indexing ? 0 : 25) } catch {
+            do { ready = try base.poll(timeoutMilliseconds: search?.wantsIdleTurns == true ? 0 : 25) } catch {
                 logger.error("poll failed", metadata: ["error": "\(error)"])
                 break
             }

@@ -109,6 +109,10 @@ final class IndexedSearchTests: XCTestCase {
         XCTAssertEqual(search.backlog, notIndexed, "an index closed with a backlog keeps it")
         XCTAssertEqual(try search.index.count(), indexedBefore, "and keeps what it had indexed")
         try assertSameAnswers("reopened with its backlog", &search)
+        XCTAssertTrue(search.wantsIdleTurns, "a backlog is indexed in the reactor's idle turns")
+        var failing = search
+        failing.noteFailure("disk full")
+        XCTAssertFalse(failing.wantsIdleTurns, "a failing index is not retried in a busy loop")
         search.indexSome(replica, nanoseconds: 2_000_000)
         try assertSameAnswers("changed, partly indexed", &search)
         search.indexSome(replica, nanoseconds: .max)
