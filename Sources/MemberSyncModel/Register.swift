@@ -4,6 +4,8 @@ public struct Sibling<V: Hashable & Sendable>: Hashable, Sendable {
     public let hlc: HLC
     public let value: V
 
+    @_specialize(exported: true, where V == Value)
+    @_specialize(exported: true, where V == Bool)
     public init(dot: Dot, hlc: HLC, value: V) {
         self.dot = dot
         self.hlc = hlc
@@ -24,6 +26,11 @@ public struct Register<V: Hashable & Sendable>: Hashable, Sendable {
     }
 
     /// Builds a state from parts (e.g. decoded from the wire); siblings are normalised.
+    /// Exported specialised for the two value types a record holds, so the wire's decoders
+    /// (another module), which build every register a node loads or receives, call those
+    /// instead of the generic body (which looks up type metadata at every call).
+    @_specialize(exported: true, where V == Value)
+    @_specialize(exported: true, where V == Bool)
     public init(siblings: [Sibling<V>], context: VersionVector) {
         var ctx = context
         for s in siblings { ctx.add(s.dot) }
