@@ -140,10 +140,19 @@ public enum LoopbackPorts {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Where free ports are picked: below the kernel's ephemeral range, whose ports any
+    /// outgoing connection (a node dialling another) may take as its own local port between
+    /// the pick and the node's bind, which failed a node's start with "Address already in use".
+    static let pickedPorts: Range<Int> = {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralStart = range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        return 10_000..<max(ephemeralStart, 20_000)
+    }()
+
     /// A port P with P+1 also free (a node's ROUTER and PUB), avoiding `taken`.
     public static func freePair(avoiding taken: Set<Int> = []) -> Int {
         for _ in 0..<500 {
-            let p = Int.random(in: 20_000..<60_000)
+            let p = Int.random(in: pickedPorts.lowerBound..<(pickedPorts.upperBound - 1))
             if !taken.contains(p), !taken.contains(p + 1), canBind(p), canBind(p + 1) { return p }
         }
         return 47_000
