@@ -157,7 +157,7 @@ public enum WireCodec {
     }
 
     public static func decodeRecord(_ bytes: [UInt8]) throws(WireError) -> (key: RecordKey, record: Record) {
-        if let record = DirectDecoding.attempt(bytes, DirectDecoding.recordState) { return record }
+        if let record = DirectDecoding.attempt(bytes, DirectDecoding.memoisedRecordState) { return record }
         return try decodeRecordGenerated(bytes)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import MemberSyncModel
 
 /// Decodes the bulk of the traffic (live ops, pushes, op batches, snapshot pages) and the
@@ -15,11 +16,46 @@ enum DirectDecoding {
     /// "Not in the form this decoder handles": decode with the generated code instead.
     struct NotDirect: Error {}
 
+    /// The last few causal contexts decoded from one buffer, by their byte ranges, so an
+    /// equal one later in the buffer is the same `VersionVector` (one array shared by every
+    /// register of it) instead of a copy decoded again. Every field an op writes carries the
+    /// same context, and so do the fields of a record written by one op: a loaded or
+    /// received record then holds one context array per distinct context instead of one per
+    /// field (arrays are values, so sharing one is invisible to the model).
+    struct ContextMemo {
+        struct Slot {
+            var pos = 0, count = -1
+            var vector = VersionVector()
+        }
+        /// Four slots held inline (a homogeneous tuple is laid out as an array), so a decode
+        /// allocates nothing for its memo.
+        var slots = (Slot(), Slot(), Slot(), Slot())
+        var next = 0
+
+        /// The vector decoded from bytes equal to the `count` bytes at `pos`, if one is kept.
+        mutating func vector(_ base: UnsafePointer<UInt8>, _ pos: Int, _ count: Int) -> VersionVector? {
+            withUnsafeMutableBytes(of: &slots) { raw in
+                for s in raw.assumingMemoryBound(to: Slot.self) where s.count == count && memcmp(base + pos, base + s.pos, count) == 0 {
+                    return s.vector
+                }
+                return nil
+            }
+        }
+
+        mutating func keep(_ vector: VersionVector, pos: Int, count: Int) {
+            let i = next
+            next = (next + 1) % 4
+            withUnsafeMutableBytes(of: &slots) { raw in raw.assumingMemoryBound(to: Slot.self)[i] = Slot(pos: pos, count: count, vector: vector) }
+        }
+    }
+
     /// Reads protobuf wire format from a byte range.
     struct Reader {
         let base: UnsafePointer<UInt8>
         var pos: Int
         let end: Int
+        /// The buffer's context memo (see `ContextMemo`); nil in readers made without one.
+        var memo: UnsafeMutablePointer<ContextMemo>? = nil
 
         var atEnd: Bool { pos >= end }
 
@@ -46,7 +82,7 @@ enum DirectDecoding {
         @inline(__always) mutating func delimited() throws(NotDirect) -> Reader {
             let n = try varint()
             guard n <= UInt64(end - pos) else { throw NotDirect() }
-            let sub = Reader(base: base, pos: pos, end: pos + Int(n))
+            let sub = Reader(base: base, pos: pos, end: pos + Int(n), memo: memo)
             pos += Int(n)
             return sub
         }
@@ -135,6 +171,31 @@ enum DirectDecoding {
         return v
     }
 
+    /// Runs `decode` with a context memo for the rest of `r`'s buffer: for the messages that
+    /// carry many registers (records, pages of ops), where sharing pays for the memo. A
+    /// single op goes without (its fields share little, and a live op is decoded alone).
+    static func memoised<T>(_ r: inout Reader, _ decode: (inout Reader) throws(NotDirect) -> T) throws(NotDirect) -> T {
+        var memo = ContextMemo()
+        return try withUnsafeMutablePointer(to: &memo) { (memo) throws(NotDirect) -> T in
+            r.memo = memo
+            defer { r.memo = nil }
+            return try decode(&r)
+        }
+    }
+
+    /// `version(&r)`, or the vector decoded earlier from the same bytes of this buffer.
+    static func memoisedVersion(_ r: inout Reader) throws(NotDirect) -> VersionVector {
+        guard let memo = r.memo else { return try version(&r) }
+        let start = r.pos, count = r.end - r.pos
+        if let kept = memo.pointee.vector(r.base, start, count) {
+            r.pos = r.end
+            return kept
+        }
+        let v = try version(&r)
+        memo.pointee.keep(v, pos: start, count: count)
+        return v
+    }
+
     static func dot(_ r: inout Reader) throws(NotDirect) -> Dot {
         var replicaID: ReplicaID?
         var counter: UInt64 = 0
@@ -200,7 +261,7 @@ enum DirectDecoding {
                 guard !hasContext else { throw NotDirect() }
                 hasContext = true
                 var sub = try r.delimited()
-                context = try version(&sub)
+                context = try memoisedVersion(&sub)
             default: throw NotDirect()
             }
         }
@@ -303,6 +364,11 @@ enum DirectDecoding {
         guard out.count <= WireLimits.maxOpsPerMessage else { throw NotDirect() }
     }
 
+    /// A record's state with its contexts memoised (a record's fields mostly share one).
+    static func memoisedRecordState(_ r: inout Reader) throws(NotDirect) -> (key: RecordKey, record: Record) {
+        try memoised(&r, recordState)
+    }
+
     static func recordState(_ r: inout Reader) throws(NotDirect) -> (key: RecordKey, record: Record) {
         var collectionName = "", id = ""
         var fieldStates: [String: FieldState] = [:]
@@ -330,9 +396,15 @@ enum DirectDecoding {
         guard wire == 2 else { throw NotDirect() }
         var body = try r.delimited()
         guard r.atEnd else { throw NotDirect() }
+        // Batches of ops and pages of records carry many registers: their contexts are memoised.
+        if field == 4 || field == 5 || field == 8 { return try memoised(&body) { (b) throws(NotDirect) in try bulk(field, &b) } }
+        guard field == 11 else { throw NotDirect() }
+        return .op(try op(&body))
+    }
+
+    /// The body of a Push (5), an OpBatch (4) or a SnapshotPage (8).
+    static func bulk(_ field: UInt64, _ body: inout Reader) throws(NotDirect) -> Message {
         switch field {
-        case 11:
-            return .op(try op(&body))
         case 5:
             var list: [Op] = []
             while !body.atEnd {

@@ -221,6 +221,34 @@ final class WireTests: XCTestCase {
         print("direct decoding: \(directAnswers) of 20000 mutated inputs answered directly, all agreeing")
     }
 
+    /// Every field an op writes carries the same context: decoded, they share one array (the
+    /// decoder's context memo), and fields with other contexts in between still decode to
+    /// their own.
+    func testEqualContextsDecodeIntoOneSharedArrayAndOthersIntoTheirOwn() throws {
+        let a = ReplicaID(node: "asker", epoch: 1), b = ReplicaID(node: "baerum", epoch: 2)
+        func register(_ value: String, _ dot: Dot, _ context: VersionVector) -> FieldState {
+            .register(Register(siblings: [Sibling(dot: dot, hlc: HLC(raw: 1), value: .string(value))], context: context))
+        }
+        let shared = VersionVector([a: 4, b: 9]), other = VersionVector([a: 2, b: 9])
+        let record = Record(fields: [
+            "name": register("Asker", Dot(a, 4), shared),
+            "email": register("post@asker.kommune.no", Dot(a, 4), shared),
+            "phone": register("+47 66 90 00 00", Dot(a, 2), other),
+            "website": register("asker.kommune.no", Dot(a, 4), shared),
+        ])
+        let key = RecordKey(collection: "organisations", id: "asker")
+        let decoded = try XCTUnwrap(DirectDecoding.attempt(WireCodec.encodeRecord(key, record), DirectDecoding.memoisedRecordState))
+        XCTAssertEqual(decoded.record, record)
+        func buffer(_ field: String) -> UnsafeRawPointer? {
+            guard case .register(let r)? = decoded.record.fields[field] else { return nil }
+            return r.context.sorted.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        XCTAssertNotNil(buffer("name"))
+        XCTAssertEqual(buffer("name"), buffer("email"))
+        XCTAssertEqual(buffer("name"), buffer("website"))
+        XCTAssertNotEqual(buffer("name"), buffer("phone"))
+    }
+
     func testVersionNegotiation() {
         // Protocol 2 (ops carry their origin's hash chain) is the only one spoken now.
         XCTAssertEqual(ProtocolVersion.negotiate(theirMin: 1, theirMax: 3), 2)
