@@ -130,13 +130,17 @@ public struct ORSet: Hashable, Sendable {
     /// Estimated encoded bytes of all elements (`EncodedSize.element` summed), kept up to date
     /// by every change so the set's size limit is checked in time proportional to what an op
     /// touches, not to the whole set. A function of `elements`, so equality is unaffected.
-    public private(set) var elementBytes: Int
+    public var elementBytes: Int { Int(storedElementBytes) }
+    /// `elementBytes` in 32 bits (clamped; sets are refused far below 4 GiB, `Limits`): with
+    /// no 64-bit integer beside the elements, `FieldState` fits in 16 bytes instead of 24,
+    /// and every record's field table is that much smaller.
+    private var storedElementBytes: UInt32
 
     public init(elements: [String: Register<Bool>] = [:]) {
         self.elements = elements
         var n = 0
         for (e, r) in elements { n += EncodedSize.element(e, r) }
-        elementBytes = n
+        storedElementBytes = UInt32(clamping: n)
     }
 
     public var members: Set<String> {
@@ -155,10 +159,12 @@ public struct ORSet: Hashable, Sendable {
 
     /// Sets one element's presence register, keeping `elementBytes` exact.
     mutating func put(_ element: String, _ presence: Register<Bool>) {
+        var n = elementBytes
         if let old = elements.updateValue(presence, forKey: element) {
-            elementBytes -= EncodedSize.element(element, old)
+            n -= EncodedSize.element(element, old)
         }
-        elementBytes += EncodedSize.element(element, presence)
+        n += EncodedSize.element(element, presence)
+        storedElementBytes = UInt32(clamping: n)
     }
 
     /// Joins `other` in place: work proportional to `other`, not to this set.

@@ -285,5 +285,13 @@ final class HostileOpTests: XCTestCase {
         XCTAssertLessThanOrEqual(Limits.maxRecordBytes, 4 * 1024 * 1024)
         XCTAssertLessThanOrEqual(Limits.maxSiblings * (Limits.maxTextBytes + 200), Limits.maxRegisterBytes)
         XCTAssertLessThanOrEqual(Limits.maxSetElements * (Limits.maxElementBytes + 200), Limits.maxSetBytes)
+        // A set's running byte count is kept in 32 bits (`ORSet.elementBytes`).
+        XCTAssertLessThan(Limits.maxSetBytes * 2, Int(UInt32.max))
+    }
+
+    /// Every record's field table holds one `FieldState` per field: it stays at 16 bytes (a
+    /// 64-bit integer in `ORSet` made it 24), which is 8 bytes per bucket in every record held.
+    func testAFieldStateTakesSixteenBytes() {
+        XCTAssertEqual(MemoryLayout<FieldState>.stride, 16)
     }
 }
