@@ -175,6 +175,12 @@ public enum EncodedSize {
         return n
     }
 
+    public static func fields(_ fields: FieldTable) -> Int {
+        var n = 0
+        for (name, state) in fields { n += field(name, state) }
+        return n
+    }
+
     public static func op(_ o: Op) -> Int {
         replica(o.origin) + o.key.collection.utf8.count + o.key.id.utf8.count + o.signature.count + 48 + fields(o.fields)
     }

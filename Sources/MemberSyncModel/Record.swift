@@ -18,10 +18,14 @@ public enum FieldState: Hashable, Sendable {
 public struct Record: Hashable, Sendable {
     public static let existsField = "$exists"
 
-    public var fields: [String: FieldState]
+    public var fields: FieldTable
 
-    public init(fields: [String: FieldState] = [:]) {
+    public init(fields: FieldTable = FieldTable()) {
         self.fields = fields
+    }
+
+    public init(fields: [String: FieldState]) {
+        self.fields = FieldTable(fields)
     }
 
     public var exists: Bool {
@@ -52,9 +56,22 @@ public struct Record: Hashable, Sendable {
     /// write prepared against this record) or trusted (the node's own store).
     public mutating func join(_ other: [String: FieldState]) {
         if fields.isEmpty {
+            fields = FieldTable(other)
+            return
+        }
+        join(other.lazy.map { ($0.key, $0.value) })
+    }
+
+    /// Joins another record's field states in place (see `join(_:)` for an op's).
+    public mutating func join(_ other: FieldTable) {
+        if fields.isEmpty {
             fields = other
             return
         }
+        join(other.lazy.map { ($0.key, $0.value) })
+    }
+
+    private mutating func join(_ other: some Sequence<(String, FieldState)>) {
         for (name, state) in other {
             // Read, then write back: writing through `fields.values[i]` made Dictionary copy
             // its storage on every op (seen in profiles). A set joins in place instead, so an op

@@ -268,7 +268,8 @@ enum DirectDecoding {
         return Register(siblings: siblings, context: context)
     }
 
-    static func fields(_ r: inout Reader, into out: inout [String: FieldState]) throws(NotDirect) {
+    /// One `FieldState` message: the field's name and state.
+    static func field(_ r: inout Reader) throws(NotDirect) -> (name: String, state: FieldState) {
         var name = ""
         var state: FieldState?
         var seen = Seen()
@@ -288,8 +289,13 @@ enum DirectDecoding {
             default: throw NotDirect()
             }
         }
-        guard !name.isEmpty, let state, out.updateValue(state, forKey: name) == nil,
-              out.count <= WireLimits.maxFieldsPerOp else { throw NotDirect() }
+        guard !name.isEmpty, let state else { throw NotDirect() }
+        return (name, state)
+    }
+
+    static func fields(_ r: inout Reader, into out: inout [String: FieldState]) throws(NotDirect) {
+        let (name, state) = try field(&r)
+        guard out.updateValue(state, forKey: name) == nil, out.count <= WireLimits.maxFieldsPerOp else { throw NotDirect() }
     }
 
     static func set(_ r: inout Reader) throws(NotDirect) -> ORSet {
@@ -371,7 +377,8 @@ enum DirectDecoding {
 
     static func recordState(_ r: inout Reader) throws(NotDirect) -> (key: RecordKey, record: Record) {
         var collectionName = "", id = ""
-        var fieldStates: [String: FieldState] = [:]
+        // In name order, as the encoder writes them (else the generated path sorts them out).
+        var fieldStates: [(name: String, state: FieldState)] = []
         var seen = Seen()
         while !r.atEnd {
             let (field, wire) = try r.tag()
@@ -379,12 +386,15 @@ enum DirectDecoding {
             switch (field, wire) {
             case (1, 2): collectionName = try collection(&r)
             case (2, 2): id = try r.slug()
-            case (3, 2): var sub = try r.delimited(); try fields(&sub, into: &fieldStates)
+            case (3, 2):
+                var sub = try r.delimited()
+                fieldStates.append(try Self.field(&sub))
+                guard fieldStates.count <= WireLimits.maxFieldsPerOp else { throw NotDirect() }
             default: throw NotDirect()
             }
         }
-        guard seen.has(1), seen.has(2) else { throw NotDirect() }
-        return (RecordKey(collection: collectionName, id: id), Record(fields: fieldStates))
+        guard seen.has(1), seen.has(2), let table = FieldTable(strictlyIncreasing: fieldStates) else { throw NotDirect() }
+        return (RecordKey(collection: collectionName, id: id), Record(fields: table))
     }
 
     // MARK: messages

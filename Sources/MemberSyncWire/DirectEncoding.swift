@@ -114,21 +114,27 @@ enum DirectEncoding {
         }
 
         mutating func fields(_ field: Int, _ fields: [String: FieldState]) {
-            for name in fields.keys.sorted() {
-                let state = fields[name]!
-                message(field) { w in
-                    w.optionalString(1, name)
-                    switch state {
-                    case .register(let r):
-                        w.register(2, r)
-                    case .set(let s):
-                        w.message(3) { w in
-                            for e in s.elements.keys.sorted() {
-                                let presence = s.elements[e]!
-                                w.message(1) { w in
-                                    w.optionalString(1, e)
-                                    w.register(2, presence)
-                                }
+            for name in fields.keys.sorted() { fieldState(field, name, fields[name]!) }
+        }
+
+        /// A record's fields, in the table's (name) order.
+        mutating func fields(_ field: Int, _ fields: FieldTable) {
+            for (name, state) in fields { fieldState(field, name, state) }
+        }
+
+        mutating func fieldState(_ field: Int, _ name: String, _ state: FieldState) {
+            message(field) { w in
+                w.optionalString(1, name)
+                switch state {
+                case .register(let r):
+                    w.register(2, r)
+                case .set(let s):
+                    w.message(3) { w in
+                        for e in s.elements.keys.sorted() {
+                            let presence = s.elements[e]!
+                            w.message(1) { w in
+                                w.optionalString(1, e)
+                                w.register(2, presence)
                             }
                         }
                     }

@@ -93,7 +93,7 @@ enum ProtoConvert {
         var p = Msp_V1_RecordState()
         p.collection = key.collection
         p.id = key.id
-        p.fields = fieldStates(record.fields)
+        p.fields = fieldStates(record.fields.dictionary)
         return p
     }
 
