@@ -36,7 +36,7 @@ struct IndexedSearch {
     init(dataDir: String, replica: Replica) throws(StoreError) {
         index = try SearchIndex(path: DataDirectory.path(dataDir, SearchIndex.fileName))
         try index.checkpointInBackground()
-        if try index.state() == Self.state(of: replica), let kept = Self.recordKeys(try index.backlog()) {
+        if try index.state() == Self.state(of: replica), let kept = Self.keptBacklog(try index.backlog(), of: replica) {
             backlog = kept
         } else {
             try index.removeAll()
@@ -45,12 +45,30 @@ struct IndexedSearch {
         try index.markIncomplete()
     }
 
-    /// The keys named, or nil when one is not a record key (the index is then rebuilt).
-    private static func recordKeys(_ names: [String]) -> Set<RecordKey>? {
+    /// Kept in place of a backlog of more than half the records: every record is in the
+    /// backlog again (a superset is always correct: a record indexed twice is indexed once).
+    /// Reading a million keys back cost a restart about 2.5 s; the replica's own keys cost a
+    /// fraction of that. A version that does not know this name rebuilds the index.
+    static let wholeReplica = "*"
+
+    /// What `close` keeps for `backlog`: its keys, or `wholeReplica` for most of the records.
+    static func keptNames(_ backlog: Set<RecordKey>, of replica: Replica) -> [String] {
+        backlog.count * 2 > replica.records.count ? [wholeReplica] : backlog.map(\.description)
+    }
+
+    /// The backlog kept by `close`, or nil when it does not read (the index is then rebuilt).
+    private static func keptBacklog(_ names: [String], of replica: Replica) -> Set<RecordKey>? {
+        names == [wholeReplica] ? Set(replica.records.keys) : recordKeys(names, of: replica)
+    }
+
+    /// The keys named, or nil when one is not a record key (the index is then rebuilt). A key
+    /// the replica holds is taken as the replica's own instance, whose strings the records
+    /// already keep: a backlog of a million keys then costs its set, not a million more ids.
+    private static func recordKeys(_ names: [String], of replica: Replica) -> Set<RecordKey>? {
         var keys = Set<RecordKey>(minimumCapacity: names.count)
         for name in names {
-            guard let key = try? RecordKey(parsing: name) else { return nil }
-            keys.insert(key)
+            guard let parsed = try? RecordKey(parsing: name) else { return nil }
+            keys.insert(replica.records.index(forKey: parsed).map { replica.records.keys[$0] } ?? parsed)
         }
         return keys
     }
@@ -100,11 +118,11 @@ struct IndexedSearch {
     }
 
     /// At shutdown: indexes a backlog of up to `indexingUpTo` records, and marks the index
-    /// for `replica` with the rest of its backlog, so the next start keeps both. Left
+    /// for `replica` with the rest of its backlog (`keptNames`), so the next start keeps both. Left
     /// unmarked (rebuilt at the next start) only when the index failed.
     mutating func close(_ replica: Replica, indexingUpTo limit: Int = Self.closingBacklogLimit) {
         if backlog.count <= limit { indexSome(replica, nanoseconds: .max) }
         guard failure == nil else { return }
-        do { try index.markComplete(Self.state(of: replica), backlog: backlog.lazy.map(\.description)) } catch { failure = "\(error)" }
+        do { try index.markComplete(Self.state(of: replica), backlog: Self.keptNames(backlog, of: replica)) } catch { failure = "\(error)" }
     }
 }
