@@ -169,13 +169,8 @@ public enum EncodedSize {
         return name.utf8.count + 8 + body
     }
 
-    public static func fields(_ fields: [String: FieldState]) -> Int {
-        var n = 0
-        for (name, state) in fields { n += field(name, state) }
-        return n
-    }
-
-    public static func fields(_ fields: FieldTable) -> Int {
+    /// An op's fields (a dictionary) or a record's (a `FieldTable`).
+    public static func fields(_ fields: some Sequence<(key: String, value: FieldState)>) -> Int {
         var n = 0
         for (name, state) in fields { n += field(name, state) }
         return n
