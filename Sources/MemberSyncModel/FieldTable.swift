@@ -1,12 +1,12 @@
 /// A record's field states, sorted by field name in one array.
 ///
 /// A record has a handful of fields (the schema knows them all), and a replica holds a
-/// million records: a `Dictionary` per record cost a hash table of at least twice the
-/// fields' room, with its header, where one array holds just the entries. Lookups scan the
+/// million records: a `Dictionary` per record cost a hash table with room for 4/3 to 8/3
+/// times its fields, and a header, where one array holds just the entries. Lookups scan the
 /// few names (equal short strings compare by their bits); inserts keep the order, so equal
 /// tables compare, hash and encode equal, and iteration is by name everywhere.
 public struct FieldTable: Hashable, Sendable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
-    struct Entry: Hashable, Sendable {
+    public struct Entry: Hashable, Sendable {
         var name: String
         var state: FieldState
     }
@@ -41,10 +41,10 @@ public struct FieldTable: Hashable, Sendable, RandomAccessCollection, Expressibl
     public var endIndex: Int { entries.count }
     public subscript(position: Int) -> Element { (entries[position].name, entries[position].state) }
 
-    /// The field names, in order.
-    public var keys: [String] { entries.map(\.name) }
-    /// The field states, in name order.
-    public var values: [FieldState] { entries.map(\.state) }
+    /// The field names, in order (a view: nothing is copied).
+    public var keys: LazyMapSequence<[Entry], String> { entries.lazy.map(\.name) }
+    /// The field states, in name order (a view: nothing is copied).
+    public var values: LazyMapSequence<[Entry], FieldState> { entries.lazy.map(\.state) }
 
     /// The field's state, nil when the record has none. Set nil to remove it. Modified in
     /// place (`fields[name]!.joinSet(...)`), the state is moved out first, so a set's

@@ -40,7 +40,7 @@ final class FieldTableTests: XCTestCase {
                 XCTAssertEqual(table[name], dict[name], "step \(step)")
             }
             XCTAssertEqual(table.count, dict.count, "step \(step)")
-            XCTAssertEqual(table.keys, dict.keys.sorted(), "step \(step)")
+            XCTAssertEqual(Array(table.keys), dict.keys.sorted(), "step \(step)")
             XCTAssertEqual(table.dictionary, dict, "step \(step)")
             XCTAssertEqual(table, FieldTable(dict), "step \(step): equal contents make equal tables")
         }
