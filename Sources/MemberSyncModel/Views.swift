@@ -33,8 +33,9 @@ extension Replica {
     /// The fields a reader sees of a record state, in name order, one at a time: `view` and
     /// the status summary's hash of each changed record (which builds no view) share this.
     static func forEachVisibleField(of record: Record, _ body: (FieldView) -> Void) {
-        for name in record.fields.keys.sorted() where name != Record.existsField {
-            switch record.fields[name]! {
+        // A record's fields are kept in name order (`FieldTable`): no sort, no lookups.
+        for (name, state) in record.fields where name != Record.existsField {
+            switch state {
             case .register(let r):
                 guard let winner = r.winner else { continue }
                 // A cleared field is shown as missing, unless a concurrent write disagrees.
