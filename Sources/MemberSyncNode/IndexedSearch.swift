@@ -46,7 +46,7 @@ struct IndexedSearch {
     }
 
     /// Kept in place of a backlog of more than half the records: every record is in the
-    /// backlog again (a superset is always correct: a record indexed twice is indexed once).
+    /// backlog again (a superset is always correct: indexing a record again replaces its row).
     /// Reading a million keys back cost a restart about 2.5 s; the replica's own keys cost a
     /// fraction of that. A version that does not know this name rebuilds the index.
     static let wholeReplica = "*"

@@ -100,9 +100,9 @@ final class IndexedSearchTests: XCTestCase {
         search.noteChanged(changed)
         XCTAssertFalse(replica.conflicts().isEmpty, "the edits made conflicts")
         try assertSameAnswers("changed, not indexed yet", &search)
-        // Closed before it has taken them, the index keeps the changed records' keys for the
-        // next start, which matches them as it indexes them (no rebuild).
-        // A backlog of most records is kept as the whole replica (cheaper to read back).
+        // Closed before it has taken them, the index keeps its backlog for the next start,
+        // which matches those records as it indexes them (no rebuild). A backlog of most
+        // records is kept as the whole replica (cheaper to read back than its keys).
         XCTAssertGreaterThan(search.backlog.count * 2, replica.records.count, "most records changed")
         let indexedBefore = try search.index.count()
         search.close(replica, indexingUpTo: 0)
