@@ -55,11 +55,10 @@ public struct FieldTable: Hashable, Sendable, RandomAccessCollection, Expressibl
             return nil
         }
         set {
-            switch position(of: name) {
-            case .found(let i):
-                if let newValue { entries[i].state = newValue } else { entries.remove(at: i) }
-            case .insert(let i):
-                if let newValue { entries.insert(Entry(name: name, state: newValue), at: i) }
+            if let newValue {
+                updateValue(newValue, forKey: name)
+            } else if case .found(let i) = position(of: name) {
+                entries.remove(at: i)
             }
         }
         _modify {

@@ -59,7 +59,7 @@ public struct Record: Hashable, Sendable {
             fields = FieldTable(other)
             return
         }
-        join(other.lazy.map { ($0.key, $0.value) })
+        joinEach(other)
     }
 
     /// Joins another record's field states in place (see `join(_:)` for an op's).
@@ -68,14 +68,14 @@ public struct Record: Hashable, Sendable {
             fields = other
             return
         }
-        join(other.lazy.map { ($0.key, $0.value) })
+        joinEach(other)
     }
 
-    private mutating func join(_ other: some Sequence<(String, FieldState)>) {
+    /// Joins each field state of an op's dictionary or a record's table.
+    private mutating func joinEach(_ other: some Sequence<(key: String, value: FieldState)>) {
         for (name, state) in other {
-            // Read, then write back: writing through `fields.values[i]` made Dictionary copy
-            // its storage on every op (seen in profiles). A set joins in place instead, so an op
-            // adding one element to a large set does not copy the set.
+            // Read, then write back. A set joins in place instead (the table's `_modify` moves
+            // it out first), so an op adding one element to a large set does not copy the set.
             if case .set(let delta) = state, case .set? = fields[name] {
                 fields[name]!.joinSet(delta)
             } else if let mine = fields[name] {
