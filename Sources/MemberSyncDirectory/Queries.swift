@@ -217,17 +217,23 @@ public enum Directory {
     /// a superset of the records that match); without, every record is.
     public static func search(_ text: String, in only: CollectionSchema?, replica: Replica,
                               among candidates: Set<RecordKey>? = nil) throws(DirectoryError) -> [SearchHit] {
+        if let candidates {
+            return try search(text, in: only, schema: replica.schema,
+                              records: candidates.lazy.compactMap { key in replica.records[key].map { (key: key, value: $0) } })
+        }
+        return try search(text, in: only, schema: replica.schema, records: replica.records)
+    }
+
+    /// `search` over the records given (with their keys) instead of a replica's: a node
+    /// matches a snapshot of many candidates this way off its reactor thread.
+    public static func search(_ text: String, in only: CollectionSchema?, schema: Schema,
+                              records: some Sequence<(key: RecordKey, value: Record)>) throws(DirectoryError) -> [SearchHit] {
         let needle = text.trimmingCharacters(in: .whitespaces)
         guard !needle.isEmpty else { throw DirectoryError("missing 'text' to search for") }
         var hits: [(rank: Int, key: RecordKey, hit: SearchHit)] = []
-        func consider(_ key: RecordKey, _ record: Record) {
-            guard only == nil || key.collection == only?.name, let found = hit(key, record, needle, replica.schema) else { return }
+        for (key, record) in records {
+            guard only == nil || key.collection == only?.name, let found = hit(key, record, needle, schema) else { continue }
             hits.append((found.rank, key, found.hit))
-        }
-        if let candidates {
-            for key in candidates { if let record = replica.records[key] { consider(key, record) } }
-        } else {
-            for (key, record) in replica.records { consider(key, record) }
         }
         return hits.sorted { ($0.rank, $0.key) < ($1.rank, $1.key) }.map(\.hit)
     }

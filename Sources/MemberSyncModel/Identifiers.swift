@@ -54,11 +54,12 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses `collection/id`; the collection is checked against a schema elsewhere.
     public init(parsing text: String) throws(SchemaError) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else {
+        // One scan of the bytes for the slash (a search's candidates parse thousands of keys).
+        let utf8 = text.utf8, slashByte = UInt8(ascii: "/")
+        guard let slash = utf8.firstIndex(of: slashByte), !utf8[utf8.index(after: slash)...].contains(slashByte) else {
             throw SchemaError(collection: text, field: nil, reason: "a record key has the form collection/id")
         }
-        let collection = String(parts[0]), id = String(parts[1])
+        let collection = String(text[..<slash]), id = String(text[text.index(after: slash)...])
         guard isValidSlug(id) else {
             throw SchemaError(collection: collection, field: nil,
                               reason: "id '\(id)' is not a lowercase slug (a-z, 0-9, '-', 1-64 characters, starting with a letter or digit)")

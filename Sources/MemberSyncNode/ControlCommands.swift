@@ -11,13 +11,29 @@ extension Node {
     /// Serves one request frame and returns the reply frame. A request that cannot be read
     /// or served gets `{"ok": false, "error": ...}`; nothing a client sends stops the node.
     func serveControl(_ frame: [UInt8]) -> [UInt8] {
+        switch answer(frame) {
+        case .reply(let reply): return reply
+        case .search(let job): return job.reply()
+        }
+    }
+
+    /// A request's answer: its reply, or a search whose records are to be matched.
+    enum ControlAnswer {
+        case reply([UInt8])
+        case search(SearchJob)
+    }
+
+    /// Serves one request frame, except that a `search` is answered with its job (the
+    /// records to match, taken now), so the caller may match them off the reactor.
+    func answer(_ frame: [UInt8]) -> ControlAnswer {
         do {
             let request = try ControlRequest(bytes: frame)
-            return try reply(to: request.command)
+            if let search = request.command as? Control.Search { return .search(try searchJob(search)) }
+            return .reply(try reply(to: request.command))
         } catch let e as ControlError {
-            return ControlReply.encode(error: e)
+            return .reply(ControlReply.encode(error: e))
         } catch {
-            return ControlReply.encode(error: ControlError("\(error)"))
+            return .reply(ControlReply.encode(error: ControlError("\(error)")))
         }
     }
 
@@ -57,8 +73,8 @@ extension Node {
         case let c as Control.Import: result = try importBatch(c, now: now)
         case let c as Control.Export: result = try exportPage(c)
         case let c as Control.Search:
-            let only = try c.collection.map(collectionSchema)
-            result = try directory { () throws(DirectoryError) in try searchRecords(c.text, in: only) }
+            let job = try searchJob(c)
+            result = try directory { () throws(DirectoryError) in try job.hits() }
         case let c as Control.Show:
             let key = try requestKey(c.key)
             result = try directory { () throws(DirectoryError) in try Directory.show(key, in: engine.replica) }
@@ -224,12 +240,24 @@ extension Node {
         if !changed.isEmpty { search?.noteChanged(changed) }
     }
 
-    /// `search`: through the search index when there is one, else the scan of every record.
-    func searchRecords(_ text: String, in only: CollectionSchema?) throws(DirectoryError) -> [SearchHit] {
-        guard search != nil else { return try Directory.search(text, in: only, replica: engine.replica) }
-        foldChanges()
-        defer { logSearchFailure() }
-        return try search!.search(text, in: only, replica: engine.replica)
+    /// `search`'s records to match, taken from the replica now: the search index's
+    /// candidates when it can name them, else every record.
+    func searchJob(_ c: Control.Search) throws(ControlError) -> SearchJob {
+        let only = try c.collection.map(collectionSchema)
+        let replica = engine.replica
+        var keys: [RecordKey]?
+        if search != nil {
+            foldChanges()
+            keys = search!.candidates(c.text)
+            logSearchFailure()
+        }
+        let records: [(key: RecordKey, value: Record)]
+        if let keys {
+            records = keys.compactMap { key in replica.records[key].map { (key: key, value: $0) } }
+        } else {
+            records = replica.records.map { (key: $0.key, value: $0.value) }
+        }
+        return SearchJob(text: c.text, only: only, schema: replica.schema, records: records)
     }
 
     /// Logs (once) why the search index failed; searches went on by the scan meanwhile.

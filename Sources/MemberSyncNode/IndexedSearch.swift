@@ -105,16 +105,28 @@ struct IndexedSearch {
 
     /// `Directory.search`'s answer, from the index's candidates and the backlog.
     mutating func search(_ text: String, in only: CollectionSchema?, replica: Replica) throws(DirectoryError) -> [SearchHit] {
+        try Directory.search(text, in: only, replica: replica, among: candidates(text).map(Set.init))
+    }
+
+    /// The records `text` may match, each once: the index's candidates and the backlog. Nil
+    /// when the index cannot answer (a query under three characters, or the index failed):
+    /// every record must then be matched.
+    mutating func candidates(_ text: String) -> [RecordKey]? {
         let folded = SearchText.fold(text.trimmingCharacters(in: .whitespaces))
         let found: [String]?
         do { found = try index.candidates(folded) } catch {
             failure = "\(error)"
             found = nil
         }
-        guard let found else { return try Directory.search(text, in: only, replica: replica) }
-        var candidates = backlog
-        for k in found { if let key = try? RecordKey(parsing: k) { candidates.insert(key) } }
-        return try Directory.search(text, in: only, replica: replica, among: candidates)
+        guard let found else { return nil }
+        // The index names each record once; the backlog's keys are added unless named.
+        var candidates: [RecordKey] = []
+        candidates.reserveCapacity(found.count + backlog.count)
+        for k in found {
+            if let key = try? RecordKey(parsing: k), backlog.isEmpty || !backlog.contains(key) { candidates.append(key) }
+        }
+        candidates.append(contentsOf: backlog)
+        return candidates
     }
 
     /// At shutdown: indexes a backlog of up to `indexingUpTo` records, and marks the index

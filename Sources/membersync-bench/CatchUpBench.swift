@@ -6,6 +6,7 @@ import MemberSyncHarness
 import MemberSyncModel
 import MemberSyncStore
 import MemberSyncNode
+import Synchronization
 
 /// Catch-up of a member that was offline while `ops` ops happened, with real processes:
 /// hub, writer `asker`, and `baerum`, which is stopped (SIGTERM), misses the ops, and is
@@ -184,6 +185,7 @@ struct SnapshotBench {
             searchMs.append(try (0..<3).map { _ in try Self.milliseconds { hits = try cluster.control("hamar", Control.Search(text: needle)) } }.sorted()[1])
             answers.append(hits)
         }
+        let (pingDuringSearchMs, searchAlongsideMs) = try Self.pingDuringSearch(cluster, "hamar", needle: needles[0])
         cluster.stop("hamar")
         let scanMs = try Self.scanBaseline(dataDir: cluster.dataDir("hamar"), needles: needles, expected: answers)
         return [
@@ -191,6 +193,7 @@ struct SnapshotBench {
             "search_backlog_at_restart": backlogAtRestart, "search_index_catch_up_seconds": indexCatchUp,
             "search_needles": needles, "search_hits": answers.map(\.count), "search_ms": searchMs, "search_scan_ms": scanMs,
             "search_mean_ms": searchMs.reduce(0, +) / Double(needles.count), "search_scan_mean_ms": scanMs.reduce(0, +) / Double(needles.count),
+            "ping_during_search_max_ms": pingDuringSearchMs, "search_alongside_pings_ms": searchAlongsideMs,
             "records": records, "records_at_new_member": held, "hub_load_seconds": hubLoad,
             "bootstrap_seconds": bootstrap, "member_restart_load_seconds": restartLoad,
             "hub_peak_rss_bytes": hubMemory?.peak ?? 0, "member_after_bootstrap_peak_rss_bytes": memberMemory?.peak ?? 0,
@@ -203,6 +206,32 @@ struct SnapshotBench {
         let t = now()
         try body()
         return (now() - t) * 1000
+    }
+
+    /// Whether a search holds up the node's reactor: the many-hit query runs from a client
+    /// of its own on another thread while this one sends `ping` (served by the reactor, as
+    /// every sync message is) back to back. Returns the longest ping round trip while the
+    /// search was out, and the search's own time. A reactor that matched the search itself
+    /// would answer a ping only after it: the longest ping would be about the search's time.
+    static func pingDuringSearch(_ cluster: ProcessCluster, _ name: String, needle: String) throws -> (pingMaxMs: Double, searchMs: Double) {
+        let dataDir = cluster.dataDir(name)
+        let finished = DispatchSemaphore(value: 0)
+        let outcome = Mutex<(ms: Double, error: String?)>((0, nil))
+        let searching = Thread {
+            let client = ControlClient(dataDir: dataDir, timeoutMilliseconds: 600_000)
+            let t = now()
+            do { _ = try client.call(Control.Search(text: needle)) } catch { outcome.withLock { $0.error = "\(error)" } }
+            outcome.withLock { $0.ms = (now() - t) * 1000 }
+            finished.signal()
+        }
+        searching.start()
+        var pingMax = 0.0
+        while finished.wait(timeout: .now()) == .timedOut {
+            pingMax = max(pingMax, try milliseconds { _ = try cluster.control(name, Control.Ping()) })
+        }
+        let result = outcome.withLock { $0 }
+        if let error = result.error { throw BenchFailure("search '\(needle)' alongside pings: \(error)") }
+        return (pingMax, result.ms)
     }
 
     /// Queries for the search rows: a last name many records share, the same in other
@@ -280,6 +309,11 @@ struct SnapshotBench {
                                      value: search, unit: "ms", baselineName: "scan of every record (the previous `Directory.search`, in the bench process, no socket)",
                                      baselineValue: scan, ratioLabel: "x the scan"),
                            insecure: searchInsecure, insecureBaseline: scanInsecure)
+            let (ping, pingInsecure) = pair("ping_during_search_max_ms")
+            let (alongside, alongsideInsecure) = pair("search_alongside_pings_ms")
+            report.addPair(ResultRow(benchmark: "Search", metric: "longest `ping` round trip while the `\(Self.searchNeedles(records: n)[0])` search runs from another client (member holding \(n) records; the reactor serves pings as it serves sync)",
+                                     value: ping, unit: "ms", baselineName: "that search's own time", baselineValue: alongside, ratioLabel: "x the search"),
+                           insecure: pingInsecure, insecureBaseline: alongsideInsecure)
             let (catchUp, catchUpInsecure) = pair("search_index_catch_up_seconds")
             report.addPair(ResultRow(benchmark: "Search", metric: "search index takes the records left unindexed when the member stopped, after its restart (member holding \(n) records; how many: `search_backlog_at_restart` in the JSON)",
                                      value: catchUp, unit: "s"), insecure: catchUpInsecure)

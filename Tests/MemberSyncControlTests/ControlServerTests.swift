@@ -1,10 +1,12 @@
 import Foundation
 import Logging
 @testable import MemberSyncConfig
+import MemberSyncModel
 import MemberSyncControl
 import MemberSyncDirectory
 import MemberSyncHarness
 import MemberSyncServices
+import Synchronization
 import XCTest
 @testable import MemberSyncNode
 
@@ -63,5 +65,72 @@ final class ControlServerTests: XCTestCase {
             XCTAssertEqual(error as? ControlClientError, .refused("no such record: contacts/nobody"))
         }
         XCTAssertEqual(try client.call(Control.VersionQuery()).records, 1, "version counts the record written")
+    }
+
+    /// A search of more records than the reactor matches itself goes to the node's search
+    /// worker; meanwhile the reactor answers pings, writes and small searches, a burst of
+    /// large ones is bounded, and the held search answers what the replica held when it came.
+    /// Secure node (CURVE, signed ops); the worker is held by a gate so the order is certain.
+    func testALargeSearchIsMatchedOffTheReactorWhileTheNodeServesOthers() throws {
+        var secure = config()
+        secure.insecure = false
+        let c = secure
+        _ = try NodeKeys.ensureKeys(dataDir: dir)
+        let gate = DispatchSemaphore(value: 0)
+        let matched = Mutex<[Int]>([])
+        let worker = try SearchWorker { job in
+            gate.wait()
+            matched.withLock { $0.append(job.records.count) }
+            return job.reply()
+        }
+        let running = try InProcessNode {
+            let n = try Node(config: c, logger: Logger(label: "test"))
+            n.searchWorker = worker
+            return n
+        }
+        defer { running.stop() }
+        let client = ControlClient(dataDir: dir, timeoutMilliseconds: 30_000)
+        let many = Node.searchMatchedOnReactorLimit + 500
+        _ = try client.call(Control.SetMany(edits: (0..<many).map { .init(key: "contacts/hansen-\($0)", changes: ["name=Kari Hansen \($0)"]) }))
+
+        // Large searches from clients of their own, each on a thread, held at the gate.
+        let dataDir: String = dir
+        let answers = Mutex<[Result<[SearchHit], ControlClientError>]>([])
+        let done = DispatchGroup()
+        func searchInBackground(_ text: String) {
+            done.enter()
+            Thread {
+                let other = ControlClient(dataDir: dataDir, timeoutMilliseconds: 30_000)
+                let answer = Result { () throws(ControlClientError) in try other.call(Control.Search(text: text)) }
+                answers.withLock { $0.append(answer) }
+                done.leave()
+            }.start()
+        }
+        searchInBackground("hansen")
+        XCTAssertTrue(waitUntil(timeout: 10) { worker.waiting == 1 }, "the large search waits at the worker")
+
+        // The reactor goes on: a ping, a write, a small search (matched on the reactor).
+        XCTAssertEqual(try client.call(Control.Ping()).nodeID, "brussels")
+        _ = try client.call(Control.SetFields(key: "contacts/later-hansen", changes: ["name=Ola Hansen"]))
+        XCTAssertEqual(try client.call(Control.Search(text: "Ola Hansen")).map(\.key), ["contacts/later-hansen"])
+
+        // At most `maxWaiting` large searches wait; one more is refused with a clear error.
+        for _ in 1..<SearchWorker.maxWaiting { searchInBackground("hansen") }
+        XCTAssertTrue(waitUntil(timeout: 10) { worker.waiting == SearchWorker.maxWaiting })
+        XCTAssertThrowsError(try client.call(Control.Search(text: "hansen"))) { error in
+            XCTAssertEqual(error as? ControlClientError, .refused("the node is already matching \(SearchWorker.maxWaiting) large searches; try again in a moment"))
+        }
+        XCTAssertEqual(try client.call(Control.Ping()).nodeID, "brussels", "the refusal left the socket serving")
+
+        for _ in 0..<SearchWorker.maxWaiting { gate.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let results = answers.withLock { $0 }
+        XCTAssertEqual(results.count, SearchWorker.maxWaiting)
+        let hits = try results.map { try $0.get() }
+        // The first search was taken before the later write: it answers the replica as it was.
+        let first = try XCTUnwrap(hits.first { !$0.contains { $0.key == "contacts/later-hansen" } && $0.count == many })
+        XCTAssertEqual(Set(first.map(\.key)), Set((0..<many).map { "contacts/hansen-\($0)" }))
+        XCTAssertEqual(hits.filter { $0.count == many + 1 }.count, SearchWorker.maxWaiting - 1, "the later searches see the later write")
+        XCTAssertEqual(matched.withLock { $0 }.sorted(), [many] + Array(repeating: many + 1, count: SearchWorker.maxWaiting - 1))
     }
 }
