@@ -198,11 +198,31 @@ public enum Directory {
 
     /// `list`: existing records of a collection matching every filter, by key.
     public static func list(_ collection: CollectionSchema, where conditions: [String], in replica: Replica) throws(DirectoryError) -> [RecordJSON] {
+        list(listed(collection, in: replica), where: try filters(conditions, collection, replica.schema))
+    }
+
+    /// `list`'s conditions, parsed against the schema.
+    public static func filters(_ conditions: [String], _ collection: CollectionSchema, _ schema: Schema) throws(DirectoryError) -> [RecordFilter] {
         var filters: [RecordFilter] = []
-        for c in conditions { filters.append(try RecordFilter(parsing: c, collection: collection, schema: replica.schema)) }
-        return replica.keys(in: collection.name).compactMap { key in
-            guard let view = replica.view(key), filters.allSatisfy({ $0.matches(view) }) else { return nil }
-            return RecordJSON(view)
+        for c in conditions { filters.append(try RecordFilter(parsing: c, collection: collection, schema: schema)) }
+        return filters
+    }
+
+    /// The existing records of a collection, with their keys, in no particular order: what
+    /// `list` filters (a node takes them on its reactor and lists them off it).
+    public static func listed(_ collection: CollectionSchema, in replica: Replica) -> [(key: RecordKey, value: Record)] {
+        if collection.name == "nodes" {
+            return replica.keys(in: collection.name).compactMap { key in replica.records[key].map { (key: key, value: $0) } }
+        }
+        return replica.records.compactMap { $0.key.collection == collection.name && $0.value.exists ? (key: $0.key, value: $0.value) : nil }
+    }
+
+    /// `list` over the records given: those matching every filter, by key.
+    public static func list(_ records: [(key: RecordKey, value: Record)], where filters: [RecordFilter]) -> [RecordJSON] {
+        records.sorted { $0.key < $1.key }.compactMap { key, record in
+            guard record.exists else { return nil }
+            let view = Replica.view(key: key, record: record)
+            return filters.allSatisfy({ $0.matches(view) }) ? RecordJSON(view) : nil
         }
     }
 

@@ -13,23 +13,26 @@ extension Node {
     func serveControl(_ frame: [UInt8]) -> [UInt8] {
         switch answer(frame) {
         case .reply(let reply): return reply
-        case .search(let job): return job.reply()
+        case .query(let job): return job.reply()
         }
     }
 
-    /// A request's answer: its reply, or a search whose records are to be matched.
+    /// A request's answer: its reply, or a reading job over the records it needs.
     enum ControlAnswer {
         case reply([UInt8])
-        case search(SearchJob)
+        case query(any QueryJob)
     }
 
-    /// Serves one request frame, except that a `search` is answered with its job (the
-    /// records to match, taken now), so the caller may match them off the reactor.
+    /// Serves one request frame, except that a `search` or a `list` is answered with its job
+    /// (the records it reads, taken now), so the caller may run it off the reactor.
     func answer(_ frame: [UInt8]) -> ControlAnswer {
         do {
             let request = try ControlRequest(bytes: frame)
-            if let search = request.command as? Control.Search { return .search(try searchJob(search)) }
-            return .reply(try reply(to: request.command))
+            switch request.command {
+            case let search as Control.Search: return .query(try searchJob(search))
+            case let list as Control.List: return .query(try listJob(list))
+            default: return .reply(try reply(to: request.command))
+            }
         } catch let e as ControlError {
             return .reply(ControlReply.encode(error: e))
         } catch {
@@ -63,9 +66,7 @@ extension Node {
         case let c as Control.Get:
             let key = try requestKey(c.key)
             result = try directory { () throws(DirectoryError) in try Directory.get(key, in: engine.replica) }
-        case let c as Control.List:
-            let collection = try collectionSchema(c.collection)
-            result = try directory { () throws(DirectoryError) in try Directory.list(collection, where: c.where ?? [], in: engine.replica) }
+        case let c as Control.List: result = try listJob(c).listed()
         case is Control.Conflicts: result = Directory.conflicts(in: engine.replica)
         case is Control.StatusQuery: result = status(now: now)
         case is Control.Refused: result = engine.refusedEdits.reversed().map(Self.refusedEditJSON)
@@ -238,6 +239,13 @@ extension Node {
     func foldChanges() {
         let changed = engine.foldChangedRecords()
         if !changed.isEmpty { search?.noteChanged(changed) }
+    }
+
+    /// `list`'s records (the collection's), taken from the replica now, and its filters.
+    func listJob(_ c: Control.List) throws(ControlError) -> ListJob {
+        let collection = try collectionSchema(c.collection)
+        let filters = try directory { () throws(DirectoryError) in try Directory.filters(c.where ?? [], collection, engine.replica.schema) }
+        return ListJob(filters: filters, records: Directory.listed(collection, in: engine.replica))
     }
 
     /// `search`'s records to match, taken from the replica now: the search index's

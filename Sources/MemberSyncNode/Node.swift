@@ -116,12 +116,12 @@ public final class Node {
     /// slices short enough not to delay a message much.
     static let searchIndexingPerTickNanoseconds: UInt64 = 1_000_000
     static let searchIndexingPerIdleTurnNanoseconds: UInt64 = 4_000_000
-    /// Matches searches of more records than `searchMatchedOnReactorLimit` off the reactor
+    /// Runs searches and lists of more records than `queryOnReactorLimit` off the reactor
     /// (a test may put in one of its own before the node runs).
-    var searchWorker: SearchWorker
-    /// Up to this many records a search is matched on the reactor (well under a millisecond
-    /// per thousand records); more are matched by `searchWorker`.
-    static let searchMatchedOnReactorLimit = 2_000
+    var queryWorker: QueryWorker
+    /// Up to this many records a search or a list runs on the reactor (about a millisecond
+    /// per thousand records); more are run by `queryWorker`.
+    static let queryOnReactorLimit = 2_000
     /// How often the gauges and the health verdict are published (also before every
     /// control reply); counters are published after every turn of the reactor.
     static let gaugeMilliseconds: UInt64 = 250
@@ -180,7 +180,7 @@ public final class Node {
         (router, publisher) = try Self.makeServerSockets(context, config, curve)
         controlPath = Self.controlSocketPath(dataDir: config.dataDir)
         control = try Self.makeControlSocket(context, path: controlPath)
-        searchWorker = try SearchWorker()
+        queryWorker = try QueryWorker()
         revokedNodes = currentlyRevoked()
         rosterCurveKeys = currentRosterCurveKeys()
         revokedCurveKeys = currentRevokedCurveKeys()
@@ -219,8 +219,8 @@ public final class Node {
     }
 
     /// The control socket (ROUTER on ipc:// in the data directory), reachable by this user
-    /// only. Clients use REQ; ROUTER lets the node answer a request later (a search matched
-    /// off the reactor) while it serves others.
+    /// only. Clients use REQ; ROUTER lets the node answer a request later (a large search or
+    /// list run off the reactor) while it serves others.
     static func makeControlSocket(_ context: ZMQContext, path: String) throws -> ZMQSocket {
         if FileManager.default.fileExists(atPath: path) {
             // A stale socket file from a killed node; a live one would hold the replica
@@ -338,7 +338,7 @@ public final class Node {
 
     /// Runs the reactor until `shouldStop` returns true (checked at least every 50 ms).
     public func run(shouldStop: () -> Bool) {
-        enum Source { case router, control, searchReplies, zap, dealer(LinkID), sub(LinkID), linkMonitor(LinkID), routerMonitor }
+        enum Source { case router, control, queryReplies, zap, dealer(LinkID), sub(LinkID), linkMonitor(LinkID), routerMonitor }
         var sources: [Source] = []
         var generation = -1
         var base = Poller()
@@ -352,7 +352,7 @@ public final class Node {
                 sources = []
                 base.add(.socket(router)); sources.append(.router)
                 base.add(.socket(control)); sources.append(.control)
-                base.add(.fileDescriptor(searchWorker.wakeDescriptor)); sources.append(.searchReplies)
+                base.add(.fileDescriptor(queryWorker.wakeDescriptor)); sources.append(.queryReplies)
                 if let zap { base.add(.socket(zap)); sources.append(.zap) }
                 if let routerMonitor { base.add(.socket(routerMonitor)); sources.append(.routerMonitor) }
                 for (id, l) in hubLinks.indices.map({ (LinkID.hub($0), hubLinks[$0]) }) + peerLinks.indices.map({ (LinkID.peer($0), peerLinks[$0]) }) {
@@ -371,7 +371,7 @@ public final class Node {
                 switch sources[index] {
                 case .router: drainRouter()
                 case .control: serveControl()
-                case .searchReplies: sendSearchReplies()
+                case .queryReplies: sendQueryReplies()
                 case .zap: serveZAP()
                 case .dealer(let l): drain(dealerSocket(l)) { frames, now in self.onLinkFrames(l, frames, now: now) }
                 case .sub(let l): drainSubscription(l)
@@ -689,25 +689,25 @@ public final class Node {
 
     /// Serves one request from the control socket. A client's frames are its envelope (its
     /// routing id, then REQ's empty delimiter) and the request; the reply goes back with the
-    /// same envelope. A search of many records is matched by `searchWorker` and answered when
-    /// done (`sendSearchReplies`), so the reactor goes on syncing meanwhile.
+    /// same envelope. A search or list of many records is run by `queryWorker` and answered
+    /// when done (`sendQueryReplies`), so the reactor goes on syncing meanwhile.
     private func serveControl() {
         guard let frames = try? control.receive(dontWait: true), frames.count >= 2 else { return }
         let envelope = Array(frames.dropLast())
         let reply: [UInt8]
         switch answer(frames[frames.count - 1]) {
         case .reply(let r): reply = r
-        case .search(let job) where job.records.count <= Self.searchMatchedOnReactorLimit: reply = job.reply()
-        case .search(let job):
-            if searchWorker.submit(job, envelope: envelope) { return }
-            reply = ControlReply.encode(error: ControlError("the node is already matching \(SearchWorker.maxWaiting) large searches; try again in a moment"))
+        case .query(let job) where job.recordCount <= Self.queryOnReactorLimit: reply = job.reply()
+        case .query(let job):
+            if queryWorker.submit(job, envelope: envelope) { return }
+            reply = ControlReply.encode(error: ControlError("the node is already answering \(QueryWorker.maxWaiting) large searches or lists; try again in a moment"))
         }
         sendControlReply(reply, to: envelope)
     }
 
-    /// Sends the searches `searchWorker` has finished to their clients.
-    private func sendSearchReplies() {
-        for done in searchWorker.takeReplies() { sendControlReply(done.reply, to: done.envelope) }
+    /// Sends the replies `queryWorker` has finished to their clients.
+    private func sendQueryReplies() {
+        for done in queryWorker.takeReplies() { sendControlReply(done.reply, to: done.envelope) }
     }
 
     private func sendControlReply(_ reply: [UInt8], to envelope: [[UInt8]]) {

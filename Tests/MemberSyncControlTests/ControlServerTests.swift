@@ -67,70 +67,83 @@ final class ControlServerTests: XCTestCase {
         XCTAssertEqual(try client.call(Control.VersionQuery()).records, 1, "version counts the record written")
     }
 
-    /// A search of more records than the reactor matches itself goes to the node's search
-    /// worker; meanwhile the reactor answers pings, writes and small searches, a burst of
-    /// large ones is bounded, and the held search answers what the replica held when it came.
+    /// A search or list of more records than the reactor reads itself goes to the node's query
+    /// worker; meanwhile the reactor answers pings, writes and small searches, a burst of large
+    /// queries is bounded, and a held query answers what the replica held when it came.
     /// Secure node (CURVE, signed ops); the worker is held by a gate so the order is certain.
-    func testALargeSearchIsMatchedOffTheReactorWhileTheNodeServesOthers() throws {
+    func testLargeSearchesAndListsRunOffTheReactorWhileTheNodeServesOthers() throws {
         var secure = config()
         secure.insecure = false
         let c = secure
         _ = try NodeKeys.ensureKeys(dataDir: dir)
         let gate = DispatchSemaphore(value: 0)
-        let matched = Mutex<[Int]>([])
-        let worker = try SearchWorker { job in
+        let ran = Mutex<[Int]>([])
+        let worker = try QueryWorker { job in
             gate.wait()
-            matched.withLock { $0.append(job.records.count) }
+            ran.withLock { $0.append(job.recordCount) }
             return job.reply()
         }
         let running = try InProcessNode {
             let n = try Node(config: c, logger: Logger(label: "test"))
-            n.searchWorker = worker
+            n.queryWorker = worker
             return n
         }
         defer { running.stop() }
         let client = ControlClient(dataDir: dir, timeoutMilliseconds: 30_000)
-        let many = Node.searchMatchedOnReactorLimit + 500
-        _ = try client.call(Control.SetMany(edits: (0..<many).map { .init(key: "contacts/hansen-\($0)", changes: ["name=Kari Hansen \($0)"]) }))
+        let many = Node.queryOnReactorLimit + 500
+        let keys = (0..<many).map { "contacts/hansen-\($0)" }
+        _ = try client.call(Control.SetMany(edits: keys.map { .init(key: $0, changes: ["name=Kari Hansen"]) }))
 
-        // Large searches from clients of their own, each on a thread, held at the gate.
+        // Large queries from clients of their own, each on a thread, held at the gate.
         let dataDir: String = dir
-        let answers = Mutex<[Result<[SearchHit], ControlClientError>]>([])
+        let answers = Mutex<(searches: [[SearchHit]], lists: [[RecordJSON]], errors: [String])>(([], [], []))
         let done = DispatchGroup()
-        func searchInBackground(_ text: String) {
+        func inBackground(_ body: @escaping @Sendable (ControlClient) throws -> Void) {
             done.enter()
             Thread {
-                let other = ControlClient(dataDir: dataDir, timeoutMilliseconds: 30_000)
-                let answer = Result { () throws(ControlClientError) in try other.call(Control.Search(text: text)) }
-                answers.withLock { $0.append(answer) }
+                do { try body(ControlClient(dataDir: dataDir, timeoutMilliseconds: 30_000)) } catch {
+                    answers.withLock { $0.errors.append("\(error)") }
+                }
                 done.leave()
             }.start()
         }
-        searchInBackground("hansen")
+        func searchInBackground() {
+            inBackground { other in
+                let hits = try other.call(Control.Search(text: "hansen"))
+                answers.withLock { $0.searches.append(hits) }
+            }
+        }
+        searchInBackground()
         XCTAssertTrue(waitUntil(timeout: 10) { worker.waiting == 1 }, "the large search waits at the worker")
 
-        // The reactor goes on: a ping, a write, a small search (matched on the reactor).
+        // The reactor goes on: a ping, a write, a small search (run on the reactor).
         XCTAssertEqual(try client.call(Control.Ping()).nodeID, "brussels")
         _ = try client.call(Control.SetFields(key: "contacts/later-hansen", changes: ["name=Ola Hansen"]))
         XCTAssertEqual(try client.call(Control.Search(text: "Ola Hansen")).map(\.key), ["contacts/later-hansen"])
 
-        // At most `maxWaiting` large searches wait; one more is refused with a clear error.
-        for _ in 1..<SearchWorker.maxWaiting { searchInBackground("hansen") }
-        XCTAssertTrue(waitUntil(timeout: 10) { worker.waiting == SearchWorker.maxWaiting })
+        // A large list waits too, and at most `maxWaiting` wait; one more is refused clearly.
+        inBackground { other in
+            let listed = try other.call(Control.List(collection: "contacts", where: ["name=Kari Hansen"]))
+            answers.withLock { $0.lists.append(listed) }
+        }
+        for _ in 2..<QueryWorker.maxWaiting { searchInBackground() }
+        XCTAssertTrue(waitUntil(timeout: 10) { worker.waiting == QueryWorker.maxWaiting })
         XCTAssertThrowsError(try client.call(Control.Search(text: "hansen"))) { error in
-            XCTAssertEqual(error as? ControlClientError, .refused("the node is already matching \(SearchWorker.maxWaiting) large searches; try again in a moment"))
+            XCTAssertEqual(error as? ControlClientError,
+                           .refused("the node is already answering \(QueryWorker.maxWaiting) large searches or lists; try again in a moment"))
         }
         XCTAssertEqual(try client.call(Control.Ping()).nodeID, "brussels", "the refusal left the socket serving")
 
-        for _ in 0..<SearchWorker.maxWaiting { gate.signal() }
+        for _ in 0..<QueryWorker.maxWaiting { gate.signal() }
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
         let results = answers.withLock { $0 }
-        XCTAssertEqual(results.count, SearchWorker.maxWaiting)
-        let hits = try results.map { try $0.get() }
+        XCTAssertEqual(results.errors, [])
+        XCTAssertEqual(results.searches.count, QueryWorker.maxWaiting - 1)
         // The first search was taken before the later write: it answers the replica as it was.
-        let first = try XCTUnwrap(hits.first { !$0.contains { $0.key == "contacts/later-hansen" } && $0.count == many })
-        XCTAssertEqual(Set(first.map(\.key)), Set((0..<many).map { "contacts/hansen-\($0)" }))
-        XCTAssertEqual(hits.filter { $0.count == many + 1 }.count, SearchWorker.maxWaiting - 1, "the later searches see the later write")
-        XCTAssertEqual(matched.withLock { $0 }.sorted(), [many] + Array(repeating: many + 1, count: SearchWorker.maxWaiting - 1))
+        let first = try XCTUnwrap(results.searches.first { $0.count == many })
+        XCTAssertEqual(Set(first.map(\.key)), Set(keys))
+        XCTAssertEqual(results.searches.filter { $0.count == many + 1 }.count, QueryWorker.maxWaiting - 2, "later searches see the later write")
+        XCTAssertEqual(results.lists.first?.map(\.key), keys.sorted(), "the list: every match of its filter (not Ola), by key")
+        XCTAssertEqual(ran.withLock { $0 }.sorted(), [many] + Array(repeating: many + 1, count: QueryWorker.maxWaiting - 1))
     }
 }
